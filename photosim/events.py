@@ -1,0 +1,74 @@
+"""Plain data the engine hands to its callers (CLI, app): progress and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Match:
+    """One similar photo: its absolute path and cosine similarity in [0, 1]."""
+
+    path: Path
+    score: float
+
+
+@dataclass
+class ScanProgress:
+    """One progress event of :meth:`photosim.library.Library.scan`.
+
+    ``kind`` says what just happened:
+      - ``"found"``: the walk found ``path`` (new or changed; unchanged files are only counted)
+      - ``"walked"``: the walk is over; ``total`` photos need work
+      - ``"embedded"``: ``path`` got a vector (``photo_id`` is its row)
+      - ``"reused"``: ``path`` was new or changed but its content already had a vector
+      - ``"failed"``: ``path`` could not be read; ``reason`` says why
+      - ``"removed"``: ``path`` is gone from disk and left the library
+      - ``"indexing"``: the search index is being rebuilt
+      - ``"done"``: the scan finished (``cancelled`` tells whether it was stopped early)
+    The counters are running totals for the whole scan.
+    """
+
+    kind: str
+    path: Path | None = None
+    reason: str | None = None
+    photo_id: int | None = None
+    found: int = 0
+    unchanged: int = 0
+    new: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    embedded: int = 0
+    done: int = 0
+    total: int = 0
+    rate: float = 0.0
+    eta_s: float | None = None
+    cancelled: bool = False
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo of the library as the CLI and the app show it.
+
+    ``error`` is the reason the file could not be read (then it has no vector).
+    ``taken`` is the EXIF date taken as ``YYYY-MM-DD HH:MM:SS``, when known.
+    """
+
+    id: int
+    path: Path
+    size: int
+    mtime: float
+    hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken: str | None = None
+    make: str | None = None
+    model: str | None = None
+    orientation: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    error: str | None = None
+    has_vector: bool = False

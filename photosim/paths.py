@@ -1,0 +1,65 @@
+"""Where photosim keeps its own files: decided here, and only here.
+
+Everything lives under the platform's user data / cache dirs (platformdirs);
+``PHOTOSIM_HOME`` moves all of it to one folder, which is what tests use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "photosim"
+DB_NAME = "library.db"
+
+
+def home_override() -> Path | None:
+    """The folder named by PHOTOSIM_HOME, if set."""
+    value = os.environ.get("PHOTOSIM_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    """Per-user folder for libraries (databases and indexes)."""
+    home = home_override()
+    return home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Per-user folder for re-creatable caches (thumbnails)."""
+    home = home_override()
+    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def thumbnail_dir() -> Path:
+    return cache_dir() / "thumbnails"
+
+
+def library_key(roots: list[Path] | tuple[Path, ...]) -> str:
+    """Stable short key for a set of library roots (order-independent)."""
+    text = "\n".join(sorted(str(Path(r).expanduser().resolve()) for r in roots))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def default_db_path(roots: list[Path] | tuple[Path, ...]) -> Path:
+    """The database a library of these roots uses unless ``--db`` says otherwise."""
+    first = Path(roots[0]).expanduser().resolve()
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in first.name)[:40] or "root"
+    return data_dir() / "libraries" / f"{name}-{library_key(roots)}" / DB_NAME
+
+
+def registry_path() -> Path:
+    """JSON list of known libraries, most recently used first."""
+    return data_dir() / "libraries.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,84 @@
+"""Shared fixtures: an isolated PHOTOSIM_HOME, no network, tiny models, test photos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from photosim.embed import Backbone
+
+SHARED_PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "photos"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own photosim home and torch cache, and never downloads."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("PHOTOSIM_HOME", str(home / "photosim"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("PHOTOSIM_NO_DOWNLOAD", "1")
+    monkeypatch.delenv("PHOTOSIM_WEIGHTS", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return home
+
+
+class _TinyNet(nn.Module):
+    """A colour layout descriptor: 8x8 average pooling, enough to tell photos apart."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 8), 1)
+
+
+def make_tiny_backbone(size: int = 64) -> Backbone:
+    return Backbone(module=_TinyNet(), key="tiny:test", input_size=size)
+
+
+@pytest.fixture
+def tiny_backbone() -> Backbone:
+    return make_tiny_backbone()
+
+
+@pytest.fixture(scope="session")
+def resnet18_weights(tmp_path_factory) -> Path:
+    """A randomly initialised resnet18 state dict saved to a file, as a user would pass it."""
+    import torchvision.models as tvm
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "resnet18-random.pth"
+    torch.save(tvm.resnet18(weights=None).state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def shared_photos() -> Path:
+    if not SHARED_PHOTOS.is_dir():
+        pytest.skip("../shared/photos is not present")
+    return SHARED_PHOTOS
+
+
+def write_photo(path: Path, size=(320, 240), seed: int = 0, orientation: int | None = None,
+                fmt: str = "JPEG") -> Path:
+    """Write a synthetic photo with structure (gradients and blocks) that tests can tell apart."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = rng.integers(0, 255, (4, 4, 3)).astype(np.float32)
+    blocks = base[(yy * 4 // h), (xx * 4 // w)]
+    grad = (xx / w * 80)[..., None]
+    arr = np.clip(blocks + grad, 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr, "RGB")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kwargs["exif"] = exif
+    img.save(path, fmt, **kwargs)
+    return path
