@@ -180,6 +180,20 @@ def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
     return state, weights.name
 
 
+def model_key(name: str = DEFAULT_MODEL, weights: str | Path | None = None) -> str:
+    """The tag stored with every vector: model name plus which weights made it."""
+    path = weights_from_env(weights)
+    if path is None:
+        return f"{name}:{_weights_enum(name).name}"
+    if not path.is_file():
+        raise WeightsUnavailable(
+            f"The weights file {path} does not exist; pass an existing {name} state-dict file "
+            f"with --weights FILE.",
+            expected=str(path),
+        )
+    return f"{name}:file-{file_digest(path)}"
+
+
 def load_backbone(
     name: str = DEFAULT_MODEL,
     weights: str | Path | None = None,
@@ -199,18 +213,21 @@ def load_backbone(
         download = not os.environ.get("PHOTOSIM_NO_DOWNLOAD")
     path = weights_from_env(weights)
     if path is not None:
-        state, tag = _state_dict_from_file(path), f"file-{file_digest(path)}"
+        state, key = _state_dict_from_file(path), model_key(name, path)
     else:
         state, tag = _torchvision_state_dict(name, download)
+        key = f"{name}:{tag}"
     model = tvm.get_model(name, weights=None)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError:  # tensors of the wrong shape: another architecture
+        missing, unexpected = ["shapes"], []
     missing = [k for k in missing if not k.startswith("fc.")]
     if missing or unexpected:
         raise WeightsUnavailable(
-            f"{path or 'The weights'} do not fit {name} ({len(missing)} missing, "
-            f"{len(unexpected)} unexpected tensors); pass a {name} state dict or choose the "
-            f"matching --model.",
+            f"{path or 'The weights'} do not fit {name}; pass a {name} state-dict file or "
+            f"choose the matching --model.",
             expected=str(path),
         )
     model.fc = nn.Identity()
@@ -218,4 +235,4 @@ def load_backbone(
     model = model.to(dev)
     if dev.type in ("cuda", "cpu"):
         model = model.to(memory_format=torch.channels_last)
-    return Backbone(module=model, key=f"{name}:{tag}", device=dev)
+    return Backbone(module=model, key=key, device=dev)

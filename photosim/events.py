@@ -22,10 +22,12 @@ class ScanProgress:
       - ``"found"``: the walk found ``path`` (new or changed; unchanged files are only counted)
       - ``"walked"``: the walk is over; ``total`` photos need work
       - ``"embedded"``: ``path`` got a vector (``photo_id`` is its row)
+      - ``"listed"``: ``path`` was recorded without a vector (no model weights)
       - ``"reused"``: ``path`` was new or changed but its content already had a vector
       - ``"failed"``: ``path`` could not be read; ``reason`` says why
       - ``"removed"``: ``path`` is gone from disk and left the library
       - ``"indexing"``: the search index is being rebuilt
+      - ``"model_unavailable"``: no weights; photos are listed but not embedded (``reason``)
       - ``"done"``: the scan finished (``cancelled`` tells whether it was stopped early)
     The counters are running totals for the whole scan.
     """
@@ -46,6 +48,7 @@ class ScanProgress:
     rate: float = 0.0
     eta_s: float | None = None
     cancelled: bool = False
+    model_error: str | None = None
     failures: list[tuple[Path, str]] = field(default_factory=list)
 
 

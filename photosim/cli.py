@@ -1,0 +1,171 @@
+"""The ``photosim`` command: a thin layer over :mod:`photosim.library`.
+
+Exit codes: 0 success (unreadable photos are reported, not failures), 2 bad
+arguments or missing model weights, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from photosim.embed import DEFAULT_MODEL, MODELS
+from photosim.errors import PhotosimError
+from photosim.events import ScanProgress
+from photosim.library import Library, find_library_db
+
+
+def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
+    p.add_argument("--model", choices=MODELS, default=model_default, help="ResNet to embed with")
+    p.add_argument("--weights", type=Path, help="local state-dict file (else PHOTOSIM_WEIGHTS, else torchvision's cache)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photosim", description="Find similar photos and near-duplicates in your own photo library.")
+    sub = parser.add_subparsers(dest="command")
+
+    scan = sub.add_parser("scan", help="scan folders and cache every photo's vector")
+    scan.add_argument("roots", nargs="+", type=Path, metavar="ROOT")
+    scan.add_argument("--db", type=Path, help="library database file (default: one per folder in your data dir)")
+    _model_options(scan)
+    scan.add_argument("--batch-size", type=int, default=32, metavar="N")
+    scan.add_argument("--workers", type=int, default=None, metavar="N", help="parallel decoders")
+
+    similar = sub.add_parser("similar", help="list the photos most similar to IMAGE")
+    similar.add_argument("image", type=Path, metavar="IMAGE")
+    similar.add_argument("--db", type=Path)
+    similar.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    similar.add_argument("--json", action="store_true", help="print JSON")
+    _model_options(similar, model_default=None)
+
+    info = sub.add_parser("info", help="what a library holds")
+    info.add_argument("--db", type=Path)
+    info.add_argument("--json", action="store_true")
+    info.add_argument("--failed", action="store_true", help="list photos that could not be read, with the reason")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("root", nargs="?", type=Path, metavar="ROOT")
+    gui.add_argument("--db", type=Path)
+    _model_options(gui, model_default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "gui"
+    try:
+        if command == "gui" and not hasattr(args, "root"):
+            args = build_parser().parse_args(["gui"])
+        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui}[command](args)
+    except PhotosimError as exc:
+        print(f"photosim: {exc}", file=sys.stderr)
+        return 2
+
+
+def _open_for_query(args: argparse.Namespace, near: Path | None = None) -> Library:
+    db = args.db or find_library_db(near)
+    if not db.exists():
+        raise PhotosimError(f"No library database at {db}; run `photosim scan FOLDER --db {db}` first.")
+    options = {k: getattr(args, k, None) for k in ("model", "weights")}
+    return Library(db_path=db, device=getattr(args, "device", "auto"), **options)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    for root in args.roots:
+        if not root.expanduser().is_dir():
+            raise PhotosimError(f"{root} is not a folder; pass the folder that holds your photos.")
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
+        raise PhotosimError("--batch-size and --workers must be at least 1.")
+    lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device)
+    events = lib.scan(batch_size=args.batch_size, workers=args.workers)
+    bar = _progress_bar()
+    last: ScanProgress | None = None
+    try:
+        for last in events:
+            _show(bar, last)
+    except KeyboardInterrupt:
+        events.close()
+        bar.close()
+        print("Interrupted: the photos embedded so far are kept; run the scan again to finish.", file=sys.stderr)
+        return 130
+    bar.close()
+    if last is not None:
+        _summary(lib, last)
+        if last.model_error:
+            print(f"\nphotosim: {last.model_error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    return tqdm(total=0, unit="photo", desc="Scanning", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+
+def _show(bar, ev: ScanProgress) -> None:
+    if ev.kind == "walked":
+        bar.reset(total=ev.total)
+        bar.set_description("Embedding")
+    elif ev.kind == "indexing":
+        bar.set_description("Indexing")
+    elif ev.kind in ("embedded", "reused", "failed", "listed"):
+        bar.n = ev.done
+        bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None
+
+
+def _summary(lib: Library, ev: ScanProgress) -> None:
+    roots = ", ".join(str(r) for r in lib.roots)
+    print(f"Scanned {roots}: {ev.found} photos{' (cancelled)' if ev.cancelled else ''}")
+    for label, value in (("new", ev.new), ("unchanged", ev.unchanged), ("moved", ev.moved),
+                         ("removed", ev.removed), ("failed", ev.failed)):  # fmt: skip
+        print(f"  {label:<10}{value:>7}")
+    for path, reason in ev.failures:
+        print(f"    {path}: {reason}")
+    if ev.embedded:
+        print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
+    print(f"Library: {lib.db_path}")
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    image = args.image.expanduser()
+    if not image.is_file():
+        raise PhotosimError(f"{args.image} is not a file; pass the photo to compare.")
+    if args.k < 1:
+        raise PhotosimError("-k must be at least 1.")
+    with _open_for_query(args, near=image) as lib:
+        matches = lib.similar_to_file(image, k=args.k)
+    if args.json:
+        print(json.dumps([{"path": str(m.path), "score": round(m.score, 4)} for m in matches], indent=1))
+    else:
+        for m in matches:
+            print(f"{m.score:.3f}  {m.path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_for_query(args) as lib:
+        info = lib.info()
+        failures = lib.failures() if args.failed else []
+    if args.failed:
+        info["failures"] = [{"path": str(p), "reason": r} for p, r in failures]
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    for key in ("roots", "db", "photos", "embedded", "failed", "model", "index"):
+        value = ", ".join(info[key]) if key == "roots" else info[key]
+        print(f"{key:<10}{value}")
+    for item in info.get("failures", []):
+        print(f"  {item['path']}: {item['reason']}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from photosim.app import run
+    except ImportError as exc:
+        raise PhotosimError(f"The desktop app could not start ({exc}); reinstall photosim with its PySide6 dependency.") from None
+    return run(root=args.root, db=args.db, model=args.model, weights=args.weights, device=args.device)

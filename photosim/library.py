@@ -1,0 +1,212 @@
+"""The library API that the CLI and the app share.
+
+A :class:`Library` is a set of root folders plus the SQLite file that caches
+their photos' vectors. It scans incrementally (a generator of progress events
+that honours a cancel flag) and answers similarity queries from the cache and
+the Annoy index; the model is loaded only when something must be embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from photosim import paths
+from photosim.decode import load_image
+from photosim.embed import DEFAULT_MODEL, Backbone, load_backbone, model_key
+from photosim.errors import PhotosimError, UnknownLibrary
+from photosim.events import Match, Photo, ScanProgress
+from photosim.index import VectorIndex
+from photosim.scan import CancelFlag, Scan, content_hash
+from photosim.store import Store
+
+
+class Library:
+    """Photos under ``roots`` and their cached vectors (see module docstring)."""
+
+    def __init__(
+        self,
+        roots: Sequence[Path | str] | None = None,
+        db_path: Path | str | None = None,
+        *,
+        model: str | None = None,
+        weights: Path | str | None = None,
+        device: str = "auto",
+        backbone: Backbone | None = None,
+    ) -> None:
+        if not roots and db_path is None:
+            raise UnknownLibrary("Name a folder of photos or a library database (--db FILE).")
+        root_list = [Path(r).expanduser().resolve() for r in roots or []]
+        self.db_path = Path(db_path).expanduser() if db_path else paths.default_db_path(root_list)
+        self.store = Store(self.db_path)
+        if not root_list:
+            root_list = [Path(r) for r in json.loads(self.store.get_meta("roots", "[]") or "[]")]
+        self.roots = root_list
+        self._backbone = backbone
+        self._backbone_lock = threading.Lock()
+        self.device = device
+        self.weights = weights or self.store.get_meta("weights") or None
+        self.model_name = model or self.store.get_meta("model_name") or DEFAULT_MODEL
+        self._model_key = backbone.key if backbone else None
+        self.index = VectorIndex(self.store, self.db_path)
+        self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
+        self.store.commit()
+        remember(self)
+
+    @property
+    def model_key(self) -> str:
+        """The tag of the vectors this library uses now (model + weights)."""
+        if self._model_key is None:
+            self._model_key = model_key(self.model_name, self.weights)
+        return self._model_key
+
+    def ensure_backbone(self) -> Backbone:
+        """Load the model once; raises WeightsUnavailable with a message for people."""
+        with self._backbone_lock:
+            if self._backbone is None:
+                self._backbone = load_backbone(self.model_name, self.weights, self.device)
+                self._model_key = self._backbone.key
+            return self._backbone
+
+    # -- scanning ------------------------------------------------------------
+    def scan(
+        self, cancel: CancelFlag = None, batch_size: int = 32, workers: int | None = None
+    ) -> Iterator[ScanProgress]:
+        """Bring the cache up to date with the folders; yields progress events."""
+        missing = [r for r in self.roots if not r.is_dir()]
+        if missing:
+            raise PhotosimError(f"The folder {missing[0]} does not exist or cannot be opened; check the path.")
+        key = self.model_key
+        self.store.set_meta(model_key=key, model_name=self.model_name,
+                            weights=str(Path(self.weights).resolve()) if self.weights else None)  # fmt: skip
+        self.store.commit()
+        own = {str(self.db_path.parent), str(paths.cache_dir())}
+        scan = Scan(self.store, self.roots, key, self.ensure_backbone,
+                    batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
+        for event in scan.run(cancel):
+            if event.kind != "done":
+                yield event
+                continue
+            if not event.cancelled and (scan.changed or self.index.status(key) != "fresh"):
+                yield ScanProgress(**{**event.__dict__, "kind": "indexing"})
+                self.index.build(key)
+            self.store.set_meta(last_scan=time.time())
+            self.store.commit()
+            yield event
+
+    # -- queries -------------------------------------------------------------
+    def photos(self) -> list[Photo]:
+        """Every photo of the library, sorted by path."""
+        return self.store.photos(self.current_key())
+
+    def photo(self, key: int | str | Path) -> Photo | None:
+        if isinstance(key, Path | str):
+            key = str(Path(key).expanduser().absolute())
+        return self.store.photo(key, self.current_key())
+
+    def current_key(self) -> str | None:
+        """The model tag of the last scan (what queries use), without loading anything."""
+        if self._model_key is not None:
+            return self._model_key
+        return self.store.get_meta("model_key")
+
+    def similar(self, photo: int | str | Path | Photo, k: int = 10) -> list[Match]:
+        """The ``k`` photos most similar to one in the library, from the cache: no model."""
+        record = photo if isinstance(photo, Photo) else self.photo(photo)
+        if record is None:
+            raise PhotosimError(f"{photo} is not in this library; scan its folder first.")
+        key = self.current_key()
+        vector = self.store.get_vector(record.hash, key) if record.hash and key else None
+        if vector is None:
+            reason = record.error or "it has not been embedded yet"
+            raise PhotosimError(f"No similarity for {record.path.name}: {reason}.")
+        return self._neighbours(vector, k, exclude=record.path)
+
+    def similar_to_file(self, path: str | Path, k: int = 10) -> list[Match]:
+        """Photos similar to any image file; it is embedded, not added to the library."""
+        path = Path(path).expanduser().absolute()
+        inside = self.photo(path)
+        if inside is not None and inside.has_vector:
+            return self.similar(inside, k)
+        key = self.current_key()
+        vector = self.store.get_vector(content_hash(str(path)), key) if key else None
+        if vector is None:
+            backbone = self.ensure_backbone()
+            image = load_image(path, max_side=backbone.input_size)
+            vector = backbone.embed([backbone.prepare(image)])[0]
+            key = backbone.key
+        return self._neighbours(vector, k, exclude=path)
+
+    def _neighbours(self, vector, k: int, exclude: Path | None) -> list[Match]:
+        key = self.current_key()
+        if self.index.status(key) == "missing" and self.store.vector_models().get(key):
+            self.index.build(key)
+        hits = self.index.query(vector, key, k + 8)
+        by_hash = self.store.paths_for_hashes(h for h, _ in hits)
+        matches = [
+            Match(Path(p), score)
+            for h, score in hits
+            for p in sorted(by_hash.get(h, []))
+            if exclude is None or Path(p) != exclude
+        ]
+        matches.sort(key=lambda m: m.score, reverse=True)
+        return matches[:k]
+
+    def info(self) -> dict:
+        """Counts and state for ``photosim info``."""
+        key = self.current_key()
+        return {
+            "roots": [str(r) for r in self.roots],
+            "db": str(self.db_path),
+            "photos": self.store.count(),
+            "embedded": sum(1 for p in self.photos() if p.has_vector),
+            "failed": self.store.count("error is not null"),
+            "model": key,
+            "index": self.index.status(key) if key else "missing",
+        }
+
+    def failures(self) -> list[tuple[Path, str]]:
+        rows = self.store.db.execute("select path, error from photos where error is not null order by path")
+        return [(Path(p), e) for p, e in rows]
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- the registry of libraries (so `photosim similar` knows where to look) -----
+def known_libraries() -> list[dict]:
+    """Known libraries, most recently used first: ``{"roots": [...], "db": "..."}``."""
+    try:
+        data = json.loads(paths.registry_path().read_text())
+        return [d for d in data if isinstance(d, dict) and "db" in d]
+    except (OSError, ValueError):
+        return []
+
+
+def remember(library: Library) -> None:
+    entry = {"roots": [str(r) for r in library.roots], "db": str(library.db_path)}
+    entries = [entry] + [d for d in known_libraries() if d["db"] != entry["db"]]
+    paths.atomic_write_bytes(paths.registry_path(), json.dumps(entries[:50], indent=1).encode())
+
+
+def find_library_db(near: Path | None = None) -> Path:
+    """The library holding ``near`` if any, else the most recently used one."""
+    entries = [e for e in known_libraries() if Path(e["db"]).exists()]
+    if not entries:
+        raise UnknownLibrary("No library yet: run `photosim scan FOLDER` first, or pass --db FILE.")
+    if near is not None:
+        near = near.expanduser().absolute()
+        for entry in entries:
+            if any(near.is_relative_to(r) for r in entry["roots"]):
+                return Path(entry["db"])
+    return Path(entries[0]["db"])
