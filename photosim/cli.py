@@ -19,17 +19,26 @@ from photosim.library import Library, find_library_db
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
     p.add_argument("--model", choices=MODELS, default=model_default, help="ResNet to embed with")
-    p.add_argument("--weights", type=Path, help="local state-dict file (else PHOTOSIM_WEIGHTS, else torchvision's cache)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        help="local state-dict file (else PHOTOSIM_WEIGHTS, else torchvision's cache)",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="photosim", description="Find similar photos and near-duplicates in your own photo library.")
+    parser = argparse.ArgumentParser(
+        prog="photosim",
+        description="Find similar photos and near-duplicates in your own photo library.",
+    )
     sub = parser.add_subparsers(dest="command")
 
     scan = sub.add_parser("scan", help="scan folders and cache every photo's vector")
     scan.add_argument("roots", nargs="+", type=Path, metavar="ROOT")
-    scan.add_argument("--db", type=Path, help="library database file (default: one per folder in your data dir)")
+    scan.add_argument(
+        "--db", type=Path, help="library database file (default: one per folder in your data dir)"
+    )
     _model_options(scan)
     scan.add_argument("--batch-size", type=int, default=32, metavar="N")
     scan.add_argument("--workers", type=int, default=None, metavar="N", help="parallel decoders")
@@ -44,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="what a library holds")
     info.add_argument("--db", type=Path)
     info.add_argument("--json", action="store_true")
-    info.add_argument("--failed", action="store_true", help="list photos that could not be read, with the reason")
+    info.add_argument(
+        "--failed", action="store_true", help="list photos that could not be read, with the reason"
+    )
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("root", nargs="?", type=Path, metavar="ROOT")
@@ -59,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
-        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui}[command](args)
+        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui}[
+            command
+        ](args)
     except PhotosimError as exc:
         print(f"photosim: {exc}", file=sys.stderr)
         return 2
@@ -68,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 def _open_for_query(args: argparse.Namespace, near: Path | None = None) -> Library:
     db = args.db or find_library_db(near)
     if not db.exists():
-        raise PhotosimError(f"No library database at {db}; run `photosim scan FOLDER --db {db}` first.")
+        raise PhotosimError(
+            f"No library database at {db}; run `photosim scan FOLDER --db {db}` first."
+        )
     options = {k: getattr(args, k, None) for k in ("model", "weights")}
     return Library(db_path=db, device=getattr(args, "device", "auto"), **options)
 
@@ -89,7 +104,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         events.close()
         bar.close()
-        print("Interrupted: the photos embedded so far are kept; run the scan again to finish.", file=sys.stderr)
+        print(
+            "Interrupted: the photos embedded so far are kept; run the scan again to finish.",
+            file=sys.stderr,
+        )
         return 130
     bar.close()
     if last is not None:
@@ -103,7 +121,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def _progress_bar():
     from tqdm import tqdm
 
-    return tqdm(total=0, unit="photo", desc="Scanning", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    return tqdm(
+        total=0,
+        unit="photo",
+        desc="Scanning",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
 
 
 def _show(bar, ev: ScanProgress) -> None:
@@ -139,7 +164,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
     with _open_for_query(args, near=image) as lib:
         matches = lib.similar_to_file(image, k=args.k)
     if args.json:
-        print(json.dumps([{"path": str(m.path), "score": round(m.score, 4)} for m in matches], indent=1))
+        print(
+            json.dumps(
+                [{"path": str(m.path), "score": round(m.score, 4)} for m in matches], indent=1
+            )
+        )
     else:
         for m in matches:
             print(f"{m.score:.3f}  {m.path}")
@@ -167,5 +196,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from photosim.app import run
     except ImportError as exc:
-        raise PhotosimError(f"The desktop app could not start ({exc}); reinstall photosim with its PySide6 dependency.") from None
-    return run(root=args.root, db=args.db, model=args.model, weights=args.weights, device=args.device)
+        raise PhotosimError(
+            f"The desktop app could not start ({exc}); reinstall photosim with its PySide6 dependency."
+        ) from None
+    return run(
+        root=args.root, db=args.db, model=args.model, weights=args.weights, device=args.device
+    )

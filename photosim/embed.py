@@ -51,7 +51,9 @@ class Backbone:
 
     def embed(self, batch: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """L2-normalised float32 vectors for prepared (H, W, 3) uint8 images."""
-        array = np.ascontiguousarray(np.stack(list(batch)) if not isinstance(batch, np.ndarray) else batch)
+        array = np.ascontiguousarray(
+            np.stack(list(batch)) if not isinstance(batch, np.ndarray) else batch
+        )
         x = torch.from_numpy(array).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
@@ -100,7 +102,9 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise PhotosimError("--device cuda was asked for, but no CUDA GPU is available; use --device auto.")
+        raise PhotosimError(
+            "--device cuda was asked for, but no CUDA GPU is available; use --device auto."
+        )
     if name not in ("cpu", "cuda", "mps"):
         raise PhotosimError(f"Unknown device {name!r}: use auto, cpu, cuda or mps.")
     return torch.device(name)
@@ -155,7 +159,7 @@ def _state_dict_from_file(path: Path) -> dict:
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+    except Exception as exc:
         raise WeightsUnavailable(
             f"{path} could not be read as a PyTorch state dict ({exc.__class__.__name__}); "
             f"pass a file saved with torch.save(model.state_dict(), FILE).",
@@ -164,7 +168,9 @@ def _state_dict_from_file(path: Path) -> dict:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise WeightsUnavailable(f"{path} holds no state dict; save one with torch.save(model.state_dict(), FILE).")
+        raise WeightsUnavailable(
+            f"{path} holds no state dict; save one with torch.save(model.state_dict(), FILE)."
+        )
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -175,7 +181,7 @@ def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
         raise WeightsUnavailable(missing_weights_message(name), expected=str(cached))
     try:
         state = weights.get_state_dict(progress=not cached.is_file(), check_hash=False)
-    except Exception:  # noqa: BLE001 - network errors come in many classes
+    except Exception:
         raise WeightsUnavailable(missing_weights_message(name), expected=str(cached)) from None
     return state, weights.name
 

@@ -71,7 +71,9 @@ class VectorIndex:
     def build(self, model_key: str) -> int:
         """Build from every present vector of ``model_key``; returns the item count."""
         version = int(self.store.get_meta("library_version", "0"))
-        max_rowid = self.store.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[0]
+        max_rowid = self.store.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[
+            0
+        ]
         hashes: list[str] = []
         index: AnnoyIndex | None = None
         dim = 0
@@ -137,7 +139,8 @@ class VectorIndex:
     def _exact_new(self, vector: np.ndarray, model_key: str, after_rowid: int):
         """Exact cosine against vectors written after the index was built."""
         rows = self.store.db.execute(
-            "select hash, vector from vectors where model = ? and rowid > ?", [model_key, after_rowid]
+            "select hash, vector from vectors where model = ? and rowid > ?",
+            [model_key, after_rowid],
         ).fetchall()
         if not rows:
             return []

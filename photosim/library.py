@@ -78,7 +78,9 @@ class Library:
         """Bring the cache up to date with the folders; yields progress events."""
         missing = [r for r in self.roots if not r.is_dir()]
         if missing:
-            raise PhotosimError(f"The folder {missing[0]} does not exist or cannot be opened; check the path.")
+            raise PhotosimError(
+                f"The folder {missing[0]} does not exist or cannot be opened; check the path."
+            )
         key = self.model_key
         self.store.set_meta(model_key=key, model_name=self.model_name,
                             weights=str(Path(self.weights).resolve()) if self.weights else None)  # fmt: skip
@@ -169,7 +171,9 @@ class Library:
         }
 
     def failures(self) -> list[tuple[Path, str]]:
-        rows = self.store.db.execute("select path, error from photos where error is not null order by path")
+        rows = self.store.db.execute(
+            "select path, error from photos where error is not null order by path"
+        )
         return [(Path(p), e) for p, e in rows]
 
     def close(self) -> None:

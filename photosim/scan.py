@@ -30,9 +30,47 @@ from photosim.store import Store
 
 # Extensions that are never photos: not even sniffed.
 NOT_PHOTOS = frozenset(
-    ".mp4 .mov .avi .mkv .m4v .3gp .mts .wmv .mp3 .wav .aac .m4a .xmp .json .txt .md .pdf .doc "
-    ".docx .xls .zip .gz .7z .rar .db .db-wal .db-shm .annoy .ini .html .xml .csv .log .py .pp3 "
-    ".dop .aae .thm .lrv".split()
+    [
+        ".mp4",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".m4v",
+        ".3gp",
+        ".mts",
+        ".wmv",
+        ".mp3",
+        ".wav",
+        ".aac",
+        ".m4a",
+        ".xmp",
+        ".json",
+        ".txt",
+        ".md",
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".zip",
+        ".gz",
+        ".7z",
+        ".rar",
+        ".db",
+        ".db-wal",
+        ".db-shm",
+        ".annoy",
+        ".ini",
+        ".html",
+        ".xml",
+        ".csv",
+        ".log",
+        ".py",
+        ".pp3",
+        ".dop",
+        ".aae",
+        ".thm",
+        ".lrv",
+    ]
 )
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 COMMIT_EVERY_S = 2.0
@@ -59,7 +97,9 @@ def is_candidate(name: str, path: str) -> bool:
     return ext not in NOT_PHOTOS and sniff_image(path)
 
 
-def walk(roots: list[Path], exclude: set[str] | None = None) -> Iterator[tuple[str, os.stat_result]]:
+def walk(
+    roots: list[Path], exclude: set[str] | None = None
+) -> Iterator[tuple[str, os.stat_result]]:
     """Photos under ``roots``: hidden folders, ``exclude`` and symlink loops are skipped."""
     exclude = exclude or set()
     seen_dirs: set[tuple[int, int]] = set()
@@ -296,7 +336,9 @@ class Scan:
         if not batch:
             return
         vectors = backbone.embed([d.pixels for d in batch])
-        self.store.put_vectors(self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)])
+        self.store.put_vectors(
+            self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)]
+        )
         events = []
         for done in batch:
             have_vector.add(done.hash)
@@ -317,7 +359,9 @@ class Scan:
             self.ev.failures.append((path, done.error))
             return self._event("failed", path=path, reason=done.error, photo_id=pid)
         if done.job.is_new and done.hash in vanished:
+            vanished.discard(done.hash)  # one move per vanished file; a second copy is new
             self.ev.moved += 1
+            self.ev.removed -= 1  # counted as removed by the sweep; it only moved
         elif done.job.is_new:
             self.ev.new += 1
         kind = "reused" if done.hash in have_vector else "listed"

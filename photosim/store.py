@@ -151,7 +151,9 @@ class Store:
             "select id, path, hash from photos where seen is null or seen != ?", [generation]
         )
         for pid, path, h in rows:
-            if any(path == p or path.startswith(p + "/") or path.startswith(p + "\\") for p in prefixes):
+            if any(
+                path == p or path.startswith(p + "/") or path.startswith(p + "\\") for p in prefixes
+            ):
                 out.append((pid, path, h))
         return out
 
@@ -208,7 +210,9 @@ class Store:
         ).fetchone()
         return np.frombuffer(row[0], np.float32) if row else None
 
-    def iter_vectors(self, model_key: str, only_present: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+    def iter_vectors(
+        self, model_key: str, only_present: bool = True
+    ) -> Iterator[tuple[str, np.ndarray]]:
         """(hash, vector) of this model, by default only for photos still in the library."""
         sql = "select hash, vector from vectors where model = ?"
         if only_present:
@@ -217,11 +221,15 @@ class Store:
             yield h, np.frombuffer(blob, np.float32)
 
     def drop_orphan_vectors(self) -> int:
-        cur = self.db.execute("delete from vectors where hash not in (select hash from photos where hash is not null)")
+        cur = self.db.execute(
+            "delete from vectors where hash not in (select hash from photos where hash is not null)"
+        )
         return cur.rowcount
 
     def vector_models(self) -> dict[str, int]:
-        return dict(self.db.execute("select model, count(*) from vectors group by model").fetchall())
+        return dict(
+            self.db.execute("select model, count(*) from vectors group by model").fetchall()
+        )
 
 
 def _photo(row: dict) -> Photo:

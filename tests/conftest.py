@@ -61,8 +61,9 @@ def shared_photos() -> Path:
     return SHARED_PHOTOS
 
 
-def write_photo(path: Path, size=(320, 240), seed: int = 0, orientation: int | None = None,
-                fmt: str = "JPEG") -> Path:
+def write_photo(
+    path: Path, size=(320, 240), seed: int = 0, orientation: int | None = None, fmt: str = "JPEG"
+) -> Path:
     """Write a synthetic photo with structure (gradients and blocks) that tests can tell apart."""
     import numpy as np
 

@@ -17,7 +17,11 @@ from photosim.library import Library
 
 def rotated_copy(src: Path, dst: Path, orientation: int = 6) -> Path:
     """Store ``src`` turned on its side with an EXIF tag that turns it upright again."""
-    turn = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270, 3: Image.Transpose.ROTATE_180}
+    turn = {
+        6: Image.Transpose.ROTATE_90,
+        8: Image.Transpose.ROTATE_270,
+        3: Image.Transpose.ROTATE_180,
+    }
     exif = Image.Exif()
     exif[0x0112] = orientation
     Image.open(src).transpose(turn[orientation]).save(dst, "JPEG", quality=92, exif=exif)
@@ -52,7 +56,7 @@ def test_scan_embeds_every_photo_with_unit_vectors(folder):
 
 
 def test_progress_events_count_up_to_a_known_total(folder):
-    events, done = scan_all(Library([folder], backbone=make_tiny_backbone()), batch_size=2)
+    events, _done = scan_all(Library([folder], backbone=make_tiny_backbone()), batch_size=2)
     embedded = [e for e in events if e.kind == "embedded"]
     assert [e.done for e in embedded] == list(range(1, 8))
     assert all(e.total == 7 for e in embedded) and embedded[-1].rate > 0

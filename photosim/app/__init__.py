@@ -1,0 +1,1 @@
+"""The PySide6 app: placeholder until the GUI lands."""

@@ -1,0 +1,104 @@
+"""Photo metadata: date taken, camera, orientation, pixel size and GPS.
+
+EXIF is read with exifread (no pixel decode); the pixel size comes from the
+image header via Pillow, so it is right even when EXIF is missing or stale.
+Nothing here raises: a photo with broken metadata is still a photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from typing import Any
+
+import exifread
+from PIL import Image
+
+import photosim.decode  # noqa: F401  (registers the HEIF opener with Pillow)
+from photosim.decode import upright_size
+
+logging.getLogger("exifread").setLevel(logging.ERROR)
+
+_DATE_TAGS = ("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime")
+
+
+def _text(tags: dict, key: str) -> str | None:
+    value = tags.get(key)
+    if value is None:
+        return None
+    text = str(value.values if isinstance(value.values, str) else value).strip().strip("\x00")
+    return text or None
+
+
+def _taken(tags: dict) -> str | None:
+    """The first parseable EXIF date as ISO 8601 (local camera time, no zone)."""
+    for key in _DATE_TAGS:
+        text = _text(tags, key)
+        if not text:
+            continue
+        for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d"):
+            try:
+                return datetime.strptime(text[:19], fmt).isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+def _degrees(tag: Any, ref: str | None) -> float | None:
+    """EXIF GPS degrees/minutes/seconds rationals to signed decimal degrees."""
+    try:
+        d, m, s = (float(v.num) / float(v.den) for v in tag.values[:3])
+    except (AttributeError, ValueError, ZeroDivisionError, TypeError):
+        return None
+    value = d + m / 60 + s / 3600
+    return -value if ref in {"S", "W"} else value
+
+
+def _gps(tags: dict) -> tuple[float | None, float | None]:
+    lat_tag, lon_tag = tags.get("GPS GPSLatitude"), tags.get("GPS GPSLongitude")
+    if lat_tag is None or lon_tag is None:
+        return None, None
+    lat = _degrees(lat_tag, _text(tags, "GPS GPSLatitudeRef"))
+    lon = _degrees(lon_tag, _text(tags, "GPS GPSLongitudeRef"))
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    if lat == 0 and lon == 0:  # cameras write zeros when they had no fix
+        return None, None
+    return round(lat, 6), round(lon, 6)
+
+
+def _orientation(tags: dict) -> int | None:
+    tag = tags.get("Image Orientation")
+    try:
+        value = int(tag.values[0]) if tag is not None else None
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return value if value in range(1, 9) else None
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown."""
+    meta: dict[str, Any] = dict.fromkeys(
+        ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")
+    )
+    tags: dict = {}
+    try:
+        with open(path, "rb") as f:
+            tags = exifread.process_file(f, details=False, builtin_types=False) or {}
+    except Exception:  # exifread raises many kinds on odd files; metadata is optional
+        tags = {}
+    meta["taken"] = _taken(tags)
+    meta["make"] = _text(tags, "Image Make")
+    meta["model"] = _text(tags, "Image Model")
+    meta["orientation"] = _orientation(tags)
+    meta["lat"], meta["lon"] = _gps(tags)
+    try:
+        with Image.open(path) as im:
+            if meta["orientation"] is None:
+                value = im.getexif().get(0x0112)
+                meta["orientation"] = value if value in range(1, 9) else None
+            meta["width"], meta["height"] = upright_size(*im.size, meta["orientation"])
+    except Exception:  # not decodable: the scan records why when it decodes
+        pass
+    return meta
