@@ -1,0 +1,1 @@
+"""Non-code files the app ships (icons); installed as the ``photosim.resources`` package."""
