@@ -193,6 +193,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if args.root is not None and not args.root.expanduser().is_dir():
+        raise PhotosimError(f"{args.root} is not a folder; pass the folder that holds your photos.")
     try:
         from photosim.app import run
     except ImportError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class VectorIndex:
         self._annoy: AnnoyIndex | None = None
         self._state: IndexState | None = None
         self._loaded_mtime: int | None = None
+        # The app queries on the GUI thread while a scan rebuilds in a worker.
+        self._lock = threading.RLock()
 
     # -- state ---------------------------------------------------------------
     def state(self) -> IndexState | None:
@@ -101,9 +104,10 @@ class VectorIndex:
             path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        if self._annoy is not None:
-            self._annoy.unload()
-        self._annoy, self._state, self._loaded_mtime = None, None, None
+        with self._lock:
+            if self._annoy is not None:
+                self._annoy.unload()
+            self._annoy, self._state, self._loaded_mtime = None, None, None
 
     def _load(self, model_key: str) -> tuple[AnnoyIndex, IndexState] | None:
         state = self.state()
@@ -121,17 +125,18 @@ class VectorIndex:
     def query(self, vector: np.ndarray, model_key: str, n: int) -> list[tuple[str, float]]:
         """Up to ``n`` (hash, cosine) pairs nearest to ``vector``, best first."""
         scores: dict[str, float] = {}
-        loaded = self._load(model_key)
         max_rowid = 0
-        if loaded is not None:
-            index, state = loaded
-            max_rowid = state.max_rowid
-            count = min(n, index.get_n_items())
-            items, distances = index.get_nns_by_vector(
-                vector, count, search_k=max(count * N_TREES * 4, 2000), include_distances=True
-            )
-            for item, distance in zip(items, distances, strict=True):
-                scores[state.hashes[item]] = cosine_from_angular(distance)
+        with self._lock:
+            loaded = self._load(model_key)
+            if loaded is not None:
+                index, state = loaded
+                max_rowid = state.max_rowid
+                count = min(n, index.get_n_items())
+                items, distances = index.get_nns_by_vector(
+                    vector, count, search_k=max(count * N_TREES * 4, 2000), include_distances=True
+                )
+                for item, distance in zip(items, distances, strict=True):
+                    scores[state.hashes[item]] = cosine_from_angular(distance)
         for h, score in self._exact_new(vector, model_key, max_rowid):
             scores[h] = score
         return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:n]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import platformdirs
@@ -51,6 +52,19 @@ def default_db_path(roots: list[Path] | tuple[Path, ...]) -> Path:
     return data_dir() / "libraries" / f"{name}-{library_key(roots)}" / DB_NAME
 
 
+def config_dir() -> Path:
+    """Per-user folder for settings (window layout, recent folders)."""
+    home = home_override()
+    return (
+        home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    )
+
+
+def settings_path() -> Path:
+    """The app's settings file (INI, read and written by QSettings)."""
+    return config_dir() / "photosim.ini"
+
+
 def registry_path() -> Path:
     """JSON list of known libraries, most recently used first."""
     return data_dir() / "libraries.json"
@@ -59,7 +73,7 @@ def registry_path() -> Path:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new content, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)

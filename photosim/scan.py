@@ -325,6 +325,8 @@ class Scan:
                     if time.monotonic() - last_commit > COMMIT_EVERY_S:
                         self.store.commit()
                         last_commit = time.monotonic()
+                if _is_cancelled(cancel):
+                    return True
                 yield from self._flush(batch, backbone, have_vector)
                 return False
             finally:

@@ -12,6 +12,9 @@ from torch import nn
 
 from photosim.embed import Backbone
 
+# In-process widget tests never need a screen; the end-to-end test starts its own X server.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
 SHARED_PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "photos"
 
 
@@ -23,7 +26,6 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("PHOTOSIM_NO_DOWNLOAD", "1")
     monkeypatch.delenv("PHOTOSIM_WEIGHTS", raising=False)
-    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     return home
 
 
@@ -83,3 +85,16 @@ def write_photo(
         kwargs["exif"] = exif
     img.save(path, fmt, **kwargs)
     return path
+
+
+def rotated_copy(src: Path, dst: Path, orientation: int = 6) -> Path:
+    """Store ``src`` turned on its side with an EXIF tag that turns it upright again."""
+    turn = {
+        6: Image.Transpose.ROTATE_90,
+        8: Image.Transpose.ROTATE_270,
+        3: Image.Transpose.ROTATE_180,
+    }
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.open(src).transpose(turn[orientation]).save(dst, "JPEG", quality=92, exif=exif)
+    return dst

@@ -7,8 +7,7 @@ import re
 import shutil
 
 import pytest
-from conftest import write_photo
-from test_library import rotated_copy
+from conftest import rotated_copy, write_photo
 
 from photosim import library
 from photosim.cli import main

@@ -8,24 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tiny_backbone, write_photo
+from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
 
 from photosim.errors import WeightsUnavailable
 from photosim.library import Library
-
-
-def rotated_copy(src: Path, dst: Path, orientation: int = 6) -> Path:
-    """Store ``src`` turned on its side with an EXIF tag that turns it upright again."""
-    turn = {
-        6: Image.Transpose.ROTATE_90,
-        8: Image.Transpose.ROTATE_270,
-        3: Image.Transpose.ROTATE_180,
-    }
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    Image.open(src).transpose(turn[orientation]).save(dst, "JPEG", quality=92, exif=exif)
-    return dst
 
 
 def scan_all(lib: Library, **kw):

@@ -1,1 +1,36 @@
-"""The PySide6 app: placeholder until the GUI lands."""
+"""The PySide6 app: a photo browser on top of the engine's library API."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from photosim.embed import Backbone
+
+
+def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",
+        backbone: Backbone | None = None) -> int:  # fmt: skip
+    """Start the app on ``root`` (or ``db``); without either, on the welcome page or a picker."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from photosim.app.delegate import resource_path
+    from photosim.app.window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("photosim")
+    app.setDesktopFileName("photosim")
+    app.setWindowIcon(QIcon(resource_path("photosim.svg")))
+    window = MainWindow(model=model, weights=str(weights) if weights else None, device=device,
+                        backbone=backbone)  # fmt: skip
+    window.show()
+    if root or db:
+        window.open_library(root, db)
+    elif not window.recent_folders():
+        QTimer.singleShot(0, window.choose_folder)
+    if script := os.environ.get("PHOTOSIM_AUTOTEST"):
+        from photosim.app.autotest import AutoTest
+
+        window._autotest = AutoTest(window, script)
+    return app.exec()

@@ -1,0 +1,75 @@
+"""A scripted run of the real app, for the end-to-end test (``PHOTOSIM_AUTOTEST=script.json``).
+
+The script names a photo to select once the scan is done, where to write the
+neighbours found (JSON) and where to save a screenshot of the window as the
+X server shows it. Then the app quits. Nothing here runs in normal use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+
+class AutoTest(QObject):
+    def __init__(self, window, script: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.script = json.loads(Path(script).read_text())
+        self.matches: list = []
+        self._polls = 0
+        window.signals.scan_finished.connect(self._on_scan_finished)
+        window.signals.neighbours_ready.connect(self._on_neighbours)
+        QTimer.singleShot(int(self.script.get("timeout_s", 240) * 1000), self._give_up)
+
+    def _on_scan_finished(self, _final) -> None:
+        name = self.script["select"]
+        for row in range(self.window.proxy.rowCount()):
+            path = self.window.proxy.path_at(row)
+            if os.path.basename(path) == name:
+                self.window.select_path(path)
+                return
+        self._finish(error=f"{name} is not in the grid")
+
+    def _on_neighbours(self, query: str, matches: list) -> None:
+        self.matches = [{"path": str(m.path), "score": m.score} for m in matches]
+        self._wait_for_thumbnails()
+
+    def _wait_for_thumbnails(self) -> None:
+        """Poll until visible thumbnails and the preview are painted (at most ~10 s)."""
+        self._polls += 1
+        busy = self.window.thumbnails.pending() or self.window.preview._image is None
+        if busy and self._polls < 100:
+            QTimer.singleShot(100, self._wait_for_thumbnails)
+            return
+        QTimer.singleShot(300, self._finish)
+
+    def _finish(self, error: str | None = None) -> None:
+        window = self.window
+        shot = self.script.get("screenshot")
+        if shot:
+            window.raise_()
+            screen = window.screen()
+            pixmap = screen.grabWindow(0, window.x(), window.y(), window.frameGeometry().width(),
+                                       window.frameGeometry().height())  # fmt: skip
+            if pixmap.isNull() or _blank(pixmap):
+                pixmap = window.grab()
+            pixmap.save(shot)
+        result = {"title": window.windowTitle(), "matches": self.matches, "error": error,
+                  "photos": window.photos.rowCount(), "platform": QApplication.platformName()}  # fmt: skip
+        Path(self.script["result"]).write_text(json.dumps(result, indent=1))
+        window.close()
+
+    def _give_up(self) -> None:
+        self._finish(error="timed out")
+
+
+def _blank(pixmap) -> bool:
+    image = pixmap.toImage()
+    return image.pixelColor(image.width() // 2, image.height() // 2) == image.pixelColor(1, 1) and (
+        image.pixelColor(image.width() // 3, image.height() // 3) == image.pixelColor(1, 1)
+    )

@@ -1,0 +1,237 @@
+"""Qt models: the library's photos (grid), their sort/filter proxy, and a query's neighbours."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+
+from photosim.app.thumbnails import Thumbnails
+from photosim.events import Match, Photo
+
+PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
+PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded yet)
+ThumbRole = Qt.ItemDataRole.UserRole + 3  # QPixmap or None (loading)
+ErrorRole = Qt.ItemDataRole.UserRole + 4  # str: why it cannot be shown, or None
+ScoreRole = Qt.ItemDataRole.UserRole + 5  # float in [0, 1] (neighbours only)
+DateKeyRole = Qt.ItemDataRole.UserRole + 6  # str sort key: date taken, else file date
+NameKeyRole = Qt.ItemDataRole.UserRole + 7
+FolderKeyRole = Qt.ItemDataRole.UserRole + 8
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass
+class Item:
+    path: str
+    photo: Photo | None = None
+    error: str | None = None
+    score: float | None = None
+
+
+def _tooltip(item: Item, error: str | None) -> str:
+    lines = [item.path]
+    photo = item.photo
+    if photo and photo.taken:
+        lines.append(photo.taken.replace("T", " "))
+    if error:
+        lines.append(f"Cannot show this photo: {error}")
+    if item.score is not None:
+        lines.append(f"Similarity {item.score:.0%}")
+    return "\n".join(lines)
+
+
+class _ThumbModel(QAbstractListModel):
+    """A list of items with thumbnails; repaints an item when its thumbnail arrives."""
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.items: list[Item] = []
+        self._rows: dict[str, int] = {}
+        thumbnails.ready.connect(self._on_thumbnail)
+        thumbnails.failed.connect(self._on_thumbnail)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(self.items)
+
+    def row_of(self, path: str) -> int | None:
+        return self._rows.get(path)
+
+    def item(self, row: int) -> Item:
+        return self.items[row]
+
+    def _reindex(self) -> None:
+        self._rows = {item.path: row for row, item in enumerate(self.items)}
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.items):
+            return None
+        item = self.items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(item.path)
+        if role == PathRole:
+            return item.path
+        if role == PhotoRole:
+            return item.photo
+        if role == ScoreRole:
+            return item.score
+        error = item.error or self.thumbnails.error(item.path)
+        if role == ErrorRole:
+            return error
+        if role == ThumbRole:
+            return None if error else self.thumbnails.get(item.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(item, error)
+        return None
+
+    def _on_thumbnail(self, path: str, *_reason) -> None:
+        row = self._rows.get(path)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [ThumbRole, ErrorRole])
+
+
+class PhotoModel(_ThumbModel):
+    """Every photo of the library, in the order they were found (the proxy sorts)."""
+
+    def set_photos(self, photos: list[Photo]) -> None:
+        """Replace the contents (after a scan, or when a library opens)."""
+        self.beginResetModel()
+        self.items = [Item(str(p.path), p, p.error) for p in photos]
+        self._reindex()
+        self.endResetModel()
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Photos just found by a running scan: shown at once, details come later."""
+        fresh = [p for p in dict.fromkeys(paths) if p not in self._rows]
+        if not fresh:
+            return
+        first = len(self.items)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        for offset, path in enumerate(fresh):
+            self.items.append(Item(path))
+            self._rows[path] = first + offset
+        self.endInsertRows()
+
+    def update_photo(self, photo: Photo) -> None:
+        """New details for one photo (embedded or failed during the scan)."""
+        path = str(photo.path)
+        row = self._rows.get(path)
+        if row is None:
+            self.add_paths([path])
+            row = self._rows[path]
+        item = self.items[row]
+        item.photo, item.error = photo, photo.error
+        if photo.error is None and self.thumbnails.error(path):
+            self.thumbnails.forget(path)  # a file fixed since: try its thumbnail again
+        index = self.index(row)
+        self.dataChanged.emit(index, index)
+
+    def remove_path(self, path: str) -> None:
+        row = self._rows.get(path)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self.items[row]
+        self._reindex()
+        self.endRemoveRows()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role in (DateKeyRole, NameKeyRole, FolderKeyRole) and index.isValid():
+            return _sort_key(self.items[index.row()], role)
+        return super().data(index, role)
+
+
+def _sort_key(item: Item, role: int) -> str:
+    path = item.path
+    if role == NameKeyRole:
+        return os.path.basename(path).casefold() + "\0" + path
+    if role == FolderKeyRole:
+        return os.path.dirname(path).casefold() + "\0" + os.path.basename(path).casefold()
+    photo = item.photo
+    if photo and photo.taken:
+        date = photo.taken
+    elif photo and photo.mtime:
+        date = datetime.fromtimestamp(photo.mtime).isoformat()
+    else:
+        date = "9999"  # not known yet: after the dated photos
+    return date + "\0" + path
+
+
+class PhotoProxy(QSortFilterProxyModel):
+    """Sorts by date taken, name or folder, and filters on the path (case-insensitive)."""
+
+    SORTS: ClassVar[dict[str, int]] = {
+        "Date taken": DateKeyRole,
+        "Name": NameKeyRole,
+        "Folder": FolderKeyRole,
+    }
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setFilterRole(PathRole)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setSortRole(DateKeyRole)
+        self.setDynamicSortFilter(True)
+        self.sort(0)
+
+    def set_sort(self, name: str) -> None:
+        self.setSortRole(self.SORTS.get(name, DateKeyRole))
+        self.sort(0)
+
+    def path_at(self, row: int) -> str:
+        return self.data(self.index(row, 0), PathRole)
+
+    def row_of(self, path: str) -> int | None:
+        source: PhotoModel = self.sourceModel()
+        row = source.row_of(path)
+        if row is None:
+            return None
+        proxy = self.mapFromSource(source.index(row))
+        return proxy.row() if proxy.isValid() else None
+
+
+class NeighbourModel(_ThumbModel):
+    """A query's matches with their scores; those under the minimum score are hidden."""
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(thumbnails, parent)
+        self.matches: list[Match] = []
+        self.min_score = 0.0
+
+    def set_matches(self, matches: list[Match]) -> None:
+        self.matches = list(matches)
+        self._refill()
+
+    def set_min_score(self, value: float) -> None:
+        self.min_score = value
+        self._refill()
+
+    def hidden(self) -> int:
+        """How many matches the minimum score hides."""
+        return len(self.matches) - len(self.items)
+
+    def _refill(self) -> None:
+        self.beginResetModel()
+        self.items = [
+            Item(str(m.path), score=m.score) for m in self.matches if m.score >= self.min_score
+        ]
+        self._reindex()
+        self.endResetModel()
+
+    def path_at(self, row: int) -> str:
+        return self.items[row].path
+
+    def paths(self) -> list[Path]:
+        return [Path(i.path) for i in self.items]

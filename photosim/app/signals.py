@@ -1,0 +1,26 @@
+"""The app's signal hub: the few app-wide events, documented in one place.
+
+Widgets talk through these instead of reaching into each other (as in
+vimiv-qt's ``api/signals.py``). Emitted on the GUI thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class Signals(QObject):
+    """App-wide signals; one instance per main window (``window.signals``)."""
+
+    #: A library was opened (argument: the ``Library``).
+    library_opened = Signal(object)
+    #: The scan sent progress (argument: the latest ``ScanProgress``).
+    scan_progress = Signal(object)
+    #: The scan ended, finished or cancelled (argument: the last ``ScanProgress`` or None).
+    scan_finished = Signal(object)
+    #: The selected photo changed (argument: its path as ``str``; "" when none).
+    photo_selected = Signal(str)
+    #: Neighbours of a query are shown (arguments: query path ``str``, ``list[Match]``).
+    neighbours_ready = Signal(str, list)
+    #: Similarity could not be answered (argument: one sentence for people).
+    similarity_unavailable = Signal(str)

@@ -1,0 +1,51 @@
+"""Thumbnail disk cache: small upright JPEGs so a second start shows the grid at once.
+
+Qt-free, so it is tested without a display. One size (``THUMB_SIDE``, the
+largest zoom) serves every zoom level. A thumbnail is keyed by the photo's
+path, size and mtime: an edited photo gets a new thumbnail, and old ones are
+simply never read again (the cache can be deleted at any time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from photosim import paths
+from photosim.decode import load_image
+
+THUMB_SIDE = 320
+QUALITY = 85
+
+
+def cache_file(path: str | os.PathLike, size: int, mtime_ns: int) -> Path:
+    """Where the thumbnail of this version of the photo lives."""
+    key = f"{os.fspath(path)}\0{size}\0{mtime_ns}\0{THUMB_SIDE}".encode("utf-8", "surrogateescape")
+    digest = hashlib.sha1(key).hexdigest()
+    return paths.thumbnail_dir() / digest[:2] / f"{digest}.jpg"
+
+
+def load_thumbnail(path: str | os.PathLike) -> Image.Image:
+    """The photo's thumbnail (longest side ``THUMB_SIDE``), from the cache or made and cached.
+
+    Raises ``DecodeError`` for files that cannot be decoded (and caches nothing).
+    """
+    st = os.stat(path)
+    target = cache_file(path, st.st_size, st.st_mtime_ns)
+    try:
+        with Image.open(target) as im:
+            im.load()
+            return im.convert("RGB")
+    except (OSError, SyntaxError, ValueError):
+        pass  # not cached yet, or a damaged cache file: make it again
+    image = load_image(path, max_side=THUMB_SIDE)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=QUALITY, optimize=False)
+    with contextlib.suppress(OSError):  # a read-only or full cache disk still shows it
+        paths.atomic_write_bytes(target, buffer.getvalue())
+    return image
