@@ -1,0 +1,90 @@
+"""End to end: the real app, started like a user would, on a real X server (Xvfb).
+
+It opens a folder of photos, selects one whose EXIF-rotated copy is in the
+folder, and must show that copy as the first neighbour. A screenshot of the
+window as the X server shows it is saved (``screenshots/`` in the project and
+the test's temp folder). Skips cleanly where Xvfb is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_PHOTOS, rotated_copy, write_photo
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def xvfb():
+    """A private X display; its number comes back through -displayfd once it is ready."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        display = f.readline().strip()
+    if not display:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{display}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    """Real photos when ../shared is there, synthetic ones otherwise, plus a rotated copy."""
+    root = tmp_path / "Photos"
+    root.mkdir()
+    if SHARED_PHOTOS.is_dir():
+        for sub in ("camera", "ukbench"):
+            for src in sorted((SHARED_PHOTOS / sub).glob("*.jpg")):
+                shutil.copy2(src, root / src.name)
+        shutil.copy2(SHARED_PHOTOS / "transforms" / "ukbench09268_corrupt.jpg", root)
+        query = root / "100002.jpg"
+    else:
+        for seed in range(10):
+            write_photo(root / f"photo{seed}.jpg", size=(800, 600), seed=seed)
+        query = root / "photo3.jpg"
+    rotated_copy(query, root / f"{query.stem} (rotated copy).jpg")
+    return root
+
+
+def test_real_app_shows_rotated_copy_first_on_x_server(xvfb, photo_folder, resnet18_weights, tmp_path):
+    query = "100002.jpg" if (photo_folder / "100002.jpg").exists() else "photo3.jpg"
+    shot, result = tmp_path / "photosim.png", tmp_path / "result.json"
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"select": query, "screenshot": str(shot), "result": str(result), "timeout_s": 240}))
+    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "PHOTOSIM_AUTOTEST": str(script)}
+    command = [sys.executable, "-m", "photosim", "gui", str(photo_folder),
+               "--model", "resnet18", "--weights", str(resnet18_weights)]  # fmt: skip
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcome = json.loads(result.read_text())
+    assert outcome["error"] is None, outcome
+    assert outcome["platform"] == "xcb"
+    assert outcome["title"] == f"photosim: {photo_folder}"
+    first = outcome["matches"][0]
+    assert Path(first["path"]).name == f"{Path(query).stem} (rotated copy).jpg"
+    assert first["score"] > 0.95
+    with Image.open(shot) as image:
+        assert image.width >= 1000 and image.height >= 600
+        assert len(image.convert("RGB").resize((64, 40)).getcolors(4096) or []) > 200  # photos, not a blank
+    keep = PROJECT / "screenshots"
+    keep.mkdir(exist_ok=True)
+    shutil.copy2(shot, keep / "e2e-main-window.png")
