@@ -65,12 +65,23 @@ def photo_folder(tmp_path) -> Path:
     return root
 
 
-def test_real_app_shows_rotated_copy_first_on_x_server(xvfb, photo_folder, resnet18_weights, tmp_path):
+def test_real_app_shows_rotated_copy_first_on_x_server(
+    xvfb, photo_folder, resnet18_weights, tmp_path
+):
     query = "100002.jpg" if (photo_folder / "100002.jpg").exists() else "photo3.jpg"
     shot, result = tmp_path / "photosim.png", tmp_path / "result.json"
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"select": query, "screenshot": str(shot), "result": str(result), "timeout_s": 240}))
-    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "PHOTOSIM_AUTOTEST": str(script)}
+    script.write_text(
+        json.dumps(
+            {"select": query, "screenshot": str(shot), "result": str(result), "timeout_s": 240}
+        )
+    )
+    env = {
+        **os.environ,
+        "DISPLAY": xvfb,
+        "QT_QPA_PLATFORM": "xcb",
+        "PHOTOSIM_AUTOTEST": str(script),
+    }
     command = [sys.executable, "-m", "photosim", "gui", str(photo_folder),
                "--model", "resnet18", "--weights", str(resnet18_weights)]  # fmt: skip
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -84,7 +95,9 @@ def test_real_app_shows_rotated_copy_first_on_x_server(xvfb, photo_folder, resne
     assert first["score"] > 0.95
     with Image.open(shot) as image:
         assert image.width >= 1000 and image.height >= 600
-        assert len(image.convert("RGB").resize((64, 40)).getcolors(4096) or []) > 200  # photos, not a blank
+        assert (
+            len(image.convert("RGB").resize((64, 40)).getcolors(4096) or []) > 200
+        )  # photos, not a blank
     keep = PROJECT / "screenshots"
     keep.mkdir(exist_ok=True)
     shutil.copy2(shot, keep / "e2e-main-window.png")

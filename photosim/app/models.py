@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -102,30 +102,59 @@ class _ThumbModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [ThumbRole, ErrorRole])
 
 
+SORTS: dict[str, int] = {"Date taken": DateKeyRole, "Name": NameKeyRole, "Folder": FolderKeyRole}
+
+
 class PhotoModel(_ThumbModel):
-    """Every photo of the library, in the order they were found (the proxy sorts)."""
+    """Every photo of the library, kept sorted here (not in the proxy).
+
+    Sorting 50,000 photos in a QSortFilterProxyModel costs a Python call per
+    comparison (seconds); here each key is computed once and Python's sort
+    takes milliseconds. Photos found during a scan are inserted in order.
+    """
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(thumbnails, parent)
+        self.sort_role = DateKeyRole
+        self._keys: list[str] = []
 
     def set_photos(self, photos: list[Photo]) -> None:
         """Replace the contents (after a scan, or when a library opens)."""
         self.beginResetModel()
         self.items = [Item(str(p.path), p, p.error) for p in photos]
-        self._reindex()
+        self._sort()
         self.endResetModel()
 
+    def set_sort(self, name: str) -> None:
+        """Sort by "Date taken", "Name" or "Folder" (views keep their current photo)."""
+        self.beginResetModel()
+        self.sort_role = SORTS.get(name, DateKeyRole)
+        self._sort()
+        self.endResetModel()
+
+    def _sort(self) -> None:
+        keyed = sorted((_sort_key(item, self.sort_role), item) for item in self.items)
+        self._keys = [k for k, _ in keyed]
+        self.items = [item for _, item in keyed]
+        self._reindex()
+
     def add_paths(self, paths: list[str]) -> None:
-        """Photos just found by a running scan: shown at once, details come later."""
+        """Photos just found by a running scan: shown at once, in order; details come later."""
         fresh = [p for p in dict.fromkeys(paths) if p not in self._rows]
-        if not fresh:
-            return
-        first = len(self.items)
-        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-        for offset, path in enumerate(fresh):
-            self.items.append(Item(path))
-            self._rows[path] = first + offset
-        self.endInsertRows()
+        for path in fresh:
+            item = Item(path)
+            key = _sort_key(item, self.sort_role)
+            row = bisect.bisect_right(self._keys, key)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._keys.insert(row, key)
+            self.items.insert(row, item)
+            self._rows[path] = row
+            if row != len(self.items) - 1:
+                self._reindex()
+            self.endInsertRows()
 
     def update_photo(self, photo: Photo) -> None:
-        """New details for one photo (embedded or failed during the scan)."""
+        """New details for one photo (embedded or failed during the scan); it keeps its place."""
         path = str(photo.path)
         row = self._rows.get(path)
         if row is None:
@@ -144,13 +173,9 @@ class PhotoModel(_ThumbModel):
             return
         self.beginRemoveRows(QModelIndex(), row, row)
         del self.items[row]
+        del self._keys[row]
         self._reindex()
         self.endRemoveRows()
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if role in (DateKeyRole, NameKeyRole, FolderKeyRole) and index.isValid():
-            return _sort_key(self.items[index.row()], role)
-        return super().data(index, role)
 
 
 def _sort_key(item: Item, role: int) -> str:
@@ -170,25 +195,13 @@ def _sort_key(item: Item, role: int) -> str:
 
 
 class PhotoProxy(QSortFilterProxyModel):
-    """Sorts by date taken, name or folder, and filters on the path (case-insensitive)."""
-
-    SORTS: ClassVar[dict[str, int]] = {
-        "Date taken": DateKeyRole,
-        "Name": NameKeyRole,
-        "Folder": FolderKeyRole,
-    }
+    """Filters on the path (case-insensitive); the order is the source model's."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setSortRole(DateKeyRole)
-        self.setDynamicSortFilter(True)
-        self.sort(0)
-
-    def set_sort(self, name: str) -> None:
-        self.setSortRole(self.SORTS.get(name, DateKeyRole))
-        self.sort(0)
+        self.setDynamicSortFilter(False)
 
     def path_at(self, row: int) -> str:
         return self.data(self.index(row, 0), PathRole)

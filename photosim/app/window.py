@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from photosim import paths
 from photosim.app.delegate import PAD, ThumbDelegate, resource_path
-from photosim.app.models import NeighbourModel, PhotoModel, PhotoProxy
+from photosim.app.models import SORTS, NeighbourModel, PhotoModel, PhotoProxy
 from photosim.app.panes import NeighboursPane, PreviewPane, WelcomePage
 from photosim.app.scanning import ScanMixin
 from photosim.app.signals import Signals
@@ -126,7 +126,7 @@ class MainWindow(ScanMixin, QMainWindow):
         )
         self.filter_edit.setMaximumWidth(320)
         self.sort_box = QComboBox()
-        self.sort_box.addItems(list(PhotoProxy.SORTS))
+        self.sort_box.addItems(list(SORTS))
         self.sort_box.setToolTip("Sort the photos")
         self.zoom = QSlider(Qt.Orientation.Horizontal, minimum=96, maximum=320, value=160)
         self.zoom.setFixedWidth(140)
@@ -445,9 +445,10 @@ class MainWindow(ScanMixin, QMainWindow):
         self.thumbnails.drop_queued()  # what is still queued is off screen now
 
     def _on_sort(self, name: str) -> None:
-        self.proxy.set_sort(name)
-        if index := self.grid.currentIndex():
-            self.grid.scrollTo(index)
+        selected = self.selected_path()
+        self.photos.set_sort(name)
+        if selected:
+            self.select_path(selected, push=False)
 
     def _on_zoom(self, side: int) -> None:
         self.delegate.side = side
