@@ -18,7 +18,12 @@ from photosim.library import Library, find_library_db
 
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
-    p.add_argument("--model", choices=MODELS, default=model_default, help="ResNet to embed with")
+    p.add_argument(
+        "--model",
+        choices=MODELS,
+        default=model_default,
+        help=f"ResNet to embed with (default: the library's, {DEFAULT_MODEL} for a new one)",
+    )
     p.add_argument(
         "--weights",
         type=Path,
@@ -39,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--db", type=Path, help="library database file (default: one per folder in your data dir)"
     )
-    _model_options(scan)
+    _model_options(scan, model_default=None)
     scan.add_argument("--batch-size", type=int, default=32, metavar="N")
     scan.add_argument("--workers", type=int, default=None, metavar="N", help="parallel decoders")
 

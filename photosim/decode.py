@@ -70,7 +70,11 @@ _MAGIC = (
 
 
 class DecodeError(PhotosimError):
-    """A file that cannot be shown as a photo; the message is the reason users see."""
+    """A file that cannot be shown as a photo: ``reason`` in words, ``str()`` with the name."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = name, reason
 
 
 def sniff_image(path: str | os.PathLike) -> bool:
@@ -150,18 +154,18 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> Image.Im
                 if orientation != 1:
                     image = _apply_orientation(image, orientation)
     except FileNotFoundError:
-        raise DecodeError(f"{name}: the file is gone") from None
+        raise DecodeError(name, "the file is gone") from None
     except PermissionError:
-        raise DecodeError(f"{name}: no permission to read the file") from None
+        raise DecodeError(name, "no permission to read the file") from None
     except UnidentifiedImageError:
-        raise DecodeError(f"{name}: not an image photosim can read") from None
+        raise DecodeError(name, "not an image photosim can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DecodeError(f"{name}: too many pixels (over {MAX_PIXELS // 1_000_000} MP)") from None
+        raise DecodeError(name, f"too many pixels (over {MAX_PIXELS // 1_000_000} MP)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         reason = str(exc).strip() or type(exc).__name__
-        raise DecodeError(f"{name}: damaged or truncated image ({reason})") from None
+        raise DecodeError(name, f"damaged or truncated image ({reason})") from None
     except MemoryError:
-        raise DecodeError(f"{name}: too large to decode in memory") from None
+        raise DecodeError(name, "too large to decode in memory") from None
     if max_side:
         size = _fits(image.size, max_side)
         if size != image.size:

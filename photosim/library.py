@@ -48,8 +48,11 @@ class Library:
         self._backbone = backbone
         self._backbone_lock = threading.Lock()
         self.device = device
-        self.weights = weights or self.store.get_meta("weights") or None
-        self.model_name = model or self.store.get_meta("model_name") or DEFAULT_MODEL
+        stored_model = self.store.get_meta("model_name")
+        self.model_name = model or stored_model or DEFAULT_MODEL
+        # The weights file of the last scan is reused only for the same model.
+        same_model = self.model_name == (stored_model or DEFAULT_MODEL)
+        self.weights = weights or (self.store.get_meta("weights") if same_model else None) or None
         self._model_key = backbone.key if backbone else None
         self.index = VectorIndex(self.store, self.db_path)
         self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
@@ -82,9 +85,6 @@ class Library:
                 f"The folder {missing[0]} does not exist or cannot be opened; check the path."
             )
         key = self.model_key
-        self.store.set_meta(model_key=key, model_name=self.model_name,
-                            weights=str(Path(self.weights).resolve()) if self.weights else None)  # fmt: skip
-        self.store.commit()
         own = {str(self.db_path.parent), str(paths.cache_dir())}
         scan = Scan(self.store, self.roots, key, self.ensure_backbone,
                     batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
@@ -92,6 +92,9 @@ class Library:
             if event.kind != "done":
                 yield event
                 continue
+            if not event.model_error:  # the model and weights that made the vectors, for next time
+                weights = str(Path(self.weights).resolve()) if self.weights else None
+                self.store.set_meta(model_key=key, model_name=self.model_name, weights=weights)
             if not event.cancelled and (scan.changed or self.index.status(key) != "fresh"):
                 yield ScanProgress(**{**event.__dict__, "kind": "indexing"})
                 self.index.build(key)

@@ -258,7 +258,7 @@ class Scan:
             image = load_image(job.path, max_side=backbone.input_size)
             return _Done(job, digest, meta, pixels=backbone.prepare(image))
         except DecodeError as exc:
-            return _Done(job, digest, meta, error=str(exc))
+            return _Done(job, digest, meta, error=exc.reason)
 
     def run(self, cancel: CancelFlag = None) -> Iterator[ScanProgress]:
         self.generation = int(self.store.get_meta("scan_generation", "0")) + 1

@@ -83,3 +83,19 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["similar", str(tmp_path / "nope.jpg")]) == 2
     assert main(["info"]) == 2
     assert "photosim scan FOLDER" in capsys.readouterr().err
+
+
+def test_another_model_does_not_reuse_the_last_weights_file(folder, resnet18_weights, capsys):
+    weights = ["--weights", str(resnet18_weights)]
+    assert main(["scan", str(folder), "--model", "resnet18", *weights]) == 0
+    capsys.readouterr()
+    assert main(["scan", str(folder), "--model", "resnet50"]) == 2
+    err = capsys.readouterr().err
+    assert "resnet50" in err and "--weights FILE" in err and "do not fit" not in err
+    assert main(["scan", str(folder)]) == 0  # the library's own model and weights again
+
+
+def test_failure_reasons_are_listed_once_per_file(folder, resnet18_weights, capsys):
+    main(["scan", str(folder), "--model", "resnet18", "--weights", str(resnet18_weights)])
+    out = capsys.readouterr().out
+    assert f"{folder / 'broken.jpg'}: not an image photosim can read" in out

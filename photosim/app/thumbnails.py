@@ -41,7 +41,7 @@ class _ThumbJob(QRunnable):
         try:
             image = load_thumbnail(self.path)
         except DecodeError as exc:
-            self.emitter.failed.emit(self.path, str(exc).split(": ", 1)[-1])
+            self.emitter.failed.emit(self.path, exc.reason)
         except OSError as exc:
             self.emitter.failed.emit(self.path, f"cannot read the file ({exc.strerror or exc})")
         except Exception as exc:
