@@ -16,6 +16,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from photosim import thumbs
 from photosim.app.delegate import score_text
@@ -308,3 +309,30 @@ def test_keyboard_filter_and_settings_are_remembered(qtbot, window, folder):
     assert again.zoom.value() == 250 and again.strip.k_box.value() == 5
     assert again.recent_folders()[0] == str(folder)
     assert again.grid.gridSize().width() > 250
+
+
+def test_preview_actions_copy_open_and_show_in_folder(qtbot, window, folder, monkeypatch):
+    opened: list[str] = []
+    monkeypatch.setattr(
+        "photosim.app.panes.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile())
+    )
+    open_and_scan(qtbot, window, folder)
+    select(qtbot, window, "photo3.jpg")
+    assert "320 × 240" in window.preview.details.text()  # pixel size from the library
+    qtbot.mouseClick(window.preview.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == str(folder / "photo3.jpg")
+    qtbot.mouseClick(window.preview.open_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.preview.folder_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)  # Enter on a thumbnail opens it too
+    assert opened == [str(folder / "photo3.jpg"), str(folder), str(folder / "photo3.jpg")]
+
+
+def test_arrow_keys_move_the_selection_and_show_its_neighbours(qtbot, window, folder):
+    open_and_scan(qtbot, window, folder)
+    window.sort_box.setCurrentText("Name")
+    select(qtbot, window, "photo3.jpg")
+    window.grid.setFocus()
+    with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
+        qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert blocker.args[0] == str(folder / "photo4.jpg")
+    assert window.preview.name.text() == "photo4.jpg"
