@@ -57,7 +57,7 @@ class Photo:
     """A photo of the library as the CLI and the app show it.
 
     ``error`` is the reason the file could not be read (then it has no vector).
-    ``taken`` is the EXIF date taken as ``YYYY-MM-DD HH:MM:SS``, when known.
+    ``taken`` is the EXIF date taken in ISO 8601 (``YYYY-MM-DDTHH:MM:SS``, camera time), when known.
     """
 
     id: int

@@ -9,7 +9,6 @@ away, so scrolling a huge library only ever decodes what is on screen.
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -69,7 +68,6 @@ class Thumbnails(QObject):
         self._bytes = 0
         self._errors: dict[str, str] = {}
         self._queued: set[str] = set()
-        self._lock = threading.Lock()
         self._emitter = _Emitter(self)
         self._emitter.loaded.connect(self._on_loaded)
         self._emitter.failed.connect(self._on_failed)

@@ -65,6 +65,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self.current: str | None = None  # the query shown: a library photo or a dropped file
         self.history: list[str] = []
         self.history_pos = -1
+        self._push_next = True  # False while Back/Forward select a photo
         self.last_scan: ScanProgress | None = None
         self.thumbnails = Thumbnails(parent=self)
         self.photos = PhotoModel(self.thumbnails, self)
@@ -337,7 +338,7 @@ class MainWindow(ScanMixin, QMainWindow):
         if not current.isValid():
             return
         path = self.proxy.path_at(current.row())
-        if getattr(self, "_push_next", True):
+        if self._push_next:
             del self.history[self.history_pos + 1 :]
             if not self.history or self.history[-1] != path:
                 self.history.append(path)
@@ -353,23 +354,22 @@ class MainWindow(ScanMixin, QMainWindow):
         self.preview_runner.submit(lambda: (path, pil_to_qimage(load_image(path, PREVIEW_SIDE))))
         self.strip.set_history(self.history_pos > 0, self.history_pos < len(self.history) - 1)
         self.signals.photo_selected.emit(path)
-        self._query_neighbours(outside)
+        self._query_neighbours()
 
-    def _query_neighbours(self, outside: bool | None = None) -> None:
+    def _query_neighbours(self) -> None:
+        """Neighbours of the current query: from the cache for library photos, else embedded."""
         path, library = self.current, self.library
         if path is None or library is None:
             return
-        if outside is None:
-            outside = library.photo(path) is None
         k = self.strip.k_box.value()
-        photo = None if outside else library.photo(path)
-        if self.model_error and (outside or not (photo and photo.has_vector)):
+        photo = library.photo(path)
+        if self.model_error and not (photo and photo.has_vector):
             self.strip.show_message(self._weights_message(), f"Similar to {os.path.basename(path)}")
             return
-        if outside:
-            self.query_runner.submit(lambda: (path, library.similar_to_file(path, k)))
+        if photo is not None:
+            self.query_runner.submit(lambda: (path, library.similar(photo, k)))
         else:
-            self.query_runner.submit(lambda: (path, library.similar(path, k)))
+            self.query_runner.submit(lambda: (path, library.similar_to_file(path, k)))
         self.strip.title.setText(f"Similar to <b>{os.path.basename(path)}</b>: searching…")
 
     def _weights_message(self) -> str:
