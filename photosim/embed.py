@@ -141,13 +141,10 @@ def missing_weights_message(name: str) -> str:
     )
 
 
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+def file_digest(path: Path) -> str:
     """Hex blake2b of a whole file (used to tell weights files apart)."""
-    h = hashlib.blake2b(digest_size=8)
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=8)).hexdigest()
 
 
 def _state_dict_from_file(path: Path) -> dict:

@@ -78,13 +78,10 @@ COMMIT_EVERY_S = 2.0
 CancelFlag = Callable[[], bool] | threading.Event | None
 
 
-def content_hash(path: str, chunk: int = 1 << 20) -> str:
+def content_hash(path: str) -> str:
     """A fast hash of the file's bytes: the cache key that survives moves and renames."""
-    h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def is_candidate(name: str, path: str) -> bool:
