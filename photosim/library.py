@@ -167,7 +167,7 @@ class Library:
             "roots": [str(r) for r in self.roots],
             "db": str(self.db_path),
             "photos": self.store.count(),
-            "embedded": sum(1 for p in self.photos() if p.has_vector),
+            "embedded": self.store.count_embedded(key),
             "failed": self.store.count("error is not null"),
             "model": key,
             "index": self.index.status(key) if key else "missing",

@@ -190,6 +190,7 @@ class Scan:
         self.changed = False
         self.generation = 0
         self.have_vector: set[str] = set()
+        self._failures: list = []  # the failures list events share until the next failure
 
     def _event(self, kind: str, **fields) -> ScanProgress:
         ev = self.ev
@@ -199,7 +200,9 @@ class Scan:
         ev.rate = self.rate.value()
         left = ev.total - ev.done
         ev.eta_s = left / ev.rate if ev.rate > 0 else None
-        return ScanProgress(**{**ev.__dict__, "failures": list(ev.failures)})
+        if len(self._failures) != len(ev.failures):  # copy once per failure, not per event
+            self._failures = list(ev.failures)
+        return ScanProgress(**{**ev.__dict__, "failures": self._failures})
 
     # -- walk ----------------------------------------------------------------
     def _walk(self) -> Iterator[ScanProgress | _Job]:

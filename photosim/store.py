@@ -164,20 +164,19 @@ class Store:
             self.db.execute(f"delete from photos where id in ({marks})", chunk)
 
     def photos(self, model_key: str | None = None) -> list[Photo]:
-        sql = (
-            "select p.*, v.hash is not null as has_vector from photos p "
-            "left join vectors v on v.hash = p.hash and v.model = ? order by p.path"
-        )
+        sql = f"{_PHOTOS_WITH_VECTOR} order by p.path"
         return [_photo(row) for row in self.db.query(sql, [model_key])]
 
     def photo(self, key: int | str | Path, model_key: str | None = None) -> Photo | None:
         column = "id" if isinstance(key, int) else "path"
-        sql = (
-            "select p.*, v.hash is not null as has_vector from photos p left join vectors v "
-            f"on v.hash = p.hash and v.model = ? where p.{column} = ?"
-        )
+        sql = f"{_PHOTOS_WITH_VECTOR} where p.{column} = ?"
         rows = list(self.db.query(sql, [model_key, key if isinstance(key, int) else str(key)]))
         return _photo(rows[0]) if rows else None
+
+    def count_embedded(self, model_key: str | None) -> int:
+        """Photos that have a vector of ``model_key``."""
+        sql = f"select count(*) from ({_PHOTOS_WITH_VECTOR}) where has_vector"
+        return int(self.db.execute(sql, [model_key]).fetchone()[0])
 
     def paths_for_hashes(self, hashes: Iterable[str]) -> dict[str, list[str]]:
         hashes = list(set(hashes))
@@ -230,6 +229,13 @@ class Store:
         return dict(
             self.db.execute("select model, count(*) from vectors group by model").fetchall()
         )
+
+
+# Photo rows with has_vector for one model (the parameter); every photo query starts here.
+_PHOTOS_WITH_VECTOR = (
+    "select p.*, v.hash is not null as has_vector from photos p "
+    "left join vectors v on v.hash = p.hash and v.model = ?"
+)
 
 
 def _photo(row: dict) -> Photo:

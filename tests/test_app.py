@@ -85,6 +85,16 @@ def test_proxy_sorts_by_date_name_folder_and_filters_on_path(qtbot):
     assert names() == ["zebra.jpg"]
 
 
+def test_photos_found_during_a_scan_are_inserted_in_order(qtbot):
+    model = PhotoModel(Thumbnails())
+    model.set_sort("Name")
+    model.set_photos([_photo(1, "/p/b.jpg", None), _photo(2, "/p/d.jpg", None)])
+    model.add_paths(["/p/c.jpg", "/p/a.jpg", "/p/e.jpg", "/p/c.jpg"])
+    names = [Path(item.path).stem for item in model.items]
+    assert names == ["a", "b", "c", "d", "e"]
+    assert [model.row_of(f"/p/{n}.jpg") for n in names] == [0, 1, 2, 3, 4]
+
+
 def test_thumbnails_load_off_thread_upright_and_come_from_disk_next_time(
     qtbot, tmp_path, monkeypatch
 ):

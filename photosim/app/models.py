@@ -148,10 +148,9 @@ class PhotoModel(_ThumbModel):
             self.beginInsertRows(QModelIndex(), row, row)
             self._keys.insert(row, key)
             self.items.insert(row, item)
-            self._rows[path] = row
-            if row != len(self.items) - 1:
-                self._reindex()
             self.endInsertRows()
+        if fresh:
+            self._reindex()  # once per batch: rows after an insertion all shift
 
     def update_photo(self, photo: Photo) -> None:
         """New details for one photo (embedded or failed during the scan); it keeps its place."""

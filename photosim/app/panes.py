@@ -28,12 +28,13 @@ from photosim.app.models import NeighbourModel
 from photosim.events import Photo
 
 
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
+def human_size(n: float) -> str:
+    """Bytes in decimal units, as file managers show them: 3.9 MB."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1000:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
-    return str(n)
+    return f"{n:.1f} GB"
 
 
 def theme_icon(name: str, fallback: QIcon | None = None) -> QIcon:
