@@ -14,7 +14,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from photosim.errors import PhotosimError
+from photosim.errors import DecodeError
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "DecodeError", "load_image", "sniff_image", "to_rgb"]
 
 try:  # HEIC/HEIF from phones; optional at runtime, required by pyproject.
     import pillow_heif
@@ -67,14 +69,6 @@ _MAGIC = (
     b"P5",
     b"P6",
 )
-
-
-class DecodeError(PhotosimError):
-    """A file that cannot be shown as a photo: ``reason`` in words, ``str()`` with the name."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"{name}: {reason}")
-        self.name, self.reason = name, reason
 
 
 def sniff_image(path: str | os.PathLike) -> bool:

@@ -1,23 +1,144 @@
-"""Errors the engine raises for people to read: one clear message, no traceback."""
+"""The one hierarchy of errors photosim raises, from the engine up to the app.
+
+Errors cross threads as these objects (the app's workers emit them as
+``Signal(object)``); code decides by type and fields, never by message text.
+``str(err)`` is one sentence fit to show a person as is (what happened and what
+to do), built from the fields, so callers that only print need nothing else.
+"""
 
 from __future__ import annotations
+
+import os
+
+
+def shown(path: str | os.PathLike | bytes) -> str:
+    """A path as people read it: any bytes a file name holds, undecodable ones escaped.
+
+    Names that are not valid UTF-8 (an old camera's Latin-1 ``été``) are kept
+    losslessly as surrogate escapes inside photosim; printing them would raise,
+    so they are shown with ``\\xe9``-style escapes instead.
+    """
+    text = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class PhotosimError(Exception):
     """Base class: ``str(err)`` is a message fit to show a user as is."""
 
 
-class WeightsUnavailable(PhotosimError):
-    """The ResNet weights are neither cached nor downloadable, nor given as a file."""
+class UnknownLibrary(PhotosimError):
+    """No library matches what the user asked for."""
+
+
+class FolderMissing(PhotosimError):
+    """A library folder does not exist or cannot be opened."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = os.fspath(folder)
+        super().__init__(
+            f"The folder {shown(self.folder)} does not exist or cannot be opened; check the path."
+        )
+
+
+class NotInLibrary(PhotosimError):
+    """A photo asked about is not in the library."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        super().__init__(f"{shown(self.path)} is not in this library; scan its folder first.")
+
+
+class NotEmbedded(PhotosimError):
+    """A photo of the library has no vector (yet): ``reason`` says why in words."""
+
+    def __init__(
+        self, path: str | os.PathLike, reason: str = "it has not been embedded yet"
+    ) -> None:
+        self.path, self.reason = os.fspath(path), reason
+        super().__init__(f"No similarity for {shown(os.path.basename(self.path))}: {reason}.")
+
+
+class ModelMismatch(PhotosimError):
+    """The library's vectors were made by another model than the one asked for."""
+
+    def __init__(self, library_model: str, asked: str) -> None:
+        self.library_model, self.asked = library_model, asked
+        super().__init__(
+            f"This library's photos were embedded with {library_model}, not {asked}; "
+            f"scan again with the new model, or leave --model out to use the library's."
+        )
+
+
+class WeightsMissing(PhotosimError):
+    """The model weights are neither cached nor downloadable, nor given as a file."""
 
     def __init__(self, message: str, expected: str | None = None) -> None:
         super().__init__(message)
         self.expected = expected
 
 
-class UnknownLibrary(PhotosimError):
-    """No library matches what the user asked for."""
+# The name the engine used first; kept so older callers keep working.
+WeightsUnavailable = WeightsMissing
 
 
-class ModelMismatch(PhotosimError):
-    """The library's vectors were made by another model than the one loaded."""
+class WeightsInvalid(WeightsMissing):
+    """A weights file was given but is not a state dict of the selected model."""
+
+
+class LibraryBusy(PhotosimError):
+    """Another process (or window) is scanning this library now."""
+
+    def __init__(self, db: str | os.PathLike, holder: str = "") -> None:
+        self.db, self.holder = os.fspath(db), holder
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"Another photosim scan{who} is updating this library; wait for it to finish, "
+            f"or stop it, then scan again."
+        )
+
+
+class LibraryCorrupt(PhotosimError):
+    """The library file is damaged or not a photosim library; it was moved aside."""
+
+    def __init__(self, db: str | os.PathLike, moved_to: str | os.PathLike | None) -> None:
+        self.db = os.fspath(db)
+        self.moved_to = os.fspath(moved_to) if moved_to else None
+        where = f" It was moved to {shown(self.moved_to)}." if self.moved_to else ""
+        super().__init__(
+            f"The library file {shown(self.db)} was damaged or not a photosim library.{where} "
+            f"Scan your folder again to rebuild it; your photos were not touched."
+        )
+
+
+class SchemaTooNew(PhotosimError):
+    """The library was written by a newer photosim."""
+
+    def __init__(self, db: str | os.PathLike, version: int, supported: int) -> None:
+        self.db, self.version, self.supported = os.fspath(db), version, supported
+        super().__init__(
+            f"The library {shown(self.db)} was made by a newer photosim (schema {version}, "
+            f"this one reads up to {supported}); update photosim to open it."
+        )
+
+
+class ReadOnlyLocation(PhotosimError):
+    """photosim cannot write where the library lives."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        super().__init__(
+            f"photosim cannot write its library at {shown(self.path)}; choose a writable "
+            f"place with --db FILE (or PHOTOSIM_HOME=DIR)."
+        )
+
+
+class DeviceError(PhotosimError):
+    """The compute device asked for is not there or failed."""
+
+
+class DecodeError(PhotosimError):
+    """A file that cannot be shown as a photo: ``reason`` in words, ``str()`` with the name."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{shown(name)}: {reason}")
+        self.name, self.reason = name, reason

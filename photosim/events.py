@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+
+
+class ScanKind(StrEnum):
+    """What a :class:`ScanProgress` event reports (see there)."""
+
+    FOUND = "found"
+    WALKED = "walked"
+    EMBEDDED = "embedded"
+    LISTED = "listed"
+    REUSED = "reused"
+    FAILED = "failed"
+    REMOVED = "removed"
+    INDEXING = "indexing"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class ScanProgress:
     The counters are running totals for the whole scan.
     """
 
-    kind: str
+    kind: ScanKind
     path: Path | None = None
     reason: str | None = None
     photo_id: int | None = None
