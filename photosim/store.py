@@ -7,6 +7,8 @@ is recorded in ``_migrations`` (the sqlite-utils ``migrations.py`` idea).
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
 import threading
 import time
@@ -87,6 +89,36 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             db = self._local.db = sqlite_utils.Database(conn)
         return db
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        """One unit of work as one transaction: all of it is written, or none of it.
+
+        The outermost block takes the write lock at once (``BEGIN IMMEDIATE``), so two
+        writers queue instead of failing half-way; nested blocks are savepoints. This does
+        not depend on sqlite-utils' autocommit rules (4.x commits each ``execute`` alone).
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            name = f"sp_{secrets.token_hex(8)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

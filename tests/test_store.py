@@ -51,3 +51,21 @@ def test_unseen_only_looks_under_the_scanned_roots(tmp_path):
 
     gone = store.unseen(2, [Path("/a")])
     assert [p for _, p, _ in gone] == ["/a/x.jpg"]
+
+
+def test_atomic_writes_all_or_nothing(tmp_path):
+    store = Store(tmp_path / "lib.db")
+    with store.atomic():
+        store.list_new("/p/a.jpg", 1, 1, 1)
+        store.list_new("/p/b.jpg", 1, 1, 1)
+    assert store.count() == 2
+    try:
+        with store.atomic():
+            store.list_new("/p/c.jpg", 1, 1, 1)
+            raise RuntimeError("stop half-way")
+    except RuntimeError:
+        pass
+    assert store.count() == 2
+    with store.atomic(), store.atomic():  # nested: a savepoint inside the outer transaction
+        store.list_new("/p/d.jpg", 1, 1, 1)
+    assert Store(tmp_path / "lib.db").count() == 3
