@@ -1,7 +1,9 @@
 """The ``photosim`` command: a thin layer over :mod:`photosim.library`.
 
 Exit codes: 0 success (unreadable photos are reported, not failures), 2 bad
-arguments or missing model weights, 130 interrupted.
+arguments, missing model weights or any other error photosim explains (one
+``photosim: <message>`` line), 130 interrupted (Ctrl+C). Paths are printed with
+``errors.shown`` so a name of any bytes prints instead of crashing.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import sys
 from pathlib import Path
 
 from photosim.embed import DEFAULT_MODEL, MODELS
-from photosim.errors import PhotosimError
-from photosim.events import ScanProgress
+from photosim.errors import FolderMissing, PhotosimError, shown
+from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, find_library_db
 
 
@@ -79,27 +81,42 @@ def main(argv: list[str] | None = None) -> int:
             command
         ](args)
     except PhotosimError as exc:
-        print(f"photosim: {exc}", file=sys.stderr)
+        _say(exc)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted: what was done is kept; run the command again to finish.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _say(message: object) -> None:
+    """The one place the CLI prints an error: ``photosim: <message>``, once."""
+    print(f"photosim: {message}", file=sys.stderr)
 
 
 def _open_for_query(args: argparse.Namespace, near: Path | None = None) -> Library:
+    """The library for a query, opened read-only: a query writes nothing."""
     db = args.db or find_library_db(near)
     if not db.exists():
         raise PhotosimError(
-            f"No library database at {db}; run `photosim scan FOLDER --db {db}` first."
+            f"No library database at {shown(db)}; run `photosim scan FOLDER --db {shown(db)}` first."
         )
     options = {k: getattr(args, k, None) for k in ("model", "weights")}
-    return Library(db_path=db, device=getattr(args, "device", "auto"), **options)
+    return Library(db_path=db, device=getattr(args, "device", "auto"), read_only=True, **options)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     for root in args.roots:
         if not root.expanduser().is_dir():
-            raise PhotosimError(f"{root} is not a folder; pass the folder that holds your photos.")
+            raise FolderMissing(root)
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         raise PhotosimError("--batch-size and --workers must be at least 1.")
-    lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device)
+    lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device,
+                  lock_owner="photosim scan")  # fmt: skip
+    if lib.recovered is not None:
+        _say(lib.recovered)
     events = lib.scan(batch_size=args.batch_size, workers=args.workers)
     bar = _progress_bar()
     last: ScanProgress | None = None
@@ -114,11 +131,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        lib.close()
     bar.close()
     if last is not None:
         _summary(lib, last)
         if last.model_error:
-            print(f"\nphotosim: {last.model_error}", file=sys.stderr)
+            _say(last.model_error)
             return 2
     return 0
 
@@ -137,33 +156,47 @@ def _progress_bar():
 
 
 def _show(bar, ev: ScanProgress) -> None:
-    if ev.kind == "walked":
+    if ev.kind == ScanKind.WALKED:
         bar.reset(total=ev.total)
         bar.set_description("Embedding")
-    elif ev.kind == "indexing":
+    elif ev.kind == ScanKind.INDEXING:
         bar.set_description("Indexing")
-    elif ev.kind in ("embedded", "reused", "failed", "listed"):
+    elif ev.kind in (ScanKind.EMBEDDED, ScanKind.REUSED, ScanKind.FAILED, ScanKind.LISTED):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None
 
 
+# What every file found turned out to be: these add up to the number found.
+OUTCOMES = (
+    ("unchanged", "already up to date"),
+    ("new", "first seen"),
+    ("moved", "moved or renamed; kept its vector"),
+    ("updated", "changed, or waiting for a vector before"),
+    ("failed", "could not be read"),
+)
+
+
 def _summary(lib: Library, ev: ScanProgress) -> None:
-    roots = ", ".join(str(r) for r in lib.roots)
-    print(f"Scanned {roots}: {ev.found} photos{' (cancelled)' if ev.cancelled else ''}")
-    for label, value in (("new", ev.new), ("unchanged", ev.unchanged), ("moved", ev.moved),
-                         ("removed", ev.removed), ("failed", ev.failed)):  # fmt: skip
-        print(f"  {label:<10}{value:>7}")
-    for path, reason in ev.failures:
-        print(f"    {path}: {reason}")
+    """What the scan did; the outcome lines add up to the photos found."""
+    roots = ", ".join(shown(r) for r in lib.roots)
+    print(f"Scanned {roots}: {ev.found} photos found{' (cancelled)' if ev.cancelled else ''}")
+    for label, meaning in OUTCOMES:
+        print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
+    if ev.removed:
+        print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
+    for failure in ev.failures:
+        print(f"    {shown(failure.path)}: {failure.reason}")
     if ev.embedded:
         print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
-    print(f"Library: {lib.db_path}")
+    if ev.waiting:
+        print(f"Waiting for the model weights: {ev.waiting} photos listed without a vector.")
+    print(f"Library: {shown(lib.db_path)}")
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
     image = args.image.expanduser()
     if not image.is_file():
-        raise PhotosimError(f"{args.image} is not a file; pass the photo to compare.")
+        raise PhotosimError(f"{shown(args.image)} is not a file; pass the photo to compare.")
     if args.k < 1:
         raise PhotosimError("-k must be at least 1.")
     with _open_for_query(args, near=image) as lib:
@@ -171,12 +204,12 @@ def cmd_similar(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [{"path": str(m.path), "score": round(m.score, 4)} for m in matches], indent=1
+                [{"path": shown(m.path), "score": round(m.score, 4)} for m in matches], indent=1
             )
         )
     else:
         for m in matches:
-            print(f"{m.score:.3f}  {m.path}")
+            print(f"{m.score:.3f}  {shown(m.path)}")
     return 0
 
 
@@ -184,8 +217,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     with _open_for_query(args) as lib:
         info = lib.info()
         failures = lib.failures() if args.failed else []
+    info["roots"], info["db"] = [shown(r) for r in info["roots"]], shown(info["db"])
     if args.failed:
-        info["failures"] = [{"path": str(p), "reason": r} for p, r in failures]
+        info["failures"] = [
+            {"path": shown(f.path), "kind": str(f.kind), "reason": f.reason} for f in failures
+        ]
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -199,7 +235,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_gui(args: argparse.Namespace) -> int:
     if args.root is not None and not args.root.expanduser().is_dir():
-        raise PhotosimError(f"{args.root} is not a folder; pass the folder that holds your photos.")
+        raise FolderMissing(args.root)
     try:
         from photosim.app import run
     except ImportError as exc:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from photosim.errors import PhotosimError
 
 
 class ScanKind(StrEnum):
@@ -20,6 +24,26 @@ class ScanKind(StrEnum):
     INDEXING = "indexing"
     MODEL_UNAVAILABLE = "model_unavailable"
     DONE = "done"
+
+
+class FailKind(StrEnum):
+    """Why a file could not be used (stored with the reason, so no one matches text)."""
+
+    UNREADABLE = "unreadable"  # the file cannot be opened or read (permission, I/O error)
+    VANISHED = "vanished"  # the file went away during the scan
+    NOT_IMAGE = "not_image"  # not an image photosim can read
+    DAMAGED = "damaged"  # an image, but damaged or truncated
+    TOO_LARGE = "too_large"  # refused: too many pixels, or too large to decode
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file the scan could not use: its path, the kind of failure and the reason in words."""
+
+    path: Path
+    kind: FailKind
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -45,7 +69,11 @@ class ScanProgress:
       - ``"indexing"``: the search index is being rebuilt
       - ``"model_unavailable"``: no weights; photos are listed but not embedded (``reason``)
       - ``"done"``: the scan finished (``cancelled`` tells whether it was stopped early)
-    The counters are running totals for the whole scan.
+    The counters are running totals for the whole scan. They add up: every file
+    found is ``unchanged``, ``new``, ``moved``, ``updated`` (changed or waiting for
+    a vector before) or ``failed``; ``embedded`` counts vectors made, ``waiting``
+    the files listed without a vector because the model could not be loaded.
+    ``model_error`` is the error that kept the model from loading (an object).
     """
 
     kind: ScanKind
@@ -58,14 +86,16 @@ class ScanProgress:
     moved: int = 0
     removed: int = 0
     failed: int = 0
+    updated: int = 0
+    waiting: int = 0
     embedded: int = 0
     done: int = 0
     total: int = 0
     rate: float = 0.0
     eta_s: float | None = None
     cancelled: bool = False
-    model_error: str | None = None
-    failures: list[tuple[Path, str]] = field(default_factory=list)
+    model_error: PhotosimError | None = None
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,3 +121,4 @@ class Photo:
     lon: float | None = None
     error: str | None = None
     has_vector: bool = False
+    fail_kind: FailKind | None = None

@@ -17,15 +17,28 @@ from pathlib import Path
 from photosim import paths
 from photosim.decode import load_image
 from photosim.embed import DEFAULT_MODEL, Backbone, load_backbone, model_key
-from photosim.errors import PhotosimError, UnknownLibrary
-from photosim.events import Match, Photo, ScanProgress
+from photosim.errors import (
+    FolderMissing,
+    LibraryCorrupt,
+    ModelMismatch,
+    NotEmbedded,
+    NotInLibrary,
+    UnknownLibrary,
+)
+from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
 from photosim.index import VectorIndex
+from photosim.locking import ScanLock
 from photosim.scan import CancelFlag, Scan, content_hash
 from photosim.store import Store
 
 
 class Library:
-    """Photos under ``roots`` and their cached vectors (see module docstring)."""
+    """Photos under ``roots`` and their cached vectors (see module docstring).
+
+    ``read_only`` opens it for queries: nothing is written (no meta, no registry).
+    ``lock_owner`` names this process in the scan lock ("photosim scan", "photosim app").
+    ``recovered`` is the :class:`LibraryCorrupt` to show when a damaged file was moved aside.
+    """
 
     def __init__(
         self,
@@ -36,12 +49,18 @@ class Library:
         weights: Path | str | None = None,
         device: str = "auto",
         backbone: Backbone | None = None,
+        read_only: bool = False,
+        lock_owner: str = "photosim app",
     ) -> None:
         if not roots and db_path is None:
             raise UnknownLibrary("Name a folder of photos or a library database (--db FILE).")
         root_list = [Path(r).expanduser().resolve() for r in roots or []]
         self.db_path = Path(db_path).expanduser() if db_path else paths.default_db_path(root_list)
-        self.store = Store(self.db_path)
+        self.store = Store(self.db_path, read_only=read_only)
+        self.read_only = read_only
+        self.recovered: LibraryCorrupt | None = self.store.recovered
+        self.lock_owner = lock_owner
+        self._asked_model = model
         if not root_list:
             root_list = [Path(r) for r in json.loads(self.store.get_meta("roots", "[]") or "[]")]
         self.roots = root_list
@@ -55,9 +74,9 @@ class Library:
         self.weights = weights or (self.store.get_meta("weights") if same_model else None) or None
         self._model_key = backbone.key if backbone else None
         self.index = VectorIndex(self.store, self.db_path)
-        self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
-        self.store.commit()
-        remember(self)
+        if not read_only:
+            self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
+            remember(self)
 
     @property
     def model_key(self) -> str:
@@ -78,29 +97,48 @@ class Library:
     def scan(
         self, cancel: CancelFlag = None, batch_size: int = 32, workers: int | None = None
     ) -> Iterator[ScanProgress]:
-        """Bring the cache up to date with the folders; yields progress events."""
+        """Bring the cache up to date with the folders; yields progress events.
+
+        Holds the library's scan lock throughout (:class:`LibraryBusy` if another
+        scan has it). The model is recorded as soon as it is loaded, so the vectors
+        of every finished batch answer queries at once, even after a crash.
+        """
         missing = [r for r in self.roots if not r.is_dir()]
         if missing:
-            raise PhotosimError(
-                f"The folder {missing[0]} does not exist or cannot be opened; check the path."
-            )
+            raise FolderMissing(missing[0])
+        lock = ScanLock(self.db_path, self.lock_owner)
+        lock.acquire()
+        try:
+            yield from self._scan_locked(cancel, batch_size, workers)
+        finally:
+            lock.release()
+
+    def _scan_locked(self, cancel, batch_size, workers) -> Iterator[ScanProgress]:
         key = self.model_key
         own = {str(self.db_path.parent), str(paths.cache_dir())}
-        scan = Scan(self.store, self.roots, key, self.ensure_backbone,
+        scan = Scan(self.store, self.roots, key, self._backbone_for_scan,
                     batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
         for event in scan.run(cancel):
-            if event.kind != "done":
+            if event.kind != ScanKind.DONE:
                 yield event
                 continue
             if not event.model_error:  # the model and weights that made the vectors, for next time
-                weights = str(Path(self.weights).resolve()) if self.weights else None
-                self.store.set_meta(model_key=key, model_name=self.model_name, weights=weights)
+                self._record_model(key)
             if not event.cancelled and (scan.changed or self.index.status(key) != "fresh"):
-                yield ScanProgress(**{**event.__dict__, "kind": "indexing"})
+                yield ScanProgress(**{**event.__dict__, "kind": ScanKind.INDEXING})
                 self.index.build(key)
             self.store.set_meta(last_scan=time.time())
-            self.store.commit()
             yield event
+
+    def _backbone_for_scan(self) -> Backbone:
+        backbone = self.ensure_backbone()
+        self._record_model(backbone.key)
+        return backbone
+
+    def _record_model(self, key: str) -> None:
+        """The model and weights that make this library's vectors (one transaction)."""
+        weights = str(Path(self.weights).resolve()) if self.weights else None
+        self.store.set_meta(model_key=key, model_name=self.model_name, weights=weights)
 
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
@@ -108,6 +146,7 @@ class Library:
         return self.store.photos(self.current_key())
 
     def photo(self, key: int | str | Path) -> Photo | None:
+        """A photo of the library by id or path, or None."""
         if isinstance(key, Path | str):
             key = str(Path(key).expanduser().absolute())
         return self.store.photo(key, self.current_key())
@@ -120,18 +159,25 @@ class Library:
 
     def similar(self, photo: int | str | Path | Photo, k: int = 10) -> list[Match]:
         """The ``k`` photos most similar to one in the library, from the cache: no model."""
+        self._check_model()
         record = photo if isinstance(photo, Photo) else self.photo(photo)
         if record is None:
-            raise PhotosimError(f"{photo} is not in this library; scan its folder first.")
+            raise NotInLibrary(photo.path if isinstance(photo, Photo) else photo)
         key = self.current_key()
         vector = self.store.get_vector(record.hash, key) if record.hash and key else None
         if vector is None:
-            reason = record.error or "it has not been embedded yet"
-            raise PhotosimError(f"No similarity for {record.path.name}: {reason}.")
+            raise NotEmbedded(record.path, record.error or "it has not been embedded yet")
         return self._neighbours(vector, k, exclude=record.path)
+
+    def _check_model(self) -> None:
+        """A query asking for another model than the library's vectors: ModelMismatch."""
+        stored = self.store.get_meta("model_name")
+        if self._asked_model and stored and self._asked_model != stored:
+            raise ModelMismatch(stored, self._asked_model)
 
     def similar_to_file(self, path: str | Path, k: int = 10) -> list[Match]:
         """Photos similar to any image file; it is embedded, not added to the library."""
+        self._check_model()
         path = Path(path).expanduser().absolute()
         inside = self.photo(path)
         if inside is not None and inside.has_vector:
@@ -142,7 +188,9 @@ class Library:
             backbone = self.ensure_backbone()
             image = load_image(path, max_side=backbone.input_size)
             vector = backbone.embed([backbone.prepare(image)])[0]
-            key = backbone.key
+            stored = self.store.get_meta("model_key")
+            if stored and backbone.key != stored:
+                raise ModelMismatch(stored, backbone.key)
         return self._neighbours(vector, k, exclude=path)
 
     def _neighbours(self, vector, k: int, exclude: Path | None) -> list[Match]:
@@ -168,16 +216,14 @@ class Library:
             "db": str(self.db_path),
             "photos": self.store.count(),
             "embedded": self.store.count_embedded(key),
-            "failed": self.store.count("error is not null"),
+            "failed": self.store.count_failed(),
             "model": key,
             "index": self.index.status(key) if key else "missing",
         }
 
-    def failures(self) -> list[tuple[Path, str]]:
-        rows = self.store.db.execute(
-            "select path, error from photos where error is not null order by path"
-        )
-        return [(Path(p), e) for p, e in rows]
+    def failures(self) -> list[Failure]:
+        """Every file that could not be used: path, kind and reason."""
+        return self.store.failures()
 
     def close(self) -> None:
         self.index.close()

@@ -42,7 +42,8 @@ def thumbnail_dir() -> Path:
 def library_key(roots: list[Path] | tuple[Path, ...]) -> str:
     """Stable short key for a set of library roots (order-independent)."""
     text = "\n".join(sorted(str(Path(r).expanduser().resolve()) for r in roots))
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    # surrogateescape: a folder name that is not valid UTF-8 keys by its bytes
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def default_db_path(roots: list[Path] | tuple[Path, ...]) -> Path:

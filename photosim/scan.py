@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,9 @@ import numpy as np
 from photosim.decode import IMAGE_EXTENSIONS, DecodeError, load_image, sniff_image
 from photosim.embed import Backbone
 from photosim.errors import WeightsUnavailable
-from photosim.events import ScanProgress
+from photosim.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.metadata import read_metadata
-from photosim.store import Store
+from photosim.store import PENDING_NEW, PENDING_UPDATE, Store
 
 # Extensions that are never photos: not even sniffed.
 NOT_PHOTOS = frozenset(
@@ -74,6 +74,7 @@ NOT_PHOTOS = frozenset(
 )
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 COMMIT_EVERY_S = 2.0
+WALK_CHUNK = 500  # found files looked up and listed per transaction
 
 CancelFlag = Callable[[], bool] | threading.Event | None
 
@@ -142,6 +143,7 @@ class _Done:
     meta: dict | None = None
     pixels: np.ndarray | None = None
     error: str | None = None
+    fail_kind: FailKind | None = None
 
 
 def _is_cancelled(cancel: CancelFlag) -> bool:
@@ -185,14 +187,16 @@ class Scan:
         self.batch_size = max(1, batch_size)
         self.workers = workers or min(4, os.cpu_count() or 2)
         self.exclude = exclude or set()
-        self.ev = ScanProgress(kind="found")
+        self.ev = ScanProgress(kind=ScanKind.FOUND)
         self.rate = _Rate()
         self.changed = False
         self.generation = 0
         self.have_vector: set[str] = set()
+        self.vanished: set[str] = set()  # hashes of swept rows: a new file with one moved
+        self.unreadable: list[str] = []  # folders the walk could not list (never swept)
         self._failures: list = []  # the failures list events share until the next failure
 
-    def _event(self, kind: str, **fields) -> ScanProgress:
+    def _event(self, kind: ScanKind, **fields) -> ScanProgress:
         ev = self.ev
         ev.kind, ev.path, ev.reason, ev.photo_id = kind, None, None, None
         for key, value in fields.items():
@@ -205,44 +209,74 @@ class Scan:
         return ScanProgress(**{**ev.__dict__, "failures": self._failures})
 
     # -- walk ----------------------------------------------------------------
-    def _walk(self) -> Iterator[ScanProgress | _Job]:
-        """Stat every photo; unchanged ones are only counted, new ones listed at once."""
-        known = self.store.known_files()
-        unchanged: list[str] = []
-        listed = 0
-        for path, st in walk(self.roots, self.exclude):
-            self.ev.found += 1
-            row = known.get(path)
-            if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
-                if row[3] is not None or row[2] in self.have_vector:
-                    unchanged.append(path)
+    def _walk(self) -> Iterator[ScanProgress]:
+        """Stat every photo; found files are looked up and listed a chunk per transaction.
+
+        Nothing per file is kept beyond one chunk: the work owed is recorded in the
+        store (``photos.pending``) and read back page by page by :meth:`_jobs`.
+        """
+        listing = walk(self.roots, self.exclude)
+        chunk: list[tuple[str, int, int]] = []
+        for path, st in listing:
+            chunk.append((path, st.st_size, st.st_mtime_ns))
+            if len(chunk) >= WALK_CHUNK:
+                yield from self._list_chunk(chunk)
+                chunk = []
+        yield from self._list_chunk(chunk)
+        self.unreadable = [os.fspath(f) for f in getattr(listing, "unreadable", ()) or ()]
+
+    def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
+        """Unchanged files are only marked seen; new, changed and waiting ones owe work."""
+        if not chunk:
+            return
+        rows = self.store.lookup([p for p, _, _ in chunk], self.model_key)
+        seen: list[int] = []
+        owed: dict[int, list[int]] = {PENDING_NEW: [], PENDING_UPDATE: []}
+        events = []
+        with self.store.atomic():
+            for path, size, mtime_ns in chunk:
+                self.ev.found += 1
+                row = rows.get(path)  # (id, size, mtime_ns, hash, error, has_vector)
+                if row is None:  # listed now so the app shows it before it is embedded
+                    self.store.list_new(path, size, mtime_ns, self.generation)
+                elif (row[1], row[2]) != (size, mtime_ns):
+                    self.store.mark_changed(row[0], size, mtime_ns, self.generation)
+                elif row[4] is not None or row[5]:
+                    seen.append(row[0])
                     self.ev.unchanged += 1
                     continue
-                yield _Job(path, st.st_size, st.st_mtime_ns, hash=row[2], is_new=row[2] is None)
-            else:
-                if row is None:  # listed now so the app shows it before it is embedded
-                    self.store.list_new(path, st.st_size, st.st_mtime_ns, self.generation)
-                    listed += 1
-                    if listed % 500 == 0:
-                        self.store.commit()
-                yield _Job(path, st.st_size, st.st_mtime_ns, is_new=True)
-            yield self._event("found", path=Path(path))
-        self.store.mark_seen(unchanged, self.generation)
-        self.store.commit()
+                else:  # listed before but never finished, or waiting for a vector
+                    owed[PENDING_UPDATE if row[3] else PENDING_NEW].append(row[0])
+                events.append(self._event(ScanKind.FOUND, path=Path(path)))
+            self.store.mark_seen_ids(seen, self.generation)
+            for pending, ids in owed.items():
+                self.store.mark_pending(ids, self.generation, pending)
+        yield from events
 
-    def _sweep(self, jobs: list[_Job]) -> tuple[set[str], list[ScanProgress]]:
-        """Drop rows of files no longer on disk; returns their hashes (for moves)."""
-        self.store.mark_seen([j.path for j in jobs], self.generation)
-        roots = [r for r in self.roots if r.is_dir()]  # an unplugged drive removes nothing
-        gone = self.store.unseen(self.generation, roots)
-        self.store.delete_photos([pid for pid, _, _ in gone])
-        self.store.commit()
+    def _sweep(self, skip_prefixes: Iterable[str] = ()) -> tuple[set[str], list[ScanProgress]]:
+        """Drop rows of files no longer on disk; returns their hashes (for moves).
+
+        Rows under a root that is not a folder now (an unplugged drive) or under a
+        folder the walk could not list (``skip_prefixes``) are kept.
+        """
+        roots = [r for r in self.roots if r.is_dir()]
+        with self.store.atomic():
+            gone = self.store.unseen(self.generation, roots, skip_prefixes)
+            self.store.delete_photos([pid for pid, _, _ in gone])
         events = []
         for _, path, _ in gone:
             self.ev.removed += 1
-            events.append(self._event("removed", path=Path(path)))
+            events.append(self._event(ScanKind.REMOVED, path=Path(path)))
         self.changed |= bool(gone)
         return {h for _, _, h in gone if h}, events
+
+    def _jobs(self) -> Iterator[_Job]:
+        """The work the walk recorded, read back a page at a time."""
+        last = 0
+        while page := self.store.pending_jobs(last):
+            for _pid, path, size, mtime_ns, digest, is_new in page:
+                yield _Job(path, size, mtime_ns, hash=digest, is_new=is_new)
+            last = page[-1][0]
 
     # -- work ----------------------------------------------------------------
     def _process(self, job: _Job, have_vector: set[str], backbone: Backbone | None) -> _Done:
@@ -250,7 +284,8 @@ class Scan:
         try:
             digest = job.hash or content_hash(job.path)
         except OSError as exc:
-            return _Done(job, error=f"cannot read file: {exc.strerror or exc}")
+            kind = FailKind.VANISHED if isinstance(exc, FileNotFoundError) else FailKind.UNREADABLE
+            return _Done(job, error=f"cannot read file: {exc.strerror or exc}", fail_kind=kind)
         meta = read_metadata(job.path)
         if digest in have_vector or backbone is None:
             return _Done(job, digest, meta)
@@ -258,44 +293,43 @@ class Scan:
             image = load_image(job.path, max_side=backbone.input_size)
             return _Done(job, digest, meta, pixels=backbone.prepare(image))
         except DecodeError as exc:
-            return _Done(job, digest, meta, error=exc.reason)
+            kind = getattr(exc, "kind", None) or FailKind.DAMAGED
+            return _Done(job, digest, meta, error=exc.reason, fail_kind=kind)
 
     def run(self, cancel: CancelFlag = None) -> Iterator[ScanProgress]:
-        self.generation = int(self.store.get_meta("scan_generation", "0")) + 1
-        self.store.set_meta(scan_generation=self.generation)
+        """Walk, sweep, then embed what is owed; every step commits as it goes."""
+        self.generation = self.store.begin_scan()
         self.have_vector = self.store.vector_hashes(self.model_key)
-        jobs: list[_Job] = []
-        for item in self._walk():
-            if isinstance(item, _Job):
-                jobs.append(item)
-            else:
-                yield item
+        for event in self._walk():
+            yield event
             if _is_cancelled(cancel):
-                yield self._event("done", cancelled=True)
+                yield self._event(ScanKind.DONE, cancelled=True)
                 return
-        vanished, removed = self._sweep(jobs)
+        if _is_cancelled(cancel):
+            yield self._event(ScanKind.DONE, cancelled=True)
+            return
+        self.vanished, removed = self._sweep(self.unreadable)
         yield from removed
-        self.ev.total = len(jobs)
-        yield self._event("walked")
-        backbone = self._load_backbone(jobs)
+        self.ev.total = self.store.pending_count()
+        yield self._event(ScanKind.WALKED)
+        backbone = self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
-            yield self._event("model_unavailable", reason=self.ev.model_error)
-        cancelled = yield from self._embed_all(jobs, vanished, backbone, cancel)
+            yield self._event(ScanKind.MODEL_UNAVAILABLE, reason=str(self.ev.model_error))
+        cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
         if not cancelled:
-            self.store.drop_orphan_vectors()
-            self.store.commit()
+            with self.store.atomic():
+                self.store.drop_orphan_vectors()
         if self.changed:
             self.store.bump_version()
-            self.store.commit()
-        yield self._event("done", cancelled=cancelled)
+        yield self._event(ScanKind.DONE, cancelled=cancelled)
 
-    def _load_backbone(self, jobs: list[_Job]) -> Backbone | None:
-        if not jobs:
+    def _load_backbone(self, total: int) -> Backbone | None:
+        if not total:
             return None
         try:
             return self.get_backbone()
         except WeightsUnavailable as exc:
-            self.ev.model_error = str(exc)
+            self.ev.model_error = exc
             return None
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
@@ -304,7 +338,6 @@ class Scan:
         pending: deque[Future[_Done]] = deque()
         batch: list[_Done] = []
         ahead = self.workers * 2 + self.batch_size
-        last_commit = time.monotonic()
         todo = iter(jobs)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
             try:
@@ -322,9 +355,6 @@ class Scan:
                             yield from self._flush(batch, backbone, have_vector)
                     else:
                         yield self._record(done, vanished, have_vector)
-                    if time.monotonic() - last_commit > COMMIT_EVERY_S:
-                        self.store.commit()
-                        last_commit = time.monotonic()
                 if _is_cancelled(cancel):
                     return True
                 yield from self._flush(batch, backbone, have_vector)
@@ -332,23 +362,23 @@ class Scan:
             finally:
                 for future in pending:
                     future.cancel()
-                self.store.commit()
 
     def _flush(self, batch: list[_Done], backbone: Backbone, have_vector: set[str]):
         if not batch:
             return
         vectors = backbone.embed([d.pixels for d in batch])
-        self.store.put_vectors(
-            self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)]
-        )
         events = []
-        for done in batch:
-            have_vector.add(done.hash)
-            pid = self._write_row(done)
-            self.ev.embedded += 1
-            self.ev.new += done.job.is_new
-            events.append(self._event("embedded", path=Path(done.job.path), photo_id=pid))
-        self.store.commit()
+        with self.store.atomic():  # a batch's vectors and rows: one transaction
+            self.store.put_vectors(
+                self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)]
+            )
+            for done in batch:
+                have_vector.add(done.hash)
+                pid = self._write_row(done)
+                self.ev.embedded += 1
+                events.append(
+                    self._event(ScanKind.EMBEDDED, path=Path(done.job.path), photo_id=pid)
+                )
         batch.clear()
         yield from events
 
@@ -357,25 +387,33 @@ class Scan:
         pid = self._write_row(done)
         path = Path(done.job.path)
         if done.error:
+            failure = Failure(path, done.fail_kind or FailKind.OTHER, done.error)
+            self.ev.failures.append(failure)
+            return self._event(ScanKind.FAILED, path=path, reason=done.error, photo_id=pid)
+        if done.hash in have_vector:
+            return self._event(ScanKind.REUSED, path=path, photo_id=pid)
+        self.ev.waiting += 1
+        return self._event(ScanKind.LISTED, path=path, photo_id=pid)
+
+    def _write_row(self, done: _Done) -> int:
+        """Store one finished file and count what it turned out to be (the summary adds up)."""
+        self.rate.tick()
+        self.ev.done += 1
+        self.changed = True
+        if done.error:
             self.ev.failed += 1
-            self.ev.failures.append((path, done.error))
-            return self._event("failed", path=path, reason=done.error, photo_id=pid)
-        if done.job.is_new and done.hash in vanished:
-            vanished.discard(done.hash)  # one move per vanished file; a second copy is new
+        elif done.job.is_new and done.hash in self.vanished:
+            self.vanished.discard(done.hash)  # one move per vanished file; a second copy is new
             self.ev.moved += 1
             self.ev.removed -= 1  # counted as removed by the sweep; it only moved
         elif done.job.is_new:
             self.ev.new += 1
-        kind = "reused" if done.hash in have_vector else "listed"
-        return self._event(kind, path=path, photo_id=pid)
-
-    def _write_row(self, done: _Done) -> int:
-        self.rate.tick()
-        self.ev.done += 1
-        self.changed = True
+        else:
+            self.ev.updated += 1
         meta = done.meta or {}
         return self.store.upsert_photo({
             "path": done.job.path, "size": done.job.size, "mtime_ns": done.job.mtime_ns,
-            "hash": done.hash, "error": done.error, "seen": self.generation,
+            "hash": done.hash, "error": done.error, "seen": self.generation, "pending": None,
+            "fail_kind": (done.fail_kind or FailKind.OTHER).value if done.error else None,
             **{k: meta.get(k) for k in ("width", "height", "taken", "make", "model", "orientation", "lat", "lon")},
         })  # fmt: skip

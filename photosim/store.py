@@ -1,77 +1,152 @@
 """The library's SQLite file: photos, their vectors and what the scans found.
 
 One file per library, opened through sqlite-utils in WAL mode so the app can
-read while a scan writes. The schema is versioned: each migration runs once and
-is recorded in ``_migrations`` (the sqlite-utils ``migrations.py`` idea).
+read while a scan writes; queries may open it read-only. Every unit of work is
+one explicit :meth:`Store.atomic` block. Paths are stored as the file system's
+bytes (``os.fsencode``) and handed out as ``str`` (``os.fsdecode``: names that are
+not valid UTF-8 come back as surrogate escapes), so every name round-trips.
+The schema and the checks on opening live in :mod:`photosim.migrations`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
-from photosim.events import Photo
+from photosim import migrations
+from photosim.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, UnknownLibrary
+from photosim.events import FailKind, Failure, Photo
+from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "Store", "migrate"]
 
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
-    "orientation", "lat", "lon", "error", "seen",
+    "orientation", "lat", "lon", "error", "seen", "fail_kind", "pending",
 )  # fmt: skip
+# What a scan still owes a photo (photos.pending): listed new, or known but changed/waiting.
+PENDING_NEW, PENDING_UPDATE = 1, 2
+_READONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM)
+PendingJob = tuple[int, str, int, int, str | None, bool]  # id, path, size, mtime_ns, hash, is_new
 
 
-def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["photos"].create(
-        {
-            "id": int, "path": str, "size": int, "mtime_ns": int, "hash": str,
-            "width": int, "height": int, "taken": str, "make": str, "model": str,
-            "orientation": int, "lat": float, "lon": float, "error": str, "seen": int,
-        },
-        pk="id",
-    )  # fmt: skip
-    db["photos"].create_index(["path"], unique=True)
-    db["photos"].create_index(["hash"])
-    db["vectors"].create({"hash": str, "model": str, "vector": bytes}, pk=("hash", "model"))
-    db["meta"].create({"key": str, "value": str}, pk="key")
+def _enc(path: str | os.PathLike) -> bytes:
+    return os.fsencode(path)
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("001_initial", _m001_initial),
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+def _dec(value: bytes | str) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this file lacks; returns the schema version."""
-    applied = db["_migrations"]
-    if not applied.exists():
-        applied.create({"name": str, "applied_at": float}, pk="name")
-    done = {row["name"] for row in applied.rows}
-    for name, step in MIGRATIONS:
-        if name not in done:
-            with db.conn:
-                step(db)
-                applied.insert({"name": name, "applied_at": time.time()})
-    return len(MIGRATIONS)
+    """Apply the migrations this file lacks, each in one transaction; returns the version."""
+    conn = db.conn
+    for name, step in migrations.pending_steps(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if name not in {r[0] for r in conn.execute("select name from _migrations")}:
+                step(conn)
+                migrations.record(conn, name)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return SCHEMA_VERSION
 
 
 class Store:
-    """Thread-aware access to one library database (a connection per thread)."""
+    """Thread-aware access to one library database (a connection per thread).
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+    ``read_only`` opens the file for queries only (``mode=ro``): nothing is written,
+    unless the file needs a schema migration first. A damaged or foreign file is
+    moved aside and a fresh library started (``recovered`` then holds the
+    :class:`LibraryCorrupt` to show); read-only, it raises that error instead.
+    """
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self._memory = str(path) == ":memory:"
+        self.path = Path(path)
+        self.read_only = read_only and not self._memory
+        self.recovered: LibraryCorrupt | None = None
+        self._local = threading.local()
         self._shared: sqlite_utils.Database | None = None
-        migrate(self.db)
+        if not self._memory:
+            self._check_file()
+        if not self.read_only:
+            self._migrate_or_refuse(self.db)
+
+    # -- opening ------------------------------------------------------------
+    def _check_file(self) -> None:
+        """Refuse a newer schema; move a damaged or foreign file aside; migrate if needed."""
+        if not self.read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except PermissionError:
+                raise ReadOnlyLocation(self.path) from None
+            except OSError as exc:
+                if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise ReadOnlyLocation(self.path) from None
+                raise
+        state = migrations.inspect(self.path)
+        if state.kind == "missing" and self.read_only:
+            raise UnknownLibrary(
+                f"No library database at {self.path}; run `photosim scan FOLDER --db {self.path}` first."
+            )
+        if state.kind in ("corrupt", "foreign"):
+            if self.read_only:
+                raise LibraryCorrupt(self.path, None)
+            self.recovered = LibraryCorrupt(self.path, self._move_aside())
+        elif state.unknown or state.version > SCHEMA_VERSION:
+            raise SchemaTooNew(self.path, state.version, SCHEMA_VERSION)
+        elif self.read_only and state.version < SCHEMA_VERSION:
+            writer = Store(self.path)  # an older schema is upgraded once, then read
+            writer.close()
+
+    def _move_aside(self) -> Path:
+        """Rename the file (and its -wal/-shm) beside itself; never delete or overwrite."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+        for suffix in ("-wal", "-shm", ""):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                os.rename(src, f"{aside}{suffix}")
+        return aside
+
+    def _migrate_or_refuse(self, db: sqlite_utils.Database) -> None:
+        try:
+            migrate(db)
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _READONLY_CODES:
+                raise ReadOnlyLocation(self.path) from None
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = f"{self.path.absolute().as_uri()}?mode=ro"
+            return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _READONLY_CODES:
+                raise ReadOnlyLocation(self.path) from None
+            raise
+        return conn
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -84,10 +159,7 @@ class Store:
             return self._shared
         db = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            db = self._local.db = sqlite_utils.Database(conn)
+            db = self._local.db = sqlite_utils.Database(self._connect())
         return db
 
     @contextlib.contextmanager
@@ -126,31 +198,139 @@ class Store:
             db.conn.close()
             self._local.db = None
 
+    def commit(self) -> None:
+        """Kept for old callers: every write method is its own transaction already."""
+        if self.db.conn.in_transaction:
+            self.db.conn.commit()
+
+    def integrity_ok(self) -> bool:
+        """SQLite's own check of the whole file (``PRAGMA integrity_check``)."""
+        return self.db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
         return row[0] if row else default
 
     def set_meta(self, **values: object) -> None:
-        self.db["meta"].upsert_all(
-            [{"key": k, "value": None if v is None else str(v)} for k, v in values.items()],
-            pk="key",
-        )
+        """Write several meta keys in one transaction (``None`` stores NULL)."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                "insert into meta (key, value) values (?, ?) "
+                "on conflict(key) do update set value = excluded.value",
+                [(k, None if v is None else str(v)) for k, v in values.items()],
+            )
 
     def bump_version(self) -> int:
         """Count a change of the photo set; the index compares it to its own."""
-        version = int(self.get_meta("library_version", "0")) + 1
-        self.set_meta(library_version=version)
+        with self.atomic():
+            version = int(self.get_meta("library_version", "0")) + 1
+            self.set_meta(library_version=version)
         return version
 
-    # -- photos -------------------------------------------------------------
-    def known_files(self) -> dict[str, tuple[int, int, str | None, str | None]]:
-        """path -> (size, mtime_ns, hash, error) for every photo row."""
-        rows = self.db.execute("select path, size, mtime_ns, hash, error from photos")
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+    # -- a scan's bookkeeping -------------------------------------------------
+    def begin_scan(self) -> int:
+        """A new scan generation: forget work owed by an earlier, interrupted scan."""
+        with self.atomic() as db:
+            generation = int(self.get_meta("scan_generation", "0")) + 1
+            self.set_meta(scan_generation=generation)
+            db.conn.execute("update photos set pending = null where pending is not null")
+        return generation
+
+    def lookup(self, paths: list[str], model_key: str | None) -> dict[str, tuple]:
+        """path -> (id, size, mtime_ns, hash, error, has_vector) for the paths that have rows."""
+        out: dict[str, tuple] = {}
+        for start in range(0, len(paths), 500):
+            chunk = [_enc(p) for p in paths[start : start + 500]]
+            sql = (
+                "select p.path, p.id, p.size, p.mtime_ns, p.hash, p.error, v.hash is not null "
+                "from photos p left join vectors v on v.hash = p.hash and v.model = ? "
+                f"where p.path in ({','.join('?' * len(chunk))})"
+            )
+            for path, *rest in self.db.execute(sql, [model_key, *chunk]):
+                out[_dec(path)] = tuple(rest)
+        return out
+
+    def list_new(
+        self, path: str, size: int, mtime_ns: int, generation: int, pending: int = PENDING_NEW
+    ) -> None:
+        """A row for a file just found, before it is hashed or embedded."""
+        with self.atomic() as db:
+            db.conn.execute(
+                "insert or ignore into photos (path, size, mtime_ns, seen, pending) "
+                "values (?, ?, ?, ?, ?)",
+                [_enc(path), size, mtime_ns, generation, pending],
+            )
+
+    def mark_changed(self, photo_id: int, size: int, mtime_ns: int, generation: int) -> None:
+        """A known file changed on disk: its old hash, error and metadata no longer hold."""
+        with self.atomic() as db:
+            db.conn.execute(
+                "update photos set size = ?, mtime_ns = ?, hash = null, error = null, "
+                "fail_kind = null, seen = ?, pending = ? where id = ?",
+                [size, mtime_ns, generation, PENDING_UPDATE, photo_id],
+            )
+
+    def mark_pending(self, ids: Iterable[int], generation: int, pending: int) -> None:
+        with self.atomic() as db:
+            db.conn.executemany(
+                "update photos set seen = ?, pending = ? where id = ?",
+                [(generation, pending, i) for i in ids],
+            )
+
+    def mark_seen(self, paths: Iterable[str], generation: int) -> None:
+        with self.atomic() as db:
+            db.conn.executemany(
+                "update photos set seen = ? where path = ?",
+                [(generation, _enc(p)) for p in paths],
+            )
+
+    def mark_seen_ids(self, ids: Iterable[int], generation: int) -> None:
+        with self.atomic() as db:
+            db.conn.executemany(
+                "update photos set seen = ? where id = ?", [(generation, i) for i in ids]
+            )
+
+    def pending_count(self) -> int:
+        return int(
+            self.db.execute("select count(*) from photos where pending is not null").fetchone()[0]
+        )
+
+    def pending_jobs(self, after_id: int = 0, limit: int = 1000) -> list[PendingJob]:
+        """The next ``limit`` photos the scan owes work, by id (page on with the last id)."""
+        rows = self.db.execute(
+            "select id, path, size, mtime_ns, hash, pending from photos "
+            "where pending is not null and id > ? order by id limit ?",
+            [after_id, limit],
+        )
+        return [(i, _dec(p), s, m, h, pend == PENDING_NEW) for i, p, s, m, h, pend in rows]
+
+    def unseen(
+        self, generation: int, roots: Iterable[Path], skip: Iterable[str] = ()
+    ) -> list[tuple[int, str, str | None]]:
+        """Rows under ``roots`` (and not under ``skip``) not seen by scan ``generation``."""
+        prefixes = [_enc(str(r).rstrip("/\\")) for r in roots]
+        skipped = [_enc(str(s).rstrip("/\\")) for s in skip]
+        out = []
+        rows = self.db.execute(
+            "select id, path, hash from photos where seen is null or seen != ?", [generation]
+        )
+        for pid, raw, h in rows:
+            path = raw if isinstance(raw, bytes) else _enc(raw)
+            if any(_under(path, p) for p in prefixes) and not any(_under(path, s) for s in skipped):
+                out.append((pid, _dec(raw), h))
+        return out
+
+    def delete_photos(self, ids: list[int]) -> None:
+        with self.atomic() as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.conn.execute(f"delete from photos where id in ({marks})", chunk)
 
     def upsert_photo(self, record: dict) -> int:
         """Insert or update the row for ``record['path']``; returns its id."""
+        record = {**record, "path": _enc(record["path"])}
         cols = [c for c in record if c != "id"]
         sql = (
             f"insert into photos ({', '.join(cols)}) values ({', '.join('?' * len(cols))}) "
@@ -158,43 +338,15 @@ class Store:
             + ", ".join(f"{c} = excluded.{c}" for c in cols if c != "path")
             + " returning id"
         )
-        return int(self.db.execute(sql, [record[c] for c in cols]).fetchone()[0])
+        with self.atomic() as db:
+            return int(db.conn.execute(sql, [record[c] for c in cols]).fetchone()[0])
 
-    def commit(self) -> None:
-        self.db.conn.commit()
+    def known_files(self) -> dict[str, tuple[int, int, str | None, str | None]]:
+        """path -> (size, mtime_ns, hash, error) for every photo row (small libraries, tests)."""
+        rows = self.db.execute("select path, size, mtime_ns, hash, error from photos")
+        return {_dec(r[0]): (r[1], r[2], r[3], r[4]) for r in rows}
 
-    def list_new(self, path: str, size: int, mtime_ns: int, generation: int) -> None:
-        """A row for a file just found, before it is hashed or embedded."""
-        self.db.execute(
-            "insert or ignore into photos (path, size, mtime_ns, seen) values (?, ?, ?, ?)",
-            [path, size, mtime_ns, generation],
-        )
-
-    def mark_seen(self, paths: Iterable[str], generation: int) -> None:
-        self.db.conn.executemany(
-            "update photos set seen = ? where path = ?", [(generation, p) for p in paths]
-        )
-
-    def unseen(self, generation: int, roots: Iterable[Path]) -> list[tuple[int, str, str | None]]:
-        """Rows under ``roots`` not seen by scan ``generation``: (id, path, hash)."""
-        out = []
-        prefixes = [str(r).rstrip("/\\") for r in roots]
-        rows = self.db.execute(
-            "select id, path, hash from photos where seen is null or seen != ?", [generation]
-        )
-        for pid, path, h in rows:
-            if any(
-                path == p or path.startswith(p + "/") or path.startswith(p + "\\") for p in prefixes
-            ):
-                out.append((pid, path, h))
-        return out
-
-    def delete_photos(self, ids: list[int]) -> None:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            self.db.execute(f"delete from photos where id in ({marks})", chunk)
-
+    # -- queries ------------------------------------------------------------
     def photos(self, model_key: str | None = None) -> list[Photo]:
         sql = f"{_PHOTOS_WITH_VECTOR} order by p.path"
         return [_photo(row) for row in self.db.query(sql, [model_key])]
@@ -202,13 +354,23 @@ class Store:
     def photo(self, key: int | str | Path, model_key: str | None = None) -> Photo | None:
         column = "id" if isinstance(key, int) else "path"
         sql = f"{_PHOTOS_WITH_VECTOR} where p.{column} = ?"
-        rows = list(self.db.query(sql, [model_key, key if isinstance(key, int) else str(key)]))
+        rows = list(self.db.query(sql, [model_key, key if isinstance(key, int) else _enc(key)]))
         return _photo(rows[0]) if rows else None
 
     def count_embedded(self, model_key: str | None) -> int:
         """Photos that have a vector of ``model_key``."""
         sql = f"select count(*) from ({_PHOTOS_WITH_VECTOR}) where has_vector"
         return int(self.db.execute(sql, [model_key]).fetchone()[0])
+
+    def count_failed(self) -> int:
+        return self.count("error is not null")
+
+    def failures(self) -> list[Failure]:
+        """Every photo that could not be used, by path, with its kind and reason."""
+        rows = self.db.execute(
+            "select path, fail_kind, error from photos where error is not null order by path"
+        )
+        return [Failure(Path(_dec(p)), _fail_kind(k), e) for p, k, e in rows]
 
     def paths_for_hashes(self, hashes: Iterable[str]) -> dict[str, list[str]]:
         hashes = list(set(hashes))
@@ -218,7 +380,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             sql = f"select hash, path from photos where hash in ({marks}) and error is null"
             for h, path in self.db.execute(sql, chunk):
-                out.setdefault(h, []).append(path)
+                out.setdefault(h, []).append(_dec(path))
         return out
 
     def count(self, where: str = "1") -> int:
@@ -270,11 +432,23 @@ _PHOTOS_WITH_VECTOR = (
 )
 
 
+def _under(path: bytes, prefix: bytes) -> bool:
+    return path == prefix or path.startswith(prefix + b"/") or path.startswith(prefix + b"\\")
+
+
+def _fail_kind(value: str | None) -> FailKind:
+    try:
+        return FailKind(value)
+    except ValueError:
+        return FailKind.OTHER
+
+
 def _photo(row: dict) -> Photo:
     return Photo(
-        id=row["id"], path=Path(row["path"]), size=row["size"] or 0,
+        id=row["id"], path=Path(_dec(row["path"])), size=row["size"] or 0,
         mtime=(row["mtime_ns"] or 0) / 1e9, hash=row["hash"], width=row["width"],
         height=row["height"], taken=row["taken"], make=row["make"], model=row["model"],
         orientation=row["orientation"], lat=row["lat"], lon=row["lon"], error=row["error"],
         has_vector=bool(row["has_vector"]),
+        fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
     )  # fmt: skip

@@ -79,7 +79,7 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
         main(["scan"])
     assert exit_info.value.code == 2
     assert main(["scan", str(tmp_path / "nope")]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     assert main(["similar", str(tmp_path / "nope.jpg")]) == 2
     assert main(["info"]) == 2
     assert "photosim scan FOLDER" in capsys.readouterr().err

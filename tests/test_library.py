@@ -98,7 +98,7 @@ def test_unreadable_files_are_skipped_with_a_reason_and_not_retried(folder):
     lib = Library([folder], backbone=make_tiny_backbone())
     _, done = scan_all(lib)
     assert done.failed == 1 and done.embedded == 7
-    assert done.failures[0][0].name == "broken.jpg" and done.failures[0][1]
+    assert done.failures[0].path.name == "broken.jpg" and done.failures[0].reason
     assert lib.photo(folder / "broken.jpg").error
     _, again = scan_all(lib)
     assert (again.failed, again.unchanged) == (0, 8)
@@ -155,7 +155,8 @@ def test_similar_to_outside_file_does_not_add_it(folder, tmp_path):
 def test_without_weights_photos_are_listed_and_the_reason_reported(folder):
     lib = Library([folder], model="resnet18")
     events, done = scan_all(lib)
-    assert done.model_error and "--weights" in done.model_error
+    assert isinstance(done.model_error, WeightsUnavailable)
+    assert "--weights" in str(done.model_error) and done.waiting == 7
     assert any(e.kind == "model_unavailable" for e in events)
     assert len(lib.photos()) == 7 and not any(p.has_vector for p in lib.photos())
     with pytest.raises(WeightsUnavailable):
