@@ -98,7 +98,7 @@ class Store:
                     raise ReadOnlyLocation(self.path) from None
                 raise
         state = migrations.inspect(self.path)
-        if state.kind == "missing" and self.read_only:
+        if state.kind in ("missing", "empty") and self.read_only:
             raise UnknownLibrary(
                 f"No library database at {self.path}; run `photosim scan FOLDER --db {self.path}` first."
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from photosim.store import SCHEMA_VERSION, Store, migrate
@@ -69,3 +71,68 @@ def test_atomic_writes_all_or_nothing(tmp_path):
     with store.atomic(), store.atomic():  # nested: a savepoint inside the outer transaction
         store.list_new("/p/d.jpg", 1, 1, 1)
     assert Store(tmp_path / "lib.db").count() == 3
+
+
+def test_paths_are_bytes_and_sweeps_match_byte_prefixes(tmp_path):
+    import os
+
+    store = Store(tmp_path / "lib.db")
+    odd = os.fsdecode(b"/r\xe9/x.jpg")  # a folder name that is not UTF-8
+    for path in (odd, "/r/a.jpg", "/r/locked/b.jpg", "/rr/c.jpg"):
+        store.upsert_photo({"path": path, "size": 1, "mtime_ns": 1, "seen": 1})
+    assert (
+        store.db.execute("select count(*) from photos where typeof(path) = 'blob'").fetchone()[0]
+        == 4
+    )
+    assert store.photo(odd).path == Path(odd)
+    gone = store.unseen(2, [Path("/r")], skip=["/r/locked"])
+    assert [p for _, p, _ in gone] == ["/r/a.jpg"]
+    assert [p for _, p, _ in store.unseen(2, [Path(os.fsdecode(b"/r\xe9"))])] == [odd]
+
+
+def test_owed_work_is_recorded_and_paged_back(tmp_path):
+    from photosim.store import PENDING_UPDATE
+
+    store = Store(tmp_path / "lib.db")
+    generation = store.begin_scan()
+    for i in range(5):
+        store.list_new(f"/p/{i}.jpg", 1, 1, generation)
+    pid = store.upsert_photo({"path": "/p/old.jpg", "size": 1, "mtime_ns": 1, "hash": "h"})
+    store.mark_pending([pid], generation, PENDING_UPDATE)
+    assert store.pending_count() == 6
+    first = store.pending_jobs(limit=4)
+    rest = store.pending_jobs(first[-1][0], limit=4)
+    assert [j[1] for j in first + rest][-1] == "/p/old.jpg" and len(first + rest) == 6
+    assert [j[5] for j in first + rest] == [True] * 5 + [False]
+    assert store.begin_scan() == generation + 1 and store.pending_count() == 0
+
+
+def test_failures_come_back_typed(tmp_path):
+    from photosim.events import FailKind, Failure
+
+    store = Store(tmp_path / "lib.db")
+    store.upsert_photo(
+        {"path": "/p/a.jpg", "size": 1, "mtime_ns": 1, "error": "no", "fail_kind": "too_large"}
+    )
+    store.upsert_photo({"path": "/p/b.jpg", "size": 1, "mtime_ns": 1, "error": "old row"})
+    assert store.failures() == [
+        Failure(Path("/p/a.jpg"), FailKind.TOO_LARGE, "no"),
+        Failure(Path("/p/b.jpg"), FailKind.OTHER, "old row"),
+    ]
+    assert store.count_failed() == 2
+
+
+def test_read_only_store_refuses_writes_and_missing_files(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from photosim.errors import UnknownLibrary
+
+    Store(tmp_path / "lib.db").upsert_photo({"path": "/p/a.jpg", "size": 1, "mtime_ns": 1})
+    reader = Store(tmp_path / "lib.db", read_only=True)
+    assert reader.count() == 1
+    with pytest.raises(sqlite3.OperationalError):
+        reader.set_meta(x=1)
+    with pytest.raises(UnknownLibrary):
+        Store(tmp_path / "nope.db", read_only=True)
