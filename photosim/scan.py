@@ -229,16 +229,17 @@ class Scan:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""
         if not chunk:
             return
-        rows = self.store.lookup([p for p, _, _ in chunk], self.model_key)
         seen: list[int] = []
         owed: dict[int, list[int]] = {PENDING_NEW: [], PENDING_UPDATE: []}
+        new: list[tuple[str, int, int]] = []
         events = []
         with self.store.atomic():
+            rows = self.store.lookup([p for p, _, _ in chunk], self.model_key)
             for path, size, mtime_ns in chunk:
                 self.ev.found += 1
                 row = rows.get(path)  # (id, size, mtime_ns, hash, error, has_vector)
                 if row is None:  # listed now so the app shows it before it is embedded
-                    self.store.list_new(path, size, mtime_ns, self.generation)
+                    new.append((path, size, mtime_ns))
                 elif (row[1], row[2]) != (size, mtime_ns):
                     self.store.mark_changed(row[0], size, mtime_ns, self.generation)
                 elif row[4] is not None or row[5]:
@@ -248,6 +249,7 @@ class Scan:
                 else:  # listed before but never finished, or waiting for a vector
                     owed[PENDING_UPDATE if row[3] else PENDING_NEW].append(row[0])
                 events.append(self._event(ScanKind.FOUND, path=Path(path)))
+            self.store.list_new_many(new, self.generation)
             self.store.mark_seen_ids(seen, self.generation)
             for pending, ids in owed.items():
                 self.store.mark_pending(ids, self.generation, pending)

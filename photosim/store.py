@@ -262,6 +262,15 @@ class Store:
                 [_enc(path), size, mtime_ns, generation, pending],
             )
 
+    def list_new_many(self, entries: Iterable[tuple[str, int, int]], generation: int) -> None:
+        """Rows for many files just found, (path, size, mtime_ns) each, in one transaction."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                "insert or ignore into photos (path, size, mtime_ns, seen, pending) "
+                "values (?, ?, ?, ?, ?)",
+                [(_enc(p), s, m, generation, PENDING_NEW) for p, s, m in entries],
+            )
+
     def mark_changed(self, photo_id: int, size: int, mtime_ns: int, generation: int) -> None:
         """A known file changed on disk: its old hash, error and metadata no longer hold."""
         with self.atomic() as db:
