@@ -301,7 +301,6 @@ class Scan:
     def run(self, cancel: CancelFlag = None) -> Iterator[ScanProgress]:
         """Walk, sweep, then embed what is owed; every step commits as it goes."""
         self.generation = self.store.begin_scan()
-        self.have_vector = self.store.vector_hashes(self.model_key)
         for event in self._walk():
             yield event
             if _is_cancelled(cancel):
@@ -313,6 +312,8 @@ class Scan:
         self.vanished, removed = self._sweep(self.unreadable)
         yield from removed
         self.ev.total = self.store.pending_count()
+        # Content that has a vector already: needed only when there is work (not on a rescan).
+        self.have_vector = self.store.vector_hashes(self.model_key) if self.ev.total else set()
         yield self._event(ScanKind.WALKED)
         backbone = self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
