@@ -24,6 +24,7 @@ __all__ = [
     "FailKind",
     "load_image",
     "open_photo",
+    "os_error",
     "read_photo_bytes",
     "sniff_image",
     "to_rgb",
@@ -119,8 +120,8 @@ def _name(path: str | os.PathLike | bytes) -> str:
     return os.path.basename(os.fsdecode(path))
 
 
-def _os_error(name: str, exc: OSError) -> DecodeError:
-    """An OSError from opening or reading a photo, as a typed DecodeError."""
+def os_error(name: str, exc: OSError) -> DecodeError:
+    """An OSError from opening or reading the photo called ``name``, as a typed DecodeError."""
     if isinstance(exc, FileNotFoundError):
         return DecodeError(name, "the file is gone (deleted or moved)", FailKind.VANISHED)
     if isinstance(exc, PermissionError):
@@ -151,7 +152,7 @@ def open_photo(path: str | os.PathLike | bytes, expect: tuple[int, int] | None =
             raise err
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        raise _os_error(name, exc) from None
+        raise os_error(name, exc) from None
     try:
         st = os.fstat(fd)
         err = _not_regular(name, st.st_mode)
@@ -185,7 +186,7 @@ def read_photo_bytes(
         try:
             data = f.read()
         except OSError as exc:
-            raise _os_error(name, exc) from None
+            raise os_error(name, exc) from None
         if not _same(before, os.fstat(f.fileno())) or len(data) != before.st_size:
             raise _changed(name)
     return data
@@ -271,7 +272,7 @@ def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Im
                 # Draft picks a DCT scale >= the request; the sides may swap after
                 # rotation, so ask for a square bound.
                 im.draft("RGB", (max_side, max_side))
-            orientation = im.getexif().get(0x0112, 1)
+            orientation = _orientation(im)
             im.load()
             image = to_rgb(im)
             if image is im:
@@ -285,13 +286,23 @@ def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Im
         raise DecodeError(name, "too large to decode in memory", FailKind.TOO_LARGE) from None
     except OSError as exc:
         if exc.errno is not None:  # a read error from the disk, not from the decoder
-            raise _os_error(name, exc) from None
+            raise os_error(name, exc) from None
         raise _damaged(name, exc) from None
     except Exception as exc:  # any decoder's complaint about a bad file is a recorded skip
         raise _damaged(name, exc) from None
     if orientation != 1:
         image = _apply_orientation(image, orientation)
     return image
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag, 1 when absent or unreadable (broken EXIF is not a broken photo)."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # Pillow's EXIF parser raises many kinds on bad tags
+        log.debug("unreadable EXIF in %s", shown(im.filename or "photo"), exc_info=True)
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def _damaged(name: str, exc: BaseException) -> DecodeError:

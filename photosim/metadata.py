@@ -103,8 +103,7 @@ def read_metadata(path: str | os.PathLike | bytes) -> dict[str, Any]:
             f.seek(0)
             with Image.open(f) as im:
                 if meta["orientation"] is None:
-                    value = im.getexif().get(0x0112)
-                    meta["orientation"] = value if value in range(1, 9) else None
+                    meta["orientation"] = _pillow_orientation(im)
                 meta["width"], meta["height"] = upright_size(*im.size, meta["orientation"])
         except Exception:  # not decodable: the scan records why when it decodes
             pass
@@ -116,3 +115,12 @@ def _exif_tags(f: BinaryIO) -> dict:
         return exifread.process_file(f, details=False, builtin_types=False) or {}
     except Exception:  # exifread raises many kinds on odd files; metadata is optional
         return {}
+
+
+def _pillow_orientation(im: Image.Image) -> int | None:
+    """Pillow's reading of the orientation tag (for formats exifread does not parse)."""
+    try:
+        value = im.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block: the photo is still a photo
+        return None
+    return value if value in range(1, 9) else None

@@ -145,6 +145,8 @@ class Walk:
             with os.scandir(folder) as it:
                 return sorted(it, key=lambda e: e.name)
         except FileNotFoundError:
+            if folder in self.roots:  # an unplugged drive: keep its photos
+                self._missed(folder)
             return None
         except OSError:
             self._missed(folder)
@@ -174,8 +176,8 @@ class Walk:
             st = os.stat(real)
         except (OSError, RuntimeError):
             return None
-        if not self._inside(real):
-            return None  # never leave the library's folders
+        if not self._inside(real) or self._excluded(real):
+            return None  # never leave the library's folders, nor enter excluded ones
         if stat.S_ISDIR(st.st_mode):
             subdirs.append(real)  # a folder seen twice is listed once (_seen_dirs)
             return None
@@ -189,6 +191,9 @@ class Walk:
 
     def _inside(self, real: str) -> bool:
         return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+
+    def _excluded(self, real: str) -> bool:
+        return any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in self.exclude)
 
     def _walked_directly(self, real: str) -> bool:
         """Whether the walk reaches this real file path by itself (not hidden nor excluded)."""

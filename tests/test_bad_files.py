@@ -497,3 +497,20 @@ def test_nothing_reaches_the_terminal_in_a_real_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "Tag data larger than file" in proc.stdout or "EXIF" in proc.stdout
+
+
+def test_exif_that_pillow_cannot_parse_does_not_lose_the_photo(tmp_path, monkeypatch):
+    path = write_photo(tmp_path / "a.jpg", size=(120, 90))
+
+    def broken(self):
+        raise struct.error("unpack requires a buffer of 12 bytes")
+
+    monkeypatch.setattr(Image.Image, "getexif", broken)
+    assert load_image(path).size == (120, 90)
+    assert read_metadata(path)["width"] == 120
+
+
+def test_a_vanished_file_has_no_thumbnail_but_a_typed_error(tmp_path):
+    with pytest.raises(DecodeError) as err:
+        thumbs.load_thumbnail(tmp_path / "gone.jpg")
+    assert err.value.kind == FailKind.VANISHED

@@ -142,3 +142,17 @@ def test_excluded_hidden_and_system_folders_are_skipped(tmp_path):
     write_photo(root / "@eaDir" / "t.jpg")
     write_photo(root / "cache" / "t.jpg")
     assert found(root, exclude={str(root / "cache")}) == [str(good)]
+
+
+def test_a_missing_root_is_reported_so_its_photos_are_kept(tmp_path):
+    w = Walk([tmp_path / "unplugged"])
+    assert list(w) == [] and w.unreadable == [str(tmp_path / "unplugged")]
+
+
+def test_links_into_excluded_folders_are_not_followed(tmp_path):
+    root = tmp_path / "photos"
+    good = write_photo(root / "good.jpg")
+    write_photo(root / "cache" / "t.jpg")
+    (root / "to-cache").symlink_to(root / "cache", target_is_directory=True)
+    (root / "thumb.jpg").symlink_to(root / "cache" / "t.jpg")
+    assert found(root, exclude={str(root / "cache")}) == [str(good)]
