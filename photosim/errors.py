@@ -138,15 +138,20 @@ class DeviceError(PhotosimError):
 
 
 class FailKind(StrEnum):
-    """Why a file could not be read as a photo: for code to tell failures apart."""
+    """Why a file could not be read as a photo: for code to tell failures apart.
 
-    NOT_AN_IMAGE = "not_an_image"  # no image format photosim reads (text, zero bytes, ...)
+    The values are what the store keeps; never rename one.
+    """
+
+    NOT_AN_IMAGE = "not_image"  # no image format photosim reads (text, zero bytes, ...)
+    NOT_IMAGE = "not_image"  # the same kind, by its shorter name
     DAMAGED = "damaged"  # an image, but truncated or corrupt
     TOO_LARGE = "too_large"  # over the pixel limit (a decompression bomb) or out of memory
     UNREADABLE = "unreadable"  # no permission, or an I/O error
     VANISHED = "vanished"  # deleted (or moved) between listing and reading
     CHANGED = "changed"  # written to while photosim read it; read again next scan
     NOT_A_FILE = "not_a_file"  # a FIFO, socket, device or folder with an image name
+    OTHER = "other"  # anything else (kept for rows written before kinds existed)
 
 
 class DecodeError(PhotosimError):

@@ -216,15 +216,16 @@ class Walk:
 
 def walk(
     roots: list[Path], exclude: set[str] | None = None, unreadable: list[str] | None = None
-) -> Iterator[tuple[str, os.stat_result]]:
-    """Photos under ``roots`` as ``(path, stat)`` (see ``Walk``).
+) -> Walk:
+    """Photos under ``roots``: iterate for ``(path, stat)``; see ``Walk``.
 
-    Pass a list as ``unreadable`` to have it filled with the folders that could not be listed.
+    The folders that could not be listed are in the result's ``unreadable``
+    once iterated (and in ``unreadable``, when a list is passed).
     """
-    w = Walk(roots, exclude)
+    listing = Walk(roots, exclude)
     if unreadable is not None:
-        w.unreadable = unreadable
-    yield from w
+        listing.unreadable = unreadable
+    return listing
 
 
 @dataclass

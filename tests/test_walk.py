@@ -156,3 +156,21 @@ def test_links_into_excluded_folders_are_not_followed(tmp_path):
     (root / "to-cache").symlink_to(root / "cache", target_is_directory=True)
     (root / "thumb.jpg").symlink_to(root / "cache" / "t.jpg")
     assert found(root, exclude={str(root / "cache")}) == [str(good)]
+
+
+def test_walk_returns_a_listing_that_knows_what_it_missed(tmp_path, monkeypatch):
+    good = write_photo(tmp_path / "photos" / "a.jpg")
+    write_photo(tmp_path / "photos" / "locked" / "b.jpg")
+    real_scandir = os.scandir
+    monkeypatch.setattr(
+        os,
+        "scandir",
+        lambda p=".": (
+            (_ for _ in ()).throw(PermissionError(13, "no"))
+            if os.fspath(p).endswith("locked")
+            else real_scandir(p)
+        ),
+    )
+    listing = walk([tmp_path / "photos"])
+    assert [p for p, _ in listing] == [str(good)]
+    assert listing.unreadable == [str(tmp_path / "photos" / "locked")]
