@@ -335,6 +335,17 @@ def test_thumbnail_cache_takes_any_name(tmp_path, monkeypatch):
 
 
 # -- scan level: one folder full of bad inputs, scanned in one go ---------------
+def failures_of(lib: Library) -> dict[Path, tuple[str, str | None]]:
+    """``{path: (reason, kind)}`` from ``lib.failures()`` (pairs, or records with a kind)."""
+    out = {}
+    for failure in lib.failures():
+        if isinstance(failure, tuple) and len(failure) == 2:
+            out[Path(failure[0])] = (failure[1], None)
+        else:
+            out[Path(failure.path)] = (failure.reason, getattr(failure, "kind", None))
+    return out
+
+
 def build_bad_folder(root: Path) -> tuple[list[Path], dict[str, FailKind]]:
     """Good photos (some strange) and bad files; returns (good, {bad name: kind})."""
     good = [write_photo(root / f"good{i}.jpg", seed=i) for i in range(3)]
@@ -397,11 +408,17 @@ def test_a_folder_full_of_bad_inputs_scans_to_the_end(
         for path in good:
             assert photos[path].has_vector, path
         assert set(photos) == {*good, *(root / n for n in bad), denied}  # no pipe, folder, link
-        failures = dict(lib.failures())
+        failures = failures_of(lib)
         assert set(failures) == {*(root / n for n in bad), denied}
-        assert all(failures.values())
-        assert "ermission" in failures[denied]
-        assert "pixels" in failures[root / "bomb.png"]
+        assert all(reason for reason, _ in failures.values())
+        assert "ermission" in failures[denied][0]
+        assert "pixels" in failures[root / "bomb.png"][0]
+        for name, kind in [*bad.items(), (denied.name, FailKind.UNREADABLE)]:
+            stored = failures[root / name][1]
+            assert stored is None or stored == kind, (
+                name,
+                stored,
+            )  # kinds where the store has them
         assert [m.path for m in lib.similar(good[1], k=3)]  # searchable
     assert snapshot(tmp_path) == before  # no photo's bytes or mtime changed
     assert capfd.readouterr().err == ""
@@ -421,7 +438,7 @@ def test_a_non_utf8_name_is_scanned_and_shown(tmp_path):
         assert events[-1].kind == "done"
         assert all(p.has_vector for p in lib.photos() if p.path in good)
         assert {p.path for p in lib.photos()} >= set(good)
-        assert len(lib.failures()) == 1
+        assert len(failures_of(lib)) == 1
 
 
 def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
@@ -467,8 +484,8 @@ def test_a_file_changed_during_its_decode_is_retried_next_scan(tmp_path, monkeyp
     monkeypatch.setattr(photosim.decode, "to_rgb", rewrite_once)
     with Library([root], backbone=make_tiny_backbone()) as lib:
         assert list(lib.scan())[-1].kind == "done"
-        first = dict(lib.failures()).get(busy)
-        assert first is None or "changed" in first
+        first = failures_of(lib).get(busy)
+        assert first is None or "changed" in first[0]
         assert list(lib.scan())[-1].kind == "done"
         assert lib.photo(busy).has_vector and not lib.failures()
         assert lib.photo(busy).width == 200
