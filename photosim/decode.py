@@ -8,6 +8,7 @@ enough: about eight times faster than a full decode of a 12 MP photo.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_PIXELS",
     "DecodeError",
     "FailKind",
+    "decode_bytes",
     "load_image",
     "open_photo",
     "os_error",
@@ -253,6 +255,24 @@ def load_image(
             raise
         if not _same(before, os.fstat(f.fileno())):
             raise _changed(name)
+    return _shrink(image, max_side)
+
+
+def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """Like :func:`load_image`, from a file's bytes already in memory (read once by the scan).
+
+    ``name`` is the file's name, used in the reason of a ``DecodeError``; read
+    the bytes with :func:`read_photo_bytes` to get the same checks as a path.
+    """
+    try:
+        image = _decode(io.BytesIO(data), name, max_side, len(data))
+    except DecodeError as exc:
+        log.info("%s", exc)
+        raise
+    return _shrink(image, max_side)
+
+
+def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side:
         size = _fits(image.size, max_side)
         if size != image.size:

@@ -7,6 +7,7 @@ Nothing here raises: a photo with broken metadata is still a photo.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import datetime
@@ -78,21 +79,27 @@ def _orientation(tags: dict) -> int | None:
     return value if value in range(1, 9) else None
 
 
-def read_metadata(path: str | os.PathLike | bytes) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
     """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown.
 
     The file is opened once, only if it is a regular file; any name works
-    (surrogate-escaped ``str`` or ``bytes``). Warnings about broken EXIF go to
+    (surrogate-escaped ``str`` or ``bytes``); ``path`` may also be a binary file
+    object (``BytesIO`` of bytes the scan already read). Warnings about broken EXIF go to
     the log (see ``photosim.log``), never to the terminal once logging is set up.
     """
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")
     )
-    try:
-        f = open_photo(path)
-    except DecodeError:  # gone, unreadable or not a file: the scan records why
-        return meta
-    with f:
+    if hasattr(path, "read"):  # bytes the scan already read (a BytesIO): not closed here
+        f = path
+        f.seek(0)
+        opened: contextlib.AbstractContextManager = contextlib.nullcontext(f)
+    else:
+        try:
+            f = opened = open_photo(path)
+        except DecodeError:  # gone, unreadable or not a file: the scan records why
+            return meta
+    with opened:
         tags = _exif_tags(f)
         meta["taken"] = _taken(tags)
         meta["make"] = _text(tags, "Image Make")

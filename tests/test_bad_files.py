@@ -531,3 +531,20 @@ def test_a_vanished_file_has_no_thumbnail_but_a_typed_error(tmp_path):
     with pytest.raises(DecodeError) as err:
         thumbs.load_thumbnail(tmp_path / "gone.jpg")
     assert err.value.kind == FailKind.VANISHED
+
+
+def test_bytes_already_read_decode_like_the_file(tmp_path, recwarn):
+    from photosim.decode import decode_bytes
+
+    path = write_photo(tmp_path / "a.jpg", size=(300, 200), orientation=6)
+    data = read_photo_bytes(path)
+    assert decode_bytes(data, "a.jpg", 100).size == load_image(path, 100).size == (67, 100)
+    assert read_metadata(io.BytesIO(data)) == read_metadata(path)
+    for bad, kind in [
+        (b"", FailKind.NOT_AN_IMAGE),
+        (truncated_jpeg(tmp_path / "t.jpg").read_bytes(), FailKind.DAMAGED),
+        (png_claiming(tmp_path / "b.png", 100_000, 100_000).read_bytes(), FailKind.TOO_LARGE),
+    ]:
+        with pytest.raises(DecodeError) as err:
+            decode_bytes(bad, "x.jpg", 64)
+        assert err.value.kind == kind
