@@ -498,10 +498,10 @@ def test_nothing_reaches_the_terminal_in_a_real_process(tmp_path):
     tests = Path(__file__).parent
     code = (
         "import sys; sys.path.insert(0, sys.argv[2])\n"
+        "from photosim.log import setup_logging\n"
+        "log = setup_logging()  # first, as the CLI does\n"
         "from conftest import make_tiny_backbone\n"
         "from photosim.library import Library\n"
-        "from photosim.log import setup_logging\n"
-        "log = setup_logging()\n"
         "lib = Library([sys.argv[1]], backbone=make_tiny_backbone())\n"
         "assert list(lib.scan())[-1].kind == 'done'\n"
         "print(log.read_text())\n"
