@@ -8,15 +8,31 @@ enough: about eight times faster than a full decode of a 12 MP photo.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
-import warnings
-from pathlib import Path
+import stat
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-from photosim.errors import DecodeError
+from photosim.errors import DecodeError, FailKind, shown
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "DecodeError", "load_image", "sniff_image", "to_rgb"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
+    "DecodeError",
+    "FailKind",
+    "decode_bytes",
+    "load_image",
+    "open_photo",
+    "os_error",
+    "read_photo_bytes",
+    "sniff_image",
+    "to_rgb",
+]
+
+log = logging.getLogger(__name__)
 
 try:  # HEIC/HEIF from phones; optional at runtime, required by pyproject.
     import pillow_heif
@@ -72,11 +88,14 @@ _MAGIC = (
 
 
 def sniff_image(path: str | os.PathLike) -> bool:
-    """True when the file's first bytes say it is an image format photosim reads."""
+    """True when the file's first bytes say it is an image format photosim reads.
+
+    Only regular files are opened (a FIFO named ``x.dat`` would block a read forever).
+    """
     try:
-        with open(path, "rb") as f:
+        with open_photo(path) as f:
             head = f.read(32)
-    except OSError:
+    except (DecodeError, OSError):
         return False
     if head.startswith(_MAGIC):
         return True
@@ -86,6 +105,93 @@ def sniff_image(path: str | os.PathLike) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in {
         b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif",
     }  # fmt: skip
+
+
+# -- opening files safely -------------------------------------------------------
+# O_NONBLOCK: a file swapped for a FIFO after the stat check still cannot block the open.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _name(path: str | os.PathLike | bytes) -> str:
+    """The file name for messages (``str``, undecodable bytes as surrogate escapes)."""
+    return os.path.basename(os.fsdecode(path))
+
+
+def os_error(name: str, exc: OSError) -> DecodeError:
+    """An OSError from opening or reading the photo called ``name``, as a typed DecodeError."""
+    if isinstance(exc, FileNotFoundError):
+        return DecodeError(name, "the file is gone (deleted or moved)", FailKind.VANISHED)
+    if isinstance(exc, PermissionError):
+        return DecodeError(name, "no permission to read the file", FailKind.UNREADABLE)
+    if isinstance(exc, IsADirectoryError):
+        return DecodeError(name, "a folder, not a file", FailKind.NOT_A_FILE)
+    detail = exc.strerror or type(exc).__name__
+    return DecodeError(name, f"the file cannot be read ({detail})", FailKind.UNREADABLE)
+
+
+def _not_regular(name: str, mode: int) -> DecodeError | None:
+    if stat.S_ISREG(mode):
+        return None
+    what = "a folder" if stat.S_ISDIR(mode) else "a pipe, socket or device"
+    return DecodeError(name, f"{what}, not a photo file", FailKind.NOT_A_FILE)
+
+
+def open_photo(path: str | os.PathLike | bytes, expect: tuple[int, int] | None = None) -> BinaryIO:
+    """``path`` opened for reading, checked to be a regular file; never blocks.
+
+    ``expect`` is the ``(size, mtime_ns)`` a scan saw: a file that differs now
+    was changed since (``FailKind.CHANGED``). Failures are ``DecodeError``.
+    """
+    name = _name(path)
+    try:
+        err = _not_regular(name, os.stat(path).st_mode)  # devices are never even opened
+        if err:
+            raise err
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise os_error(name, exc) from None
+    try:
+        st = os.fstat(fd)
+        err = _not_regular(name, st.st_mode)
+        if err:
+            raise err
+        if expect is not None and (st.st_size, st.st_mtime_ns) != tuple(expect):
+            raise _changed(name)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _changed(name: str) -> DecodeError:
+    return DecodeError(
+        name, "the file changed while being read; it is read again next scan", FailKind.CHANGED
+    )
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+
+def read_photo_bytes(
+    path: str | os.PathLike | bytes, expect: tuple[int, int] | None = None
+) -> bytes:
+    """All bytes of a photo file, read safely (see ``open_photo``); ``CHANGED`` if written meanwhile."""
+    name = _name(path)
+    with open_photo(path, expect) as f:
+        before = os.fstat(f.fileno())
+        try:
+            data = f.read()
+        except OSError as exc:
+            raise os_error(name, exc) from None
+        if not _same(before, os.fstat(f.fileno())) or len(data) != before.st_size:
+            raise _changed(name)
+    return data
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -124,47 +230,105 @@ def _fits(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def load_image(path: str | os.PathLike, max_side: int | None = None) -> Image.Image:
+def load_image(
+    path: str | os.PathLike | bytes,
+    max_side: int | None = None,
+    *,
+    expect: tuple[int, int] | None = None,
+) -> Image.Image:
     """The photo at ``path`` as an upright RGB image, its longer side at most ``max_side``.
 
-    EXIF orientation (all eight values) is applied; GIFs and multi-page files
-    give their first frame. Every failure becomes a ``DecodeError`` whose
-    message says why in words, so a bad file is a recorded skip, not a crash.
+    EXIF orientation (all eight values) is applied; GIFs, animated WebPs and
+    multi-page files give their first frame. Every failure becomes a
+    ``DecodeError`` with a ``FailKind`` and a reason in words, so a bad file is
+    a recorded skip, not a crash. ``expect``: see ``open_photo``.
     """
-    name = Path(path).name
+    name = _name(path)
+    with open_photo(path, expect) as f:
+        before = os.fstat(f.fileno())
+        try:
+            image = _decode(f, name, max_side, before.st_size)
+        except DecodeError as exc:
+            if exc.kind == FailKind.DAMAGED and not _same(before, os.fstat(f.fileno())):
+                raise _changed(name) from None  # cut short by a writer, not damaged
+            log.info("%s", exc)
+            raise
+        if not _same(before, os.fstat(f.fileno())):
+            raise _changed(name)
+    return _shrink(image, max_side)
+
+
+def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """Like :func:`load_image`, from a file's bytes already in memory (read once by the scan).
+
+    ``name`` is the file's name, used in the reason of a ``DecodeError``; read
+    the bytes with :func:`read_photo_bytes` to get the same checks as a path.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if max_side and im.format in {"JPEG", "MPO"}:
-                    # Draft picks a DCT scale >= the request; the sides may swap after
-                    # rotation, so ask for a square bound.
-                    im.draft("RGB", (max_side, max_side))
-                orientation = im.getexif().get(0x0112, 1)
-                im.load()
-                image = to_rgb(im)
-                if image is im:
-                    image = im.copy()
-                if orientation != 1:
-                    image = _apply_orientation(image, orientation)
-    except FileNotFoundError:
-        raise DecodeError(name, "the file is gone") from None
-    except PermissionError:
-        raise DecodeError(name, "no permission to read the file") from None
-    except UnidentifiedImageError:
-        raise DecodeError(name, "not an image photosim can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DecodeError(name, f"too many pixels (over {MAX_PIXELS // 1_000_000} MP)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        reason = str(exc).strip() or type(exc).__name__
-        raise DecodeError(name, f"damaged or truncated image ({reason})") from None
-    except MemoryError:
-        raise DecodeError(name, "too large to decode in memory") from None
+        image = _decode(io.BytesIO(data), name, max_side, len(data))
+    except DecodeError as exc:
+        log.info("%s", exc)
+        raise
+    return _shrink(image, max_side)
+
+
+def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side:
         size = _fits(image.size, max_side)
         if size != image.size:
             image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return image
+
+
+def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Image:
+    """Decode an open file (or ``BytesIO``) of ``size`` bytes; failures become typed DecodeErrors."""
+    if size == 0:
+        raise DecodeError(name, "an empty file (0 bytes)", FailKind.NOT_AN_IMAGE)
+    try:
+        with Image.open(f) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{im.width}x{im.height}")
+            if max_side and im.format in {"JPEG", "MPO"}:
+                # Draft picks a DCT scale >= the request; the sides may swap after
+                # rotation, so ask for a square bound.
+                im.draft("RGB", (max_side, max_side))
+            orientation = _orientation(im)
+            im.load()
+            image = to_rgb(im)
+            if image is im:
+                image = im.copy()
+    except UnidentifiedImageError:
+        raise DecodeError(name, "not an image photosim can read", FailKind.NOT_AN_IMAGE) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        reason = f"too many pixels (over {MAX_PIXELS // 1_000_000} MP); refused as unsafe"
+        raise DecodeError(name, reason, FailKind.TOO_LARGE) from None
+    except MemoryError:
+        raise DecodeError(name, "too large to decode in memory", FailKind.TOO_LARGE) from None
+    except OSError as exc:
+        if exc.errno is not None:  # a read error from the disk, not from the decoder
+            raise os_error(name, exc) from None
+        raise _damaged(name, exc) from None
+    except Exception as exc:  # any decoder's complaint about a bad file is a recorded skip
+        raise _damaged(name, exc) from None
+    if orientation != 1:
+        image = _apply_orientation(image, orientation)
+    return image
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag, 1 when absent or unreadable (broken EXIF is not a broken photo)."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # Pillow's EXIF parser raises many kinds on bad tags
+        log.debug("unreadable EXIF in %s", shown(im.filename or "photo"), exc_info=True)
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _damaged(name: str, exc: BaseException) -> DecodeError:
+    log.debug("decoding %s failed", shown(name), exc_info=exc)
+    detail = str(exc).strip() or type(exc).__name__
+    return DecodeError(name, f"damaged or truncated image ({detail})", FailKind.DAMAGED)
 
 
 _TRANSPOSE = {

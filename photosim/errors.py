@@ -9,6 +9,7 @@ to do), built from the fields, so callers that only print need nothing else.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 
 
 def shown(path: str | os.PathLike | bytes) -> str:
@@ -136,9 +137,26 @@ class DeviceError(PhotosimError):
     """The compute device asked for is not there or failed."""
 
 
-class DecodeError(PhotosimError):
-    """A file that cannot be shown as a photo: ``reason`` in words, ``str()`` with the name."""
+class FailKind(StrEnum):
+    """Why a file could not be read as a photo: for code to tell failures apart.
 
-    def __init__(self, name: str, reason: str) -> None:
+    The values are what the store keeps; never rename one.
+    """
+
+    NOT_AN_IMAGE = "not_image"  # no image format photosim reads (text, zero bytes, ...)
+    NOT_IMAGE = "not_image"  # the same kind, by its shorter name
+    DAMAGED = "damaged"  # an image, but truncated or corrupt
+    TOO_LARGE = "too_large"  # over the pixel limit (a decompression bomb) or out of memory
+    UNREADABLE = "unreadable"  # no permission, or an I/O error
+    VANISHED = "vanished"  # deleted (or moved) between listing and reading
+    CHANGED = "changed"  # written to while photosim read it; read again next scan
+    NOT_A_FILE = "not_a_file"  # a FIFO, socket, device or folder with an image name
+    OTHER = "other"  # anything else (kept for rows written before kinds existed)
+
+
+class DecodeError(PhotosimError):
+    """A file that cannot be shown as a photo: ``reason`` in words, ``kind`` for code."""
+
+    def __init__(self, name: str, reason: str, kind: FailKind = FailKind.DAMAGED) -> None:
         super().__init__(f"{shown(name)}: {reason}")
-        self.name, self.reason = name, reason
+        self.name, self.reason, self.kind = name, reason, FailKind(kind)

@@ -7,16 +7,18 @@ Nothing here raises: a photo with broken metadata is still a photo.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import exifread
 from PIL import Image
 
 import photosim.decode  # noqa: F401  (registers the HEIF opener with Pillow)
-from photosim.decode import upright_size
+from photosim.decode import open_photo, upright_size
+from photosim.errors import DecodeError
 
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
@@ -77,28 +79,55 @@ def _orientation(tags: dict) -> int | None:
     return value if value in range(1, 9) else None
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown."""
+def read_metadata(path: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
+    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown.
+
+    The file is opened once, only if it is a regular file; any name works
+    (surrogate-escaped ``str`` or ``bytes``); ``path`` may also be a binary file
+    object (``BytesIO`` of bytes the scan already read). Warnings about broken EXIF go to
+    the log (see ``photosim.log``), never to the terminal once logging is set up.
+    """
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")
     )
-    tags: dict = {}
-    try:
-        with open(path, "rb") as f:
-            tags = exifread.process_file(f, details=False, builtin_types=False) or {}
-    except Exception:  # exifread raises many kinds on odd files; metadata is optional
-        tags = {}
-    meta["taken"] = _taken(tags)
-    meta["make"] = _text(tags, "Image Make")
-    meta["model"] = _text(tags, "Image Model")
-    meta["orientation"] = _orientation(tags)
-    meta["lat"], meta["lon"] = _gps(tags)
-    try:
-        with Image.open(path) as im:
-            if meta["orientation"] is None:
-                value = im.getexif().get(0x0112)
-                meta["orientation"] = value if value in range(1, 9) else None
-            meta["width"], meta["height"] = upright_size(*im.size, meta["orientation"])
-    except Exception:  # not decodable: the scan records why when it decodes
-        pass
+    if hasattr(path, "read"):  # bytes the scan already read (a BytesIO): not closed here
+        f = path
+        f.seek(0)
+        opened: contextlib.AbstractContextManager = contextlib.nullcontext(f)
+    else:
+        try:
+            f = opened = open_photo(path)
+        except DecodeError:  # gone, unreadable or not a file: the scan records why
+            return meta
+    with opened:
+        tags = _exif_tags(f)
+        meta["taken"] = _taken(tags)
+        meta["make"] = _text(tags, "Image Make")
+        meta["model"] = _text(tags, "Image Model")
+        meta["orientation"] = _orientation(tags)
+        meta["lat"], meta["lon"] = _gps(tags)
+        try:
+            f.seek(0)
+            with Image.open(f) as im:
+                if meta["orientation"] is None:
+                    meta["orientation"] = _pillow_orientation(im)
+                meta["width"], meta["height"] = upright_size(*im.size, meta["orientation"])
+        except Exception:  # not decodable: the scan records why when it decodes
+            pass
     return meta
+
+
+def _exif_tags(f: BinaryIO) -> dict:
+    try:
+        return exifread.process_file(f, details=False, builtin_types=False) or {}
+    except Exception:  # exifread raises many kinds on odd files; metadata is optional
+        return {}
+
+
+def _pillow_orientation(im: Image.Image) -> int | None:
+    """Pillow's reading of the orientation tag (for formats exifread does not parse)."""
+    try:
+        value = im.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block: the photo is still a photo
+        return None
+    return value if value in range(1, 9) else None

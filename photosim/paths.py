@@ -78,3 +78,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+# -- logs (photosim.log writes there) ------------------------------------------
+def log_dir() -> Path:
+    """Per-user folder for log files (platformdirs' user log dir, or PHOTOSIM_HOME/logs)."""
+    home = home_override()
+    return home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def log_file() -> Path:
+    """The log file: warnings from decoders, failures with their tracebacks."""
+    return log_dir() / "photosim.log"

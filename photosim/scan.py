@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -95,36 +96,137 @@ def is_candidate(name: str, path: str) -> bool:
     return ext not in NOT_PHOTOS and sniff_image(path)
 
 
-def walk(
-    roots: list[Path], exclude: set[str] | None = None
-) -> Iterator[tuple[str, os.stat_result]]:
-    """Photos under ``roots``: hidden folders, ``exclude`` and symlink loops are skipped."""
-    exclude = exclude or set()
-    seen_dirs: set[tuple[int, int]] = set()
-    stack = [str(r) for r in reversed(roots)]
-    while stack:
-        folder = stack.pop()
+class Walk:
+    """Iterate ``(path, stat)`` of the photos under ``roots``; ``unreadable`` lists what it missed.
+
+    Only regular files are yielded (FIFOs, sockets and devices are never opened);
+    hidden entries, ``SKIP_DIRS`` and ``exclude`` are skipped. A symlink whose
+    target lies inside the roots yields the target once under its real path; a
+    link leading out of the roots, a broken link and a link loop are ignored.
+    After (or during) iteration, ``unreadable`` holds the folders that could not
+    be listed: a sweep must keep the rows under them (their photos may be fine).
+    """
+
+    def __init__(self, roots: list[Path], exclude: set[str] | None = None) -> None:
+        self.roots = [os.path.realpath(r) for r in roots]
+        self.exclude = {os.path.realpath(e) for e in exclude or ()}
+        self.unreadable: list[str] = []
+        self._seen_dirs: set[tuple[int, int]] = set()
+        self._linked_files: set[str] = set()  # real paths yielded through links
+
+    def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
+        stack = list(reversed(self.roots))
+        while stack:
+            folder = stack.pop()
+            entries = self._list(folder)
+            if entries is None:
+                continue
+            subdirs: list[str] = []
+            for entry in entries:
+                if entry.name.startswith(".") or entry.path in self.exclude:
+                    continue
+                try:
+                    found = self._entry(entry, subdirs)
+                except FileNotFoundError:
+                    continue  # deleted since the listing: nothing to keep
+                except OSError:
+                    self._missed(folder)  # cannot tell what it is: keep its rows
+                    continue
+                if found is not None:
+                    yield found
+            stack.extend(reversed(subdirs))
+
+    def _list(self, folder: str) -> list[os.DirEntry] | None:
+        """The folder's entries by name, or None (recorded) when it cannot be listed."""
         try:
             st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            if (st.st_dev, st.st_ino) in self._seen_dirs:
+                return None
+            self._seen_dirs.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                return sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            if folder in self.roots:  # an unplugged drive: keep its photos
+                self._missed(folder)
+            return None
         except OSError:
-            continue
-        subdirs = []
-        for entry in entries:
-            if entry.name.startswith(".") or entry.path in exclude:
+            self._missed(folder)
+            return None
+
+    def _missed(self, folder: str) -> None:
+        if folder not in self.unreadable:
+            self.unreadable.append(folder)
+
+    def _entry(self, entry: os.DirEntry, subdirs: list[str]) -> tuple[str, os.stat_result] | None:
+        """What one entry gives: a photo to yield, a folder to visit, or nothing."""
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            return self._link(entry.path, subdirs)
+        if stat.S_ISDIR(st.st_mode):
+            if entry.name not in SKIP_DIRS:
+                subdirs.append(entry.path)
+            return None
+        if stat.S_ISREG(st.st_mode) and is_candidate(entry.name, entry.path):
+            return entry.path, st
+        return None
+
+    def _link(self, path: str, subdirs: list[str]) -> tuple[str, os.stat_result] | None:
+        """A symlink: followed only to a target inside the roots, named by its real path."""
+        try:
+            real = os.path.realpath(path, strict=True)  # loops and broken links raise
+            st = os.stat(real)
+        except (OSError, RuntimeError):
+            return None
+        if not self._inside(real) or self._excluded(real):
+            return None  # never leave the library's folders, nor enter excluded ones
+        if stat.S_ISDIR(st.st_mode):
+            subdirs.append(real)  # a folder seen twice is listed once (_seen_dirs)
+            return None
+        name = os.path.basename(real)
+        if not stat.S_ISREG(st.st_mode) or real in self._linked_files:
+            return None
+        if self._walked_directly(real) or not is_candidate(name, real):
+            return None  # the walk yields it under its own path
+        self._linked_files.add(real)
+        return real, st
+
+    def _inside(self, real: str) -> bool:
+        return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+
+    def _excluded(self, real: str) -> bool:
+        return any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in self.exclude)
+
+    def _walked_directly(self, real: str) -> bool:
+        """Whether the walk reaches this real file path by itself (not hidden nor excluded)."""
+        for root in self.roots:
+            if not real.startswith(root.rstrip(os.sep) + os.sep):
                 continue
-            try:
-                if entry.is_dir():
-                    if entry.name not in SKIP_DIRS:
-                        subdirs.append(entry.path)
-                elif entry.is_file() and is_candidate(entry.name, entry.path):
-                    yield entry.path, entry.stat()
-            except OSError:
-                continue
-        stack.extend(reversed(subdirs))
+            parts = os.path.relpath(real, root).split(os.sep)
+            here = root
+            for i, part in enumerate(parts):
+                here = os.path.join(here, part)
+                last = i == len(parts) - 1
+                if part.startswith(".") or here in self.exclude:
+                    break
+                if not last and part in SKIP_DIRS:
+                    break
+            else:
+                return True
+        return False
+
+
+def walk(
+    roots: list[Path], exclude: set[str] | None = None, unreadable: list[str] | None = None
+) -> Walk:
+    """Photos under ``roots``: iterate for ``(path, stat)``; see ``Walk``.
+
+    The folders that could not be listed are in the result's ``unreadable``
+    once iterated (and in ``unreadable``, when a list is passed).
+    """
+    listing = Walk(roots, exclude)
+    if unreadable is not None:
+        listing.unreadable = unreadable
+    return listing
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from photosim import paths
-from photosim.decode import load_image
+from photosim.decode import load_image, os_error
 
 THUMB_SIDE = 320
 QUALITY = 85
@@ -33,9 +33,12 @@ def cache_file(path: str | os.PathLike, size: int, mtime_ns: int) -> Path:
 def load_thumbnail(path: str | os.PathLike) -> Image.Image:
     """The photo's thumbnail (longest side ``THUMB_SIDE``), from the cache or made and cached.
 
-    Raises ``DecodeError`` for files that cannot be decoded (and caches nothing).
+    Raises ``DecodeError`` for files that cannot be read or decoded (and caches nothing).
     """
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise os_error(os.path.basename(os.fsdecode(path)), exc) from None
     target = cache_file(path, st.st_size, st.st_mtime_ns)
     try:
         with Image.open(target) as im:

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from photosim.decode import DecodeError, load_image, sniff_image
+from photosim.errors import FailKind
 from photosim.metadata import read_metadata
 
 # Stored pixels for each EXIF orientation = the inverse of what the tag asks a viewer to do.
@@ -136,29 +137,31 @@ def test_mpo_decodes_its_first_image(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("content", "reason"),
+    ("content", "reason", "kind"),
     [
-        (b"", "not an image"),
-        (b"hello, I am a text file", "not an image"),
-        (None, "damaged or truncated"),
+        (b"", "empty file", FailKind.NOT_AN_IMAGE),
+        (b"hello, I am a text file", "not an image", FailKind.NOT_AN_IMAGE),
+        (None, "damaged or truncated", FailKind.DAMAGED),
     ],
 )
-def test_bad_files_raise_decode_error_with_reason(tmp_path, content, reason):
+def test_bad_files_raise_decode_error_with_reason(tmp_path, content, reason, kind):
     path = tmp_path / "bad.jpg"
     if content is None:  # a real JPEG cut in half
         upright_quadrants().save(path, "JPEG")
         path.write_bytes(path.read_bytes()[:2000])
     else:
         path.write_bytes(content)
-    with pytest.raises(DecodeError, match=reason):
+    with pytest.raises(DecodeError, match=reason) as err:
         load_image(path, max_side=224)
+    assert err.value.kind == kind
     meta = read_metadata(path)  # metadata never raises; a cut file still has its header
     assert meta["width"] == (600 if content is None else None)
 
 
 def test_missing_file_is_a_decode_error(tmp_path):
-    with pytest.raises(DecodeError, match="gone"):
+    with pytest.raises(DecodeError, match="gone") as err:
         load_image(tmp_path / "nope.jpg")
+    assert err.value.kind == FailKind.VANISHED
 
 
 def test_sniff_decides_by_content_not_name(tmp_path):
