@@ -7,8 +7,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from photosim.errors import FailKind
+
 if TYPE_CHECKING:
     from photosim.errors import PhotosimError
+
+__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress"]
 
 
 class ScanKind(StrEnum):
@@ -24,17 +28,6 @@ class ScanKind(StrEnum):
     INDEXING = "indexing"
     MODEL_UNAVAILABLE = "model_unavailable"
     DONE = "done"
-
-
-class FailKind(StrEnum):
-    """Why a file could not be used (stored with the reason, so no one matches text)."""
-
-    UNREADABLE = "unreadable"  # the file cannot be opened or read (permission, I/O error)
-    VANISHED = "vanished"  # the file went away during the scan
-    NOT_IMAGE = "not_image"  # not an image photosim can read
-    DAMAGED = "damaged"  # an image, but damaged or truncated
-    TOO_LARGE = "too_large"  # refused: too many pixels, or too large to decode
-    OTHER = "other"
 
 
 @dataclass(frozen=True)

@@ -425,9 +425,6 @@ def test_a_folder_full_of_bad_inputs_scans_to_the_end(
     assert "EXIF" in logging_set_up.read_text() or "Tag data" in logging_set_up.read_text()
 
 
-@pytest.mark.xfail(
-    raises=UnicodeEncodeError, strict=False, reason="the store keeps paths as UTF-8 text (robust)"
-)
 def test_a_non_utf8_name_is_scanned_and_shown(tmp_path):
     root = tmp_path / "photos"
     good = [write_photo(root / "a.jpg", seed=1)]
