@@ -95,7 +95,8 @@ class ScanProgress:
 class Photo:
     """A photo of the library as the CLI and the app show it.
 
-    ``error`` is the reason the file could not be read (then it has no vector).
+    ``error`` is the reason the file could not be read (then it has no vector) and
+    ``fail_kind`` the kind of that failure.
     ``taken`` is the EXIF date taken in ISO 8601 (``YYYY-MM-DDTHH:MM:SS``, camera time), when known.
     """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from photosim.errors import LibraryBusy
+from photosim.errors import LibraryBusy, ReadOnlyLocation
 
 
 class ScanLock:
@@ -32,6 +32,8 @@ class ScanLock:
             self._lock.acquire(timeout=0)
         except Timeout:
             raise LibraryBusy(self.db_path, self.holder()) from None
+        except PermissionError:
+            raise ReadOnlyLocation(self.path) from None
         data = json.dumps({"pid": os.getpid(), "what": self.owner}).encode()
         tmp = self.owner_path.with_name(f".{self.owner_path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)

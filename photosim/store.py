@@ -287,13 +287,6 @@ class Store:
                 [(generation, pending, i) for i in ids],
             )
 
-    def mark_seen(self, paths: Iterable[str], generation: int) -> None:
-        with self.atomic() as db:
-            db.conn.executemany(
-                "update photos set seen = ? where path = ?",
-                [(generation, _enc(p)) for p in paths],
-            )
-
     def mark_seen_ids(self, ids: Iterable[int], generation: int) -> None:
         with self.atomic() as db:
             db.conn.executemany(
