@@ -1,25 +1,22 @@
 """Scanning from the window: the worker's lifecycle, the grid filling live, the status bar.
 
 A mixin of ``MainWindow`` (kept apart to keep the window readable); it uses the
-window's library, models, status widgets and signal hub.
+window's library, models, status widgets and signal hub. Every slot checks that
+the worker calling it is the current one: a worker abandoned when another folder
+was opened may still end later, and is ignored then.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox
+import logging
+from functools import partial
 
-from photosim.app.tasks import ScanWorker
-from photosim.events import ScanProgress
+from photosim.app import messages
+from photosim.app.tasks import ScanBatch, Worker, scan_job
+from photosim.errors import LibraryBusy
+from photosim.events import ScanKind, ScanProgress
 
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return "less than a minute left"
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min left"
-    return f"about {seconds / 3600:.1f} h left"
+log = logging.getLogger(__name__)
 
 
 class ScanMixin:
@@ -28,27 +25,28 @@ class ScanMixin:
     def start_scan(self) -> None:
         if self.library is None or self.worker is not None:
             return
-        self.worker = ScanWorker(self.library, self)
-        self.worker.progress.connect(self._on_scan_progress)
-        self.worker.failed.connect(self._on_scan_failed)
-        self.worker.finished_scan.connect(self._on_scan_finished)
+        worker = Worker(partial(scan_job, self.library), name="photosim-scan", stop_on_abort=False)
+        worker.yielded.connect(partial(self._on_scan_batch, worker))
+        worker.finished.connect(partial(self._on_scan_finished, worker))
+        worker.errored.connect(partial(self._on_scan_errored, worker))
+        self.worker = worker
         self._set_scanning(True)
-        self.status_text.setText("Looking for photos…")
-        self.worker.start()
+        if not self.watch.watching():
+            self.status_text.setText("Looking for photos…")
+        worker.start()
 
     def cancel_scan(self) -> None:
         if self.worker is not None:
-            self.worker.cancel()
+            self.worker.abort()
             self.status_text.setText("Stopping the scan; finished work is kept…")
 
-    def stop_scan(self, wait: bool = False) -> None:
-        worker = self.worker
-        if worker is None:
-            return
-        worker.cancel()
-        if wait:
-            worker.wait()
-            self._on_scan_finished(None)
+    def abandon_scan(self) -> Worker | None:
+        """Stop listening to the scan and ask it to stop; it ends in the background."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.abandon()
+            self._set_scanning(False)
+        return worker
 
     def scanning(self) -> bool:
         return self.worker is not None
@@ -59,79 +57,65 @@ class ScanMixin:
         self.cancel_action.setEnabled(on)
         self.rescan_action.setEnabled(not on)
 
-    def _on_scan_progress(self, batch: list[ScanProgress]) -> None:
-        found, changed = [], []
-        for ev in batch:
-            if ev.kind == "found" and ev.path is not None:
+    def _on_scan_batch(self, worker: Worker, batch: ScanBatch) -> None:
+        if worker is not self.worker:
+            return
+        found = []
+        for ev in batch.events:
+            if ev.kind == ScanKind.FOUND and ev.path is not None:
                 found.append(str(ev.path))
-            elif ev.kind == "removed" and ev.path is not None:
+            elif ev.kind == ScanKind.REMOVED and ev.path is not None:
                 self.photos.remove_path(str(ev.path))
-            elif ev.photo_id is not None:
-                changed.append(ev.photo_id)
-            elif ev.kind == "model_unavailable":
-                self.model_error = ev.reason
+            elif ev.kind == ScanKind.MODEL_UNAVAILABLE:
+                self.model_error = messages.model_problem(ev.model_error or ev.reason)
         self.photos.add_paths(found)
-        if self.library is not None:
-            for photo_id in changed[-500:]:
-                if photo := self.library.photo(photo_id):
-                    self.photos.update_photo(photo)
-        last = batch[-1]
+        for photo in batch.photos.values():
+            self.photos.update_photo(photo)
+        last = batch.events[-1]
         self.last_scan = last
         self._show_progress(last)
         self.signals.scan_progress.emit(last)
 
     def _show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in ("found", "removed") or not ev.total:
+        if self.watch.watching():
+            return  # "another scan is running" stays until ours really runs
+        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
             self.progress.setRange(0, 0)
-            self.status_text.setText(f"Looking for photos… {ev.found:,} found")
-        elif ev.kind == "indexing":
-            self.progress.setRange(0, 0)
-            self.status_text.setText("Building the similarity index…")
         else:
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.done)
-            parts = [f"Scanning {ev.done:,} / {ev.total:,}"]
-            if ev.rate:
-                parts.append(f"{ev.rate:.1f} photos/s")
-            if eta := _eta(ev.eta_s):
-                parts.append(eta)
-            self.status_text.setText(" · ".join(parts))
+        self.status_text.setText(messages.progress(ev))
+        self.set_failed_count(ev.failed)
 
-    def _on_scan_failed(self, message: str) -> None:
-        self.model_error = self.model_error or message
-        QMessageBox.warning(self, "The scan stopped", message)
-
-    def _on_scan_finished(self, final: ScanProgress | None) -> None:
-        worker, self.worker = self.worker, None
-        if worker is None:
+    def _on_scan_errored(self, worker: Worker, exc: Exception) -> None:
+        if worker is not self.worker:
             return
-        worker.wait()
+        self.worker = None
+        self._set_scanning(False)
+        if isinstance(exc, LibraryBusy):
+            self.status_text.setText(messages.BUSY)
+            self.watch.watch(self.library)
+            self.reload_photos()
+        else:
+            self.status_text.setText(f"The scan stopped. {messages.describe(exc)}")
+        self.signals.scan_failed.emit(exc)
+        self.signals.scan_finished.emit(None)
+
+    def _on_scan_finished(self, worker: Worker, final: ScanProgress | None) -> None:
+        if worker is not self.worker:
+            return
+        self.worker = None
+        self.watch.stop()
         self._set_scanning(False)
         if final is not None and self.library is not None:
-            self.model_error = final.model_error or self.model_error
-            self._reload_keeping_selection()
-            self.status_text.setText(self._summary(final))
-            if self.current:
-                self._query_neighbours()
-        self.signals.scan_finished.emit(final)
+            self.model_error = messages.model_problem(final.model_error) or self.model_error
+            self.status_text.setText(messages.summary(final, self.model_error))
+            self.set_failed_count(final.failed)
+            self.reload_photos(final)
+        else:
+            self.signals.scan_finished.emit(final)
 
-    def _summary(self, ev: ScanProgress) -> str:
-        if ev.cancelled:
-            return f"Scan cancelled: {ev.done:,} of {ev.total:,} done; F5 resumes it."
-        parts = [f"{ev.found:,} photos"]
-        for label, value in (("new", ev.new), ("moved", ev.moved), ("removed", ev.removed),
-                             ("skipped", ev.failed)):  # fmt: skip
-            if value:
-                parts.append(f"{value:,} {label}")
-        text = "Up to date: " + ", ".join(parts)
-        if self.model_error:
-            text += ". Similarity is off until the model weights are found (Help > Model Weights)."
-        elif not ev.found:
-            text = "No photos in this folder. Open another one (Ctrl+O)."
-        return text
-
-    def _reload_keeping_selection(self) -> None:
-        selected = self.selected_path()
-        self.photos.set_photos(self.library.photos())
-        if selected:
-            self.select_path(selected, push=False)
+    def _on_library_changed(self) -> None:
+        """Another process wrote to the library: show its photos, then try our scan again."""
+        self.reload_photos()
+        self.start_scan()
