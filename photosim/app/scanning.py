@@ -30,8 +30,8 @@ class ScanMixin:
         worker.finished.connect(partial(self._on_scan_finished, worker))
         worker.errored.connect(partial(self._on_scan_errored, worker))
         self.worker = worker
-        self._set_scanning(True)
-        if not self.watch.watching():
+        if not self.watch.watching():  # a retry while another scan runs stays quiet
+            self._set_scanning(True)
             self.status_text.setText("Looking for photos…")
         worker.start()
 
@@ -60,6 +60,9 @@ class ScanMixin:
     def _on_scan_batch(self, worker: Worker, batch: ScanBatch) -> None:
         if worker is not self.worker:
             return
+        if self.watch.watching():  # our scan runs: the other one is over
+            self.watch.stop()
+            self._set_scanning(True)
         found = []
         for ev in batch.events:
             if ev.kind == ScanKind.FOUND and ev.path is not None:
@@ -77,20 +80,19 @@ class ScanMixin:
         self.signals.scan_progress.emit(last)
 
     def _show_progress(self, ev: ScanProgress) -> None:
-        if self.watch.watching():
-            return  # "another scan is running" stays until ours really runs
         if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
             self.progress.setRange(0, 0)
         else:
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.done)
         self.status_text.setText(messages.progress(ev))
-        self.set_failed_count(ev.failed)
 
     def _on_scan_errored(self, worker: Worker, exc: Exception) -> None:
         if worker is not self.worker:
             return
         self.worker = None
+        if isinstance(exc, LibraryBusy) and self.watch.watching():
+            return  # a quiet retry: the other scan still runs
         self._set_scanning(False)
         if isinstance(exc, LibraryBusy):
             self.status_text.setText(messages.BUSY)
@@ -110,7 +112,6 @@ class ScanMixin:
         if final is not None and self.library is not None:
             self.model_error = messages.model_problem(final.model_error) or self.model_error
             self.status_text.setText(messages.summary(final, self.model_error))
-            self.set_failed_count(final.failed)
             self.reload_photos(final)
         else:
             self.signals.scan_finished.emit(final)

@@ -2,7 +2,9 @@
 
 When the app's own scan meets ``LibraryBusy``, it polls a cheap stamp of the
 library (its change counter and photo count) in a worker every few seconds and
-says when it changed, so the window can show the other scan's photos.
+says when it changed, so the window can show the other scan's photos. Every few
+polls it also says ``retry``: the other scan may have ended without changing
+anything, and the window's own scan should then run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from photosim.app.tasks import Worker
 from photosim.library import Library
 
 WATCH_EVERY_MS = 3000
+RETRY_EVERY = 5  # polls
 
 
 def stamp(library: Library) -> tuple[str | None, int]:
@@ -24,6 +27,7 @@ class LibraryWatch(QObject):
     """Polls ``stamp(library)`` off the GUI thread; ``changed`` when it differs from before."""
 
     changed = Signal()
+    retry = Signal()
 
     def __init__(self, interval_ms: int = WATCH_EVERY_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,6 +36,7 @@ class LibraryWatch(QObject):
         self._library: Library | None = None
         self._last: tuple | None = None
         self._worker: Worker | None = None
+        self._polls = 0
 
     def watch(self, library: Library | None) -> None:
         """Start watching ``library`` (a no-op when it is watched already)."""
@@ -46,7 +51,7 @@ class LibraryWatch(QObject):
         self.timer.stop()
         if self._worker is not None:
             self._worker.abandon()
-        self._library, self._last, self._worker = None, None, None
+        self._library, self._last, self._worker, self._polls = None, None, None, 0
 
     def watching(self) -> bool:
         return self._library is not None
@@ -68,5 +73,9 @@ class LibraryWatch(QObject):
         if value is None:
             return
         before, self._last = self._last, value
+        self._polls += 1
         if before is not None and value != before:
+            self._polls = 0
             self.changed.emit()
+        elif self._polls % RETRY_EVERY == 0:
+            self.retry.emit()

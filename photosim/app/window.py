@@ -80,6 +80,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self.history_pos = -1
         self._push_next = True  # False while Back/Forward select a photo
         self.last_scan: ScanProgress | None = None
+        self._final: ScanProgress | None = None  # a finished scan, until the grid reloaded
         self.thumbnails = Thumbnails(parent=self)
         self.photos = PhotoModel(self.thumbnails, self)
         self.proxy = PhotoProxy(self)
@@ -215,6 +216,7 @@ class MainWindow(ScanMixin, QMainWindow):
         )
         self.records_runner.done.connect(self._on_records)
         self.watch.changed.connect(self._on_library_changed)
+        self.watch.retry.connect(self.start_scan)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
@@ -282,9 +284,9 @@ class MainWindow(ScanMixin, QMainWindow):
         self.close_library()
         options = self.engine_options
 
-        def open_it(_abort) -> tuple[Library, list]:
+        def open_it(_abort) -> tuple[Library, list, int]:
             library = Library([Path(root)] if root else None, db, **options)
-            return library, library.photos()
+            return library, library.photos(), len(library.failures())
 
         opener = Worker(open_it, name="photosim-open")
         opener.finished.connect(lambda result: self._on_opened(opener, result))
@@ -293,8 +295,8 @@ class MainWindow(ScanMixin, QMainWindow):
         self.status_text.setText(f"Opening {shown(root or db)}…")
         opener.start()
 
-    def _on_opened(self, opener: Worker, result: tuple[Library, list]) -> None:
-        library, photos = result
+    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
+        library, photos, failed = result
         if opener is not self.opener:
             retire(library, [])
             return
@@ -305,6 +307,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self.settings.setValue("recent", recent[:10])
         self._refresh_recent()
         self.photos.set_photos(photos)
+        self.set_failed_count(failed)
         self.grid_stack.setCurrentWidget(self.grid)
         self.signals.library_opened.emit(library)
         self.start_scan()
@@ -329,7 +332,7 @@ class MainWindow(ScanMixin, QMainWindow):
             runner.cancel()
         if self.library is not None:
             retire(self.library, [scan] if scan else [])
-        self.library, self.model_error, self.last_scan = None, None, None
+        self.library, self.model_error, self.last_scan, self._final = None, None, None, None
         self.history, self.history_pos, self.current = [], -1, None
         self.photos.set_photos([])
         self.neighbours.set_matches([])
@@ -338,19 +341,26 @@ class MainWindow(ScanMixin, QMainWindow):
         return scan
 
     def reload_photos(self, final: ScanProgress | None = None) -> None:
-        """Load the library's photos in a worker; the grid keeps its selection."""
+        """Load the library's photos in a worker; the grid keeps its selection.
+
+        With ``final`` (a scan's last event), ``signals.scan_finished`` follows the reload.
+        """
         library = self.library
-        if library is not None:
-            self.records_runner.submit(lambda: (library, library.photos(), final))
+        if library is None:
+            return
+        self._final = final or self._final
+        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
 
     def _on_records(self, result: tuple) -> None:
-        library, records, final = result
+        library, records, failed = result
         if library is not self.library:
             return
         selected = self.selected_path()
         self.photos.set_photos(records)
+        self.set_failed_count(failed)
         if selected:
             self.select_path(selected, push=False)
+        final, self._final = self._final, None
         if final is not None:  # a finished scan: now the grid shows all of it
             if self.current:
                 self._query_neighbours()
