@@ -1,26 +1,124 @@
-"""Scanning from the window: the worker's lifecycle, the grid filling live, the status bar.
+"""The window's library: opening, scanning (the grid filling live), reloading, closing.
 
-A mixin of ``MainWindow`` (kept apart to keep the window readable); it uses the
-window's library, models, status widgets and signal hub. Every slot checks that
-the worker calling it is the current one: a worker abandoned when another folder
-was opened may still end later, and is ignored then.
+A mixin of ``MainWindow`` (kept apart to keep the window an assembler of panes);
+it uses the window's models, status widgets and signal hub. All of it runs in
+workers. Every slot checks that the worker calling it is the current one: a worker
+abandoned when another folder was opened may still end later, and is ignored then.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from functools import partial
+from pathlib import Path
 
 from photosim.app import messages
-from photosim.app.tasks import ScanBatch, Worker, scan_job
-from photosim.errors import LibraryBusy
+from photosim.app.models import History
+from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
+from photosim.errors import LibraryBusy, shown
 from photosim.events import ScanKind, ScanProgress
+from photosim.library import Library
 
 log = logging.getLogger(__name__)
 
 
-class ScanMixin:
-    """Start, follow, cancel and finish the background scan of ``self.library``."""
+class LibraryMixin:
+    """Open, scan, reload and close ``self.library``, never waiting on the GUI thread."""
+
+    def open_library(
+        self, root: str | os.PathLike | None, db: str | os.PathLike | None = None
+    ) -> None:
+        """Open (or create) the library of ``root`` in a worker, then start its scan.
+
+        Returns at once; ``signals.library_opened`` follows (or the welcome page says why not).
+        """
+        self.close_library()
+        options = self.engine_options
+
+        def open_it(_abort) -> tuple[Library, list, int]:
+            library = Library([Path(root)] if root else None, db, **options)
+            return library, library.photos(), len(library.failures())
+
+        opener = Worker(open_it, name="photosim-open")
+        opener.finished.connect(lambda result: self._on_opened(opener, result))
+        opener.errored.connect(lambda exc: self._on_open_failed(opener, exc))
+        self.opener = opener
+        self.status_text.setText(f"Opening {shown(root or db)}…")
+        opener.start()
+
+    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
+        library, photos, failed = result
+        if opener is not self.opener:
+            retire(library, [])
+            return
+        self.opener, self.library = None, library
+        folder = str(library.roots[0]) if library.roots else str(library.db_path)
+        self.setWindowTitle(f"photosim: {shown(folder)}")
+        recent = [folder] + [f for f in self.recent_folders() if f != folder]
+        self.settings.setValue("recent", recent[:10])
+        self._refresh_recent()
+        self.photos.set_photos(photos)
+        self.set_failed_count(failed)
+        self.grid_stack.setCurrentWidget(self.grid)
+        self.signals.library_opened.emit(library)
+        self.start_scan()
+
+    def _on_open_failed(self, opener: Worker, exc: Exception) -> None:
+        if opener is not self.opener:
+            return
+        self.opener = None
+        self.status_text.setText("")
+        self.welcome.set_text(messages.describe(exc))
+        self.grid_stack.setCurrentWidget(self.welcome)
+        self.signals.library_failed.emit(exc)
+
+    def close_library(self) -> Worker | None:
+        """Let go of the library at once: its workers are abandoned and it closes after them."""
+        if self.opener is not None:
+            self.opener.abandon()
+            self.opener = None
+        self.watch.stop()
+        scan = self.abandon_scan()
+        for runner in (self.query_runner, self.preview_runner, self.records_runner):
+            runner.cancel()
+        if self.library is not None:
+            retire(self.library, [scan] if scan else [])
+        self.library, self.model_error, self.last_scan, self._final = None, None, None, None
+        self.history, self.current = History(), None
+        self.photos.set_photos([])
+        self.neighbours.set_matches([])
+        self.preview.show_photo(None)
+        self.set_failed_count(0)
+        return scan
+
+    def reload_photos(self, final: ScanProgress | None = None) -> None:
+        """Load the library's photos in a worker; the grid keeps its selection.
+
+        With ``final`` (a scan's last event), ``signals.scan_finished`` follows the reload.
+        """
+        library = self.library
+        if library is None:
+            return
+        self._final = final or self._final
+        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
+
+    def _on_records(self, result: tuple) -> None:
+        library, records, failed = result
+        if library is not self.library:
+            return
+        selected = self.selected_path()
+        self.photos.set_photos(records)
+        self.set_failed_count(failed)
+        if selected:
+            self.select_path(selected, push=False)
+        final, self._final = self._final, None
+        if final is not None:  # a finished scan: now the grid shows all of it
+            if self.current:
+                self._query_neighbours()
+            self.signals.scan_finished.emit(final)
+
+    # -- the scan ------------------------------------------------------------
 
     def start_scan(self) -> None:
         if self.library is None or self.worker is not None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from photosim.errors import PhotosimError
+from photosim.errors import DecodeError, NotEmbedded, PhotosimError
 from photosim.events import Photo, ScanKind, ScanProgress
 from photosim.library import Library
 
@@ -236,3 +236,15 @@ def retire(library: Library, workers: Iterable[Worker]) -> threading.Thread:
     thread = threading.Thread(target=close, name="photosim-retire", daemon=True)
     thread.start()
     return thread
+
+
+def neighbours_job(library: Library, path: str, k: int, inside: bool) -> tuple[str, list]:
+    """(path, matches), in a worker: a library photo answers from the cache, a file is embedded."""
+    photo = library.photo(path) if inside else None
+    if photo is None:
+        return path, library.similar_to_file(path, k)
+    if not photo.has_vector:
+        if photo.error:
+            raise DecodeError(path, photo.error)
+        raise NotEmbedded(path)
+    return path, library.similar(photo, k)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from photosim import paths
 from photosim.app import messages
 from photosim.app.delegate import resource_path
-from photosim.app.models import NeighbourModel, PhotoModel, PhotoProxy
+from photosim.app.models import History, NeighbourModel, PhotoModel, PhotoProxy
 from photosim.app.panes import (
     BrowseBar,
     FailuresDialog,
@@ -38,14 +38,14 @@ from photosim.app.panes import (
     PreviewPane,
     WelcomePage,
 )
-from photosim.app.scanning import ScanMixin
+from photosim.app.scanning import LibraryMixin
 from photosim.app.signals import Signals
-from photosim.app.tasks import Runner, Worker, retire
+from photosim.app.tasks import Runner, Worker, neighbours_job
 from photosim.app.thumbnails import Thumbnails, pil_to_qimage
 from photosim.app.watch import LibraryWatch
 from photosim.decode import load_image
 from photosim.embed import Backbone
-from photosim.errors import DecodeError, NotEmbedded, PhotosimError, shown
+from photosim.errors import PhotosimError, shown
 from photosim.events import ScanProgress
 from photosim.library import Library
 
@@ -61,7 +61,7 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
 
 
-class MainWindow(ScanMixin, QMainWindow):
+class MainWindow(LibraryMixin, QMainWindow):
     """One library at a time; every slow step runs in a worker (see tasks.py)."""
 
     def __init__(self, *, model: str | None = None, weights: str | None = None,
@@ -76,8 +76,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self.opener: Worker | None = None  # the library being opened
         self.model_error: PhotosimError | None = None
         self.current: str | None = None  # the query shown: a library photo or a dropped file
-        self.history: list[str] = []
-        self.history_pos = -1
+        self.history = History()
         self._push_next = True  # False while Back/Forward select a photo
         self.last_scan: ScanProgress | None = None
         self._final: ScanProgress | None = None  # a finished scan, until the grid reloaded
@@ -274,98 +273,6 @@ class MainWindow(ScanMixin, QMainWindow):
         if folder:
             self.open_library(folder)
 
-    def open_library(
-        self, root: str | os.PathLike | None, db: str | os.PathLike | None = None
-    ) -> None:
-        """Open (or create) the library of ``root`` in a worker, then start its scan.
-
-        Returns at once; ``signals.library_opened`` follows (or the welcome page says why not).
-        """
-        self.close_library()
-        options = self.engine_options
-
-        def open_it(_abort) -> tuple[Library, list, int]:
-            library = Library([Path(root)] if root else None, db, **options)
-            return library, library.photos(), len(library.failures())
-
-        opener = Worker(open_it, name="photosim-open")
-        opener.finished.connect(lambda result: self._on_opened(opener, result))
-        opener.errored.connect(lambda exc: self._on_open_failed(opener, exc))
-        self.opener = opener
-        self.status_text.setText(f"Opening {shown(root or db)}…")
-        opener.start()
-
-    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
-        library, photos, failed = result
-        if opener is not self.opener:
-            retire(library, [])
-            return
-        self.opener, self.library = None, library
-        folder = str(library.roots[0]) if library.roots else str(library.db_path)
-        self.setWindowTitle(f"photosim: {shown(folder)}")
-        recent = [folder] + [f for f in self.recent_folders() if f != folder]
-        self.settings.setValue("recent", recent[:10])
-        self._refresh_recent()
-        self.photos.set_photos(photos)
-        self.set_failed_count(failed)
-        self.grid_stack.setCurrentWidget(self.grid)
-        self.signals.library_opened.emit(library)
-        self.start_scan()
-
-    def _on_open_failed(self, opener: Worker, exc: Exception) -> None:
-        if opener is not self.opener:
-            return
-        self.opener = None
-        self.status_text.setText("")
-        self.welcome.set_text(messages.describe(exc))
-        self.grid_stack.setCurrentWidget(self.welcome)
-        self.signals.library_failed.emit(exc)
-
-    def close_library(self) -> Worker | None:
-        """Let go of the library at once: its workers are abandoned and it closes after them."""
-        if self.opener is not None:
-            self.opener.abandon()
-            self.opener = None
-        self.watch.stop()
-        scan = self.abandon_scan()
-        for runner in (self.query_runner, self.preview_runner, self.records_runner):
-            runner.cancel()
-        if self.library is not None:
-            retire(self.library, [scan] if scan else [])
-        self.library, self.model_error, self.last_scan, self._final = None, None, None, None
-        self.history, self.history_pos, self.current = [], -1, None
-        self.photos.set_photos([])
-        self.neighbours.set_matches([])
-        self.preview.show_photo(None)
-        self.set_failed_count(0)
-        return scan
-
-    def reload_photos(self, final: ScanProgress | None = None) -> None:
-        """Load the library's photos in a worker; the grid keeps its selection.
-
-        With ``final`` (a scan's last event), ``signals.scan_finished`` follows the reload.
-        """
-        library = self.library
-        if library is None:
-            return
-        self._final = final or self._final
-        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
-
-    def _on_records(self, result: tuple) -> None:
-        library, records, failed = result
-        if library is not self.library:
-            return
-        selected = self.selected_path()
-        self.photos.set_photos(records)
-        self.set_failed_count(failed)
-        if selected:
-            self.select_path(selected, push=False)
-        final, self._final = self._final, None
-        if final is not None:  # a finished scan: now the grid shows all of it
-            if self.current:
-                self._query_neighbours()
-            self.signals.scan_finished.emit(final)
-
     # -- selection, neighbours, history ----------------------------------------
     def selected_path(self) -> str | None:
         index = self.grid.currentIndex()
@@ -391,10 +298,7 @@ class MainWindow(ScanMixin, QMainWindow):
             return
         path = self.proxy.path_at(current.row())
         if self._push_next:
-            del self.history[self.history_pos + 1 :]
-            if not self.history or self.history[-1] != path:
-                self.history.append(path)
-            self.history_pos = len(self.history) - 1
+            self.history.push(path)
         self.show_query(path)
 
     def show_query(self, path: str, outside: bool = False) -> None:
@@ -404,7 +308,7 @@ class MainWindow(ScanMixin, QMainWindow):
         note = "Not in this library: compared, not added." if outside else ""
         self.preview.show_photo(path, photo, note)
         self.preview_runner.submit(lambda: (path, pil_to_qimage(load_image(path, PREVIEW_SIDE))))
-        self.strip.set_history(self.history_pos > 0, self.history_pos < len(self.history) - 1)
+        self.strip.set_history(self.history.can_back(), self.history.can_forward())
         self.signals.photo_selected.emit(path)
         self._query_neighbours()
 
@@ -420,7 +324,7 @@ class MainWindow(ScanMixin, QMainWindow):
             title = f"Similar to {shown(os.path.basename(path))}"
             self.strip.show_message(messages.describe(self.model_error), title)
             return
-        self.query_runner.submit(lambda: neighbours(library, path, k, inside))
+        self.query_runner.submit(lambda: neighbours_job(library, path, k, inside))
         name = html.escape(shown(os.path.basename(path)))
         self.strip.title.setText(f"Similar to <b>{name}</b>: searching…")
 
@@ -447,14 +351,12 @@ class MainWindow(ScanMixin, QMainWindow):
             self.show_query(path, outside=True)
 
     def go_back(self) -> None:
-        if self.history_pos > 0:
-            self.history_pos -= 1
-            self.select_path(self.history[self.history_pos], push=False)
+        if (path := self.history.back()) is not None:
+            self.select_path(path, push=False)
 
     def go_forward(self) -> None:
-        if self.history_pos < len(self.history) - 1:
-            self.history_pos += 1
-            self.select_path(self.history[self.history_pos], push=False)
+        if (path := self.history.forward()) is not None:
+            self.select_path(path, push=False)
 
     # -- outside photos ---------------------------------------------------------
     def choose_query_file(self) -> None:
@@ -554,15 +456,3 @@ class MainWindow(ScanMixin, QMainWindow):
             self.hide()
             scan.join(CLOSE_GRACE_S)
         super().closeEvent(event)
-
-
-def neighbours(library: Library, path: str, k: int, inside: bool) -> tuple[str, list]:
-    """(path, matches), in a worker: a library photo answers from the cache, a file is embedded."""
-    photo = library.photo(path) if inside else None
-    if photo is None:
-        return path, library.similar_to_file(path, k)
-    if not photo.has_vector:
-        if photo.error:
-            raise DecodeError(path, photo.error)
-        raise NotEmbedded(path)
-    return path, library.similar(photo, k)
