@@ -211,6 +211,7 @@ def test_dropping_an_outside_photo_queries_without_adding_it(qtbot, window, fold
     assert query == str(outside) and matches[0].path == folder / "photo5.jpg"
     assert "from phone.jpg" in window.strip.title.text()
     assert window.preview.path == str(outside)
+    qtbot.waitUntil(lambda: "KB" in window.preview.details.text(), timeout=10_000)  # size, later
     assert window.library.photo(outside) is None
 
 

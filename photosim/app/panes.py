@@ -95,6 +95,7 @@ class PreviewPane(QWidget):
         """Details of ``path`` now; the image follows with ``set_image``."""
         self.path = path
         self._image = None
+        self._facts = (photo, note)
         self.image.clear()
         for button in (self.open_button, self.folder_button, self.copy_button):
             button.setEnabled(path is not None)
@@ -106,16 +107,17 @@ class PreviewPane(QWidget):
         self.name.setText(shown(os.path.basename(path)))
         self.details.setText(self._describe(path, photo, note))
 
-    def _describe(self, path: str, photo: Photo | None, note: str) -> str:
+    def _describe(self, path: str, photo: Photo | None, note: str, size: int | None = None) -> str:
+        """Folder, pixels and bytes, date and camera: from the record, never the disk here."""
         lines = [shown(Path(path).parent)]
         facts = []
         if photo and photo.width and photo.height:
             facts.append(f"{photo.width} × {photo.height}")
-        try:
-            facts.append(human_size(os.stat(path).st_size))
-        except OSError:
-            facts.append("file not found")
-        lines.append(" · ".join(facts))
+        size = photo.size if photo and photo.size else size
+        if size is not None:
+            facts.append(human_size(size))
+        if facts:
+            lines.append(" · ".join(facts))
         when = []
         if photo and photo.taken:
             when.append(datetime.fromisoformat(photo.taken).strftime("%Y-%m-%d %H:%M"))
@@ -130,10 +132,15 @@ class PreviewPane(QWidget):
             lines.append(note)
         return "\n".join(lines)
 
-    def set_image(self, path: str, image: QImage | None, error: str | None = None) -> None:
+    def set_image(
+        self, path: str, image: QImage | None, error: str | None = None, size: int | None = None
+    ) -> None:
+        """The loaded image (or why not) and the file's size, read with it in the worker."""
         if path != self.path:
             return  # a late answer for a photo no longer shown
         self._image = image
+        if size is not None:
+            self.details.setText(self._describe(path, *self._facts, size=size))
         if image is None:
             self.image.setText(f"Cannot show this photo: {error}" if error else "")
         self._fit()

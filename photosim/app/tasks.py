@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import threading
 import time
 import warnings
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
+from photosim.decode import load_image
 from photosim.errors import DecodeError, NotEmbedded, PhotosimError
 from photosim.events import Photo, ScanKind, ScanProgress
 from photosim.library import Library
@@ -104,8 +107,8 @@ class Worker(QObject):
         try:
             result = self._call()
         except Exception as exc:  # reported as the object, never raised into Qt
-            if isinstance(exc, PhotosimError):
-                log.warning("%s: %s", self.name, exc, exc_info=exc)
+            if isinstance(exc, PhotosimError):  # expected: shown to the user, kept in the log
+                log.info("%s: %s", self.name, exc, exc_info=exc)
             else:
                 log.exception("%s failed", self.name)
             exc = exc.with_traceback(None)  # the frames would keep the library alive
@@ -248,3 +251,16 @@ def neighbours_job(library: Library, path: str, k: int, inside: bool) -> tuple[s
             raise DecodeError(path, photo.error)
         raise NotEmbedded(path)
     return path, library.similar(photo, k)
+
+
+def preview_job(path: str, side: int) -> tuple[str, QImage, int]:
+    """(path, upright image at most ``side`` pixels, file size), in a worker."""
+    size = os.stat(path).st_size
+    return path, pil_to_qimage(load_image(path, side)), size
+
+
+def pil_to_qimage(image) -> QImage:
+    """An RGB Pillow image as a QImage that owns its pixels (made in any thread)."""
+    data = image.tobytes("raw", "RGB")
+    qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
+    return qimage.copy()

@@ -16,18 +16,12 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from photosim.app.messages import describe
+from photosim.app.tasks import pil_to_qimage
 from photosim.decode import DecodeError
 from photosim.errors import shown
 from photosim.thumbs import load_thumbnail
 
 log = logging.getLogger(__name__)
-
-
-def pil_to_qimage(image) -> QImage:
-    """An RGB Pillow image as a QImage that owns its pixels."""
-    data = image.tobytes("raw", "RGB")
-    qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
-    return qimage.copy()
 
 
 class _Emitter(QObject):

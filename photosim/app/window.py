@@ -40,10 +40,9 @@ from photosim.app.panes import (
 )
 from photosim.app.scanning import LibraryMixin
 from photosim.app.signals import Signals
-from photosim.app.tasks import Runner, Worker, neighbours_job
-from photosim.app.thumbnails import Thumbnails, pil_to_qimage
+from photosim.app.tasks import Runner, Worker, neighbours_job, preview_job
+from photosim.app.thumbnails import Thumbnails
 from photosim.app.watch import LibraryWatch
-from photosim.decode import load_image
 from photosim.embed import Backbone
 from photosim.errors import PhotosimError, shown
 from photosim.events import ScanProgress
@@ -307,7 +306,7 @@ class MainWindow(LibraryMixin, QMainWindow):
         photo = None if outside else self.photos.photo_of(path)
         note = "Not in this library: compared, not added." if outside else ""
         self.preview.show_photo(path, photo, note)
-        self.preview_runner.submit(lambda: (path, pil_to_qimage(load_image(path, PREVIEW_SIDE))))
+        self.preview_runner.submit(lambda: preview_job(path, PREVIEW_SIDE))
         self.strip.set_history(self.history.can_back(), self.history.can_forward())
         self.signals.photo_selected.emit(path)
         self._query_neighbours()
@@ -342,8 +341,8 @@ class MainWindow(LibraryMixin, QMainWindow):
         self.signals.similarity_unavailable.emit(message)
 
     def _on_preview(self, result) -> None:
-        path, image = result
-        self.preview.set_image(path, image)
+        path, image, size = result
+        self.preview.set_image(path, image, size=size)
 
     def walk_to(self, path: str) -> None:
         """A neighbour was activated: select it in the grid (the similarity walk)."""
