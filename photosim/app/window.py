@@ -438,6 +438,10 @@ class MainWindow(LibraryMixin, QMainWindow):
         self.failures_dialog.show()
         self.signals.failures_shown.emit(self.failures_dialog)
 
+    def _weights_message(self) -> str:
+        """What the model error means for similarity (kept for hooks that show it)."""
+        return messages.describe(self.model_error) if self.model_error else ""
+
     def show_weights_help(self) -> None:
         text = str(self.model_error or "The model weights are loaded; similarity is on.")
         QMessageBox.information(self, "Model weights", text)
