@@ -264,6 +264,32 @@ def test_closing_during_a_weights_download_returns_within_two_seconds(qtbot, fol
     assert worker.join(10)
 
 
+def test_closing_during_an_index_build_returns_within_two_seconds(qtbot, folder, monkeypatch):
+    from photosim.index import VectorIndex
+
+    gate, building = threading.Event(), threading.Event()
+    real_build = VectorIndex.build
+
+    def slow_build(index, *args, **kwargs):
+        building.set()
+        gate.wait(30)
+        return real_build(index, *args, **kwargs)
+
+    monkeypatch.setattr(VectorIndex, "build", slow_build)
+    win = new_window(qtbot)
+    win.open_library(str(folder))
+    qtbot.waitUntil(building.is_set, timeout=WAIT)
+    assert "similarity index" in win.status_text.text()
+    worker, db = win.worker, win.library.db_path
+    start = time.monotonic()
+    win.close()
+    assert time.monotonic() - start < 2.0 and worker.running()
+    gate.set()
+    assert worker.join(10)
+    with Library(db_path=db) as lib:
+        assert lib.info()["embedded"] == 6  # the vectors were stored before the build
+
+
 # -- 4: errors as objects, words by type ----------------------------------------------
 def test_a_scan_error_is_shown_by_type_never_as_missing_weights(qtbot, folder, monkeypatch):
     real_scan = Library.scan
