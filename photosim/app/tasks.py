@@ -107,7 +107,7 @@ class Worker(QObject):
         try:
             result = self._call()
         except Exception as exc:  # reported as the object, never raised into Qt
-            if isinstance(exc, PhotosimError):  # expected: shown to the user, kept in the log
+            if isinstance(exc, PhotosimError | OSError):  # expected: shown, and kept in the log
                 log.info("%s: %s", self.name, exc, exc_info=exc)
             else:
                 log.exception("%s failed", self.name)
