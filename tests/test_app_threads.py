@@ -162,15 +162,42 @@ def test_opening_a_library_never_waits_on_the_gui_thread(qtbot, folder, monkeypa
         gate.wait(10)  # migrating a big old library
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("photosim.app.window.Library", slow_library)
+    monkeypatch.setattr("photosim.app.scanning.Library", slow_library)
     win = new_window(qtbot)
     start = time.monotonic()
     win.open_library(str(folder))
     assert time.monotonic() - start < 0.5
     assert "Opening" in win.status_text.text()
+    qtbot.wait(200)  # events keep flowing; the library is still opening
+    assert win.library is None
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
         gate.set()
     assert win.proxy.rowCount() == 7
+
+
+def test_a_library_that_opens_late_is_ignored_for_the_one_asked_for_since(
+    qtbot, tmp_path, monkeypatch
+):
+    slow_root, fast_root = make_folder(tmp_path / "Slow", 2), make_folder(tmp_path / "Fast", 3)
+    gate, real = threading.Event(), Library
+    opened = []
+
+    def library(roots, *args, **kwargs):
+        if roots and Path(roots[0]) == slow_root:
+            gate.wait(10)  # an old network share, slow to answer
+        opened.append(real(roots, *args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr("photosim.app.scanning.Library", library)
+    win = new_window(qtbot)
+    win.open_library(str(slow_root))
+    with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
+        win.open_library(str(fast_root))
+    gate.set()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=WAIT)
+    qtbot.wait(100)  # the slow library's answer arrives now, and must change nothing
+    assert win.library.roots == [fast_root] and win.proxy.rowCount() == 3
+    assert not win.scanning()
 
 
 def test_the_gui_thread_never_queries_the_library(qtbot, folder, monkeypatch, tmp_path):
