@@ -104,7 +104,10 @@ def test_worker_streams_a_generator_and_sends_its_result(qtbot):
 
 def test_worker_errors_cross_as_objects_without_their_frames(qtbot):
     def fail(_abort):
-        raise WeightsMissing("no weights here", expected="resnet50.pth")
+        try:
+            raise OSError("no route to host")
+        except OSError:
+            raise WeightsMissing("no weights here", expected="resnet50.pth") from None
 
     worker = Worker(fail)
     with qtbot.waitSignal(worker.errored, timeout=WAIT) as blocker:
@@ -112,6 +115,7 @@ def test_worker_errors_cross_as_objects_without_their_frames(qtbot):
     exc = blocker.args[0]
     assert isinstance(exc, WeightsMissing) and exc.expected == "resnet50.pth"
     assert exc.__traceback__ is None  # the frames (and the library in them) are let go
+    assert exc.__context__.__traceback__ is None
 
 
 def test_an_abandoned_worker_is_ignored_and_keeps_nothing_alive(qtbot):

@@ -111,8 +111,7 @@ class Worker(QObject):
                 log.info("%s: %s", self.name, exc, exc_info=exc)
             else:
                 log.exception("%s failed", self.name)
-            exc = exc.with_traceback(None)  # the frames would keep the library alive
-            self.errored.emit(exc)
+            self.errored.emit(_without_frames(exc))
         else:
             self.finished.emit(result)
         finally:
@@ -133,6 +132,18 @@ class Worker(QObject):
                 self.yielded.emit(next(result))
         except StopIteration as stop:
             return stop.value
+
+
+def _without_frames(exc: BaseException) -> BaseException:
+    """``exc`` and the errors chained to it, without tracebacks: the frames would keep a
+    library (and whatever else the failed code held) alive as long as the error is shown."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 class Runner(QObject):
