@@ -26,7 +26,7 @@ from photosim.app import messages
 from photosim.app.panes import PreviewPane
 from photosim.app.tasks import Runner, Worker
 from photosim.app.window import MainWindow
-from photosim.errors import LibraryBusy, NotEmbedded, WeightsMissing
+from photosim.errors import DecodeError, LibraryBusy, NotEmbedded, WeightsMissing
 from photosim.library import Library
 from photosim.store import Store
 
@@ -362,6 +362,7 @@ def test_messages_are_chosen_by_type():
     )
     assert messages.describe(LibraryBusy("/x/library.db", "pid 1")) == messages.BUSY
     assert "not embedded yet" in messages.describe(NotEmbedded("/p/a.jpg"))
+    assert messages.reason(DecodeError("a.jpg", "not an image")) == "not an image"
     odd = messages.describe(KeyError("x"))
     assert "KeyError" in odd and "terminal" not in odd
 

@@ -60,6 +60,15 @@ def describe(exc: BaseException, *, scanning: bool = False) -> str:
     return f"Something went wrong ({type(exc).__name__}); {log_hint()}."
 
 
+def reason(exc: BaseException) -> str:
+    """Why one file cannot be shown, for a line that already names it."""
+    if isinstance(exc, DecodeError):
+        return exc.reason
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read the file ({exc.strerror})"
+    return describe(exc)
+
+
 def eta(seconds: float | None) -> str:
     if seconds is None:
         return ""

@@ -210,7 +210,7 @@ class MainWindow(LibraryMixin, QMainWindow):
         self.query_runner.failed.connect(self._on_neighbours_failed)
         self.preview_runner.done.connect(self._on_preview)
         self.preview_runner.failed.connect(
-            lambda exc: self.preview.set_image(self.preview.path, None, messages.describe(exc))
+            lambda exc: self.preview.set_image(self.preview.path, None, messages.reason(exc))
         )
         self.records_runner.done.connect(self._on_records)
         self.watch.changed.connect(self._on_library_changed)
