@@ -9,6 +9,12 @@ Nothing waits on a worker from the GUI thread: a superseded or closing worker is
 so a step that cannot be cancelled (a weights download, an index build) never
 freezes the window. A worker deletes itself once its thread has ended and drops
 its function, so it keeps nothing (a library) alive.
+
+The threads are plain daemon threads, not a ``QThreadPool`` or ``QThread``: a pool
+waits for its threads when it is destroyed (the global one when the app exits) and
+destroying a running ``QThread`` aborts, which is exactly the unbounded wait an
+uncancellable step must not cause. Their signals reach the GUI thread queued all
+the same, since the worker object lives there.
 """
 
 from __future__ import annotations
