@@ -50,7 +50,7 @@ def window(qtbot):
 
 def open_and_scan(qtbot, win: MainWindow, folder: Path):
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        assert win.open_library(str(folder))
+        win.open_library(str(folder))
     return blocker.args[0]
 
 
@@ -211,6 +211,7 @@ def test_dropping_an_outside_photo_queries_without_adding_it(qtbot, window, fold
     assert query == str(outside) and matches[0].path == folder / "photo5.jpg"
     assert "from phone.jpg" in window.strip.title.text()
     assert window.preview.path == str(outside)
+    qtbot.waitUntil(lambda: "KB" in window.preview.details.text(), timeout=10_000)  # size, later
     assert window.library.photo(outside) is None
 
 
@@ -278,15 +279,11 @@ def test_closing_during_a_scan_stops_it_and_keeps_finished_work(qtbot, big_folde
     db = win.library.db_path
     backbone.permits.release()
     qtbot.waitUntil(lambda: backbone.calls == 2, timeout=SCAN_TIMEOUT)  # batch 1 done, 2 waiting
-    cancel = win.worker.cancel
-
-    def cancel_and_release():
-        cancel()
-        backbone.permits.release()
-
-    win.worker.cancel = cancel_and_release
-    win.close()
-    assert win.worker is None
+    worker = win.worker
+    win.close()  # the scan is told to stop; batch 2 is still in the model
+    assert win.worker is None and not win.isVisible()
+    backbone.permits.release()  # batch 2 finishes in the background, then the scan stops
+    assert worker.join(30)
     with Library(db_path=db) as lib:
         assert lib.info()["photos"] == 70
         assert lib.info()["embedded"] == 64  # two batches finished, the rest left for next time

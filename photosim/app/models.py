@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 )
 
 from photosim.app.thumbnails import Thumbnails
+from photosim.errors import shown
 from photosim.events import Match, Photo
 
 PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
@@ -40,7 +41,7 @@ class Item:
 
 
 def _tooltip(item: Item, error: str | None) -> str:
-    lines = [item.path]
+    lines = [shown(item.path)]
     photo = item.photo
     if photo and photo.taken:
         lines.append(photo.taken.replace("T", " "))
@@ -71,6 +72,11 @@ class _ThumbModel(QAbstractListModel):
     def item(self, row: int) -> Item:
         return self.items[row]
 
+    def photo_of(self, path: str) -> Photo | None:
+        """The library's record of ``path`` as last loaded (None: not known, or not recorded yet)."""
+        row = self._rows.get(path)
+        return self.items[row].photo if row is not None else None
+
     def _reindex(self) -> None:
         self._rows = {item.path: row for row, item in enumerate(self.items)}
 
@@ -79,7 +85,7 @@ class _ThumbModel(QAbstractListModel):
             return None
         item = self.items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(item.path)
+            return shown(os.path.basename(item.path))
         if role == PathRole:
             return item.path
         if role == PhotoRole:
@@ -247,3 +253,36 @@ class NeighbourModel(_ThumbModel):
 
     def paths(self) -> list[Path]:
         return [Path(i.path) for i in self.items]
+
+
+class History:
+    """The similarity walk's Back/Forward list, as in a web browser."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.pos = -1
+
+    def push(self, path: str) -> None:
+        """``path`` was selected by the user: it ends the list (forward steps are dropped)."""
+        del self.paths[self.pos + 1 :]
+        if not self.paths or self.paths[-1] != path:
+            self.paths.append(path)
+        self.pos = len(self.paths) - 1
+
+    def can_back(self) -> bool:
+        return self.pos > 0
+
+    def can_forward(self) -> bool:
+        return self.pos < len(self.paths) - 1
+
+    def back(self) -> str | None:
+        if not self.can_back():
+            return None
+        self.pos -= 1
+        return self.paths[self.pos]
+
+    def forward(self) -> str | None:
+        if not self.can_forward():
+            return None
+        self.pos += 1
+        return self.paths[self.pos]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from datetime import datetime
 from pathlib import Path
@@ -10,21 +11,29 @@ from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
     QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
     QStackedWidget,
+    QToolBar,
     QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from photosim.app.delegate import ThumbDelegate
-from photosim.app.models import NeighbourModel
+from photosim.app.delegate import PAD, ThumbDelegate
+from photosim.app.models import SORTS, NeighbourModel
+from photosim.errors import shown
 from photosim.events import Photo
 
 
@@ -35,6 +44,11 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
+
+
+def file_url(path: str) -> QUrl:
+    """A file URL keeping every byte of the name (``fromLocalFile`` drops undecodable ones)."""
+    return QUrl.fromEncoded(Path(path).absolute().as_uri().encode("ascii"))
 
 
 def theme_icon(name: str, fallback: QIcon | None = None) -> QIcon:
@@ -81,6 +95,7 @@ class PreviewPane(QWidget):
         """Details of ``path`` now; the image follows with ``set_image``."""
         self.path = path
         self._image = None
+        self._facts = (photo, note)
         self.image.clear()
         for button in (self.open_button, self.folder_button, self.copy_button):
             button.setEnabled(path is not None)
@@ -89,19 +104,20 @@ class PreviewPane(QWidget):
             self.details.setText("Select a photo to see it here with its most similar photos.")
             return
         self.image.setText("Loading…")
-        self.name.setText(os.path.basename(path))
+        self.name.setText(shown(os.path.basename(path)))
         self.details.setText(self._describe(path, photo, note))
 
-    def _describe(self, path: str, photo: Photo | None, note: str) -> str:
-        lines = [str(Path(path).parent)]
+    def _describe(self, path: str, photo: Photo | None, note: str, size: int | None = None) -> str:
+        """Folder, pixels and bytes, date and camera: from the record, never the disk here."""
+        lines = [shown(Path(path).parent)]
         facts = []
         if photo and photo.width and photo.height:
             facts.append(f"{photo.width} × {photo.height}")
-        try:
-            facts.append(human_size(os.stat(path).st_size))
-        except OSError:
-            facts.append("file not found")
-        lines.append(" · ".join(facts))
+        size = photo.size if photo and photo.size else size
+        if size is not None:
+            facts.append(human_size(size))
+        if facts:
+            lines.append(" · ".join(facts))
         when = []
         if photo and photo.taken:
             when.append(datetime.fromisoformat(photo.taken).strftime("%Y-%m-%d %H:%M"))
@@ -116,10 +132,15 @@ class PreviewPane(QWidget):
             lines.append(note)
         return "\n".join(lines)
 
-    def set_image(self, path: str, image: QImage | None, error: str | None = None) -> None:
+    def set_image(
+        self, path: str, image: QImage | None, error: str | None = None, size: int | None = None
+    ) -> None:
+        """The loaded image (or why not) and the file's size, read with it in the worker."""
         if path != self.path:
             return  # a late answer for a photo no longer shown
         self._image = image
+        if size is not None:
+            self.details.setText(self._describe(path, *self._facts, size=size))
         if image is None:
             self.image.setText(f"Cannot show this photo: {error}" if error else "")
         self._fit()
@@ -139,16 +160,17 @@ class PreviewPane(QWidget):
         self.image.setPixmap(pixmap)
 
     def open_photo(self) -> None:
+        """Open with the desktop's handler for the file type (never a shell)."""
         if self.path:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.path))
+            QDesktopServices.openUrl(file_url(self.path))
 
     def show_in_folder(self) -> None:
         if self.path:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.path).parent)))
+            QDesktopServices.openUrl(file_url(str(Path(self.path).parent)))
 
     def copy_path(self) -> None:
         if self.path:
-            QGuiApplication.clipboard().setText(self.path)
+            QGuiApplication.clipboard().setText(shown(self.path))
 
 
 class NeighboursPane(QWidget):
@@ -232,8 +254,8 @@ class NeighboursPane(QWidget):
         self.stack.setCurrentWidget(self.message)
 
     def show_matches(self, query: str, matches: list) -> None:
-        self.title.setText(f"Similar to <b>{os.path.basename(query)}</b>")
-        self.title.setToolTip(query)
+        self.title.setText(f"Similar to <b>{html.escape(shown(os.path.basename(query)))}</b>")
+        self.title.setToolTip(shown(query))
         self.model.set_matches(matches)
         self._update_empty()
 
@@ -303,3 +325,88 @@ class WelcomePage(QWidget):
             button.setToolTip(f"Open {folder} again")
             button.clicked.connect(lambda _=False, f=folder: self.open_recent.emit(f))
             self.recent.addWidget(button, alignment=Qt.AlignmentFlag.AlignHCenter)
+
+
+class BrowseBar(QToolBar):
+    """The toolbar above the grid: thumbnail zoom, path filter, sort order."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Browse", parent, objectName="browse", movable=False)
+        self.filter_edit = QLineEdit(
+            placeholderText="Filter by path (Ctrl+F)", clearButtonEnabled=True
+        )
+        self.filter_edit.setMaximumWidth(320)
+        self.sort_box = QComboBox()
+        self.sort_box.addItems(list(SORTS))
+        self.sort_box.setToolTip("Sort the photos")
+        self.zoom = QSlider(Qt.Orientation.Horizontal, minimum=96, maximum=320, value=160)
+        self.zoom.setFixedWidth(140)
+        self.zoom.setToolTip("Thumbnail size")
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.addWidget(QLabel(" Zoom "))
+        self.addWidget(self.zoom)
+        self.addWidget(spacer)
+        self.addWidget(self.filter_edit)
+        self.addWidget(QLabel("  Sort "))
+        self.addWidget(self.sort_box)
+
+
+class PhotoGrid(QListView):
+    """The library's thumbnails, zoomable (``set_side``)."""
+
+    def __init__(self, model, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("grid")
+        self.delegate = ThumbDelegate(160, self)
+        self.setItemDelegate(self.delegate)
+        self.setModel(model)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(400)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+
+    def set_side(self, side: int) -> None:
+        self.delegate.side = side
+        text = self.fontMetrics().height() + 4
+        self.setGridSize(QSize(side + 2 * PAD + 4, side + 2 * PAD + text + 4))
+
+
+class FailuresDialog(QDialog):
+    """Every file the scans could not read, with the reason (non-modal)."""
+
+    def __init__(self, lines: list[tuple[str, str]], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Skipped files")
+        self.resize(760, 420)
+        count = len(lines)
+        summary = (
+            f"{count:,} files could not be read and were skipped; your files were not changed."
+            if count
+            else "No skipped files."
+        )
+        self.table = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True)
+        self.table.setHeaderLabels(["File", "Reason"])
+        for path, reason in lines:
+            item = QTreeWidgetItem([path, reason])
+            item.setToolTip(0, path)
+            item.setToolTip(1, reason)
+            self.table.addTopLevelItem(item)
+        self.table.resizeColumnToContents(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(summary, wordWrap=True))
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            (self.table.topLevelItem(i).text(0), self.table.topLevelItem(i).text(1))
+            for i in range(self.table.topLevelItemCount())
+        ]

@@ -1,54 +1,154 @@
-"""Scanning from the window: the worker's lifecycle, the grid filling live, the status bar.
+"""The window's library: opening, scanning (the grid filling live), reloading, closing.
 
-A mixin of ``MainWindow`` (kept apart to keep the window readable); it uses the
-window's library, models, status widgets and signal hub.
+A mixin of ``MainWindow`` (kept apart to keep the window an assembler of panes);
+it uses the window's models, status widgets and signal hub. All of it runs in
+workers. Every slot checks that the worker calling it is the current one: a worker
+abandoned when another folder was opened may still end later, and is ignored then.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox
+import logging
+import os
+from functools import partial
+from pathlib import Path
 
-from photosim.app.tasks import ScanWorker
-from photosim.events import ScanProgress
+from photosim.app import messages
+from photosim.app.models import History
+from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
+from photosim.errors import LibraryBusy, shown
+from photosim.events import ScanKind, ScanProgress
+from photosim.library import Library
+
+log = logging.getLogger(__name__)
 
 
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return "less than a minute left"
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min left"
-    return f"about {seconds / 3600:.1f} h left"
+class LibraryMixin:
+    """Open, scan, reload and close ``self.library``, never waiting on the GUI thread."""
 
+    def open_library(
+        self, root: str | os.PathLike | None, db: str | os.PathLike | None = None
+    ) -> None:
+        """Open (or create) the library of ``root`` in a worker, then start its scan.
 
-class ScanMixin:
-    """Start, follow, cancel and finish the background scan of ``self.library``."""
+        Returns at once; ``signals.library_opened`` follows (or the welcome page says why not).
+        """
+        self.close_library()
+        options = self.engine_options
+
+        def open_it(_abort) -> tuple[Library, list, int]:
+            library = Library([Path(root)] if root else None, db, **options)
+            return library, library.photos(), len(library.failures())
+
+        opener = Worker(open_it, name="photosim-open")
+        opener.finished.connect(lambda result: self._on_opened(opener, result))
+        opener.errored.connect(lambda exc: self._on_open_failed(opener, exc))
+        self.opener = opener
+        self.status_text.setText(f"Opening {shown(root or db)}…")
+        opener.start()
+
+    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
+        library, photos, failed = result
+        if opener is not self.opener:
+            retire(library, [])
+            return
+        self.opener, self.library = None, library
+        folder = str(library.roots[0]) if library.roots else str(library.db_path)
+        self.setWindowTitle(f"photosim: {shown(folder)}")
+        recent = [folder] + [f for f in self.recent_folders() if f != folder]
+        self.settings.setValue("recent", recent[:10])
+        self._refresh_recent()
+        self.photos.set_photos(photos)
+        self.set_failed_count(failed)
+        self.grid_stack.setCurrentWidget(self.grid)
+        self.signals.library_opened.emit(library)
+        self.start_scan()
+
+    def _on_open_failed(self, opener: Worker, exc: Exception) -> None:
+        if opener is not self.opener:
+            return
+        self.opener = None
+        self.status_text.setText("")
+        self.welcome.set_text(messages.describe(exc))
+        self.grid_stack.setCurrentWidget(self.welcome)
+        self.signals.library_failed.emit(exc)
+
+    def close_library(self) -> Worker | None:
+        """Let go of the library at once: its workers are abandoned and it closes after them."""
+        if self.opener is not None:
+            self.opener.abandon()
+            self.opener = None
+        self.watch.stop()
+        scan = self.abandon_scan()
+        for runner in (self.query_runner, self.preview_runner, self.records_runner):
+            runner.cancel()
+        if self.library is not None:
+            retire(self.library, [scan] if scan else [])
+        self.library, self.model_error, self.last_scan, self._final = None, None, None, None
+        self.history, self.current = History(), None
+        self.photos.set_photos([])
+        self.neighbours.set_matches([])
+        self.preview.show_photo(None)
+        self.set_failed_count(0)
+        return scan
+
+    def reload_photos(self, final: ScanProgress | None = None) -> None:
+        """Load the library's photos in a worker; the grid keeps its selection.
+
+        With ``final`` (a scan's last event), ``signals.scan_finished`` follows the reload.
+        """
+        library = self.library
+        if library is None:
+            return
+        self._final = final or self._final
+        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
+
+    def _reload_keeping_selection(self) -> None:
+        """Kept for hooks written before ``reload_photos``: the same, in a worker."""
+        self.reload_photos()
+
+    def _on_records(self, result: tuple) -> None:
+        library, records, failed = result
+        if library is not self.library:
+            return
+        selected = self.selected_path()
+        self.photos.set_photos(records)
+        self.set_failed_count(failed)
+        if selected:
+            self.select_path(selected, push=False)
+        final, self._final = self._final, None
+        if final is not None:  # a finished scan: now the grid shows all of it
+            if self.current:
+                self._query_neighbours()
+            self.signals.scan_finished.emit(final)
+
+    # -- the scan ------------------------------------------------------------
 
     def start_scan(self) -> None:
         if self.library is None or self.worker is not None:
             return
-        self.worker = ScanWorker(self.library, self)
-        self.worker.progress.connect(self._on_scan_progress)
-        self.worker.failed.connect(self._on_scan_failed)
-        self.worker.finished_scan.connect(self._on_scan_finished)
-        self._set_scanning(True)
-        self.status_text.setText("Looking for photos…")
-        self.worker.start()
+        worker = Worker(partial(scan_job, self.library), name="photosim-scan", stop_on_abort=False)
+        worker.yielded.connect(partial(self._on_scan_batch, worker))
+        worker.finished.connect(partial(self._on_scan_finished, worker))
+        worker.errored.connect(partial(self._on_scan_errored, worker))
+        self.worker = worker
+        if not self.watch.watching():  # a retry while another scan runs stays quiet
+            self._set_scanning(True)
+            self.status_text.setText("Looking for photos…")
+        worker.start()
 
     def cancel_scan(self) -> None:
         if self.worker is not None:
-            self.worker.cancel()
+            self.worker.abort()
             self.status_text.setText("Stopping the scan; finished work is kept…")
 
-    def stop_scan(self, wait: bool = False) -> None:
-        worker = self.worker
-        if worker is None:
-            return
-        worker.cancel()
-        if wait:
-            worker.wait()
-            self._on_scan_finished(None)
+    def abandon_scan(self) -> Worker | None:
+        """Stop listening to the scan and ask it to stop; it ends in the background."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.abandon()
+            self._set_scanning(False)
+        return worker
 
     def scanning(self) -> bool:
         return self.worker is not None
@@ -59,79 +159,66 @@ class ScanMixin:
         self.cancel_action.setEnabled(on)
         self.rescan_action.setEnabled(not on)
 
-    def _on_scan_progress(self, batch: list[ScanProgress]) -> None:
-        found, changed = [], []
-        for ev in batch:
-            if ev.kind == "found" and ev.path is not None:
+    def _on_scan_batch(self, worker: Worker, batch: ScanBatch) -> None:
+        if worker is not self.worker:
+            return
+        if self.watch.watching():  # our scan runs: the other one is over
+            self.watch.stop()
+            self._set_scanning(True)
+        found = []
+        for ev in batch.events:
+            if ev.kind == ScanKind.FOUND and ev.path is not None:
                 found.append(str(ev.path))
-            elif ev.kind == "removed" and ev.path is not None:
+            elif ev.kind == ScanKind.REMOVED and ev.path is not None:
                 self.photos.remove_path(str(ev.path))
-            elif ev.photo_id is not None:
-                changed.append(ev.photo_id)
-            elif ev.kind == "model_unavailable":
-                self.model_error = ev.reason
+            elif ev.kind == ScanKind.MODEL_UNAVAILABLE:
+                self.model_error = messages.model_problem(ev.model_error or ev.reason)
         self.photos.add_paths(found)
-        if self.library is not None:
-            for photo_id in changed[-500:]:
-                if photo := self.library.photo(photo_id):
-                    self.photos.update_photo(photo)
-        last = batch[-1]
+        for photo in batch.photos.values():
+            self.photos.update_photo(photo)
+        last = batch.events[-1]
         self.last_scan = last
         self._show_progress(last)
         self.signals.scan_progress.emit(last)
 
     def _show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in ("found", "removed") or not ev.total:
+        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
             self.progress.setRange(0, 0)
-            self.status_text.setText(f"Looking for photos… {ev.found:,} found")
-        elif ev.kind == "indexing":
-            self.progress.setRange(0, 0)
-            self.status_text.setText("Building the similarity index…")
         else:
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.done)
-            parts = [f"Scanning {ev.done:,} / {ev.total:,}"]
-            if ev.rate:
-                parts.append(f"{ev.rate:.1f} photos/s")
-            if eta := _eta(ev.eta_s):
-                parts.append(eta)
-            self.status_text.setText(" · ".join(parts))
+        self.status_text.setText(messages.progress(ev))
 
-    def _on_scan_failed(self, message: str) -> None:
-        self.model_error = self.model_error or message
-        QMessageBox.warning(self, "The scan stopped", message)
-
-    def _on_scan_finished(self, final: ScanProgress | None) -> None:
-        worker, self.worker = self.worker, None
-        if worker is None:
+    def _on_scan_errored(self, worker: Worker, exc: Exception) -> None:
+        if worker is not self.worker:
             return
-        worker.wait()
+        self.worker = None
+        if isinstance(exc, LibraryBusy) and self.watch.watching():
+            return  # a quiet retry: the other scan still runs
+        self._set_scanning(False)
+        if isinstance(exc, LibraryBusy):
+            self.status_text.setText(messages.BUSY)
+            self.watch.watch(self.library)
+            self.reload_photos()
+        else:
+            self.status_text.setText(f"The scan stopped. {messages.describe(exc)}")
+        self.signals.scan_failed.emit(exc)
+        self.signals.scan_finished.emit(None)
+
+    def _on_scan_finished(self, worker: Worker, final: ScanProgress | None) -> None:
+        if worker is not self.worker:
+            return
+        self.worker = None
+        self.watch.stop()
         self._set_scanning(False)
         if final is not None and self.library is not None:
-            self.model_error = final.model_error or self.model_error
-            self._reload_keeping_selection()
-            self.status_text.setText(self._summary(final))
-            if self.current:
-                self._query_neighbours()
-        self.signals.scan_finished.emit(final)
+            self.model_error = messages.model_problem(final.model_error) or self.model_error
+            self.status_text.setText(messages.summary(final, self.model_error))
+            self.reload_photos(final)
+        else:
+            self.signals.scan_finished.emit(final)
 
-    def _summary(self, ev: ScanProgress) -> str:
-        if ev.cancelled:
-            return f"Scan cancelled: {ev.done:,} of {ev.total:,} done; F5 resumes it."
-        parts = [f"{ev.found:,} photos"]
-        for label, value in (("new", ev.new), ("moved", ev.moved), ("removed", ev.removed),
-                             ("skipped", ev.failed)):  # fmt: skip
-            if value:
-                parts.append(f"{value:,} {label}")
-        text = "Up to date: " + ", ".join(parts)
-        if self.model_error:
-            text += ". Similarity is off until the model weights are found (Help > Model Weights)."
-        elif not ev.found:
-            text = "No photos in this folder. Open another one (Ctrl+O)."
-        return text
-
-    def _reload_keeping_selection(self) -> None:
-        selected = self.selected_path()
-        self.photos.set_photos(self.library.photos())
-        if selected:
-            self.select_path(selected, push=False)
+    def _on_library_changed(self) -> None:
+        """Another process wrote to the library: show its photos, then try our scan again."""
+        self.reload_photos()
+        self.start_scan()

@@ -14,13 +14,20 @@ class Signals(QObject):
 
     #: A library was opened (argument: the ``Library``).
     library_opened = Signal(object)
+    #: A library could not be opened (argument: the exception).
+    library_failed = Signal(object)
     #: The scan sent progress (argument: the latest ``ScanProgress``).
     scan_progress = Signal(object)
     #: The scan ended, finished or cancelled (argument: the last ``ScanProgress`` or None).
     scan_finished = Signal(object)
+    #: The scan stopped on an error (argument: the exception; ``LibraryBusy``: another
+    #: process scans, and the window watches the library until it is done).
+    scan_failed = Signal(object)
     #: The selected photo changed (argument: its path as ``str``; "" when none).
     photo_selected = Signal(str)
     #: Neighbours of a query are shown (arguments: query path ``str``, ``list[Match]``).
     neighbours_ready = Signal(str, list)
     #: Similarity could not be answered (argument: one sentence for people).
     similarity_unavailable = Signal(str)
+    #: The list of skipped files is shown (argument: the dialog).
+    failures_shown = Signal(object)

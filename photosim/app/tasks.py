@@ -1,140 +1,283 @@
-"""Work off the GUI thread: one-shot tasks in a pool and the cancellable scan worker.
+"""Work off the GUI thread: one worker pattern for everything slow.
 
-The scan follows superqt's generator-worker pattern: the engine's scan is a
-generator of progress events; the worker iterates it in a thread, checks an
-abort flag between items, and forwards events to the GUI in small batches.
+A :class:`Worker` runs a function in a daemon thread, in the manner of superqt's
+``GeneratorWorker``: the function gets the worker's abort flag; when it returns a
+generator, each item it yields is sent as ``yielded``; its return value comes as
+``finished`` and an exception (the object itself, never words) as ``errored``.
+Nothing waits on a worker from the GUI thread: a superseded or closing worker is
+*abandoned* (aborted, its signals disconnected) and left to end in the background,
+so a step that cannot be cancelled (a weights download, an index build) never
+freezes the window. A worker deletes itself once its thread has ended and drops
+its function, so it keeps nothing (a library) alive.
+
+The threads are plain daemon threads, not a ``QThreadPool`` or ``QThread``: a pool
+waits for its threads when it is destroyed (the global one when the app exits) and
+destroying a running ``QThread`` aborts, which is exactly the unbounded wait an
+uncancellable step must not cause. Their signals reach the GUI thread queued all
+the same, since the worker object lives there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
-from photosim.errors import PhotosimError
-from photosim.events import ScanProgress
+from photosim.decode import load_image
+from photosim.errors import DecodeError, NotEmbedded, PhotosimError
+from photosim.events import Photo, ScanKind, ScanProgress
 from photosim.library import Library
 
 log = logging.getLogger(__name__)
 
 # How often the GUI hears from the scan: often enough to feel live, rarely enough to stay light.
 EMIT_EVERY_S = 0.15
+URGENT = frozenset({ScanKind.WALKED, ScanKind.INDEXING, ScanKind.MODEL_UNAVAILABLE, ScanKind.DONE})
+
+Job = Callable[[threading.Event], Any]
+# Workers whose thread may still run: held here (not by their thread) so the last
+# reference is always dropped on the GUI thread, after the thread has ended.
+_LIVE: set[Worker] = set()
 
 
-def friendly(exc: BaseException) -> str:
-    """One sentence for people: our own errors already are; others get a hint."""
-    if isinstance(exc, PhotosimError):
-        return str(exc)
-    return f"Something went wrong ({type(exc).__name__}: {exc}); try again, or run photosim from a terminal to see details."
+class Worker(QObject):
+    """Runs ``fn(abort)`` in a daemon thread; see the module docstring.
 
+    With ``stop_on_abort`` (the default) a generator is closed at the next item
+    once ``abort()`` was called; without it the generator is expected to watch the
+    flag itself and end on its own (the scan does, to report what it kept).
+    """
 
-class _TaskSignals(QObject):
-    done = Signal(int, object)
-    failed = Signal(int, str)
+    yielded = Signal(object)
+    finished = Signal(object)
+    errored = Signal(object)
+    _ended = Signal()
 
-
-class Task(QRunnable):
-    """Run ``fn()`` in a pool; its result or a friendly error comes back as a signal."""
-
-    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _TaskSignals) -> None:
+    def __init__(
+        self, fn: Job, *, name: str = "photosim-worker", stop_on_abort: bool = True
+    ) -> None:
         super().__init__()
-        self.ticket, self.fn, self.signals = ticket, fn, signals
-
-    def run(self) -> None:
-        try:
-            result = self.fn()
-        except Exception as exc:  # reported, never raised into Qt
-            log.debug("task failed", exc_info=True)
-            self.signals.failed.emit(self.ticket, friendly(exc))
-        else:
-            self.signals.done.emit(self.ticket, result)
-
-
-class Runner(QObject):
-    """Runs callables in its own pool; only the latest request's answer is delivered.
-
-    ``submit`` returns at once; ``done(result)`` or ``failed(message)`` follow
-    on the GUI thread. Answers to superseded requests are dropped, so a fast
-    click-through shows the last photo's result, not a late earlier one.
-    """
-
-    done = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, threads: int = 1, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(threads)
-        self._signals = _TaskSignals(self)
-        self._signals.done.connect(self._on_done)
-        self._signals.failed.connect(self._on_failed)
-        self._ticket = 0
-
-    def submit(self, fn: Callable[[], Any]) -> None:
-        self._ticket += 1
-        self.pool.clear()  # queued, not started: superseded
-        self.pool.start(Task(self._ticket, fn, self._signals))
-
-    def wait(self, msecs: int = 5000) -> bool:
-        return self.pool.waitForDone(msecs)
-
-    def _on_done(self, ticket: int, result: object) -> None:
-        if ticket == self._ticket:
-            self.done.emit(result)
-
-    def _on_failed(self, ticket: int, message: str) -> None:
-        if ticket == self._ticket:
-            self.failed.emit(message)
-
-
-class ScanWorker(QThread):
-    """Runs ``library.scan()`` in a thread; ``cancel()`` stops it between photos.
-
-    ``progress`` carries a list of ``ScanProgress`` events (batched);
-    ``finished_scan`` the last event (None if the scan could not start);
-    ``failed`` one sentence when the scan stopped on an error.
-    """
-
-    progress = Signal(list)
-    finished_scan = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, library: Library, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.library = library
+        self.name = name
+        self._fn: Job | None = fn
+        self._stop_on_abort = stop_on_abort
         self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._ended.connect(self._on_ended)
 
-    def cancel(self) -> None:
+    def start(self) -> Worker:
+        _LIVE.add(self)
+        self._thread.start()
+        return self
+
+    def abort(self) -> None:
+        """Ask the function to stop at its next check; returns at once."""
         self._abort.set()
 
     @property
-    def cancelled(self) -> bool:
+    def aborted(self) -> bool:
         return self._abort.is_set()
 
-    def run(self) -> None:
-        batch: list[ScanProgress] = []
-        last_emit = 0.0
-        final: ScanProgress | None = None
+    def abandon(self) -> None:
+        """Abort and stop listening: whatever it still sends is dropped; it ends on its own."""
+        self.abort()
+        for signal in (self.yielded, self.finished, self.errored):
+            with contextlib.suppress(RuntimeError, TypeError), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # none connected: fine
+                signal.disconnect()
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread (tests and bounded waits only); True when it has ended."""
+        if self._thread.ident is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _on_ended(self) -> None:
+        _LIVE.discard(self)
+        self.deleteLater()
+
+    def _run(self) -> None:
         try:
-            for event in self.library.scan(cancel=self._abort):
-                batch.append(event)
-                final = event
-                now = time.monotonic()
-                urgent = event.kind in ("walked", "indexing", "model_unavailable", "done")
-                if urgent or now - last_emit >= EMIT_EVERY_S:
-                    self.progress.emit(batch)
-                    batch, last_emit = [], now
-        except Exception as exc:
-            log.debug("scan failed", exc_info=True)
-            if batch:
-                self.progress.emit(batch)
-            self.failed.emit(friendly(exc))
-            final = None
+            result = self._call()
+        except Exception as exc:  # reported as the object, never raised into Qt
+            if isinstance(exc, PhotosimError | OSError):  # expected: shown, and kept in the log
+                log.info("%s: %s", self.name, exc, exc_info=exc)
+            else:
+                log.exception("%s failed", self.name)
+            self.errored.emit(_without_frames(exc))
         else:
-            if batch:
-                self.progress.emit(batch)
-        self.finished_scan.emit(final)
+            self.finished.emit(result)
+        finally:
+            self._fn = None
+            self._ended.emit()
+
+    def _call(self) -> Any:
+        fn, abort = self._fn, self._abort
+        assert fn is not None
+        result = fn(abort)
+        if not inspect.isgenerator(result):
+            return result
+        try:
+            while True:
+                if self._stop_on_abort and abort.is_set():
+                    result.close()
+                    return None
+                self.yielded.emit(next(result))
+        except StopIteration as stop:
+            return stop.value
+
+
+def _without_frames(exc: BaseException) -> BaseException:
+    """``exc`` and the errors chained to it, without tracebacks: the frames would keep a
+    library (and whatever else the failed code held) alive as long as the error is shown."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
+
+
+class Runner(QObject):
+    """Latest-wins one-shot jobs: at most one running, one waiting; stale answers dropped.
+
+    ``submit(fn)`` returns at once; ``done(result)`` or ``failed(exception)`` follow
+    on the GUI thread for the latest request only, so a fast click-through shows
+    the last photo's result, not a late earlier one.
+    """
+
+    done = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, name: str = "photosim-task", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._running: Worker | None = None
+        self._waiting: Callable[[], Any] | None = None
+        self._latest: Worker | None = None
+
+    def submit(self, fn: Callable[[], Any]) -> None:
+        self._waiting = fn
+        if self._running is None:
+            self._start_waiting()
+
+    def cancel(self) -> None:
+        """Forget the waiting job and abandon the running one (it ends in the background)."""
+        self._waiting = None
+        if self._running is not None:
+            self._running.abandon()
+        self._running = self._latest = None
+
+    def busy(self) -> bool:
+        return self._running is not None or self._waiting is not None
+
+    def _start_waiting(self) -> None:
+        fn, self._waiting = self._waiting, None
+        if fn is None:
+            return
+        worker = Worker(lambda _abort: fn(), name=self.name)
+        worker.finished.connect(lambda result: self._on_end(worker, True, result))
+        worker.errored.connect(lambda exc: self._on_end(worker, False, exc))
+        self._running = self._latest = worker
+        worker.start()
+
+    def _on_end(self, worker: Worker, ok: bool, value: object) -> None:
+        if worker is not self._running:
+            return  # abandoned
+        self._running = None
+        if self._waiting is None and worker is self._latest:
+            (self.done if ok else self.failed).emit(value)
+        self._start_waiting()
+
+
+# -- the scan ---------------------------------------------------------------------
+@dataclass
+class ScanBatch:
+    """Progress events of a scan with the records of the photos they name.
+
+    The records are read in the worker, so the GUI thread never queries the library.
+    """
+
+    events: list[ScanProgress]
+    photos: dict[int, Photo] = field(default_factory=dict)
+
+
+def batched(events: Iterable[ScanProgress], every_s: float = EMIT_EVERY_S) -> Iterator[list]:
+    """Group events into lists sent every ``every_s`` seconds (at once for urgent kinds)."""
+    batch: list[ScanProgress] = []
+    last = 0.0
+    for event in events:
+        batch.append(event)
+        now = time.monotonic()
+        if event.kind in URGENT or now - last >= every_s:
+            yield batch
+            batch, last = [], now
+    if batch:
+        yield batch
+
+
+def scan_job(library: Library, abort: threading.Event) -> Iterator[ScanBatch]:
+    """The library's scan as batches with photo records; returns the last event."""
+    final: ScanProgress | None = None
+    for events in batched(library.scan(cancel=abort)):
+        ids = {e.photo_id for e in events if e.photo_id is not None}
+        photos = {pid: p for pid in ids if (p := library.photo(pid)) is not None}
+        final = events[-1]
+        yield ScanBatch(events, photos)
+    return final
+
+
+def retire(library: Library, workers: Iterable[Worker]) -> threading.Thread:
+    """Close ``library`` in the background once ``workers`` (still using it) have ended."""
+    pending = list(workers)
+
+    def close() -> None:
+        for worker in pending:
+            worker.join()
+        try:
+            library.close()
+        except Exception:
+            log.warning("closing %s failed", library.db_path, exc_info=True)
+
+    thread = threading.Thread(target=close, name="photosim-retire", daemon=True)
+    thread.start()
+    return thread
+
+
+def neighbours_job(library: Library, path: str, k: int, inside: bool) -> tuple[str, list]:
+    """(path, matches), in a worker: a library photo answers from the cache, a file is embedded."""
+    photo = library.photo(path) if inside else None
+    if photo is None:
+        return path, library.similar_to_file(path, k)
+    if not photo.has_vector:
+        if photo.error:
+            raise DecodeError(path, photo.error)
+        raise NotEmbedded(path)
+    return path, library.similar(photo, k)
+
+
+def preview_job(path: str, side: int) -> tuple[str, QImage, int]:
+    """(path, upright image at most ``side`` pixels, file size), in a worker."""
+    size = os.stat(path).st_size
+    return path, pil_to_qimage(load_image(path, side)), size
+
+
+def pil_to_qimage(image) -> QImage:
+    """An RGB Pillow image as a QImage that owns its pixels (made in any thread)."""
+    data = image.tobytes("raw", "RGB")
+    qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
+    return qimage.copy()

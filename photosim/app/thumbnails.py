@@ -8,22 +8,20 @@ away, so scrolling a huge library only ever decodes what is on screen.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from photosim.app.tasks import friendly
+from photosim.app.messages import describe
+from photosim.app.tasks import pil_to_qimage
 from photosim.decode import DecodeError
+from photosim.errors import shown
 from photosim.thumbs import load_thumbnail
 
-
-def pil_to_qimage(image) -> QImage:
-    """An RGB Pillow image as a QImage that owns its pixels."""
-    data = image.tobytes("raw", "RGB")
-    qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
-    return qimage.copy()
+log = logging.getLogger(__name__)
 
 
 class _Emitter(QObject):
@@ -44,7 +42,8 @@ class _ThumbJob(QRunnable):
         except OSError as exc:
             self.emitter.failed.emit(self.path, f"cannot read the file ({exc.strerror or exc})")
         except Exception as exc:
-            self.emitter.failed.emit(self.path, friendly(exc))
+            log.warning("thumbnail of %s failed", shown(self.path), exc_info=True)
+            self.emitter.failed.emit(self.path, describe(exc))
         else:
             self.emitter.loaded.emit(self.path, pil_to_qimage(image))
 

@@ -1,44 +1,55 @@
-"""The main window: grid of thumbnails, preview and details, neighbours strip, scan status."""
+"""The main window: grid of thumbnails, preview and details, neighbours strip, scan status.
+
+It assembles the panes and wires them; everything slow (opening a library, loading
+photos and their records, queries, scans) runs in workers (tasks.py), so the GUI
+thread never waits and never queries the library itself.
+"""
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
     QLabel,
-    QLineEdit,
-    QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSlider,
     QSplitter,
     QStackedWidget,
-    QToolBar,
-    QWidget,
 )
 
 from photosim import paths
-from photosim.app.delegate import PAD, ThumbDelegate, resource_path
-from photosim.app.models import SORTS, NeighbourModel, PhotoModel, PhotoProxy
-from photosim.app.panes import NeighboursPane, PreviewPane, WelcomePage
-from photosim.app.scanning import ScanMixin
+from photosim.app import messages
+from photosim.app.delegate import resource_path
+from photosim.app.models import History, NeighbourModel, PhotoModel, PhotoProxy
+from photosim.app.panes import (
+    BrowseBar,
+    FailuresDialog,
+    NeighboursPane,
+    PhotoGrid,
+    PreviewPane,
+    WelcomePage,
+)
+from photosim.app.scanning import LibraryMixin
 from photosim.app.signals import Signals
-from photosim.app.tasks import Runner, ScanWorker, friendly
-from photosim.app.thumbnails import Thumbnails, pil_to_qimage
-from photosim.decode import load_image
+from photosim.app.tasks import Runner, Worker, neighbours_job, preview_job
+from photosim.app.thumbnails import Thumbnails
+from photosim.app.watch import LibraryWatch
 from photosim.embed import Backbone
+from photosim.errors import PhotosimError, shown
 from photosim.events import ScanProgress
 from photosim.library import Library
 
 PREVIEW_SIDE = 1600
+CLOSE_GRACE_S = 1.5  # how long closing lets a cancelled scan finish its batch
 IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif *.mpo);;All files (*)"
 )
@@ -49,7 +60,7 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
 
 
-class MainWindow(ScanMixin, QMainWindow):
+class MainWindow(LibraryMixin, QMainWindow):
     """One library at a time; every slow step runs in a worker (see tasks.py)."""
 
     def __init__(self, *, model: str | None = None, weights: str | None = None,
@@ -60,20 +71,24 @@ class MainWindow(ScanMixin, QMainWindow):
         self.signals = Signals(self)
         self.settings = app_settings()
         self.library: Library | None = None
-        self.worker: ScanWorker | None = None
-        self.model_error: str | None = None
+        self.worker: Worker | None = None  # the scan of self.library
+        self.opener: Worker | None = None  # the library being opened
+        self.model_error: PhotosimError | None = None
         self.current: str | None = None  # the query shown: a library photo or a dropped file
-        self.history: list[str] = []
-        self.history_pos = -1
+        self.history = History()
         self._push_next = True  # False while Back/Forward select a photo
         self.last_scan: ScanProgress | None = None
+        self._final: ScanProgress | None = None  # a finished scan, until the grid reloaded
         self.thumbnails = Thumbnails(parent=self)
         self.photos = PhotoModel(self.thumbnails, self)
         self.proxy = PhotoProxy(self)
         self.proxy.setSourceModel(self.photos)
         self.neighbours = NeighbourModel(self.thumbnails, self)
-        self.query_runner = Runner(parent=self)
-        self.preview_runner = Runner(parent=self)
+        self.query_runner = Runner("photosim-query", self)
+        self.preview_runner = Runner("photosim-preview", self)
+        self.records_runner = Runner("photosim-records", self)  # the library's photo list
+        self.watch = LibraryWatch(parent=self)
+        self.menus: dict[str, QMenu] = {}  # "file", "view", "library", "help": add items here
         self._build_views()
         self._build_toolbar()
         self._build_menus()
@@ -86,20 +101,8 @@ class MainWindow(ScanMixin, QMainWindow):
 
     # -- building --------------------------------------------------------------
     def _build_views(self) -> None:
-        self.grid = QListView()
-        self.grid.setObjectName("grid")
-        self.delegate = ThumbDelegate(160, self.grid)
-        self.grid.setItemDelegate(self.delegate)
-        self.grid.setModel(self.proxy)
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
-        self.grid.setBatchSize(400)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.grid.setMouseTracking(True)
+        self.grid = PhotoGrid(self.proxy)
+        self.delegate = self.grid.delegate
         self.welcome = WelcomePage()
         self.grid_stack = QStackedWidget()
         self.grid_stack.addWidget(self.welcome)
@@ -121,27 +124,11 @@ class MainWindow(ScanMixin, QMainWindow):
         self.setCentralWidget(self.main_split)
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Browse", objectName="browse", movable=False)
-        self.filter_edit = QLineEdit(
-            placeholderText="Filter by path (Ctrl+F)", clearButtonEnabled=True
-        )
-        self.filter_edit.setMaximumWidth(320)
-        self.sort_box = QComboBox()
-        self.sort_box.addItems(list(SORTS))
-        self.sort_box.setToolTip("Sort the photos")
-        self.zoom = QSlider(Qt.Orientation.Horizontal, minimum=96, maximum=320, value=160)
-        self.zoom.setFixedWidth(140)
-        self.zoom.setToolTip("Thumbnail size")
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
-                             spacer.sizePolicy().verticalPolicy())  # fmt: skip
-        bar.addWidget(QLabel(" Zoom "))
-        bar.addWidget(self.zoom)
-        bar.addWidget(spacer)
-        bar.addWidget(self.filter_edit)
-        bar.addWidget(QLabel("  Sort "))
-        bar.addWidget(self.sort_box)
-        self.addToolBar(bar)
+        self.browse_bar = BrowseBar(self)
+        self.filter_edit = self.browse_bar.filter_edit
+        self.sort_box = self.browse_bar.sort_box
+        self.zoom = self.browse_bar.zoom
+        self.addToolBar(self.browse_bar)
 
     def _action(self, menu, text: str, slot, shortcut=None, icon: str | None = None) -> QAction:
         action = QAction(QIcon.fromTheme(icon) if icon else QIcon(), text, self)
@@ -153,7 +140,7 @@ class MainWindow(ScanMixin, QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file = bar.addMenu("&File")
+        file = self.menus["file"] = bar.addMenu("&File")
         self._action(
             file, "&Open Folder…", self.choose_folder, QKeySequence.StandardKey.Open, "folder-open"
         )
@@ -161,7 +148,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self._action(file, "&Find Similar to…", self.choose_query_file, "Ctrl+Shift+F", "edit-find")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "application-exit")
-        view = bar.addMenu("&View")
+        view = self.menus["view"] = bar.addMenu("&View")
         self._action(
             view,
             "Zoom &In",
@@ -176,13 +163,13 @@ class MainWindow(ScanMixin, QMainWindow):
         )
         self._action(view, "&Back", self.go_back, "Alt+Left", "go-previous")
         self._action(view, "&Forward", self.go_forward, "Alt+Right", "go-next")
-        library = bar.addMenu("&Library")
+        library = self.menus["library"] = bar.addMenu("&Library")
         self.rescan_action = self._action(library, "&Rescan", self.start_scan, "F5", "view-refresh")
         self.cancel_action = self._action(
             library, "&Cancel Scan", self.cancel_scan, None, "process-stop"
         )
         self._action(library, "Show &Skipped Files…", self.show_failures)
-        help_menu = bar.addMenu("&Help")
+        help_menu = self.menus["help"] = bar.addMenu("&Help")
         self._action(help_menu, "&Model Weights…", self.show_weights_help)
         self._action(help_menu, "&About photosim", self.show_about)
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
@@ -195,10 +182,14 @@ class MainWindow(ScanMixin, QMainWindow):
         self.cancel_button.setToolTip("Stop the scan; finished work is kept")
         self.cancel_button.clicked.connect(self.cancel_scan)
         self.count_label = QLabel()
+        self.failed_link = QLabel(visible=False)
+        self.failed_link.setToolTip("Files that could not be read, each with the reason")
+        self.failed_link.linkActivated.connect(lambda _link: self.show_failures())
         status = self.statusBar()
         status.addWidget(self.status_text, 1)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
+        status.addPermanentWidget(self.failed_link)
         status.addPermanentWidget(self.count_label)
         self._set_scanning(False)
 
@@ -219,8 +210,11 @@ class MainWindow(ScanMixin, QMainWindow):
         self.query_runner.failed.connect(self._on_neighbours_failed)
         self.preview_runner.done.connect(self._on_preview)
         self.preview_runner.failed.connect(
-            lambda msg: self.preview.set_image(self.preview.path, None, msg)
+            lambda exc: self.preview.set_image(self.preview.path, None, messages.reason(exc))
         )
+        self.records_runner.done.connect(self._on_records)
+        self.watch.changed.connect(self._on_library_changed)
+        self.watch.retry.connect(self.start_scan)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
@@ -278,42 +272,6 @@ class MainWindow(ScanMixin, QMainWindow):
         if folder:
             self.open_library(folder)
 
-    def open_library(
-        self, root: str | os.PathLike | None, db: str | os.PathLike | None = None
-    ) -> bool:
-        """Open (or create) the library of ``root`` and start its incremental scan."""
-        self.close_library()
-        try:
-            roots = [Path(root)] if root else None
-            self.library = Library(roots, db, **self.engine_options)
-        except Exception as exc:
-            self.library = None
-            self.welcome.set_text(friendly(exc))
-            self.grid_stack.setCurrentWidget(self.welcome)
-            return False
-        folder = str(self.library.roots[0]) if self.library.roots else str(db)
-        self.setWindowTitle(f"photosim: {folder}")
-        recent = [folder] + [f for f in self.recent_folders() if f != folder]
-        self.settings.setValue("recent", recent[:10])
-        self._refresh_recent()
-        self.photos.set_photos(self.library.photos())
-        self.grid_stack.setCurrentWidget(self.grid)
-        self.signals.library_opened.emit(self.library)
-        self.start_scan()
-        return True
-
-    def close_library(self) -> None:
-        self.stop_scan(wait=True)
-        self.query_runner.wait()
-        self.preview_runner.wait()
-        if self.library is not None:
-            self.library.close()
-        self.library, self.model_error, self.last_scan = None, None, None
-        self.history, self.history_pos, self.current = [], -1, None
-        self.photos.set_photos([])
-        self.neighbours.set_matches([])
-        self.preview.show_photo(None)
-
     # -- selection, neighbours, history ----------------------------------------
     def selected_path(self) -> str | None:
         index = self.grid.currentIndex()
@@ -339,20 +297,17 @@ class MainWindow(ScanMixin, QMainWindow):
             return
         path = self.proxy.path_at(current.row())
         if self._push_next:
-            del self.history[self.history_pos + 1 :]
-            if not self.history or self.history[-1] != path:
-                self.history.append(path)
-            self.history_pos = len(self.history) - 1
+            self.history.push(path)
         self.show_query(path)
 
     def show_query(self, path: str, outside: bool = False) -> None:
-        """Preview ``path`` and ask for its neighbours (in a worker)."""
+        """Preview ``path`` and ask for its neighbours (both in workers)."""
         self.current = path
-        photo = None if outside else self.library.photo(path) if self.library else None
+        photo = None if outside else self.photos.photo_of(path)
         note = "Not in this library: compared, not added." if outside else ""
         self.preview.show_photo(path, photo, note)
-        self.preview_runner.submit(lambda: (path, pil_to_qimage(load_image(path, PREVIEW_SIDE))))
-        self.strip.set_history(self.history_pos > 0, self.history_pos < len(self.history) - 1)
+        self.preview_runner.submit(lambda: preview_job(path, PREVIEW_SIDE))
+        self.strip.set_history(self.history.can_back(), self.history.can_forward())
         self.signals.photo_selected.emit(path)
         self._query_neighbours()
 
@@ -362,18 +317,15 @@ class MainWindow(ScanMixin, QMainWindow):
         if path is None or library is None:
             return
         k = self.strip.k_box.value()
-        photo = library.photo(path)
+        inside = self.photos.row_of(path) is not None
+        photo = self.photos.photo_of(path)
         if self.model_error and not (photo and photo.has_vector):
-            self.strip.show_message(self._weights_message(), f"Similar to {os.path.basename(path)}")
+            title = f"Similar to {shown(os.path.basename(path))}"
+            self.strip.show_message(messages.describe(self.model_error), title)
             return
-        if photo is not None:
-            self.query_runner.submit(lambda: (path, library.similar(photo, k)))
-        else:
-            self.query_runner.submit(lambda: (path, library.similar_to_file(path, k)))
-        self.strip.title.setText(f"Similar to <b>{os.path.basename(path)}</b>: searching…")
-
-    def _weights_message(self) -> str:
-        return f"Similarity needs the ResNet weights. {self.model_error}"
+        self.query_runner.submit(lambda: neighbours_job(library, path, k, inside))
+        name = html.escape(shown(os.path.basename(path)))
+        self.strip.title.setText(f"Similar to <b>{name}</b>: searching…")
 
     def _on_neighbours(self, result) -> None:
         query, matches = result
@@ -382,15 +334,15 @@ class MainWindow(ScanMixin, QMainWindow):
         self.strip.show_matches(query, matches)
         self.signals.neighbours_ready.emit(query, matches)
 
-    def _on_neighbours_failed(self, message: str) -> None:
-        if self.scanning() and "not been embedded" in message:
-            message = message.rstrip(".") + "; the running scan will get to it."
-        self.strip.show_message(message, f"Similar to {os.path.basename(self.current or '')}")
+    def _on_neighbours_failed(self, exc: Exception) -> None:
+        message = messages.describe(exc, scanning=self.scanning())
+        title = f"Similar to {shown(os.path.basename(self.current or ''))}"
+        self.strip.show_message(message, title)
         self.signals.similarity_unavailable.emit(message)
 
     def _on_preview(self, result) -> None:
-        path, image = result
-        self.preview.set_image(path, image)
+        path, image, size = result
+        self.preview.set_image(path, image, size=size)
 
     def walk_to(self, path: str) -> None:
         """A neighbour was activated: select it in the grid (the similarity walk)."""
@@ -398,14 +350,12 @@ class MainWindow(ScanMixin, QMainWindow):
             self.show_query(path, outside=True)
 
     def go_back(self) -> None:
-        if self.history_pos > 0:
-            self.history_pos -= 1
-            self.select_path(self.history[self.history_pos], push=False)
+        if (path := self.history.back()) is not None:
+            self.select_path(path, push=False)
 
     def go_forward(self) -> None:
-        if self.history_pos < len(self.history) - 1:
-            self.history_pos += 1
-            self.select_path(self.history[self.history_pos], push=False)
+        if (path := self.history.forward()) is not None:
+            self.select_path(path, push=False)
 
     # -- outside photos ---------------------------------------------------------
     def choose_query_file(self) -> None:
@@ -421,8 +371,7 @@ class MainWindow(ScanMixin, QMainWindow):
             self.status_text.setText("Open a folder of photos first, then drop a photo to compare.")
             return
         path = str(Path(path).absolute())
-        inside = self.select_path(path) if self.library.photo(path) else False
-        if not inside:
+        if not self.select_path(path):
             self.grid.selectionModel().clearCurrentIndex()
             self.show_query(path, outside=True)
 
@@ -451,9 +400,7 @@ class MainWindow(ScanMixin, QMainWindow):
             self.select_path(selected, push=False)
 
     def _on_zoom(self, side: int) -> None:
-        self.delegate.side = side
-        text = self.grid.fontMetrics().height() + 4
-        self.grid.setGridSize(QSize(side + 2 * PAD + 4, side + 2 * PAD + text + 4))
+        self.grid.set_side(side)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()
@@ -469,16 +416,34 @@ class MainWindow(ScanMixin, QMainWindow):
                 "No photos in this folder yet. Open another folder, or add photos and press F5."
             )
 
+    def set_failed_count(self, count: int) -> None:
+        """The status bar's "N skipped" link (opens the list of skipped files with reasons)."""
+        self.failed_link.setText(f'<a href="skipped">{count:,} skipped</a>')
+        self.failed_link.setVisible(count > 0)
+
     def show_failures(self) -> None:
-        failures = self.library.failures() if self.library else []
-        text = "\n".join(f"{p}: {r}" for p, r in failures[:200]) or "No skipped files."
-        box = QMessageBox(QMessageBox.Icon.Information, "Skipped files",
-                          f"{len(failures)} files could not be read and were skipped.", parent=self)  # fmt: skip
-        box.setDetailedText(text)
-        box.exec()
+        """List every skipped file with its reason (read in a worker; the dialog follows)."""
+        library = self.library
+        if library is None:
+            return
+        worker = Worker(lambda _abort: library.failures(), name="photosim-failures")
+        worker.finished.connect(lambda failures: self._show_failures_dialog(library, failures))
+        worker.errored.connect(lambda exc: self.status_text.setText(messages.describe(exc)))
+        worker.start()
+
+    def _show_failures_dialog(self, library: Library, failures: list) -> None:
+        if library is not self.library:
+            return
+        self.failures_dialog = FailuresDialog(messages.failure_lines(failures), self)
+        self.failures_dialog.show()
+        self.signals.failures_shown.emit(self.failures_dialog)
+
+    def _weights_message(self) -> str:
+        """What the model error means for similarity (kept for hooks that show it)."""
+        return messages.describe(self.model_error) if self.model_error else ""
 
     def show_weights_help(self) -> None:
-        text = self.model_error or "The model weights are loaded; similarity is on."
+        text = str(self.model_error or "The model weights are loaded; similarity is on.")
         QMessageBox.information(self, "Model weights", text)
 
     def show_about(self) -> None:
@@ -486,8 +451,11 @@ class MainWindow(ScanMixin, QMainWindow):
                           "Everything stays on this computer.")  # fmt: skip
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Returns within ~2 s: a cancelled scan gets a moment to finish its batch, no more."""
         self.save_settings()
-        self.close_library()
+        scan = self.close_library()
         self.thumbnails.drop_queued()
-        self.thumbnails.wait(3000)
+        if scan is not None:
+            self.hide()
+            scan.join(CLOSE_GRACE_S)
         super().closeEvent(event)

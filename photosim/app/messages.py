@@ -1,0 +1,123 @@
+"""The app's words: chosen here, where they are shown, by the error's type (Qt-free).
+
+Errors travel as objects (``photosim.errors``); nothing matches message text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from photosim import paths
+from photosim.errors import (
+    DecodeError,
+    LibraryBusy,
+    ModelMismatch,
+    NotEmbedded,
+    PhotosimError,
+    WeightsMissing,
+    shown,
+)
+from photosim.events import ScanProgress
+
+BUSY = "Another photosim scan is running: the photos will appear when it finishes."
+
+
+def model_problem(value: object) -> PhotosimError | None:
+    """A scan's ``model_error`` as an error object (older engines sent the sentence)."""
+    if value is None or isinstance(value, PhotosimError):
+        return value
+    return WeightsMissing(str(value))
+
+
+def log_hint() -> str:
+    """Where the details of an unexpected error are: the log file, when there is one."""
+    log_file = getattr(paths, "log_file", None)
+    if log_file is not None:
+        with contextlib.suppress(Exception):  # a hint must never fail
+            return f"the details are in {shown(log_file())}"
+    return "the details were logged"
+
+
+def describe(exc: BaseException, *, scanning: bool = False) -> str:
+    """One sentence for people about ``exc``, by its type."""
+    if isinstance(exc, WeightsMissing):  # WeightsInvalid too
+        return f"Similarity needs the ResNet weights. {exc}"
+    if isinstance(exc, LibraryBusy):
+        return BUSY
+    if isinstance(exc, NotEmbedded):
+        name = shown(os.path.basename(exc.path))
+        if scanning:
+            return f"{name} is not embedded yet; the running scan will get to it."
+        return f"{name} is not embedded yet; press F5 to scan the folder again."
+    if isinstance(exc, DecodeError):
+        return f"Cannot read {shown(exc.name)}: {exc.reason}"
+    if isinstance(exc, ModelMismatch | PhotosimError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({shown(exc.filename)})" if exc.filename else ""
+        return f"Cannot read a file{where}: {exc.strerror}; {log_hint()}."
+    return f"Something went wrong ({type(exc).__name__}); {log_hint()}."
+
+
+def reason(exc: BaseException) -> str:
+    """Why one file cannot be shown, for a line that already names it."""
+    if isinstance(exc, DecodeError):
+        return exc.reason
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read the file ({exc.strerror})"
+    return describe(exc)
+
+
+def eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
+
+
+def progress(ev: ScanProgress) -> str:
+    """The status line while a scan runs."""
+    if ev.kind in ("found", "removed") or not ev.total:
+        return f"Looking for photos… {ev.found:,} found"
+    if ev.kind == "indexing":
+        return "Building the similarity index…"
+    parts = [f"Scanning {ev.done:,} / {ev.total:,}"]
+    if ev.rate:
+        parts.append(f"{ev.rate:.1f} photos/s")
+    if left := eta(ev.eta_s):
+        parts.append(left)
+    return " · ".join(parts)
+
+
+def summary(ev: ScanProgress, model_error: PhotosimError | None) -> str:
+    """The status line after a scan."""
+    if ev.cancelled:
+        return f"Scan cancelled: {ev.done:,} of {ev.total:,} done; F5 resumes it."
+    if not ev.found:
+        return "No photos in this folder. Open another one (Ctrl+O)."
+    parts = [f"{ev.found:,} photos"]
+    for label, value in (("new", ev.new), ("moved", ev.moved), ("removed", ev.removed)):
+        if value:
+            parts.append(f"{value:,} {label}")
+    text = "Up to date: " + ", ".join(parts)
+    if isinstance(model_error, WeightsMissing):
+        text += ". Similarity is off until the model weights are found (Help > Model Weights)."
+    elif model_error is not None:
+        text += f". {describe(model_error)}"
+    return text
+
+
+def failure_lines(failures: list) -> list[tuple[str, str]]:
+    """(shown path, reason) for each failed file, whatever shape the library returns."""
+    out = []
+    for item in failures:
+        if isinstance(item, tuple):
+            path, reason = item[0], item[1]
+        else:
+            path, reason = getattr(item, "path", item), getattr(item, "reason", "")
+        out.append((shown(path), str(reason)))
+    return out
