@@ -17,6 +17,7 @@ from photosim.embed import DEFAULT_MODEL, MODELS
 from photosim.errors import FolderMissing, PhotosimError, shown
 from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, find_library_db
+from photosim.log import setup_logging
 
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
@@ -68,12 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("root", nargs="?", type=Path, metavar="ROOT")
     gui.add_argument("--db", type=Path)
     _model_options(gui, model_default=None)
+    for command in sub.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="store_true", help="also print the log (warnings) to stderr"
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
+    setup_logging(verbose=getattr(args, "verbose", False))
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])

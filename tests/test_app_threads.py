@@ -449,9 +449,6 @@ def test_skipped_files_with_undecodable_names_are_listed_readably(qtbot, folder,
     assert blocker.args[0].rows() == [("/photos/lat\\xe9.jpg", "not an image")]
 
 
-@pytest.mark.xfail(
-    strict=False, reason="scanning such names needs the store's byte paths (storage seam branch)"
-)
 def test_undecodable_names_are_browsed_and_listed_readably(qtbot, tmp_path):
     root = tmp_path / "Old camera"
     write_photo(root / os.fsdecode(b"lat\xe9.jpg"), size=(96, 64))

@@ -17,7 +17,9 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
 
     from photosim.app.delegate import resource_path
     from photosim.app.window import MainWindow
+    from photosim.log import setup_logging
 
+    setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("photosim")
     app.setDesktopFileName("photosim")
