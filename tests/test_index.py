@@ -86,14 +86,14 @@ def _exact(matrix: np.ndarray, q: int, n: int) -> list[str]:
 def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, monkeypatch):
     import photosim.index as index_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 16)
+    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
     monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
     matrix = _clustered(2000, 64)
     store = _bulk_store(tmp_path, matrix)
     index = VectorIndex(store, tmp_path / "lib.db")
     assert index.build("m") == 2000
     state = index.state()
-    assert (state.dim, state.index_dim) == (64, 16) and state.recall >= 0.95
+    assert (state.dim, state.index_dim) == (64, 32) and state.recall >= 0.95
     found = total = 0
     stored = store.get_vectors([f"h{i}" for i in range(2000)], "m")
     for q in range(0, 2000, 40):
