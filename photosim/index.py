@@ -32,10 +32,10 @@ from filelock import FileLock
 from photosim.paths import atomic_write_bytes
 from photosim.store import Store
 
-INDEX_DIM = 512  # wider vectors are indexed by their PCA projection to this many dimensions
-REDUCE_FROM = 20_000  # ... from this many photos on (smaller indexes are small anyway)
+INDEX_DIM = 128  # wider vectors are indexed by their PCA projection to this many dimensions
+REDUCE_FROM = 4 * INDEX_DIM  # ... once there are enough photos to learn the projection from
 PCA_SAMPLE = 20_000  # vectors the projection is learnt from
-CANDIDATES = 3  # with a projection, Annoy proposes this many times n, re-scored exactly
+CANDIDATES = 5  # with a projection, Annoy proposes this many times n, re-scored exactly
 TARGET_RECALL = 0.98  # recall@10 against exact search that search_k is calibrated to
 CALIBRATION_QUERIES = 100
 BATCH = 4096
