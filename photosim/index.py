@@ -35,8 +35,8 @@ from photosim.store import Store
 INDEX_DIM = 128  # wider vectors are indexed by their PCA projection to this many dimensions
 REDUCE_FROM = 4 * INDEX_DIM  # ... once there are enough photos to learn the projection from
 PCA_SAMPLE = 20_000  # vectors the projection is learnt from
-CANDIDATES = 5  # with a projection, Annoy proposes this many times n, re-scored exactly
-TARGET_RECALL = 0.98  # recall@10 against exact search that search_k is calibrated to
+CANDIDATES = 3  # with a projection, Annoy proposes this many times n, re-scored exactly
+TARGET_RECALL = 0.97  # recall@10 against exact search that search_k is calibrated to
 CALIBRATION_QUERIES = 100
 BATCH = 4096
 

@@ -198,6 +198,6 @@ def test_new_vectors_are_read_once_not_on_every_query(tmp_path, monkeypatch):
 def test_search_k_and_trees_grow_with_the_library():
     from photosim.index import plan
 
-    small, large = plan(1_000, 512), plan(1_000_000, 2048)
-    assert small.trees < large.trees and small.index_dim == 512
+    small, large = plan(300, 512), plan(1_000_000, 2048)
+    assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
     assert large.index_dim < 2048 and large.candidates > 1
