@@ -6,7 +6,7 @@ Uses the library that ``bench/rescan.py`` leaves in ``--folder`` (same ``--photo
 its tiny model, injected into ``photosim.app.window.MainWindow``, headless
 (QT_QPA_PLATFORM=offscreen). Each launch is a fresh process, timed from before it starts
 to the moment every tile in view has its thumbnail; the first launch fills the thumbnail
-cache, the next ones are the warm figures. In the last launch, photos are clicked one
+cache, the next ones are the warm figures. In each launch, tiles in view are clicked one
 after another and timed until their neighbours are shown. Results go to
 ``bench/results/app-<host>.json``. Asserts nothing; timings on a shared machine are noisy.
 """
@@ -87,10 +87,10 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     win.signals.neighbours_ready.connect(
         lambda query, _m: got.setdefault(query, time.perf_counter())
     )
-    rows = random.Random(1).sample(range(win.proxy.rowCount()), min(clicks, win.proxy.rowCount()))
+    # Clicks on tiles in view, as a person would (no scrolling: that is the grid's cost).
+    in_view = visible_paths()
     times = []
-    for row in rows:
-        path = win.proxy.path_at(row)
+    for path in random.Random(1).choices(in_view, k=clicks):
         got.pop(path, None)
         start = time.perf_counter()
         win.select_path(path)
