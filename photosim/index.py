@@ -38,6 +38,9 @@ PCA_SAMPLE = 20_000  # vectors the projection is learnt from
 CANDIDATES = 3  # with a projection, Annoy proposes this many times n, re-scored exactly
 TARGET_RECALL = 0.97  # recall@10 against exact search that search_k is calibrated to
 CALIBRATION_QUERIES = 100
+# A scan that adds or removes at most max(1000, 2% of the index), capped at 10,000, keeps the
+# trees (a rebuild of 100k takes a minute; exact search over 10k new vectors a few ms).
+REFRESH_LIMIT = (1_000, 10_000, 0.02)
 BATCH = 4096
 
 
@@ -140,11 +143,13 @@ class VectorIndex:
             return None
 
     # -- build ---------------------------------------------------------------
-    def build(self, model_key: str) -> int:
+    def build(self, model_key: str, full: bool = False) -> int:
         """Build from every present vector of ``model_key``; returns the item count.
 
         Waits for another build of this library (thread or process) to finish first; when
-        that one already covers every vector, it is kept as it is.
+        that one already covers every vector, it is kept as it is. Unless ``full``, a small
+        change (see ``REFRESH_LIMIT``) keeps the Annoy trees and only records the library's
+        new version: the photos added since are found by the exact search over new vectors.
         """
         self.dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.lock_path)):
@@ -161,7 +166,10 @@ class VectorIndex:
             tmp = self.dir / f"tmp-{os.getpid()}-{uuid.uuid4().hex}"
             tmp.mkdir()
             try:
-                built = _write_build(tmp, self.store, model_key, version, max_rowid)
+                if not full and state and self._small_change(state, model_key):
+                    built = _refresh_build(self.dir / self._current()[0], tmp, state, version)
+                else:
+                    built = _write_build(tmp, self.store, model_key, version, max_rowid)
                 if built is None:
                     shutil.rmtree(tmp)
                     self.current_path.unlink(missing_ok=True)
@@ -175,6 +183,16 @@ class VectorIndex:
             atomic_write_bytes(self.current_path, name.encode())
             self._prune(keep={name, previous[0] if previous else ""})
             return built.count
+
+    def _small_change(self, state: IndexState, model_key: str) -> bool:
+        """Few vectors added or removed since ``state`` was built (same model)."""
+        if state.model != model_key:
+            return False
+        added = self.store.count_vectors_after(model_key, state.max_rowid)
+        removed = max(0, state.count + added - self.store.count_vectors(model_key))
+        return added + removed <= min(
+            REFRESH_LIMIT[1], max(REFRESH_LIMIT[0], REFRESH_LIMIT[2] * state.count)
+        )
 
     def _remove_leftovers(self) -> None:
         """Temporary folders of builds that died (we hold the lock: nobody else is building)."""
@@ -286,6 +304,19 @@ def _search(
 
 
 # -- writing one build ---------------------------------------------------------
+def _refresh_build(source: Path, folder: Path, state: IndexState, version: int) -> IndexState:
+    """The same trees under a new library version: hard links (or copies) and a new meta."""
+    for path in source.iterdir():
+        if path.name != "meta.json":
+            try:
+                os.link(path, folder / path.name)
+            except OSError:  # no hard links on this file system
+                shutil.copy2(path, folder / path.name)
+    fresh = IndexState(**{**asdict(state), "version": version, "build_seconds": 0.0})
+    (folder / "meta.json").write_text(json.dumps(asdict(fresh)))
+    return fresh
+
+
 def _write_build(
     folder: Path, store: Store, model_key: str, version: int, max_rowid: int
 ) -> IndexState | None:

@@ -298,6 +298,11 @@ class Store:
         )
         return int(self.db.execute(sql, [model_key]).fetchone()[0])
 
+    def count_vectors_after(self, model_key: str, rowid: int) -> int:
+        """Vectors of ``model_key`` written after ``rowid``."""
+        sql = "select count(*) from vectors where rowid > ? and model = ?"
+        return int(self.db.execute(sql, [rowid, model_key]).fetchone()[0])
+
     def vector_batches(
         self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
     ) -> Iterator[tuple[list[str], np.ndarray]]:

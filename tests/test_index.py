@@ -154,7 +154,7 @@ def test_a_query_during_builds_sees_a_whole_index(tmp_path):
                         "m", [(f"h{i}", matrix[i]) for i in range(start, start + 500)]
                     )
                     store.bump_version()
-                writer.build("m")
+                writer.build("m", full=True)
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
         finally:
@@ -201,3 +201,28 @@ def test_search_k_and_trees_grow_with_the_library():
     small, large = plan(300, 512), plan(1_000_000, 2048)
     assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
     assert large.index_dim < 2048 and large.candidates > 1
+
+
+def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
+    matrix = _clustered(3000, 16, seed=4)
+    store = _bulk_store(tmp_path, matrix[:1500])
+    index = VectorIndex(store, tmp_path / "lib.db")
+    index.build("m")
+
+    def add(first, last):
+        with store.atomic():
+            for i in range(first, last):
+                store.upsert_photo(
+                    {"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"}
+                )
+            store.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(first, last)])
+            store.bump_version()
+
+    add(1500, 1600)
+    assert index.status("m") == "stale"
+    index.build("m")  # 100 new vectors: same trees, new version
+    assert index.status("m") == "fresh" and index.state().count == 1500
+    assert index.query(matrix[1550], "m", 1)[0][0] == "h1550"  # found by the exact search
+    add(1600, 3000)
+    index.build("m")
+    assert index.status("m") == "fresh" and index.state().count == 3000
