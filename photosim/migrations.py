@@ -56,10 +56,28 @@ def _m003_fail_kind_and_pending(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photos_pending ON photos (pending) WHERE pending IS NOT NULL")
 
 
+def _m004_vectors_f16(conn: sqlite3.Connection) -> None:
+    """Vectors are stored as float16 (half the disk, rankings unchanged): convert float32 rows.
+
+    Self-contained on purpose: a migration must keep doing what it did when it was written.
+    """
+    import numpy as np
+
+    rows = conn.execute("select rowid, vector from vectors").fetchall()
+    conn.executemany(
+        "update vectors set vector = ? where rowid = ?",
+        [
+            (np.frombuffer(blob, np.float32).astype(np.float16).tobytes(), rowid)
+            for rowid, blob in rows
+        ],
+    )
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("001_initial", _m001_initial),
     ("002_paths_as_bytes", _m002_paths_as_bytes),
     ("003_fail_kind_and_pending", _m003_fail_kind_and_pending),
+    ("004_vectors_f16", _m004_vectors_f16),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset({"photos", "vectors", "meta", "_migrations"})

@@ -48,6 +48,19 @@ def _dec(value: bytes | str) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
+VECTOR_DTYPE = np.float16  # on disk; every reader gets float32
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """A vector's bytes as stored: float16 (unit vectors lose ~1e-3 at most)."""
+    return np.asarray(vector, np.float32).astype(VECTOR_DTYPE).tobytes()
+
+
+def decode_vector(blob: bytes) -> np.ndarray:
+    """The float32 vector stored as ``blob``."""
+    return np.frombuffer(blob, VECTOR_DTYPE).astype(np.float32)
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this file lacks, each in one transaction; returns the version."""
     conn = db.conn
@@ -396,14 +409,14 @@ class Store:
     def put_vectors(self, model_key: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         self.db.conn.executemany(
             "insert or replace into vectors (hash, model, vector) values (?, ?, ?)",
-            [(h, model_key, np.asarray(v, np.float32).tobytes()) for h, v in items],
+            [(h, model_key, encode_vector(v)) for h, v in items],
         )
 
     def get_vector(self, hash_: str, model_key: str) -> np.ndarray | None:
         row = self.db.execute(
             "select vector from vectors where hash = ? and model = ?", [hash_, model_key]
         ).fetchone()
-        return np.frombuffer(row[0], np.float32) if row else None
+        return decode_vector(row[0]) if row else None
 
     def iter_vectors(
         self, model_key: str, only_present: bool = True
@@ -413,7 +426,7 @@ class Store:
         if only_present:
             sql += " and hash in (select hash from photos where error is null)"
         for h, blob in self.db.execute(sql, [model_key]):
-            yield h, np.frombuffer(blob, np.float32)
+            yield h, decode_vector(blob)
 
     def drop_orphan_vectors(self) -> int:
         cur = self.db.execute(
@@ -425,6 +438,63 @@ class Store:
         return dict(
             self.db.execute("select model, count(*) from vectors group by model").fetchall()
         )
+
+    # -- vectors and index (index helper) -------------------------------------
+    _PRESENT = " and hash in (select hash from photos where error is null)"
+
+    def max_vector_rowid(self) -> int:
+        """The newest vector row's id: vectors written later have larger ones."""
+        return int(self.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[0])
+
+    def count_vectors(self, model_key: str, only_present: bool = True) -> int:
+        sql = "select count(*) from vectors where model = ?" + (
+            self._PRESENT if only_present else ""
+        )
+        return int(self.db.execute(sql, [model_key]).fetchone()[0])
+
+    def count_vectors_after(self, model_key: str, rowid: int) -> int:
+        """Vectors of ``model_key`` written after ``rowid``."""
+        sql = "select count(*) from vectors where rowid > ? and model = ?"
+        return int(self.db.execute(sql, [rowid, model_key]).fetchone()[0])
+
+    def vector_batches(
+        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(hashes, float32 matrix) in batches, by rowid; ``every`` > 1 keeps one row in that many."""
+        sql = "select hash, vector from vectors where model = ?"
+        params: list = [model_key]
+        if every > 1:
+            sql += " and rowid % ? = 0"
+            params.append(every)
+        sql += self._PRESENT if only_present else ""
+        cursor = self.db.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            blob = b"".join(r[1] for r in rows)
+            matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
+            yield [r[0] for r in rows], matrix.astype(np.float32)
+
+    def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
+        """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
+        rows = self.db.execute(
+            "select rowid, hash, vector from vectors where rowid > ? and model = ? order by rowid",
+            [rowid, model_key],
+        ).fetchall()
+        if not rows:
+            return rowid, [], None
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), VECTOR_DTYPE).reshape(len(rows), -1)
+        return int(rows[-1][0]), [r[1] for r in rows], matrix.astype(np.float32)
+
+    def get_vectors(self, hashes: Iterable[str], model_key: str) -> dict[str, np.ndarray]:
+        """hash -> float32 vector for those of ``hashes`` that have one."""
+        hashes = list(hashes)
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"select hash, vector from vectors where model = ? and hash in ({marks})"
+            for h, blob in self.db.execute(sql, [model_key, *chunk]):
+                out[h] = decode_vector(blob)
+        return out
 
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.

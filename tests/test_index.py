@@ -58,3 +58,171 @@ def test_index_of_another_model_is_not_used(tmp_path):
     index = VectorIndex(store, tmp_path / "lib.db")
     index.build("m")
     assert index.status("other") == "missing"
+
+
+# -- sizes, projection, atomic builds (index helper) ---------------------------
+def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 centres, like photos of a few subjects."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, dim))
+    v = centres[rng.integers(0, 50, n)] + 0.6 * rng.normal(size=(n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _bulk_store(tmp_path, matrix: np.ndarray, model: str = "m") -> Store:
+    store = Store(tmp_path / "lib.db")
+    with store.atomic():
+        for i in range(len(matrix)):
+            store.upsert_photo({"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"})
+        store.put_vectors(model, [(f"h{i}", v) for i, v in enumerate(matrix)])
+    return store
+
+
+def _exact(matrix: np.ndarray, q: int, n: int) -> list[str]:
+    order = np.argsort(-(matrix @ matrix[q]))
+    return [f"h{i}" for i in order[:n]]
+
+
+def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, monkeypatch):
+    import photosim.index as index_module
+
+    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    matrix = _clustered(2000, 64)
+    store = _bulk_store(tmp_path, matrix)
+    index = VectorIndex(store, tmp_path / "lib.db")
+    assert index.build("m") == 2000
+    state = index.state()
+    assert (state.dim, state.index_dim) == (64, 32) and state.recall >= 0.95
+    found = total = 0
+    stored = store.get_vectors([f"h{i}" for i in range(2000)], "m")
+    for q in range(0, 2000, 40):
+        hits = index.query(matrix[q], "m", 10)
+        found += len({h for h, _ in hits} & set(_exact(matrix, q, 10)))
+        total += 10
+        for h, score in hits:  # scores are cosines of the full (stored) vectors
+            assert score == pytest.approx(float(stored[h] @ matrix[q]), abs=2e-3)
+    assert found / total >= 0.95
+
+
+def test_two_builds_at_once_leave_one_sound_index(tmp_path):
+    import threading
+
+    matrix = _clustered(1500, 32)
+    store = _bulk_store(tmp_path, matrix)
+    indexes = [VectorIndex(store, tmp_path / "lib.db") for _ in range(2)]
+    results, errors = [], []
+
+    def build(ix):
+        try:
+            results.append(ix.build("m"))
+        except Exception as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(ix,)) for ix in indexes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [1500, 1500]
+    folder = tmp_path / "lib.index"
+    assert not list(folder.glob("tmp-*")) and len(list(folder.glob("build-*"))) == 1
+    assert indexes[0].query(matrix[3], "m", 1)[0][0] == "h3"
+
+
+def test_a_query_during_builds_sees_a_whole_index(tmp_path):
+    """Queries while another thread rebuilds (and the library grows) always answer right."""
+    import threading
+
+    matrix = _clustered(3000, 32, seed=2)
+    store = _bulk_store(tmp_path, matrix[:1000])
+    reader = VectorIndex(store, tmp_path / "lib.db")
+    reader.build("m")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def grow_and_build():
+        try:
+            writer = VectorIndex(store, tmp_path / "lib.db")
+            for start in range(1000, 3000, 500):
+                with store.atomic():
+                    for i in range(start, start + 500):
+                        store.upsert_photo(
+                            {"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"}
+                        )
+                    store.put_vectors(
+                        "m", [(f"h{i}", matrix[i]) for i in range(start, start + 500)]
+                    )
+                    store.bump_version()
+                writer.build("m", full=True)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    thread = threading.Thread(target=grow_and_build)
+    thread.start()
+    checked = 0
+    while not stop.is_set() or checked < 20:
+        q = (checked * 37) % 1000
+        best, score = reader.query(matrix[q], "m", 3)[0]
+        assert best == f"h{q}" and score == pytest.approx(1.0, abs=2e-3)
+        checked += 1
+    thread.join()
+    assert not errors
+    assert reader.status("m") == "fresh" and reader.state().count == 3000
+    assert reader.query(matrix[2500], "m", 1)[0][0] == "h2500"
+
+
+def test_new_vectors_are_read_once_not_on_every_query(tmp_path, monkeypatch):
+    matrix = _clustered(300, 16)
+    store = _bulk_store(tmp_path, matrix[:200])
+    index = VectorIndex(store, tmp_path / "lib.db")
+    index.build("m")
+    with store.atomic():
+        store.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(200, 300)])
+    read: list[int] = []
+    original = store.vectors_after
+
+    def spy(model_key, rowid):
+        newest, hashes, m = original(model_key, rowid)
+        read.append(len(hashes))
+        return newest, hashes, m
+
+    monkeypatch.setattr(store, "vectors_after", spy)
+    assert index.query(matrix[250], "m", 1)[0][0] == "h250"
+    assert index.query(matrix[260], "m", 1)[0][0] == "h260"
+    assert read == [100, 0]
+
+
+def test_search_k_and_trees_grow_with_the_library():
+    from photosim.index import plan
+
+    small, large = plan(300, 512), plan(1_000_000, 2048)
+    assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
+    assert large.index_dim < 2048 and large.candidates > 1
+
+
+def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
+    matrix = _clustered(3000, 16, seed=4)
+    store = _bulk_store(tmp_path, matrix[:1500])
+    index = VectorIndex(store, tmp_path / "lib.db")
+    index.build("m")
+
+    def add(first, last):
+        with store.atomic():
+            for i in range(first, last):
+                store.upsert_photo(
+                    {"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"}
+                )
+            store.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(first, last)])
+            store.bump_version()
+
+    add(1500, 1600)
+    assert index.status("m") == "stale"
+    index.build("m")  # 100 new vectors: same trees, new version
+    assert index.status("m") == "fresh" and index.state().count == 1500
+    assert index.query(matrix[1550], "m", 1)[0][0] == "h1550"  # found by the exact search
+    add(1600, 3000)
+    index.build("m")
+    assert index.status("m") == "fresh" and index.state().count == 3000

@@ -38,7 +38,7 @@ def test_scan_embeds_every_photo_with_unit_vectors(folder):
     assert len(photos) == 7 and all(p.has_vector for p in photos)
     vec = lib.store.get_vector(photos[0].hash, lib.model_key)
     assert vec.shape == (lib.ensure_backbone().dim,) and vec.dtype == np.float32
-    assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-5)
+    assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-3)  # stored as float16
     assert lib.info()["index"] == "fresh"
 
 

@@ -1,0 +1,159 @@
+"""Benchmark the app on a big library: launch to thumbnails shown, click to neighbours, RSS.
+
+    PYTHONPATH=. .venv/bin/python bench/app.py [--photos 100000] [--folder /tmp/rescan]
+
+Uses the library that ``bench/rescan.py`` leaves in ``--folder`` (same ``--photos``) and
+its tiny model, injected into ``photosim.app.window.MainWindow``, headless
+(QT_QPA_PLATFORM=offscreen). Each launch is a fresh process, timed from before it starts
+to the moment every tile in view has its thumbnail; the first launch fills the thumbnail
+cache, the next ones are the warm figures. In each launch, tiles in view are clicked one
+after another and timed until their neighbours are shown. Results go to
+``bench/results/app-<host>.json``. Asserts nothing; timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def rss_mib() -> dict:
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
+    return out
+
+
+def child(root: Path, db: Path, clicks: int, started: float) -> None:
+    """One launch of the app; prints a JSON line of what it measured."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    marks = {"python_started_s": round(time.time() - started, 3)}
+    sys.path.insert(0, str(HERE))
+    from PySide6.QtWidgets import QApplication
+    from rescan import tiny_backbone
+
+    from photosim.app.window import MainWindow
+
+    marks["imports_done_s"] = round(time.time() - started, 3)
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow(backbone=tiny_backbone())
+    win.resize(1400, 900)
+    win.show()
+    marks["window_shown_s"] = round(time.time() - started, 3)
+    win.open_library(str(root), str(db))
+    marks["library_open_s"] = round(time.time() - started, 3)
+    marks["photos_in_grid"] = win.photos.rowCount()
+
+    def visible_paths() -> list[str]:
+        view = win.grid
+        rect = view.viewport().rect()
+        first = view.indexAt(rect.topLeft())
+        row = first.row() if first.isValid() else 0
+        paths = []
+        while row < win.proxy.rowCount():
+            index = win.proxy.index(row, 0)
+            if not view.visualRect(index).intersects(rect):
+                break
+            paths.append(win.proxy.path_at(row))
+            row += 1
+        return paths
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        app.processEvents()
+        paths = visible_paths()
+        if paths and all(
+            win.thumbnails.get(p) is not None or win.thumbnails.error(p) for p in paths
+        ):
+            break
+        time.sleep(0.002)
+    marks["thumbnails_shown_s"] = round(time.time() - started, 3)
+    marks["tiles_in_view"] = len(visible_paths())
+    marks["rss_after_launch_mib"] = rss_mib()
+
+    got: dict[str, float] = {}
+    win.signals.neighbours_ready.connect(
+        lambda query, _m: got.setdefault(query, time.perf_counter())
+    )
+    # Clicks on tiles in view, as a person would (no scrolling: that is the grid's cost).
+    in_view = visible_paths()
+    times = []
+    for path in random.Random(1).choices(in_view, k=clicks):
+        got.pop(path, None)
+        start = time.perf_counter()
+        win.select_path(path)
+        while path not in got and time.perf_counter() - start < 10:
+            app.processEvents()
+        times.append((got.get(path, time.perf_counter()) - start) * 1000)
+    times.sort()
+    marks["click_to_neighbours_ms"] = {
+        "p50": round(times[len(times) // 2], 1),
+        "p90": round(times[int(len(times) * 0.9)], 1),
+        "max": round(times[-1], 1),
+        "clicks": len(times),
+    }
+    marks["scan_running_at_end"] = bool(win.scanning())
+    marks["rss_end_mib"] = rss_mib()
+    win.close()
+    print("RESULT " + json.dumps(marks), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=100_000)
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "rescan")
+    parser.add_argument("--launches", type=int, default=3)
+    parser.add_argument("--clicks", type=int, default=40)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    root = args.folder / f"photos-{args.photos}"
+    db = args.folder / f"library-{args.photos}.db"
+    if args.child:
+        child(root, db, args.clicks, args.started)
+        return
+    if not db.exists():
+        sys.exit(f"No library at {db}: run bench/rescan.py --photos {args.photos} first.")
+    sys.path.insert(0, str(HERE))
+    from index import machine
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-app-"))
+    launches = []
+    for i in range(args.launches):
+        started = time.time()
+        cmd = [sys.executable, __file__, "--child", "--photos", str(args.photos),
+               "--folder", str(args.folder), "--clicks", str(args.clicks),
+               "--started", repr(started)]  # fmt: skip
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            print(proc.stdout[-2000:], proc.stderr[-4000:])
+            sys.exit("the app did not report")
+        result = json.loads(line[7:])
+        result["thumbnail_cache"] = "cold" if i == 0 else "warm"
+        print(json.dumps(result), flush=True)
+        launches.append(result)
+    report = {"machine": machine(), "photos": args.photos, "launches": launches}
+    report["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out = args.out or RESULTS / f"app-{platform.node() or 'machine'}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
