@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from photosim.embed import DEFAULT_MODEL, MODELS
 from photosim.errors import PhotosimError
 from photosim.events import ScanProgress
 from photosim.library import Library, find_library_db
+from photosim.modelspec import DEFAULT_MODEL, MODELS, PRECISIONS
 
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
@@ -30,6 +30,12 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
         help="local state-dict file (else PHOTOSIM_WEIGHTS, else torchvision's cache)",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="model arithmetic (default auto: bf16 on CPUs that run it natively, fp16/bf16 on GPUs)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +96,8 @@ def _open_for_query(args: argparse.Namespace, near: Path | None = None) -> Libra
             f"No library database at {db}; run `photosim scan FOLDER --db {db}` first."
         )
     options = {k: getattr(args, k, None) for k in ("model", "weights")}
-    return Library(db_path=db, device=getattr(args, "device", "auto"), **options)
+    return Library(db_path=db, device=getattr(args, "device", "auto"),
+                   precision=getattr(args, "precision", "auto"), **options)  # fmt: skip
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -99,7 +106,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise PhotosimError(f"{root} is not a folder; pass the folder that holds your photos.")
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         raise PhotosimError("--batch-size and --workers must be at least 1.")
-    lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device)
+    lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device,
+                  precision=args.precision)  # fmt: skip
     events = lib.scan(batch_size=args.batch_size, workers=args.workers)
     bar = _progress_bar()
     last: ScanProgress | None = None
@@ -142,6 +150,8 @@ def _show(bar, ev: ScanProgress) -> None:
         bar.set_description("Embedding")
     elif ev.kind == "indexing":
         bar.set_description("Indexing")
+    elif ev.kind == "notice":
+        bar.write(f"photosim: {ev.reason}", file=sys.stderr)
     elif ev.kind in ("embedded", "reused", "failed", "listed"):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None

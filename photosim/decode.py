@@ -8,9 +8,11 @@ enough: about eight times faster than a full decode of a 12 MP photo.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -131,7 +133,19 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> Image.Im
     give their first frame. Every failure becomes a ``DecodeError`` whose
     message says why in words, so a bad file is a recorded skip, not a crash.
     """
-    name = Path(path).name
+    return _load(path, Path(path).name, max_side)
+
+
+def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """Like :func:`load_image`, from a file's bytes already in memory (read once by the scan).
+
+    ``name`` is the file's name, used in the reason of a ``DecodeError``.
+    """
+    return _load(io.BytesIO(data), name, max_side)
+
+
+def _load(path: str | os.PathLike | BinaryIO, name: str, max_side: int | None) -> Image.Image:
+    """The body of :func:`load_image`: ``path`` is a path or a binary file object."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -7,10 +7,11 @@ Nothing here raises: a photo with broken metadata is still a photo.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import exifread
 from PIL import Image
@@ -77,14 +78,25 @@ def _orientation(tags: dict) -> int | None:
     return value if value in range(1, 9) else None
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown."""
+def _opened(source: str | os.PathLike | BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A path opened for reading, or a file object (the scan's in-memory bytes) rewound."""
+    if hasattr(source, "read"):
+        source.seek(0)
+        return contextlib.nullcontext(source)
+    return open(source, "rb")
+
+
+def read_metadata(path: str | os.PathLike | BinaryIO) -> dict[str, Any]:
+    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown.
+
+    ``path`` may be a binary file object (e.g. ``BytesIO`` of bytes already read).
+    """
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")
     )
     tags: dict = {}
     try:
-        with open(path, "rb") as f:
+        with _opened(path) as f:
             tags = exifread.process_file(f, details=False, builtin_types=False) or {}
     except Exception:  # exifread raises many kinds on odd files; metadata is optional
         tags = {}
@@ -94,7 +106,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     meta["orientation"] = _orientation(tags)
     meta["lat"], meta["lon"] = _gps(tags)
     try:
-        with Image.open(path) as im:
+        with _opened(path) as f, Image.open(f) as im:
             if meta["orientation"] is None:
                 value = im.getexif().get(0x0112)
                 meta["orientation"] = value if value in range(1, 9) else None

@@ -15,18 +15,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.decode import IMAGE_EXTENSIONS, DecodeError, load_image, sniff_image
-from photosim.embed import Backbone
+from photosim.decode import IMAGE_EXTENSIONS, sniff_image
 from photosim.errors import WeightsUnavailable
 from photosim.events import ScanProgress
-from photosim.metadata import read_metadata
+from photosim.pipeline import Embedded, Notice, Pipeline, Work
 from photosim.store import Store
+
+if TYPE_CHECKING:
+    from photosim.embed import Backbone
 
 # Extensions that are never photos: not even sniffed.
 NOT_PHOTOS = frozenset(
@@ -142,6 +144,7 @@ class _Done:
     meta: dict | None = None
     pixels: np.ndarray | None = None
     error: str | None = None
+    extras: dict = field(default_factory=dict)  # pipeline.photo_extras(), e.g. a fingerprint
 
 
 def _is_cancelled(cancel: CancelFlag) -> bool:
@@ -183,7 +186,7 @@ class Scan:
         self.store, self.roots, self.model_key = store, roots, model_key
         self.get_backbone = get_backbone
         self.batch_size = max(1, batch_size)
-        self.workers = workers or min(4, os.cpu_count() or 2)
+        self.workers = workers  # None: pipeline.plan_threads chooses from the cores
         self.exclude = exclude or set()
         self.ev = ScanProgress(kind="found")
         self.rate = _Rate()
@@ -245,20 +248,10 @@ class Scan:
         return {h for _, _, h in gone if h}, events
 
     # -- work ----------------------------------------------------------------
-    def _process(self, job: _Job, have_vector: set[str], backbone: Backbone | None) -> _Done:
-        """Runs in a worker: hash, metadata, and pixels only when a vector is needed."""
-        try:
-            digest = job.hash or content_hash(job.path)
-        except OSError as exc:
-            return _Done(job, error=f"cannot read file: {exc.strerror or exc}")
-        meta = read_metadata(job.path)
-        if digest in have_vector or backbone is None:
-            return _Done(job, digest, meta)
-        try:
-            image = load_image(job.path, max_side=backbone.input_size)
-            return _Done(job, digest, meta, pixels=backbone.prepare(image))
-        except DecodeError as exc:
-            return _Done(job, digest, meta, error=exc.reason)
+    @staticmethod
+    def _done(work: Work) -> _Done:
+        """The pipeline's result for one file, as the rows below record it."""
+        return _Done(work.job, work.hash, work.meta, error=work.error, extras=work.extras)
 
     def run(self, cancel: CancelFlag = None) -> Iterator[ScanProgress]:
         self.generation = int(self.store.get_meta("scan_generation", "0")) + 1
@@ -299,57 +292,40 @@ class Scan:
             return None
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
-        """Decode ahead in a pool, embed in batches, commit every batch or two seconds."""
-        have_vector = self.have_vector
-        pending: deque[Future[_Done]] = deque()
-        batch: list[_Done] = []
-        ahead = self.workers * 2 + self.batch_size
+        """Hash, decode and embed in the pipeline (photosim.pipeline), in completion order;
+        this thread only writes what it finishes, committing every batch or two seconds."""
+        pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
+                        workers=self.workers)  # fmt: skip
         last_commit = time.monotonic()
-        todo = iter(jobs)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
-            try:
-                while True:
-                    while len(pending) < ahead and (job := next(todo, None)) is not None:
-                        pending.append(pool.submit(self._process, job, have_vector, backbone))
-                    if not pending:
-                        break
-                    if _is_cancelled(cancel):
-                        return True
-                    done = pending.popleft().result()
-                    if done.pixels is not None:
-                        batch.append(done)
-                        if len(batch) >= self.batch_size:
-                            yield from self._flush(batch, backbone, have_vector)
-                    else:
-                        yield self._record(done, vanished, have_vector)
-                    if time.monotonic() - last_commit > COMMIT_EVERY_S:
-                        self.store.commit()
-                        last_commit = time.monotonic()
-                if _is_cancelled(cancel):
-                    return True
-                yield from self._flush(batch, backbone, have_vector)
-                return False
-            finally:
-                for future in pending:
-                    future.cancel()
-                self.store.commit()
+        try:
+            for item in pipe.run(jobs, lambda: _is_cancelled(cancel)):
+                if isinstance(item, Embedded):
+                    yield from self._flush(item)
+                elif isinstance(item, Notice):
+                    yield self._event("notice", reason=item.message)
+                else:
+                    yield self._record(self._done(item), vanished, self.have_vector)
+                if time.monotonic() - last_commit > COMMIT_EVERY_S:
+                    self.store.commit()
+                    last_commit = time.monotonic()
+            return _is_cancelled(cancel)
+        finally:
+            self.store.commit()
 
-    def _flush(self, batch: list[_Done], backbone: Backbone, have_vector: set[str]):
-        if not batch:
-            return
-        vectors = backbone.embed([d.pixels for d in batch])
+    def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
+        """Store a batch of vectors and their photos' rows, in one commit."""
+        done = [self._done(work) for work in batch.items]
         self.store.put_vectors(
-            self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)]
+            self.model_key, [(d.hash, v) for d, v in zip(done, batch.vectors, strict=True)]
         )
         events = []
-        for done in batch:
-            have_vector.add(done.hash)
-            pid = self._write_row(done)
+        for d in done:
+            self.have_vector.add(d.hash)
+            pid = self._write_row(d)
             self.ev.embedded += 1
-            self.ev.new += done.job.is_new
-            events.append(self._event("embedded", path=Path(done.job.path), photo_id=pid))
+            self.ev.new += d.job.is_new
+            events.append(self._event("embedded", path=Path(d.job.path), photo_id=pid))
         self.store.commit()
-        batch.clear()
         yield from events
 
     def _record(self, done: _Done, vanished: set[str], have_vector: set[str]) -> ScanProgress:
