@@ -53,7 +53,7 @@ def _exif_segment(i: int, orientation: int) -> bytes:
     return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
 
 
-def make_photos(folder: Path, n: int, bases: int = 8) -> list[Path]:
+def make_photos(folder: Path, n: int, bases: int = 6) -> list[Path]:
     """``n`` distinct 12 MP JPEGs: ``bases`` encoded images, each file with its own EXIF."""
     import numpy as np
     from PIL import Image
