@@ -211,7 +211,7 @@ def bench_model(model, photos, tmp, small, large, repeat, splits) -> dict:
     folders = {n: tmp / f"photos{n}" for n in (small, large)}
     home = tmp / "home"
     pipelines = {"naive": lambda f: run_naive(f, model, weights)}
-    for split in splits or [None]:
+    for split in [None, *splits]:
         label = "photosim" if split is None else f"photosim {split}"
         pipelines[label] = lambda f, s=split: run_photosim(f, model, weights, home, s)
     times: dict[str, dict[int, list[float]]] = {k: {small: [], large: []} for k in pipelines}
@@ -257,6 +257,7 @@ def main() -> None:
         return naive_main(args.naive, args.models, args.weights)
     sys.path.insert(0, str(ROOT))
     info = machine_info()
+    load_start = round(os.getloadavg()[0], 2)  # other work on the machine makes figures noisy
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
           f"bf16 native: {info['bf16_native']}", flush=True)  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="photosim-bench-"))
@@ -283,6 +284,7 @@ def main() -> None:
     machine = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{info['cpu']} {info['cores']}c".lower())
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"scan-{machine.strip('-')}.json"
+    info["load_average_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
     record = {"machine": info, "photos": {"size": list(SIZE), "small": args.small,
               "large": args.large, "mb_each": round(mb, 2)}, "date": time.strftime("%Y-%m-%d"),
               "results": results}  # fmt: skip
