@@ -13,11 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from photosim.embed import DEFAULT_MODEL, MODELS
 from photosim.errors import FolderMissing, PhotosimError, shown
 from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, find_library_db
 from photosim.log import setup_logging
+from photosim.modelspec import DEFAULT_MODEL, MODELS, PRECISIONS
 
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
@@ -33,6 +33,12 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
         help="local state-dict file (else PHOTOSIM_WEIGHTS, else torchvision's cache)",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="model arithmetic (default auto: bf16 on CPUs that run it natively, fp16/bf16 on GPUs)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +116,8 @@ def _open_for_query(args: argparse.Namespace, near: Path | None = None) -> Libra
             f"No library database at {shown(db)}; run `photosim scan FOLDER --db {shown(db)}` first."
         )
     options = {k: getattr(args, k, None) for k in ("model", "weights")}
-    return Library(db_path=db, device=getattr(args, "device", "auto"), read_only=True, **options)
+    return Library(db_path=db, device=getattr(args, "device", "auto"), read_only=True,
+                   precision=getattr(args, "precision", "auto"), **options)  # fmt: skip
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -120,7 +127,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         raise PhotosimError("--batch-size and --workers must be at least 1.")
     lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device,
-                  lock_owner="photosim scan")  # fmt: skip
+                  precision=args.precision, lock_owner="photosim scan")  # fmt: skip
     if lib.recovered is not None:
         _say(lib.recovered)
     events = lib.scan(batch_size=args.batch_size, workers=args.workers)
@@ -167,6 +174,8 @@ def _show(bar, ev: ScanProgress) -> None:
         bar.set_description("Embedding")
     elif ev.kind == ScanKind.INDEXING:
         bar.set_description("Indexing")
+    elif ev.kind == ScanKind.NOTICE:
+        bar.write(f"photosim: {ev.reason}", file=sys.stderr)
     elif ev.kind in (ScanKind.EMBEDDED, ScanKind.REUSED, ScanKind.FAILED, ScanKind.LISTED):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None

@@ -1,14 +1,20 @@
-"""Turn photos into vectors with a torchvision ResNet.
+"""Turn photos into vectors with a torchvision ResNet, at the device's best native precision.
 
 A :class:`Backbone` is a module that maps a normalised image batch to pooled
 features, plus the input size and a ``key`` naming the model and weights that
-made a vector (vectors of different keys never mix). Tests inject tiny ones.
+made a vector (vectors of different keys never mix; precision is not part of
+the key). Tests inject tiny ones. Importing this module imports torch: code
+that needs no model imports :mod:`photosim.modelspec` instead.
 """
 
 from __future__ import annotations
 
-import hashlib
+import errno
+import logging
 import os
+import platform
+import socket
+import urllib.error
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -19,19 +25,81 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.errors import PhotosimError, WeightsUnavailable
+from photosim.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.modelspec import (  # re-exported: the torch-free names
+    DEFAULT_MODEL,
+    MODELS,
+    PRECISIONS,
+    file_digest,
+    model_key,
+    weights_from_env,
+)
 
-MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-DEFAULT_MODEL = "resnet50"
+__all__ = ["DEFAULT_MODEL", "MODELS", "PRECISIONS", "Backbone", "file_digest", "letterbox",
+           "load_backbone", "model_key", "resolve_device", "resolve_precision",
+           "weights_from_env"]  # fmt: skip
+
+log = logging.getLogger(__name__)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Letterbox fill: the ImageNet mean, which normalises to zero.
 _FILL = tuple(round(m * 255) for m in IMAGENET_MEAN)
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# GPU memory one 224 px image needs in a ResNet-50 forward pass (fp16, generous): the batch
+# size comes from free memory; an out-of-memory error still halves it (photosim.pipeline).
+_GPU_BYTES_PER_IMAGE = 48 * 2**20
+
+
+# -- precision -------------------------------------------------------------------------
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as torch reports them (or /proc/cpuinfo as a fallback)."""
+    flags: set[str] = set()
+    probe = getattr(getattr(torch._C, "_cpu", None), "_get_cpu_capability", None)
+    if probe is not None:
+        try:
+            flags = {k for k, v in probe().items() if v is True}
+        except Exception:  # an older or newer torch without this private helper
+            flags = set()
+    if not flags:
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("flags"):
+                        flags = set(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+    return flags
+
+
+def cpu_bf16_native() -> bool:
+    """True when the CPU computes bf16 natively (AMX or AVX512-BF16): then bf16 is ~2x fp32."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False  # ARM bf16 support in torch varies by build: do not guess
+    return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` to the fastest precision the device runs natively: fp32, bf16 or fp16."""
+    if precision not in PRECISIONS:
+        raise PhotosimError(f"Unknown precision {precision!r}: use {', '.join(PRECISIONS)}.")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "mps":
+        return "fp16"
+    return "bf16" if cpu_bf16_native() else "fp32"
 
 
 @dataclass
 class Backbone:
-    """A feature extractor: ``module(batch) -> (N, D)`` features, before normalisation."""
+    """A feature extractor: ``module(batch) -> (N, D)`` features, before normalisation.
+
+    ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of the
+    forward pass; vectors are always float32 and L2-normalised.
+    """
 
     module: nn.Module
     key: str
@@ -39,11 +107,24 @@ class Backbone:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         self.module.eval()
+        self.precision = resolve_precision(self.precision, self.device)
+        self._place()
+
+    def _place(self) -> None:
+        """Put the module and the normalisation constants on ``device`` in its layout."""
+        if self.device.type == "mps" and self.precision == "fp16":
+            self.module = self.module.to(self.device).half()  # autocast on MPS needs torch 2.5
+        else:
+            self.module = self.module.to(self.device).float()
+        if self.device.type in ("cuda", "cpu"):
+            self.module = self.module.to(memory_format=torch.channels_last)
         self._mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
+        self._pinned: torch.Tensor | None = None
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Letterbox an RGB image into a square uint8 array: the whole frame, no crop."""
@@ -54,16 +135,58 @@ class Backbone:
         array = np.ascontiguousarray(
             np.stack(list(batch)) if not isinstance(batch, np.ndarray) else batch
         )
-        x = torch.from_numpy(array).to(self.device, non_blocking=True)
+        x = self._to_device(torch.from_numpy(array))
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
         if self.device.type in ("cuda", "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), _autocast(self.device):
+        if self.device.type == "mps" and self.precision == "fp16":
+            x = x.half()
+        with torch.inference_mode(), self._autocast():
             features = self.module(x)
         features = torch.flatten(features.float(), 1)
         features = nn.functional.normalize(features, dim=1)
         return features.cpu().numpy().astype(np.float32, copy=False)
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels to the device; on CUDA through a reused pinned buffer, asynchronously.
+
+        The buffer may be reused at the next call: ``embed`` ends with ``.cpu()``, which
+        waits for the stream, so this copy has finished by then.
+        """
+        if self.device.type != "cuda":
+            return x.to(self.device)
+        if self._pinned is None or self._pinned.numel() < x.numel():
+            self._pinned = torch.empty(x.numel(), dtype=torch.uint8).pin_memory()
+        staged = self._pinned[: x.numel()].view(x.shape)
+        staged.copy_(x)
+        return staged.to(self.device, non_blocking=True)
+
+    def _autocast(self):
+        dtype = _DTYPES.get(self.precision)
+        if dtype is None or self.device.type == "mps":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def batch_size(self, requested: int) -> int:
+        """The batch to run: ``requested`` on a CPU; on a GPU as many as free memory allows."""
+        if self.device.type != "cuda":
+            return requested
+        try:
+            free, _total = torch.cuda.mem_get_info(self.device)
+        except Exception:  # no memory query on this build: keep what was asked
+            return requested
+        per_image = _GPU_BYTES_PER_IMAGE * (2 if self.precision == "fp32" else 1)
+        fits = max(1, int(free * 0.6) // per_image)
+        return max(requested, min(512, 1 << (fits.bit_length() - 1)))
+
+    def to_cpu(self) -> None:
+        """Move to the CPU (after the GPU ran out of memory) at the CPU's best precision."""
+        self.device = torch.device("cpu")
+        self.precision = resolve_precision("auto", self.device)
+        self._place()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     @property
     def dim(self) -> int:
@@ -85,13 +208,6 @@ def letterbox(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8)
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return nullcontext()
-
-
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
     if name == "auto":
@@ -110,6 +226,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# -- weights ---------------------------------------------------------------------------
 def _weights_enum(name: str):
     import torchvision.models as tvm
 
@@ -124,27 +241,53 @@ def expected_weights_file(name: str = DEFAULT_MODEL) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
-def weights_from_env(weights: str | Path | None) -> Path | None:
-    """The weights file given explicitly, else by PHOTOSIM_WEIGHTS, else None."""
-    value = weights or os.environ.get("PHOTOSIM_WEIGHTS")
-    return Path(value).expanduser() if value else None
-
-
-def missing_weights_message(name: str) -> str:
-    expected = expected_weights_file(name)
+def _remedy(name: str, expected: Path) -> str:
     return (
-        f"photosim needs the pretrained {name} weights and could not get them: they are not "
-        f"in torchvision's cache and could not be downloaded (no network?). The file expected "
-        f"is {expected}. Either run photosim once with an internet connection so torchvision "
-        f"downloads it there, or pass a local {name} state-dict file with --weights FILE "
-        f"(or set PHOTOSIM_WEIGHTS=FILE)."
+        f"The file expected is {expected}. Either run photosim once with an internet "
+        f"connection so torchvision downloads it there, or pass a local {name} state-dict file "
+        f"with --weights FILE (or set PHOTOSIM_WEIGHTS=FILE)."
     )
 
 
-def file_digest(path: Path) -> str:
-    """Hex blake2b of a whole file (used to tell weights files apart)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=8)).hexdigest()
+def missing_weights_message(name: str, why: str = "could not be downloaded") -> str:
+    """One message for people: why the weights are missing and both ways to get them."""
+    expected = expected_weights_file(name)
+    return (
+        f"The pretrained {name} weights are needed and are not in torchvision's cache; "
+        f"they {why}. {_remedy(name, expected)}"
+    )
+
+
+def _download_failure(exc: BaseException) -> str:
+    """Why a weights download failed, in words: network, disk space, permissions, data."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"could not be downloaded (the server answered {exc.code} {exc.reason})"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, socket.gaierror):
+            return (
+                "could not be downloaded (no network: the download server's name did not resolve)"
+            )
+        if isinstance(reason, TimeoutError | socket.timeout):
+            return "could not be downloaded (the connection timed out)"
+        return f"could not be downloaded (no network connection: {reason})"
+    if isinstance(exc, TimeoutError):
+        return "could not be downloaded (the connection timed out)"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "could not be saved (no space left on the disk that holds the cache)"
+    if isinstance(exc, PermissionError | OSError) and exc.errno in (errno.EACCES, errno.EPERM,
+                                                                    errno.EROFS):  # fmt: skip
+        return "could not be saved (no permission to write torchvision's cache folder)"
+    if isinstance(exc, RuntimeError) and "hash" in str(exc):
+        return "were downloaded damaged (their checksum is wrong; try again)"
+    if isinstance(exc, ConnectionError | OSError):
+        return f"could not be downloaded ({exc.__class__.__name__}: {exc})"
+    return f"could not be loaded ({exc.__class__.__name__})"
+
+
+def _load_file(path: Path) -> object:
+    """``torch.load`` with ``weights_only=True``: tensors and plain containers, never code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _state_dict_from_file(path: Path) -> dict:
@@ -155,46 +298,60 @@ def _state_dict_from_file(path: Path) -> dict:
             expected=str(path),
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _load_file(path)
     except Exception as exc:
-        raise WeightsUnavailable(
-            f"{path} could not be read as a PyTorch state dict ({exc.__class__.__name__}); "
-            f"pass a file saved with torch.save(model.state_dict(), FILE).",
+        log.warning("could not load weights file %s", path, exc_info=True)
+        raise WeightsInvalid(
+            f"{path} is not a PyTorch state-dict file photosim can load safely "
+            f"({exc.__class__.__name__}); pass a file saved with "
+            f"torch.save(model.state_dict(), FILE).",
             expected=str(path),
         ) from None
+    return _as_state_dict(state, path)
+
+
+def _as_state_dict(state: object, path: Path | None) -> dict:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsUnavailable(
-            f"{path} holds no state dict; save one with torch.save(model.state_dict(), FILE)."
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise WeightsInvalid(
+            f"{path or 'The weights file'} holds no state dict of tensors; save one with "
+            f"torch.save(model.state_dict(), FILE).",
+            expected=str(path) if path else None,
         )
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
+    """torchvision's weights from its cache (loaded safely), else downloaded once."""
     weights = _weights_enum(name)
     cached = expected_weights_file(name)
-    if not cached.is_file() and not download:
-        raise WeightsUnavailable(missing_weights_message(name), expected=str(cached))
-    try:
-        state = weights.get_state_dict(progress=not cached.is_file(), check_hash=False)
-    except Exception:
-        raise WeightsUnavailable(missing_weights_message(name), expected=str(cached)) from None
-    return state, weights.name
-
-
-def model_key(name: str = DEFAULT_MODEL, weights: str | Path | None = None) -> str:
-    """The tag stored with every vector: model name plus which weights made it."""
-    path = weights_from_env(weights)
-    if path is None:
-        return f"{name}:{_weights_enum(name).name}"
-    if not path.is_file():
+    if cached.is_file():
+        try:
+            return _as_state_dict(_load_file(cached), cached), weights.name
+        except Exception as exc:
+            log.warning("cached weights %s do not load", cached, exc_info=True)
+            raise WeightsInvalid(
+                f"The cached {name} weights file {cached} is damaged (an interrupted download?) "
+                f"({exc.__class__.__name__}); delete it and run photosim again with an internet "
+                f"connection, or pass a local {name} state-dict file with --weights FILE.",
+                expected=str(cached),
+            ) from None
+    if not download:
         raise WeightsUnavailable(
-            f"The weights file {path} does not exist; pass an existing {name} state-dict file "
-            f"with --weights FILE.",
-            expected=str(path),
+            missing_weights_message(name, "were not downloaded (downloads are off)"),
+            expected=str(cached),
         )
-    return f"{name}:file-{file_digest(path)}"
+    try:
+        state = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
+    except Exception as exc:
+        log.warning("downloading %s weights failed", name, exc_info=True)
+        raise WeightsUnavailable(
+            missing_weights_message(name, _download_failure(exc)), expected=str(cached)
+        ) from None
+    return _as_state_dict(state, cached), weights.name
 
 
 def load_backbone(
@@ -202,12 +359,14 @@ def load_backbone(
     weights: str | Path | None = None,
     device: str = "auto",
     download: bool | None = None,
+    precision: str = "auto",
 ) -> Backbone:
     """Build a pretrained ResNet feature extractor.
 
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
-    Raises :class:`WeightsUnavailable` with a message for people when there are none.
+    ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
+    Raises :class:`WeightsUnavailable` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
@@ -228,14 +387,10 @@ def load_backbone(
         missing, unexpected = ["shapes"], []
     missing = [k for k in missing if not k.startswith("fc.")]
     if missing or unexpected:
-        raise WeightsUnavailable(
+        raise WeightsInvalid(
             f"{path or 'The weights'} do not fit {name}; pass a {name} state-dict file or "
             f"choose the matching --model.",
             expected=str(path),
         )
     model.fc = nn.Identity()
-    dev = resolve_device(device)
-    model = model.to(dev)
-    if dev.type in ("cuda", "cpu"):
-        model = model.to(memory_format=torch.channels_last)
-    return Backbone(module=model, key=key, device=dev)
+    return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)

@@ -28,6 +28,7 @@ class ScanKind(StrEnum):
     INDEXING = "indexing"
     MODEL_UNAVAILABLE = "model_unavailable"
     DONE = "done"
+    NOTICE = "notice"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class ScanProgress:
       - ``"indexing"``: the search index is being rebuilt
       - ``"model_unavailable"``: no weights; photos are listed but not embedded (``reason``)
       - ``"done"``: the scan finished (``cancelled`` tells whether it was stopped early)
+      - ``"notice"``: something to tell people in ``reason`` (e.g. the GPU ran out of memory
+        and the scan went on on the CPU)
     The counters are running totals for the whole scan. They add up: every file
     found is ``unchanged``, ``new``, ``moved``, ``updated`` (changed or waiting for
     a vector before) or ``failed``; ``embedded`` counts vectors made, ``waiting``

@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photosim import paths
 from photosim.decode import load_image
-from photosim.embed import DEFAULT_MODEL, Backbone, load_backbone, model_key
 from photosim.errors import (
     FolderMissing,
     LibraryCorrupt,
@@ -28,8 +28,20 @@ from photosim.errors import (
 from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
 from photosim.index import VectorIndex
 from photosim.locking import ScanLock
-from photosim.scan import CancelFlag, Scan, content_hash
+from photosim.modelspec import DEFAULT_MODEL, model_key
+from photosim.pipeline import content_hash
+from photosim.scan import CancelFlag, Scan
 from photosim.store import Store
+
+if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
+    from photosim.embed import Backbone
+
+
+def load_backbone(*args, **kwargs) -> Backbone:
+    """:func:`photosim.embed.load_backbone`, imported on first use: torch loads only to embed."""
+    from photosim.embed import load_backbone as load
+
+    return load(*args, **kwargs)
 
 
 class Library:
@@ -51,6 +63,7 @@ class Library:
         backbone: Backbone | None = None,
         read_only: bool = False,
         lock_owner: str = "photosim app",
+        precision: str = "auto",
     ) -> None:
         if not roots and db_path is None:
             raise UnknownLibrary("Name a folder of photos or a library database (--db FILE).")
@@ -67,6 +80,7 @@ class Library:
         self._backbone = backbone
         self._backbone_lock = threading.Lock()
         self.device = device
+        self.precision = precision  # auto, fp32, bf16, fp16: see photosim.embed
         stored_model = self.store.get_meta("model_name")
         self.model_name = model or stored_model or DEFAULT_MODEL
         # The weights file of the last scan is reused only for the same model.
@@ -89,7 +103,8 @@ class Library:
         """Load the model once; raises WeightsUnavailable with a message for people."""
         with self._backbone_lock:
             if self._backbone is None:
-                self._backbone = load_backbone(self.model_name, self.weights, self.device)
+                self._backbone = load_backbone(self.model_name, self.weights, self.device,
+                                               precision=self.precision)  # fmt: skip
                 self._model_key = self._backbone.key
             return self._backbone
 

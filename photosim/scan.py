@@ -9,25 +9,26 @@ vector. Work is committed in batches, so a cancelled scan keeps what it did.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.decode import IMAGE_EXTENSIONS, DecodeError, load_image, sniff_image
-from photosim.embed import Backbone
+from photosim.decode import IMAGE_EXTENSIONS, sniff_image
 from photosim.errors import WeightsUnavailable
 from photosim.events import FailKind, Failure, ScanKind, ScanProgress
-from photosim.metadata import read_metadata
+from photosim.pipeline import Embedded, Notice, Pipeline, Work
 from photosim.store import PENDING_NEW, PENDING_UPDATE, Store
+
+if TYPE_CHECKING:
+    from photosim.embed import Backbone
 
 # Extensions that are never photos: not even sniffed.
 NOT_PHOTOS = frozenset(
@@ -74,16 +75,9 @@ NOT_PHOTOS = frozenset(
     ]
 )
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
-COMMIT_EVERY_S = 2.0
 WALK_CHUNK = 500  # found files looked up and listed per transaction
 
 CancelFlag = Callable[[], bool] | threading.Event | None
-
-
-def content_hash(path: str) -> str:
-    """A fast hash of the file's bytes: the cache key that survives moves and renames."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def is_candidate(name: str, path: str) -> bool:
@@ -246,6 +240,7 @@ class _Done:
     pixels: np.ndarray | None = None
     error: str | None = None
     fail_kind: FailKind | None = None
+    extras: dict = field(default_factory=dict)  # pipeline.photo_extras(), e.g. a fingerprint
 
 
 def _is_cancelled(cancel: CancelFlag) -> bool:
@@ -287,7 +282,7 @@ class Scan:
         self.store, self.roots, self.model_key = store, roots, model_key
         self.get_backbone = get_backbone
         self.batch_size = max(1, batch_size)
-        self.workers = workers or min(4, os.cpu_count() or 2)
+        self.workers = workers  # None: pipeline.plan_threads chooses from the cores
         self.exclude = exclude or set()
         self.ev = ScanProgress(kind=ScanKind.FOUND)
         self.rate = _Rate()
@@ -383,22 +378,11 @@ class Scan:
             last = page[-1][0]
 
     # -- work ----------------------------------------------------------------
-    def _process(self, job: _Job, have_vector: set[str], backbone: Backbone | None) -> _Done:
-        """Runs in a worker: hash, metadata, and pixels only when a vector is needed."""
-        try:
-            digest = job.hash or content_hash(job.path)
-        except OSError as exc:
-            kind = FailKind.VANISHED if isinstance(exc, FileNotFoundError) else FailKind.UNREADABLE
-            return _Done(job, error=f"cannot read file: {exc.strerror or exc}", fail_kind=kind)
-        meta = read_metadata(job.path)
-        if digest in have_vector or backbone is None:
-            return _Done(job, digest, meta)
-        try:
-            image = load_image(job.path, max_side=backbone.input_size)
-            return _Done(job, digest, meta, pixels=backbone.prepare(image))
-        except DecodeError as exc:
-            kind = getattr(exc, "kind", None) or FailKind.DAMAGED
-            return _Done(job, digest, meta, error=exc.reason, fail_kind=kind)
+    @staticmethod
+    def _done(work: Work) -> _Done:
+        """The pipeline's result for one file, as the rows below record it."""
+        return _Done(work.job, work.hash, work.meta, error=work.error, fail_kind=work.fail_kind,
+                     extras=work.extras)  # fmt: skip
 
     def run(self, cancel: CancelFlag = None) -> Iterator[ScanProgress]:
         """Walk, sweep, then embed what is owed; every step commits as it goes."""
@@ -438,53 +422,32 @@ class Scan:
             return None
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
-        """Decode ahead in a pool, embed in batches, commit every batch or two seconds."""
-        have_vector = self.have_vector
-        pending: deque[Future[_Done]] = deque()
-        batch: list[_Done] = []
-        ahead = self.workers * 2 + self.batch_size
-        todo = iter(jobs)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
-            try:
-                while True:
-                    while len(pending) < ahead and (job := next(todo, None)) is not None:
-                        pending.append(pool.submit(self._process, job, have_vector, backbone))
-                    if not pending:
-                        break
-                    if _is_cancelled(cancel):
-                        return True
-                    done = pending.popleft().result()
-                    if done.pixels is not None:
-                        batch.append(done)
-                        if len(batch) >= self.batch_size:
-                            yield from self._flush(batch, backbone, have_vector)
-                    else:
-                        yield self._record(done, vanished, have_vector)
-                if _is_cancelled(cancel):
-                    return True
-                yield from self._flush(batch, backbone, have_vector)
-                return False
-            finally:
-                for future in pending:
-                    future.cancel()
+        """Hash, decode and embed in the pipeline (photosim.pipeline), in completion order;
+        this thread only writes what it finishes, each batch in one transaction."""
+        pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
+                        workers=self.workers)  # fmt: skip
+        for item in pipe.run(jobs, lambda: _is_cancelled(cancel)):
+            if isinstance(item, Embedded):
+                yield from self._flush(item)
+            elif isinstance(item, Notice):
+                yield self._event(ScanKind.NOTICE, reason=item.message)
+            else:
+                yield self._record(self._done(item), vanished, self.have_vector)
+        return _is_cancelled(cancel)
 
-    def _flush(self, batch: list[_Done], backbone: Backbone, have_vector: set[str]):
-        if not batch:
-            return
-        vectors = backbone.embed([d.pixels for d in batch])
+    def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
+        """Store a batch of vectors and their photos' rows, in one transaction."""
+        done = [self._done(work) for work in batch.items]
         events = []
-        with self.store.atomic():  # a batch's vectors and rows: one transaction
+        with self.store.atomic():
             self.store.put_vectors(
-                self.model_key, [(d.hash, v) for d, v in zip(batch, vectors, strict=True)]
+                self.model_key, [(d.hash, v) for d, v in zip(done, batch.vectors, strict=True)]
             )
-            for done in batch:
-                have_vector.add(done.hash)
-                pid = self._write_row(done)
+            for d in done:
+                self.have_vector.add(d.hash)
+                pid = self._write_row(d)
                 self.ev.embedded += 1
-                events.append(
-                    self._event(ScanKind.EMBEDDED, path=Path(done.job.path), photo_id=pid)
-                )
-        batch.clear()
+                events.append(self._event(ScanKind.EMBEDDED, path=Path(d.job.path), photo_id=pid))
         yield from events
 
     def _record(self, done: _Done, vanished: set[str], have_vector: set[str]) -> ScanProgress:

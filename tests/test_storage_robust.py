@@ -29,7 +29,7 @@ from photosim.library import Library
 from photosim.store import SCHEMA_VERSION, Store
 
 
-def _fake_load(name="resnet50", weights=None, device="auto", download=None) -> Backbone:
+def _fake_load(name="resnet50", weights=None, device="auto", download=None, **_options) -> Backbone:
     return Backbone(module=_TinyNet(), key=model_key(name, weights), input_size=64)
 
 

@@ -1,0 +1,296 @@
+"""photosim's scan vs the tutorials' naive pipeline vs the compute limit, in one run.
+
+    .venv/bin/python bench/scan.py [--models resnet50,resnet18] [--small 40 --large 120]
+                                   [--repeat 1] [--splits 2x2,1x1] [--out bench/results]
+
+On generated 12-megapixel JPEGs with camera EXIF (a third stored on their side
+with an orientation tag), with the same random-weights model file for every
+pipeline (speed does not depend on the weights' values), each pipeline runs as a
+whole process on the first ``small`` and on all ``large`` photos: the steady rate
+is ``(large - small) / (t_large - t_small)``, so start-up (imports, model load,
+index) is measured apart. The compute limit is what the cores could do at best:
+
+    cores / (read + hash + draft decode of one photo on one core + cores / model rate)
+
+with the eager model's rate on all cores at the CPU's best native precision. Writes
+``bench/results/scan-<machine>.json``; asserts nothing (timings are never tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "photos" / "camera"
+PYTHON = sys.executable
+SIZE = (4000, 3000)  # 12 MP, as phones shoot
+
+
+# -- photos -----------------------------------------------------------------------------
+def _exif_segment(i: int, orientation: int) -> bytes:
+    """A JPEG APP1 segment with camera EXIF, unique per photo (so every file is new content)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "BenchCam"  # Make
+    exif[0x0110] = "Model 12"  # Model
+    exif[0x0112] = orientation
+    exif[0x0132] = f"2024:05:{1 + i % 28:02d} 12:{i // 60 % 60:02d}:{i % 60:02d}"
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = exif[0x0132]  # DateTimeOriginal
+    payload = exif.tobytes()
+    return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def make_photos(folder: Path, n: int, bases: int = 6) -> list[Path]:
+    """``n`` distinct 12 MP JPEGs: ``bases`` encoded images, each file with its own EXIF."""
+    import numpy as np
+    from PIL import Image
+
+    sources = sorted(SHARED.glob("*.jpg")) if SHARED.is_dir() else []
+    rng = np.random.default_rng(0)
+    encoded = []
+    for b in range(bases):
+        if sources:
+            img = Image.open(sources[b % len(sources)]).convert("RGB")
+            w, h = img.size
+            if h > w:
+                img = img.transpose(Image.Transpose.ROTATE_90)
+            img = img.crop((b * 7, b * 5, img.width - b * 3, img.height - b * 2)).resize(SIZE)
+            arr = np.asarray(img, dtype=np.int16)
+        else:
+            yy, xx = np.mgrid[0 : SIZE[1], 0 : SIZE[0]]
+            arr = np.stack([(xx + b * 50) % 256, (yy + b * 30) % 256, (xx + yy) // 30 % 256], -1)
+        # Sensor-like noise: real phone JPEGs are 3-6 MB, smooth upscales far smaller.
+        noise = rng.normal(0, 3.0, arr.shape).astype(np.int16)
+        arr = np.clip(arr + noise, 0, 255).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr, "RGB").save(buf, "JPEG", quality=92)
+        encoded.append(buf.getvalue())
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        data = encoded[i % bases]
+        orientation = 6 if i % 3 == 2 else 1
+        path = folder / f"IMG_{i:04d}.jpg"
+        path.write_bytes(data[:2] + _exif_segment(i, orientation) + data[2:])
+        paths.append(path)
+    return paths
+
+
+def subset(photos: list[Path], n: int, folder: Path) -> Path:
+    """A folder holding the first ``n`` photos (hard links: the same bytes, the same cache)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in photos[:n]:
+        os.link(p, folder / p.name)
+    return folder
+
+
+# -- the pipelines, each a whole process ------------------------------------------------
+def run_photosim(folder: Path, model: str, weights: Path, home: Path, split: str | None) -> float:
+    """Wall seconds of ``photosim scan`` on ``folder`` in a fresh library."""
+    env = {**os.environ, "PHOTOSIM_HOME": str(home), "PHOTOSIM_NO_DOWNLOAD": "1",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    args = [PYTHON, "-m", "photosim", "scan", str(folder), "--model", model,
+            "--weights", str(weights), "--device", "cpu", "--db", str(home / f"{time.time_ns()}.db")]  # fmt: skip
+    if split:
+        threads, workers = split.split("x")
+        env["PHOTOSIM_TORCH_THREADS"] = threads
+        args += ["--workers", workers]
+    start = time.perf_counter()
+    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def run_naive(folder: Path, model: str, weights: Path) -> float:
+    """Wall seconds of the tutorials' pipeline (``--naive``) on ``folder``."""
+    start = time.perf_counter()
+    subprocess.run([PYTHON, __file__, "--naive", str(folder), "--models", model,
+                    "--weights", str(weights)], check=True)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def naive_main(folder: Path, model: str, weights: Path) -> None:
+    """Full-size decode, EXIF transpose, resize to 224, fp32 batches of 16, one process."""
+    import torch
+    import torchvision.models as tvm
+    from PIL import Image, ImageOps
+    from torchvision import transforms
+
+    net = tvm.get_model(model, weights=None)
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    net.fc = torch.nn.Identity()
+    net.eval()
+    prep = transforms.Compose([
+        transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor(),
+        transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    ])  # fmt: skip
+    paths = sorted(folder.glob("*.jpg"))
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(paths), 16):
+            images = [
+                ImageOps.exif_transpose(Image.open(p)).convert("RGB") for p in paths[i : i + 16]
+            ]
+            out.append(net(torch.stack([prep(im) for im in images])))
+    assert sum(len(o) for o in out) == len(paths)
+
+
+# -- the compute limit ------------------------------------------------------------------
+def per_photo_work_s(photos: list[Path], input_size: int = 224) -> float:
+    """Seconds per photo on one core: read, blake2b hash and draft decode to the model's size."""
+    from photosim.decode import decode_bytes
+    from photosim.pipeline import hash_bytes
+
+    for p in photos[:3]:  # warm the page cache and Pillow
+        decode_bytes(p.read_bytes(), p.name, input_size)
+    start = time.perf_counter()
+    for p in photos:
+        data = p.read_bytes()
+        hash_bytes(data)
+        decode_bytes(data, p.name, input_size)
+    return (time.perf_counter() - start) / len(photos)
+
+
+def model_rate(model: str, weights: Path, seconds: float = 6.0, batch: int = 32) -> dict:
+    """Images/s of the eager model on all cores at the best native precision (and fp32)."""
+    import numpy as np
+    import torch
+
+    from photosim.embed import load_backbone
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    rates = {}
+    for precision in dict.fromkeys(("auto", "fp32")):
+        backbone = load_backbone(model, weights, device="cpu", precision=precision)
+        x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), np.uint8)
+        backbone.embed(x)
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            backbone.embed(x)
+            n += batch
+        rates[backbone.precision] = n / (time.perf_counter() - start)
+    return rates
+
+
+# -- the run ----------------------------------------------------------------------------
+def machine_info() -> dict:
+    import torch
+
+    from photosim.embed import cpu_bf16_native
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        cpu = re.search(r"model name\s*:\s*(.+)", text).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "python": platform.python_version(), "bf16_native": cpu_bf16_native(),
+            "platform": platform.platform()}  # fmt: skip
+
+
+def bench_model(model, photos, tmp, small, large, repeat, splits) -> dict:
+    import torch
+    import torchvision.models as tvm
+
+    weights = tmp / f"{model}-random.pth"
+    torch.manual_seed(0)
+    torch.save(tvm.get_model(model, weights=None).state_dict(), weights)
+    folders = {n: tmp / f"photos{n}" for n in (small, large)}
+    home = tmp / "home"
+    pipelines = {"naive": lambda f: run_naive(f, model, weights)}
+    for split in [None, *splits]:
+        label = "photosim" if split is None else f"photosim {split}"
+        pipelines[label] = lambda f, s=split: run_photosim(f, model, weights, home, s)
+    times: dict[str, dict[int, list[float]]] = {k: {small: [], large: []} for k in pipelines}
+    for _ in range(repeat):  # interleaved, so a noisy minute hits every pipeline alike
+        for name, run in pipelines.items():
+            for n in (small, large):
+                times[name][n].append(run(folders[n]))
+                print(f"  {model} {name:<14} {n:>4} photos {times[name][n][-1]:6.1f} s", flush=True)
+    result = {}
+    for name, t in times.items():
+        ts, tl = min(t[small]), min(t[large])
+        result[name] = {"steady_photos_per_s": round((large - small) / (tl - ts), 2),
+                        "startup_s": round(ts - small * (tl - ts) / (large - small), 2),
+                        "wall_s": {str(small): t[small], str(large): t[large]}}  # fmt: skip
+    work = per_photo_work_s(photos[:40])
+    rates = model_rate(model, weights)
+    best = max(rates.values())
+    cores = os.cpu_count() or 1
+    limit = cores / (work + cores / best)
+    result["compute_limit"] = {"photos_per_s": round(limit, 2),
+                               "read_hash_draft_decode_ms": round(work * 1000, 1),
+                               "model_images_per_s": {k: round(v, 1) for k, v in rates.items()}}  # fmt: skip
+    ours = result["photosim"]["steady_photos_per_s"]
+    result["photosim_vs_limit"] = round(ours / limit, 3)
+    result["photosim_vs_naive"] = round(ours / result["naive"]["steady_photos_per_s"], 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="resnet50,resnet18")
+    parser.add_argument("--small", type=int, default=40)
+    parser.add_argument("--large", type=int, default=120)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per pipeline (best kept)")
+    parser.add_argument("--splits", default="", help="also try torch threads x decode workers, "
+                        "e.g. 2x2,1x1,2x1 (photosim's own choice always runs)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--machine", default=None, help="name for the result file")
+    parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--weights", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.naive:
+        return naive_main(args.naive, args.models, args.weights)
+    sys.path.insert(0, str(ROOT))
+    info = machine_info()
+    load_start = round(os.getloadavg()[0], 2)  # other work on the machine makes figures noisy
+    print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
+          f"bf16 native: {info['bf16_native']}", flush=True)  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="photosim-bench-"))
+    try:
+        start = time.perf_counter()
+        photos = make_photos(tmp / "all", args.large)
+        mb = sum(p.stat().st_size for p in photos) / len(photos) / 2**20
+        print(f"{len(photos)} photos of {SIZE[0]}x{SIZE[1]}, {mb:.1f} MB each, made in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+        subset(photos, args.small, tmp / f"photos{args.small}")
+        subset(photos, args.large, tmp / f"photos{args.large}")
+        splits = [s for s in args.splits.split(",") if s]
+        results = {}
+        for model in args.models.split(","):
+            results[model] = bench_model(model, photos, tmp, args.small, args.large,
+                                         args.repeat, splits)  # fmt: skip
+            r = results[model]
+            print(f"{model}: photosim {r['photosim']['steady_photos_per_s']} photos/s, naive "
+                  f"{r['naive']['steady_photos_per_s']}, limit {r['compute_limit']['photos_per_s']}"
+                  f" -> {r['photosim_vs_limit']:.0%} of the limit, {r['photosim_vs_naive']}x naive",
+                  flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    machine = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{info['cpu']} {info['cores']}c".lower())
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"scan-{machine.strip('-')}.json"
+    info["load_average_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
+    record = {"machine": info, "photos": {"size": list(SIZE), "small": args.small,
+              "large": args.large, "mb_each": round(mb, 2)}, "date": time.strftime("%Y-%m-%d"),
+              "results": results}  # fmt: skip
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""What names a model and its vectors, without importing torch.
+
+Answers that need no model (``photosim info``, ``similar`` on a library photo,
+the app's browsing) import only this module, so they never pay torch's ~1.5 s
+import. :mod:`photosim.embed` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+DEFAULT_MODEL = "resnet50"
+# Numeric precision of the model's arithmetic; vectors of all of them share one model key.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def weights_from_env(weights: str | os.PathLike | None) -> Path | None:
+    """The weights file given explicitly, else by PHOTOSIM_WEIGHTS, else None."""
+    value = weights or os.environ.get("PHOTOSIM_WEIGHTS")
+    return Path(value).expanduser() if value else None
+
+
+def file_digest(path: Path) -> str:
+    """Hex blake2b of a whole file (used to tell weights files apart)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=8)).hexdigest()
+
+
+def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = None) -> str:
+    """The tag stored with every vector: model name plus which weights made it.
+
+    Precision is not part of it: fp32, bf16 and fp16 vectors agree (cosine > 0.999).
+    Only torchvision's own weights need torchvision (to name them), which scans load anyway.
+    """
+    from photosim.errors import WeightsUnavailable
+
+    path = weights_from_env(weights)
+    if path is None:
+        from photosim.embed import _weights_enum
+
+        return f"{name}:{_weights_enum(name).name}"
+    if not path.is_file():
+        raise WeightsUnavailable(
+            f"The weights file {path} does not exist; pass an existing {name} state-dict file "
+            f"with --weights FILE.",
+            expected=str(path),
+        )
+    return f"{name}:file-{file_digest(path)}"

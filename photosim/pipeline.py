@@ -1,0 +1,344 @@
+"""The scan's decode/hash/embed pipeline: every core busy, results in completion order.
+
+Three kinds of threads, so that no stage waits on another without need:
+
+- **workers** (a pool): read each file once, then hash, EXIF metadata and a draft
+  decode all from those bytes (Pillow, hashlib and most of exifread release the
+  GIL or are short), and letterbox the pixels for the model;
+- **the model thread**: takes decoded photos in batches and runs the network
+  (torch releases the GIL), retrying smaller batches when a GPU runs out of
+  memory and falling back to the CPU when even that fails;
+- **the caller** (the scan's thread, the only one that writes the store): iterates
+  :meth:`Pipeline.run` and receives finished work as it completes, whatever order
+  the files went in, so one slow file never holds up the rest.
+
+Torch threads and decode workers are chosen together from the core count
+(:func:`plan_threads`); cancelling drops what is pending at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from photosim.decode import DecodeError, decode_bytes, load_image, open_photo, read_photo_bytes
+from photosim.errors import FailKind
+from photosim.metadata import read_metadata
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from photosim.embed import Backbone
+
+log = logging.getLogger(__name__)
+
+# Files larger than this are hashed and decoded from disk in two streaming passes instead
+# of being held in memory (a 12 MP JPEG is 3-6 MB; a 1 GB TIFF scan is not read into RAM).
+READ_ONCE_MAX = 256 * 2**20
+# On cancel, a batch already in the model is kept if it ends within this time: a resnet50
+# batch of 32 takes ~1-2 s on a laptop CPU, and finished work is never thrown away lightly.
+# The app never waits for this (it abandons the scan thread), only the scan's own thread does.
+CANCEL_GRACE_S = 10.0
+
+
+@dataclass
+class Work:
+    """What a worker made of one job: hash, metadata, pixels or the reason it failed."""
+
+    job: Any  # the scan's job: .path, .hash (known or None)
+    hash: str | None = None
+    meta: dict | None = None
+    pixels: np.ndarray | None = None
+    error: str | None = None
+    fail_kind: FailKind | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # see photo_extras()
+
+
+@dataclass
+class Embedded:
+    """A batch the model finished: ``vectors[i]`` is the vector of ``items[i]``."""
+
+    items: list[Work]
+    vectors: np.ndarray
+
+
+@dataclass
+class Notice:
+    """Something people should know about the scan (e.g. the GPU fell back to the CPU)."""
+
+    message: str
+
+
+def hash_bytes(data: bytes) -> str:
+    """The content hash of a file's bytes (the same as :func:`content_hash` of the file)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def content_hash(path: str) -> str:
+    """A fast hash of the file's bytes: the cache key that survives moves and renames.
+
+    Opened like every photo (``decode.open_photo``): a FIFO or a device with a photo's
+    name raises ``DecodeError`` instead of hanging.
+    """
+    with open_photo(path) as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def photo_extras(image: Image.Image) -> dict[str, Any]:
+    """Per-photo values computed from the decoded, upright image (at the model's size).
+
+    The one place to add another: e.g. the duplicates' pixel fingerprint,
+    ``return {"fingerprint": photosim.pixels.fingerprint(image)}``.
+    """
+    return {}
+
+
+def process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
+    """Runs in a worker: one read of the file; hash, metadata and pixels from those bytes."""
+    try:
+        return _process(job, have_vector, backbone)
+    except Exception as exc:  # a bug or an odd file must cost one photo, not the scan
+        log.exception("processing %r failed", job.path)
+        return Work(job, error=f"could not be read ({exc.__class__.__name__})")
+
+
+def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
+    name = os.path.basename(job.path)
+    expect = (job.size, job.mtime_ns)  # what the walk saw: a file changed since is retried
+    digest: str | None = job.hash
+    meta: dict | None = None
+    try:
+        # One read when the file fits in memory; a huge file is streamed twice instead.
+        data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
+        digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
+        meta = read_metadata(io.BytesIO(data) if data is not None else job.path)
+        if digest in have_vector or backbone is None:
+            return Work(job, digest, meta)
+        if data is not None:
+            image = decode_bytes(data, name, max_side=backbone.input_size)
+        else:
+            image = load_image(job.path, max_side=backbone.input_size, expect=expect)
+    except DecodeError as exc:
+        return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
+    return Work(job, digest, meta, pixels=backbone.prepare(image), extras=photo_extras(image))
+
+
+# Share of a photo's CPU time that is decoding (read + hash + EXIF + draft decode, ~29 ms
+# on one core for a 12 MP JPEG) rather than the model (resnet50 in bf16 on one thread,
+# ~48 ms): measured on a 2-core AMD EPYC with AVX512-BF16, quiet.
+DECODE_SHARE = 0.4
+
+
+def plan_threads(cores: int | None = None, device: str = "cpu") -> tuple[int, int]:
+    """(torch threads, decode workers) for ``cores`` CPU cores.
+
+    On a CPU the cores are split, not shared: decoders get their share of a
+    photo's work (DECODE_SHARE, at least one core) and the model the rest, so
+    neither stage's threads preempt the other's (torch's threads wait for each
+    other at every layer, so one preempted thread stalls them all). On 2 cores
+    that is one of each: the model alone on one core runs resnet50 at ~20 photos/s
+    in bf16, the decoder ~34 photos/s, so the model's core stays busy. With a GPU
+    the model needs one thread to drive it and every core decodes.
+    """
+    cores = max(1, cores or os.cpu_count() or 1)
+    if device != "cpu":
+        return 1, max(2, cores)
+    if cores == 1:
+        return 1, 1
+    workers = min(cores - 1, max(1, round(cores * DECODE_SHARE)))
+    return cores - workers, workers
+
+
+def _no_cancel() -> bool:
+    return False
+
+
+class Pipeline:
+    """Decode in a worker pool, embed on a model thread; iterate :meth:`run` for results."""
+
+    def __init__(
+        self,
+        backbone: Backbone | None,
+        have_vector: set[str],
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        torch_threads: int | None = None,
+    ) -> None:
+        self.backbone = backbone
+        self.have_vector = have_vector
+        device = getattr(getattr(backbone, "device", "cpu"), "type", "cpu")
+        planned_torch, planned_workers = plan_threads(None, device)
+        self.workers = max(1, workers or planned_workers)
+        env_threads = os.environ.get("PHOTOSIM_TORCH_THREADS", "")  # for measuring splits
+        threads = torch_threads or (int(env_threads) if env_threads.isdigit() else planned_torch)
+        self.torch_threads = max(1, threads)
+        sizer = getattr(backbone, "batch_size", None)  # tests inject duck-typed backbones
+        self.batch_size = max(1, sizer(batch_size) if callable(sizer) else batch_size)
+        # In flight at most: enough for two batches and every worker busy, never unbounded.
+        self.window = max(2 * self.batch_size, 4 * self.workers)
+        self._out: queue.Queue = queue.Queue()
+        self._to_model: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._busy = threading.Event()  # the model is running a batch
+
+    # -- the caller's side ------------------------------------------------------------
+    def run(
+        self, jobs: Iterable[Any], cancel: Callable[[], bool] = _no_cancel
+    ) -> Iterator[Work | Embedded | Notice]:
+        """Finished work in completion order: Work without pixels (nothing to embed, or
+        failed), Embedded batches, Notices. Stops at once when ``cancel()`` turns true."""
+        todo = iter(jobs)
+        exhausted = False
+        decoding = in_flight = 0
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode")
+        model = None
+        if self.backbone is not None:
+            model = threading.Thread(target=self._model_loop, name="photosim-model", daemon=True)
+            model.start()
+        try:
+            while True:
+                while not exhausted and in_flight < self.window:
+                    job = next(todo, None)
+                    if job is None:
+                        exhausted = True
+                        break
+                    future = pool.submit(process, job, self.have_vector, self.backbone)
+                    future.add_done_callback(self._out.put)
+                    decoding += 1
+                    in_flight += 1
+                if in_flight == 0:
+                    return
+                if cancel():
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    yield from self._finish_running()
+                    return
+                try:
+                    item = self._out.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if isinstance(item, Future):
+                    decoding -= 1
+                    work = item.result()
+                    if work.pixels is not None:
+                        self._to_model.put(work)
+                    else:
+                        in_flight -= 1
+                        yield work
+                    if exhausted and decoding == 0:
+                        self._to_model.put(_FLUSH)  # no more photos coming: run what is left
+                elif isinstance(item, Embedded):
+                    in_flight -= len(item.items)
+                    yield item
+                elif isinstance(item, Notice):
+                    yield item
+                elif isinstance(item, BaseException):
+                    raise item
+        finally:
+            self._stop.set()
+            self._to_model.put(_STOP)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _finish_running(self) -> Iterator[Work | Embedded | Notice]:
+        """On cancel: keep what is finished, and the batch in the model if it ends within
+        CANCEL_GRACE_S; drop everything else (queued photos are never embedded)."""
+        self._stop.set()
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self._out.get(timeout=min(left, 0.02))
+            except queue.Empty:
+                if not self._busy.is_set():
+                    return
+                continue
+            if isinstance(item, Future):
+                work = item.result() if not item.cancelled() else None
+                if work is not None and work.pixels is None:
+                    yield work
+            elif isinstance(item, Embedded | Notice):
+                yield item
+
+    # -- the model thread -------------------------------------------------------------
+    def _model_loop(self) -> None:
+        import torch
+
+        torch.set_num_threads(self.torch_threads)
+        batch: list[Work] = []
+        while True:
+            item = self._to_model.get()
+            if item is _STOP or self._stop.is_set():
+                return
+            if item is not _FLUSH:
+                batch.append(item)
+                if len(batch) < self.batch_size:
+                    continue
+            if not batch:
+                continue
+            self._busy.set()
+            try:
+                vectors = self._embed([w.pixels for w in batch])
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                self._out.put(exc)
+                return
+            finally:
+                self._busy.clear()
+            for work in batch:
+                work.pixels = None  # the vector is all the caller needs; free the memory
+            self._out.put(Embedded(batch, vectors))
+            batch = []
+
+    def _embed(self, pixels: list[np.ndarray]) -> np.ndarray:
+        vectors, size, notice = embed_resilient(self.backbone, pixels)
+        if notice is not None:
+            self._out.put(notice)
+        self.batch_size = min(self.batch_size, size)  # what fits in memory from now on
+        return vectors
+
+
+_FLUSH = object()
+_STOP = object()
+
+
+def embed_resilient(
+    backbone: Backbone, pixels: list[np.ndarray]
+) -> tuple[np.ndarray, int, Notice | None]:
+    """Embed ``pixels``; when the GPU runs out of memory, retry in halves, then on the CPU.
+
+    Returns the vectors, the batch size that fitted, and a :class:`Notice` when the
+    work moved to the CPU (the backbone stays there for the rest of the scan).
+    """
+    import torch
+
+    oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
+    size = len(pixels)
+    while True:
+        try:
+            parts = [backbone.embed(pixels[i : i + size]) for i in range(0, len(pixels), size)]
+            return np.concatenate(parts), size, None
+        except oom:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if size > 1:
+                size = max(1, size // 2)
+                log.info("GPU out of memory: retrying with batches of %d", size)
+                continue
+            break
+    device = backbone.device
+    log.warning("the %s ran out of memory even for one photo: embedding on the CPU", device)
+    backbone.to_cpu()
+    message = (
+        f"The GPU ({device}) ran out of memory, so photos are embedded on the CPU (slower); "
+        f"close other programs that use the GPU and scan again to use it."
+    )
+    return backbone.embed(pixels), len(pixels), Notice(message)
