@@ -295,7 +295,13 @@ class Store:
         """Every pair of these contents is "not duplicates" (a pair, or a whole group)."""
         unique = sorted(set(hashes))
         pairs = [(a, b) for i, a in enumerate(unique) for b in unique[i + 1 :]]
+        if len(unique) == 1:  # copies of one content: the exact group is dismissed
+            pairs = [(unique[0], unique[0])]
         self.db.conn.executemany("insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs)
+
+    def bump_decisions(self) -> None:
+        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
+        self.set_meta(dup_decisions=int(self.get_meta("dup_decisions", "0")) + 1)
 
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
@@ -319,6 +325,13 @@ class Store:
             "insert or replace into dup_calibration (model, data) values (?, ?)",
             [model_key, json.dumps(data)],
         )
+
+    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
+        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        rows = self.db.execute(
+            "select vector from vectors where model = ? order by random() limit ?", [model_key, n]
+        )
+        return [np.frombuffer(blob, np.float32) for (blob,) in rows]
 
     def photo_rows(self) -> list[tuple]:
         """(path, hash, size, width, height, taken, mtime_ns, orientation) of readable photos."""
