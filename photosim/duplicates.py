@@ -99,7 +99,7 @@ class DuplicateFinder:
         defaults: Thresholds,
         references: Sequence[Path] = (),
         not_pairs: set[tuple[str, str]] | None = None,
-        keep: set[str] | None = None,
+        keep: dict[str, str] | None = None,
         rules: Sequence[KeepRule] | None = None,
     ) -> None:
         self.c = candidates
@@ -107,9 +107,9 @@ class DuplicateFinder:
         self.floors = candidates.floors
         self.references = tuple(str(Path(r)).rstrip("/\\") for r in references)
         self.rules = list(KEEP_RULES if rules is None else rules)
-        self.decisions: Callable[[], tuple[set, set]] | None = None  # reloads marks when set
+        self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
         self._decisions_seen: object = None
-        self.set_decisions(not_pairs or set(), keep or set())
+        self.set_decisions(not_pairs or set(), keep or {})
         confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
         self._near_adj: dict[int, list[tuple[int, int]]] = {}
         for e in confirmed:
@@ -117,10 +117,10 @@ class DuplicateFinder:
             self._near_adj.setdefault(a, []).append((int(e), b))
             self._near_adj.setdefault(b, []).append((int(e), a))
 
-    def set_decisions(self, not_pairs: set[tuple[str, str]], keep: set[str]) -> None:
-        """The user's marks: pairs of hashes that are not duplicates, hashes to keep."""
+    def set_decisions(self, not_pairs: set[tuple[str, str]], keep: dict[str, str]) -> None:
+        """The user's marks: pairs of hashes that are not duplicates; hash -> path to keep."""
         candidates = self.c
-        self.keep = set(keep)
+        self.keep = dict(keep)
         nodes = candidates.nodes
         self._allowed = np.array(
             [
@@ -201,7 +201,10 @@ class DuplicateFinder:
         path = node.paths[j]
         text = str(path)
         ref = any(text.startswith(r + "/") or text.startswith(r + "\\") for r in self.references)
-        return _Cand(i, j, path, node, node.hash in self.keep, ref)
+        marked = node.hash in self.keep
+        if marked and len(node.paths) > 1 and self.keep[node.hash] in map(str, node.paths):
+            marked = self.keep[node.hash] == text  # the marked one of byte-identical copies
+        return _Cand(i, j, path, node, marked, ref)
 
     def _make(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
         cands = [self._cand(i, j) for i, j in members]

@@ -232,7 +232,7 @@ class Library:
         """Remember that this photo is to be kept (by content: survives renames and rescans)."""
         hashes = self._hashes_of([path])
         with self.store.atomic():
-            self.store.add_keep(hashes[0])
+            self.store.add_keep(hashes[0], str(Path(path).expanduser().absolute()))
             self.store.bump_decisions()
 
     def reference_folders(self) -> list[Path]:

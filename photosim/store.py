@@ -46,7 +46,7 @@ def _m020_duplicates(db: sqlite_utils.Database) -> None:
     """Duplicate finding: pixel fingerprints and the user's decisions, all by content hash."""
     db["fingerprints"].create({"hash": str, "data": bytes}, pk="hash")
     db["dup_not_pairs"].create({"a": str, "b": str}, pk=("a", "b"))  # a < b
-    db["dup_keep"].create({"hash": str, "at": float}, pk="hash")
+    db["dup_keep"].create({"hash": str, "path": str, "at": float}, pk="hash")
     db["dup_calibration"].create({"model": str, "data": str}, pk="model")
 
 
@@ -306,13 +306,16 @@ class Store:
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
 
-    def add_keep(self, hash_: str) -> None:
+    def add_keep(self, hash_: str, path: str) -> None:
+        """Keep this content; ``path`` picks among byte-identical copies while it exists."""
         self.db.execute(
-            "insert or replace into dup_keep (hash, at) values (?, ?)", [hash_, time.time()]
+            "insert or replace into dup_keep (hash, path, at) values (?, ?, ?)",
+            [hash_, path, time.time()],
         )
 
-    def keep_hashes(self) -> set[str]:
-        return {r[0] for r in self.db.execute("select hash from dup_keep")}
+    def keep_hashes(self) -> dict[str, str]:
+        """Content hash -> the path that was marked (the content is what counts)."""
+        return dict(self.db.execute("select hash, path from dup_keep").fetchall())
 
     def get_calibration(self, model_key: str) -> dict | None:
         row = self.db.execute(
