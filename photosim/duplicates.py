@@ -110,6 +110,11 @@ class DuplicateFinder:
         self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
         self._decisions_seen: object = None
         self.set_decisions(not_pairs or set(), keep or {})
+        self._cnn_adj: dict[int, list[tuple[int, int]]] = {}
+        for e in np.flatnonzero(~np.isnan(candidates.cos)):
+            a, b = int(candidates.a[e]), int(candidates.b[e])
+            self._cnn_adj.setdefault(a, []).append((int(e), b))
+            self._cnn_adj.setdefault(b, []).append((int(e), a))
         confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
         self._near_adj: dict[int, list[tuple[int, int]]] = {}
         for e in confirmed:
@@ -263,11 +268,14 @@ class DuplicateFinder:
         return max(edges, key=lambda eo: self.c.pix[eo[0]])
 
     def _cosine(self, a: int, b: int) -> float | None:
-        ia, ib = self.c.nodes[a].item, self.c.nodes[b].item
-        if self.c.annoy is None or ia is None or ib is None:
+        """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
+        for e, other in self._cnn_adj.get(a, ()):
+            if other == b:
+                return float(self.c.cos[e])
+        r = self.c.reduced
+        if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
             return None
-        d = self.c.annoy.get_distance(ia, ib)
-        return float(max(0.0, min(1.0, 1.0 - d * d / 2.0)))
+        return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
 
 
 # -- keep-best rules ------------------------------------------------------------------
