@@ -31,7 +31,7 @@ from photosim.errors import Cancelled
 
 NEIGHBOURS = 12  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
-CNN_TREES = 16
+CNN_TREES = 10
 ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
 ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel check
 NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
@@ -133,7 +133,7 @@ def ensure_fingerprints(
     return have
 
 
-def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 20_000) -> np.ndarray:
+def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -> np.ndarray:
     """Unit vectors projected on the ``dims`` main axes of the library's vectors (PCA).
 
     CNN features are far from isotropic: 128 axes keep the neighbourhoods that
@@ -184,7 +184,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     for j in range(len(have)):
         if j % 4096 == 0:
             _check(cancel)
-        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
+        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 4) if o != j]
     index.unload()
     if not pairs:
         return None, []
