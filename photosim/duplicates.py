@@ -108,6 +108,7 @@ class DuplicateFinder:
         self.floors = candidates.floors
         self.references = tuple(str(Path(r)).rstrip("/\\") for r in references)
         self.rules = list(KEEP_RULES if rules is None else rules)
+        self._forgotten = np.zeros(len(candidates.a), bool)  # edges of files gone since
         self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
         self._multi = [i for i, n in enumerate(candidates.nodes) if len(n.paths) > 1]
         self._decisions_seen: object = None
@@ -139,6 +140,24 @@ class DuplicateFinder:
                 self._allowed[e] = (min(ha, hb), max(ha, hb)) not in not_pairs
         self._dismissed_exact = {a for a, b in not_pairs if a == b}
 
+    def forget(self, paths: Sequence[Path | str]) -> None:
+        """Leave out files that are gone (moved to the trash): regrouping needs no rebuild."""
+        gone = {str(p) for p in paths}
+        empty = np.zeros(len(self.c.nodes), bool)
+        for i, node in enumerate(self.c.nodes):
+            keep = [j for j, p in enumerate(node.paths) if p not in gone]
+            if len(keep) == len(node.paths):
+                continue
+            for name in ("paths", "taken", "mtime", "inode"):
+                values = getattr(node, name)
+                if values:
+                    setattr(node, name, [values[j] for j in keep])
+            empty[i] = not keep
+        if len(self.c.a):
+            self._forgotten |= empty[self.c.a] | empty[self.c.b]
+        self._multi = [i for i, n in enumerate(self.c.nodes) if len(n.paths) > 1]
+        self._cache = {}
+
     # -- grouping ---------------------------------------------------------------
     def group(
         self,
@@ -155,10 +174,9 @@ class DuplicateFinder:
             self.decisions(self)
         wanted = {DupKind(k) for k in kinds}
         c, n = self.c, len(self.c.nodes)
+        allowed = self._allowed & ~self._forgotten
         is_near = (
-            self._allowed
-            & (c.pix >= PIXEL_MIN)
-            & (((c.lanes & LANE_PIXELS) > 0) | (c.cos >= t.near))
+            allowed & (c.pix >= PIXEL_MIN) & (((c.lanes & LANE_PIXELS) > 0) | (c.cos >= t.near))
         )
         root = components(n, c.a[is_near], c.b[is_near])
         units: dict[int, list[int]] = {}
@@ -174,13 +192,13 @@ class DuplicateFinder:
                 if c.nodes[i].hash not in self._dismissed_exact and not absorbed:
                     groups.append(self._exact_group(i))
         if DupKind.SIMILAR in wanted:
-            groups += self._similar_groups(t, is_near, root, units)
+            groups += self._similar_groups(t, allowed & ~is_near, root, units)
         groups.sort(key=lambda g: (-g.reclaimable, _KIND_ORDER[g.kind], g.id))
         return DupResult(tuple(groups), sum(g.reclaimable for g in groups), t)
 
-    def _similar_groups(self, t, is_near, root, units) -> list[DupGroup]:
+    def _similar_groups(self, t, candidates, root, units) -> list[DupGroup]:
         c = self.c
-        pick = self._allowed & ~is_near & (c.cos >= t.similar)
+        pick = candidates & (c.cos >= t.similar)
         a, b, cos = root[c.a[pick]], root[c.b[pick]], c.cos[pick]
         keep = a != b
         a, b, cos = a[keep], b[keep], cos[keep]

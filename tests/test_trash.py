@@ -94,3 +94,14 @@ def test_same_name_twice_in_the_trash_undo_takes_the_right_one(library, trash_ho
         write_photo(root.parent / "check.jpg", seed=42).read_bytes()
         == (root / "p1.jpg").read_bytes()
     )
+
+
+def test_finder_forgets_trashed_files_without_a_rebuild(library, trash_home):
+    root = library.roots[0]
+    finder = library.duplicate_finder()
+    [exact] = [g for g in finder.group().groups if g.kind == "exact"]
+    assert {m.path.name for m in exact.photos} == {"p0.jpg", "copy of p0.jpg"}
+    record = move_to_trash(library, [root / "copy of p0.jpg"])
+    finder.forget([path for path, _ in record.moved])
+    assert not [g for g in finder.group().groups if g.kind == "exact"]
+    assert library.duplicate_finder().group(kinds=["exact"]).groups == ()
