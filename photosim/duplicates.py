@@ -12,12 +12,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from photosim.keep import (
+    KEEP_RULES,
+    Candidate,
+    KeepRule,
+    choose_keeper,
+    differences,
+    duration,
+    time_gap,
+)
 
 LANE_CNN, LANE_PIXELS = 1, 2  # which proposal found a candidate pair (bit mask)
 
@@ -225,13 +233,13 @@ class DuplicateFinder:
         return self._make(DupKind.NEAR, pairs)
 
     # -- one group -----------------------------------------------------------------
-    def _cand(self, i: int, j: int) -> _Cand:
+    def _cand(self, i: int, j: int) -> Candidate:
         found = self._cache.get((i, j))
         if found is None:
             found = self._cache[(i, j)] = self._new_cand(i, j)
         return found
 
-    def _new_cand(self, i: int, j: int) -> _Cand:
+    def _new_cand(self, i: int, j: int) -> Candidate:
         node = self.c.nodes[i]
         text = node.paths[j]
         path = Path(text)
@@ -239,7 +247,7 @@ class DuplicateFinder:
         marked = node.hash in self.keep
         if marked and len(node.paths) > 1 and self.keep[node.hash] in node.paths:
             marked = self.keep[node.hash] == text  # the marked one of byte-identical copies
-        return _Cand(i, j, path, node, marked, ref)
+        return Candidate(i, j, path, node, marked, ref)
 
     def _make(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
         """The group of these members; the same members give the same (cached) object."""
@@ -268,10 +276,10 @@ class DuplicateFinder:
             photos.append(_member(x, score, reason, link))
         hashes = sorted({x.node.hash for x in cands})
         gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
-        gap = _gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
+        gap = time_gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
         return DupGroup(gid, kind, keeper.path, keep_reason, tuple(photos), freed, gap)
 
-    def _evidence(self, kind: DupKind, keeper: _Cand, x: _Cand, link) -> tuple[float, str]:
+    def _evidence(self, kind: DupKind, keeper: Candidate, x: Candidate, link) -> tuple[float, str]:
         """(score, reason) of member ``x`` against the group's keeper."""
         if x.node is keeper.node:
             if link is not None:
@@ -280,8 +288,8 @@ class DuplicateFinder:
         cos = self._cosine(keeper.node_index, x.node_index)
         if kind == DupKind.SIMILAR:
             words = f"similar shot (CNN {cos:.2f})" if cos is not None else "similar shot"
-            gap = _gap([keeper.node.taken[keeper.index], x.node.taken[x.index]])
-            return (cos or 0.0), words + (f", taken {_duration(gap)} apart" if gap else "")
+            gap = time_gap([keeper.node.taken[keeper.index], x.node.taken[x.index]])
+            return (cos or 0.0), words + (f", taken {duration(gap)} apart" if gap else "")
         edge, other = self._best_edge(keeper.node_index, x.node_index)
         pix, turns = float(self.c.pix[edge]), int(self.c.turns[edge])
         if other != keeper.node_index:  # found through another member of the group
@@ -289,7 +297,7 @@ class DuplicateFinder:
         parts = ["same picture"]
         if turns:
             parts.append(f"turned {90 * turns} degrees in its pixels")
-        parts += _differences(keeper, x)
+        parts += differences(keeper, x)
         parts.append(f"pixels agree {pix:.2f}")
         if cos is not None:
             parts.append(f"CNN {cos:.2f}")
@@ -316,152 +324,11 @@ class DuplicateFinder:
         return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
 
 
-# -- keep-best rules ------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Cand:
-    """One file of a group while its keeper is chosen."""
-
-    node_index: int
-    index: int  # which of the node's paths
-    path: Path
-    node: object  # dupcandidates.Node
-    marked_keep: bool
-    reference: bool
-
-    @property
-    def pixels(self) -> int:
-        return (self.node.width or 0) * (self.node.height or 0)
-
-    @property
-    def when(self) -> float:
-        taken = _when(self.node.taken[self.index])
-        return taken if taken is not None else self.node.mtime[self.index]
-
-    @property
-    def format(self) -> str:
-        return self.path.suffix.lower().lstrip(".") or "?"
-
-
-KeepRule = Callable[[list[_Cand]], tuple[list[_Cand], str | None]]
-ORIGINAL_FORMATS = {"heic": 3, "heif": 3, "hif": 3, "dng": 3, "tif": 3, "tiff": 3,
-                    "jpg": 2, "jpeg": 2, "jpe": 2}  # fmt: skip
-
-
-def _best(cands: list[_Cand], value, tolerance: float) -> list[_Cand]:
-    values = [value(x) for x in cands]
-    top = max(values)
-    return [x for x, v in zip(cands, values, strict=True) if v >= top - abs(top) * tolerance]
-
-
-def keep_reference(cands):
-    refs = [x for x in cands if x.reference]
-    return (refs, "in a reference folder") if refs else (cands, None)
-
-
-def keep_marked(cands):
-    marked = [x for x in cands if x.marked_keep]
-    return (marked, "marked to keep") if marked else (cands, None)
-
-
-def keep_more_pixels(cands):
-    best = _best(cands, lambda x: x.pixels, 0.02)
-    x = best[0]
-    return best, f"most pixels ({x.node.width}x{x.node.height})"
-
-
-def keep_sharper(cands):
-    if any(x.node.sharpness is None for x in cands):
-        return cands, None
-    return _best(cands, lambda x: x.node.sharpness, 0.10), "sharpest"
-
-
-def keep_original(cands):
-    """HEIC/TIFF, then JPEG, over PNG or other exports; camera EXIF; a much larger file."""
-    best = _best(cands, lambda x: ORIGINAL_FORMATS.get(x.format, 1), 0.0)
-    if len(best) < len(cands):
-        return best, f"original format ({best[0].format.upper()})"
-    best = [x for x in cands if x.node.camera] or cands
-    if len(best) < len(cands):
-        return best, "has the camera's EXIF"
-    # a re-encode at a higher quality is larger too: only a clearly smaller file is an export
-    return _best(cands, lambda x: x.node.size, 0.33), "largest file (least re-compressed)"
-
-
-def keep_older(cands):
-    best = _best(cands, lambda x: -x.when, 0.0)
-    return best, f"oldest ({datetime.fromtimestamp(best[0].when):%Y-%m-%d %H:%M})"
-
-
-# In order; each narrows the candidates and says why. Edit this list to change the policy.
-KEEP_RULES: list[KeepRule] = [
-    keep_reference,
-    keep_marked,
-    keep_more_pixels,
-    keep_sharper,
-    keep_original,
-    keep_older,
-]
-
-
-def choose_keeper(cands: list[_Cand], rules: Sequence[KeepRule]) -> tuple[_Cand, str]:
-    """The file to keep and why (the reasons of the rules that decided, in order)."""
-    left, reasons = list(cands), []
-    for rule in rules:
-        if len(left) == 1:
-            break
-        narrowed, reason = rule(left)
-        if reason and len(narrowed) < len(left):
-            reasons.append(reason)
-        left = narrowed or left
-    left.sort(key=lambda x: (len(str(x.path)), str(x.path)))
-    if len(left) > 1:
-        reasons.append("first by name" if reasons else "all alike; first by name")
-    return left[0], ", then ".join(reasons)
-
-
-def _member(x: _Cand, score: float, reason: str, link: Path | None) -> DupMember:
+def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMember:
     n = x.node
     return DupMember(path=x.path, score=round(float(score), 4), reason=reason, size=n.size,
                      width=n.width, height=n.height, taken=n.taken[x.index], hash=n.hash,
                      sharpness=n.sharpness, hardlink_of=link, reference=x.reference)  # fmt: skip
-
-
-def _differences(keeper: _Cand, x: _Cand) -> list[str]:
-    out = []
-    if x.pixels and keeper.pixels and x.pixels < keeper.pixels * 0.95:
-        out.append(f"smaller ({x.node.width}x{x.node.height})")
-    elif x.pixels > keeper.pixels * 1.05:
-        out.append(f"larger ({x.node.width}x{x.node.height})")
-    if x.format != keeper.format:
-        out.append(f"{x.format.upper()} instead of {keeper.format.upper()}")
-    elif x.node.size < keeper.node.size * 0.8:
-        out.append("re-encoded (smaller file)")
-    return out
-
-
-@lru_cache(maxsize=65536)
-def _when(taken: str | None) -> float | None:
-    if not taken:
-        return None
-    try:
-        return datetime.fromisoformat(taken).timestamp()
-    except ValueError:
-        return None
-
-
-def _gap(taken: list[str | None]) -> float | None:
-    times = [t for t in (_when(x) for x in taken) if t is not None]
-    return max(times) - min(times) if len(times) >= 2 else None
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 # -- graph ---------------------------------------------------------------------------
