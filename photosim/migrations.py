@@ -73,11 +73,20 @@ def _m004_vectors_f16(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_duplicates(conn: sqlite3.Connection) -> None:
+    """Duplicate finding: pixel fingerprints and the user's decisions, all by content hash."""
+    conn.execute("CREATE TABLE fingerprints (hash TEXT PRIMARY KEY, data BLOB)")
+    conn.execute("CREATE TABLE dup_not_pairs (a TEXT, b TEXT, PRIMARY KEY (a, b))")  # a <= b
+    conn.execute("CREATE TABLE dup_keep (hash TEXT PRIMARY KEY, path BLOB, at FLOAT)")
+    conn.execute("CREATE TABLE dup_calibration (model TEXT PRIMARY KEY, data TEXT)")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("001_initial", _m001_initial),
     ("002_paths_as_bytes", _m002_paths_as_bytes),
     ("003_fail_kind_and_pending", _m003_fail_kind_and_pending),
     ("004_vectors_f16", _m004_vectors_f16),
+    ("005_duplicates", _m005_duplicates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset({"photos", "vectors", "meta", "_migrations"})

@@ -24,7 +24,7 @@ TESTS = Path(__file__).resolve().parent
 
 KILLER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, signal, sqlite3, sys, time
     from conftest import make_tiny_backbone
     from photosim.library import Library
 
@@ -33,9 +33,19 @@ KILLER = textwrap.dedent(
 
     def dying_forward(x):
         calls[0] += 1
-        if calls[0] == 3:  # the third batch: two are stored, then the process dies
+        if calls[0] == 3:  # the third batch: once two are stored, the process dies
+            deadline = time.monotonic() + 20  # the scan thread stores batches the model made
+            while time.monotonic() < deadline and stored() < 4:
+                time.sleep(0.02)
             os.kill(os.getpid(), signal.SIGKILL)
         return forward(x)
+
+    def stored():
+        try:
+            with sqlite3.connect(sys.argv[2], timeout=5) as conn:
+                return conn.execute("select count(*) from vectors").fetchone()[0]
+        except sqlite3.Error:
+            return 0
 
     backbone.module.forward = dying_forward
     lib = Library([sys.argv[1]], sys.argv[2], backbone=backbone, lock_owner="photosim scan")

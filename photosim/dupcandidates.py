@@ -1,0 +1,338 @@
+"""The slow half of duplicate finding: candidate pairs, and the pixel check of each.
+
+Never all pairs. Candidates come from two proposals:
+  - the CNN: each photo's nearest neighbours in the library's Annoy index;
+  - the pixels: each photo's nearest neighbours by a rotation-invariant descriptor
+    of its fingerprint (:func:`photosim.pixels.rotation_descriptor`), in a small
+    in-memory Annoy index. CNN features are not rotation-invariant, so a copy
+    turned 90 degrees in its pixels is found here.
+Every pair that could be ``near`` at any threshold the finder supports is then
+checked on pixels; the result is a table of edges that :class:`DuplicateFinder`
+filters by thresholds in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+from threadpoolctl import threadpool_limits
+
+from photosim import pixels
+from photosim.decode import DecodeError, load_image
+from photosim.duplicates import LANE_CNN, LANE_PIXELS, Thresholds
+from photosim.errors import Cancelled
+
+NEIGHBOURS = 8  # CNN neighbours asked per photo
+REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
+CNN_TREES = 10
+ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
+ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel check
+NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
+SIMILAR_SPAN = 0.12  # and the similar slider this far
+FINGERPRINT_SIDE = 256  # decode size for fingerprints computed here (not by the scan)
+PREPARED_CACHE = 4096
+WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search  # photos whose prepared check data is kept while checking
+
+
+@dataclass
+class Node:
+    """One content (hash) of the library and the files that hold it."""
+
+    hash: str
+    paths: list[str]
+    size: int
+    width: int | None
+    height: int | None
+    taken: list[str | None]
+    mtime: list[float]
+    camera: bool = False  # camera EXIF (make): originals have it, exports often lose it
+    inode: list[tuple[int, int] | None] = field(default_factory=list)
+    sharpness: float | None = None
+
+
+@dataclass
+class Candidates:
+    """Nodes and checked edges: everything :class:`DuplicateFinder` regroups from."""
+
+    nodes: list[Node]
+    a: np.ndarray  # int32 node index, a < b
+    b: np.ndarray
+    cos: np.ndarray  # float32 CNN cosine (nan: not known)
+    pix: np.ndarray  # float32 pixel agreement (nan: not checked)
+    turns: np.ndarray  # int8 quarter turns that bring b onto a
+    lanes: np.ndarray  # uint8 bit mask of the proposals that found the pair
+    floors: Thresholds  # the lowest thresholds these edges support
+    reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
+
+
+def _cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
+
+
+def _check(cancel) -> None:
+    if _cancelled(cancel):
+        raise Cancelled()
+
+
+def load_nodes(store) -> list[Node]:
+    """Readable photos grouped by content; hard links found by inode where content repeats."""
+    by_hash: dict[str, Node] = {}
+    for path, h, size, width, height, taken, mtime_ns, make in store.photo_rows():
+        node = by_hash.get(h)
+        if node is None:
+            node = by_hash[h] = Node(h, [], size or 0, width, height, [], [], camera=bool(make))
+        node.paths.append(path)
+        node.taken.append(taken)
+        node.mtime.append((mtime_ns or 0) / 1e9)
+    for node in by_hash.values():
+        node.inode = [_inode(p) if len(node.paths) > 1 else None for p in node.paths]
+    return list(by_hash.values())
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def ensure_fingerprints(
+    store, nodes: list[Node], cancel=None, workers: int = 2
+) -> dict[str, bytes]:
+    """Fingerprints of every node: stored ones, the rest decoded now and stored."""
+    have = {h: d for h, d in store.fingerprints().items() if pixels.is_current(d)}
+    missing = [n for n in nodes if n.hash not in have]
+
+    def compute(node: Node) -> tuple[str, bytes] | None:
+        if _cancelled(cancel):
+            return None
+        for path in node.paths:
+            try:
+                return node.hash, pixels.fingerprint(load_image(path, max_side=FINGERPRINT_SIDE))
+            except DecodeError:
+                continue
+        return None
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="photosim-fingerprint") as pool:
+        for start in range(0, len(missing), 256):
+            done = [r for r in pool.map(compute, missing[start : start + 256]) if r]
+            with store.atomic():
+                store.put_fingerprints(done)
+            have.update(done)
+            _check(cancel)
+    return have
+
+
+def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -> np.ndarray:
+    """Unit vectors projected on the ``dims`` main axes of the library's vectors (PCA).
+
+    CNN features are far from isotropic: 128 axes keep the neighbourhoods that
+    matter here, and make each distance 16 times cheaper than at 2048.
+    """
+    if matrix.shape[1] <= dims:
+        return matrix
+    rows = matrix[:: max(1, len(matrix) // sample)]
+    gram = rows.T @ rows
+    # randomized range finder (Halko et al.): the top axes without a full 2048x2048 eigh
+    basis = np.random.default_rng(0).normal(size=(gram.shape[0], dims + 16)).astype(np.float32)
+    for _ in range(3):
+        basis, _ = np.linalg.qr(gram @ basis)
+    _, small = np.linalg.eigh(basis.T @ gram @ basis)
+    axes = basis @ small[:, -dims:]
+    reduced = matrix @ axes
+    return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
+
+
+def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
+    """(reduced vectors per node or None, [(a, b, exact cosine)] of CNN neighbours >= floor).
+
+    Neighbours are looked up in a temporary Annoy index over PCA-reduced vectors
+    (the library's own index holds full 2048-d vectors: ~1 ms a query, too slow
+    for 100k queries); each candidate's cosine is then computed on the full vectors.
+    """
+    key = library.current_key()
+    if not key:
+        return None, []
+    node_of = {n.hash: i for i, n in enumerate(nodes)}
+    have, vectors = [], []
+    for h, v in library.store.iter_vectors(key, only_present=False):
+        if h in node_of:
+            have.append(node_of[h])
+            vectors.append(v)
+    if len(vectors) < 2:
+        return None, []
+    full = np.stack(vectors)
+    del vectors
+    reduced = reduce(full)
+    _check(cancel)
+    index = AnnoyIndex(reduced.shape[1], "angular")
+    for j, vector in enumerate(reduced):
+        index.add_item(j, vector)
+    index.build(CNN_TREES, n_jobs=1)
+    k = min(NEIGHBOURS + 1, len(have))
+    pairs = []
+    for j in range(len(have)):
+        if j % 4096 == 0:
+            _check(cancel)
+        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
+    index.unload()
+    if not pairs:
+        return None, []
+    ij = np.array(pairs, np.int64)
+    # exact cosines, in chunks, for the pairs whose reduced cosine is anywhere close
+    approx = np.einsum("ij,ij->i", reduced[ij[:, 0]], reduced[ij[:, 1]])
+    ij = ij[approx >= floor - 0.05]
+    cos = np.concatenate(
+        [
+            np.einsum("ij,ij->i", full[c[:, 0]], full[c[:, 1]])
+            for c in np.array_split(ij, 1 + len(ij) // 20_000)
+        ]
+    )
+    node = np.array(have, np.int64)
+    keep = cos >= floor
+    per_node = np.full((len(nodes), reduced.shape[1]), np.nan, np.float32)
+    per_node[node] = reduced
+    found = zip(node[ij[keep, 0]], node[ij[keep, 1]], cos[keep], strict=True)
+    return per_node, [(int(a), int(b), float(c)) for a, b, c in found]
+
+
+def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
+    """(a, b, descriptor cosine) of photos whose rotation-invariant descriptors are close."""
+    present = [i for i, f in enumerate(fps) if f is not None]
+    if len(present) < 2:
+        return []
+    thumbs = np.stack([fps[i].thumb for i in present])
+    desc = pixels.rotation_descriptor(thumbs)
+    index = AnnoyIndex(desc.shape[1], "angular")
+    for j, vector in enumerate(desc):
+        index.add_item(j, vector)
+    index.build(8, n_jobs=1)
+    k = min(ROTATION_NEIGHBOURS + 1, len(present))
+    out = []
+    for j in range(len(present)):
+        if j % 4096 == 0:
+            _check(cancel)
+        items, dists = index.get_nns_by_item(j, k, include_distances=True)
+        for other, d in zip(items, dists, strict=True):
+            c = 1.0 - d * d / 2.0
+            if other != j and c >= ROTATION_MIN:
+                out.append((present[j], present[other], c))
+    index.unload()
+    return out
+
+
+def check_pairs(
+    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel agreement and quarter turns for each (a, b) pair (nan where a side has none).
+
+    Two stages: the whole frames over four rotations, all pairs at once (re-encoded,
+    resized, recoloured and turned copies pass here); then, for the pairs that did
+    not pass, the search over crops.
+    """
+    score = np.full(len(pairs), np.nan, np.float32)
+    turns = np.zeros(len(pairs), np.int8)
+    ok = np.array([fps[a] is not None and fps[b] is not None for a, b in pairs], bool)
+    if not ok.any():
+        return score, turns
+    used = np.unique(pairs[ok])
+    row = {int(n): i for i, n in enumerate(used)}
+    whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
+    ia = np.array([row.get(int(a), 0) for a in pairs[:, 0]])
+    ib = np.array([row.get(int(b), 0) for b in pairs[:, 1]])
+    first, k = pixels.match_whole(whole[ia[ok]], whole[ib[ok]])
+    score[ok], turns[ok] = first, k
+    cache: dict[int, pixels.Prepared] = {}
+
+    def prepared(i: int) -> pixels.Prepared:
+        p = cache.get(i)
+        if p is None:
+            if len(cache) >= PREPARED_CACHE:
+                cache.pop(next(iter(cache)))
+            p = cache[i] = pixels.prepare(fps[i])
+        return p
+
+    for n in np.flatnonzero(ok & (score < WHOLE_ACCEPT)):
+        if n % 1024 == 0:
+            _check(cancel)
+        a, b = int(pairs[n, 0]), int(pairs[n, 1])
+        s, t = pixels.match(prepared(a), prepared(b))
+        if s > score[n]:
+            score[n], turns[n] = s, t
+    return score, turns
+
+
+def build(
+    library, thresholds: Thresholds, cancel=None, progress: Callable | None = None
+) -> Candidates:
+    """All candidate pairs of ``library`` with their CNN cosine and pixel check.
+
+    BLAS runs on one thread here: the products are small or medium, and measured
+    on a busy 2-core machine, threads made the pixel checks 20 times slower.
+    """
+    with threadpool_limits(1, user_api="blas"):
+        return _build(library, thresholds, cancel, progress)
+
+
+def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
+    say = progress or (lambda _msg: None)
+    nodes = load_nodes(library.store)
+    say("fingerprints")
+    raw = ensure_fingerprints(library.store, nodes, cancel)
+    fps: list[pixels.Fingerprint | None] = []
+    for node in nodes:
+        data = raw.get(node.hash)
+        fp = _decode(data)
+        fps.append(fp)
+        node.sharpness = fp.sharpness if fp else None
+    floors = Thresholds(
+        near=max(0.0, thresholds.near - NEAR_SPAN),
+        similar=max(0.0, min(thresholds.similar, thresholds.near) - SIMILAR_SPAN),
+    )
+    say("neighbours")
+    reduced, cnn = cnn_pairs(library, nodes, floors.similar, cancel)
+    say("rotations")
+    rot = rotation_pairs(fps, cancel)
+    edges: dict[tuple[int, int], list] = {}
+    for a, b, c in cnn:
+        key = (a, b) if a < b else (b, a)
+        edges.setdefault(key, [np.nan, 0])
+        edges[key][0], edges[key][1] = c, edges[key][1] | LANE_CNN
+    for a, b, _c in rot:
+        key = (a, b) if a < b else (b, a)
+        edges.setdefault(key, [np.nan, 0])[1] |= LANE_PIXELS
+    pairs = np.array(list(edges), np.int32).reshape(-1, 2)
+    cos = np.array([v[0] for v in edges.values()], np.float32)
+    lanes = np.array([v[1] for v in edges.values()], np.uint8)
+    if reduced is not None and len(pairs):  # pixel-lane pairs: an approximate CNN cosine
+        todo = np.flatnonzero(np.isnan(cos))
+        cos[todo] = np.einsum("ij,ij->i", reduced[pairs[todo, 0]], reduced[pairs[todo, 1]])
+    say("pixels")
+    need = ((lanes & LANE_PIXELS) > 0) | (cos >= floors.near)
+    pix = np.full(len(pairs), np.nan, np.float32)
+    turns = np.zeros(len(pairs), np.int8)
+    order = np.flatnonzero(need)
+    order = order[np.argsort(pairs[order, 0], kind="stable")]  # reuse each prepared photo
+    pix[order], turns[order] = check_pairs(pairs[order], fps, cancel)
+    return Candidates(
+        nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes, floors, reduced
+    )
+
+
+def _decode(data: bytes | None) -> pixels.Fingerprint | None:
+    if not data:
+        return None
+    try:
+        return pixels.decode(data)
+    except ValueError:  # an older fingerprint version: treated as missing
+        return None

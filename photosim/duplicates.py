@@ -1,0 +1,468 @@
+"""Duplicate photos: exact copies, the same picture altered (near), and similar shots.
+
+The CNN only *proposes* pairs; for ``near`` the pixels must *confirm* that two
+files are the same picture (see :mod:`photosim.pixels`). The slow part (kNN
+candidates and pixel checks) runs once in :meth:`Library.duplicate_finder`;
+:meth:`DuplicateFinder.group` then regroups in well under a second for any
+thresholds, so the app's slider can move live. Qt-free and torch-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from photosim.keep import (
+    KEEP_RULES,
+    Candidate,
+    KeepRule,
+    choose_keeper,
+    differences,
+    duration,
+    time_gap,
+)
+
+LANE_CNN, LANE_PIXELS = 1, 2  # which proposal found a candidate pair (bit mask)
+
+
+class DupKind(StrEnum):
+    """The three kinds of duplicate group."""
+
+    EXACT = "exact"  # byte-identical files
+    NEAR = "near"  # the same picture, altered (re-encoded, resized, rotated, cropped, ...)
+    SIMILAR = "similar"  # another shot of the same subject
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cosine thresholds that *propose* candidates; calibrated per model."""
+
+    near: float
+    similar: float
+
+
+@dataclass(frozen=True)
+class DupMember:
+    """One photo of a group and why it is there.
+
+    ``score`` is the similarity to the keeper (the keeper has 1.0); ``reason`` says
+    in words why it matched. ``hardlink_of`` names another member on the same inode
+    (trashing this one frees nothing); ``reference`` members are never proposed for
+    removal.
+    """
+
+    path: Path
+    score: float
+    reason: str
+    size: int
+    width: int | None
+    height: int | None
+    taken: str | None
+    hash: str
+    sharpness: float | None = None
+    hardlink_of: Path | None = None
+    reference: bool = False
+
+
+@dataclass(frozen=True)
+class DupGroup:
+    """Photos that are copies of one another (or similar shots), keeper first."""
+
+    id: str  # stable, from the members' content hashes (for decisions)
+    kind: DupKind
+    keep: Path
+    keep_reason: str
+    photos: tuple[DupMember, ...]  # keeper first
+    reclaimable: int  # bytes freed by trashing all but the keeper (hard links free 0)
+    gap_s: float | None = None  # similar: largest EXIF time gap between the shots
+
+
+@dataclass(frozen=True)
+class DupResult:
+    """All groups, the largest reclaimable space first."""
+
+    groups: tuple[DupGroup, ...]
+    reclaimable: int
+    thresholds: Thresholds
+
+
+PIXEL_MIN = 0.6  # pixel agreement that confirms "the same picture" (see README: measured)
+MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
+
+
+class DuplicateFinder:
+    """Candidates and pixel checks computed once; :meth:`group` regroups fast (<= 1 s at 100k).
+
+    ``defaults`` are the calibrated thresholds; ``floors`` the lowest ones this
+    finder can regroup at (pairs below were never checked): the app's slider range.
+    """
+
+    def __init__(
+        self,
+        candidates,
+        defaults: Thresholds,
+        references: Sequence[Path] = (),
+        not_pairs: set[tuple[str, str]] | None = None,
+        keep: dict[str, str] | None = None,
+        rules: Sequence[KeepRule] | None = None,
+    ) -> None:
+        self.c = candidates
+        self.defaults = defaults
+        self.floors = candidates.floors
+        self.references = tuple(str(Path(r)).rstrip("/\\") for r in references)
+        self.rules = list(KEEP_RULES if rules is None else rules)
+        self._forgotten = np.zeros(len(candidates.a), bool)  # edges of files gone since
+        self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
+        self._multi = [i for i, n in enumerate(candidates.nodes) if len(n.paths) > 1]
+        self._decisions_seen: object = None
+        self.set_decisions(not_pairs or set(), keep or {})
+        self._cnn_adj: dict[int, list[tuple[int, int]]] = {}
+        for e in np.flatnonzero(~np.isnan(candidates.cos)):
+            a, b = int(candidates.a[e]), int(candidates.b[e])
+            self._cnn_adj.setdefault(a, []).append((int(e), b))
+            self._cnn_adj.setdefault(b, []).append((int(e), a))
+        confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
+        self._near_adj: dict[int, list[tuple[int, int]]] = {}
+        for e in confirmed:
+            a, b = int(candidates.a[e]), int(candidates.b[e])
+            self._near_adj.setdefault(a, []).append((int(e), b))
+            self._near_adj.setdefault(b, []).append((int(e), a))
+
+    def set_decisions(self, not_pairs: set[tuple[str, str]], keep: dict[str, str]) -> None:
+        """The user's marks: pairs of hashes that are not duplicates; hash -> path to keep."""
+        candidates = self.c
+        self.keep = dict(keep)
+        self._cache: dict = {}  # groups and keepers depend on the marks: computed again
+        nodes = candidates.nodes
+        self._allowed = np.ones(len(candidates.a), bool)
+        involved = {h for pair in not_pairs for h in pair}
+        marked = np.array([n.hash in involved for n in nodes], bool)
+        if len(nodes) and marked.any():
+            for e in np.flatnonzero(marked[candidates.a] & marked[candidates.b]):
+                ha, hb = nodes[candidates.a[e]].hash, nodes[candidates.b[e]].hash
+                self._allowed[e] = (min(ha, hb), max(ha, hb)) not in not_pairs
+        self._dismissed_exact = {a for a, b in not_pairs if a == b}
+
+    def forget(self, paths: Sequence[Path | str]) -> None:
+        """Leave out files that are gone (moved to the trash): regrouping needs no rebuild."""
+        gone = {str(p) for p in paths}
+        empty = np.zeros(len(self.c.nodes), bool)
+        for i, node in enumerate(self.c.nodes):
+            keep = [j for j, p in enumerate(node.paths) if p not in gone]
+            if len(keep) == len(node.paths):
+                continue
+            for name in ("paths", "taken", "mtime", "inode"):
+                values = getattr(node, name)
+                if values:
+                    setattr(node, name, [values[j] for j in keep])
+            empty[i] = not keep
+        if len(self.c.a):
+            self._forgotten |= empty[self.c.a] | empty[self.c.b]
+        self._multi = [i for i, n in enumerate(self.c.nodes) if len(n.paths) > 1]
+        self._cache = {}
+
+    # -- grouping ---------------------------------------------------------------
+    def group(
+        self,
+        kinds: Sequence[str] = ("exact", "near", "similar"),
+        near: float | None = None,
+        similar: float | None = None,
+    ) -> DupResult:
+        """Groups of the given kinds at these cosine thresholds (None: the calibrated ones)."""
+        t = Thresholds(
+            near=self.defaults.near if near is None else float(near),
+            similar=self.defaults.similar if similar is None else float(similar),
+        )
+        if self.decisions is not None:
+            self.decisions(self)
+        wanted = {DupKind(k) for k in kinds}
+        c, n = self.c, len(self.c.nodes)
+        allowed = self._allowed & ~self._forgotten
+        is_near = (
+            allowed & (c.pix >= PIXEL_MIN) & (((c.lanes & LANE_PIXELS) > 0) | (c.cos >= t.near))
+        )
+        root = components(n, c.a[is_near], c.b[is_near])
+        units: dict[int, list[int]] = {}
+        for node in np.flatnonzero(root != np.arange(n)):
+            units.setdefault(int(root[node]), [int(root[node])]).append(int(node))
+        groups: list[DupGroup] = []
+        if DupKind.NEAR in wanted:
+            groups += [self._near_group(members) for members in units.values()]
+        if DupKind.EXACT in wanted:
+            in_near = DupKind.NEAR in wanted
+            for i in self._multi:
+                absorbed = in_near and root[i] in units  # shown inside its near group
+                if c.nodes[i].hash not in self._dismissed_exact and not absorbed:
+                    groups.append(self._exact_group(i))
+        if DupKind.SIMILAR in wanted:
+            groups += self._similar_groups(t, allowed & ~is_near, root, units)
+        groups.sort(key=lambda g: (-g.reclaimable, _KIND_ORDER[g.kind], g.id))
+        return DupResult(tuple(groups), sum(g.reclaimable for g in groups), t)
+
+    def _similar_groups(self, t, candidates, root, units) -> list[DupGroup]:
+        c = self.c
+        pick = candidates & (c.cos >= t.similar)
+        a, b, cos = root[c.a[pick]], root[c.b[pick]], c.cos[pick]
+        keep = a != b
+        a, b, cos = a[keep], b[keep], cos[keep]
+        out = []
+        for members in _split_components(a, b, cos, t.similar):
+            reps = [self._unit_keeper(units.get(m, [m])) for m in members]
+            out.append(self._make(DupKind.SIMILAR, reps))
+        return out
+
+    def _unit_keeper(self, nodes: list[int]) -> tuple[int, int]:
+        key = ("keeper", tuple(nodes))
+        found = self._cache.get(key)
+        if found is None:
+            cands = [self._cand(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
+            best, _ = choose_keeper(cands, self.rules)
+            found = self._cache[key] = (best.node_index, best.index)
+        return found
+
+    def _exact_group(self, i: int) -> DupGroup:
+        return self._make(DupKind.EXACT, [(i, j) for j in range(len(self.c.nodes[i].paths))])
+
+    def _near_group(self, nodes: list[int]) -> DupGroup:
+        pairs = [(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
+        return self._make(DupKind.NEAR, pairs)
+
+    # -- one group -----------------------------------------------------------------
+    def _cand(self, i: int, j: int) -> Candidate:
+        found = self._cache.get((i, j))
+        if found is None:
+            found = self._cache[(i, j)] = self._new_cand(i, j)
+        return found
+
+    def _new_cand(self, i: int, j: int) -> Candidate:
+        node = self.c.nodes[i]
+        text = node.paths[j]
+        path = Path(text)
+        ref = any(text.startswith(r + "/") or text.startswith(r + "\\") for r in self.references)
+        marked = node.hash in self.keep
+        if marked and len(node.paths) > 1 and self.keep[node.hash] in node.paths:
+            marked = self.keep[node.hash] == text  # the marked one of byte-identical copies
+        return Candidate(i, j, path, node, marked, ref)
+
+    def _make(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
+        """The group of these members; the same members give the same (cached) object."""
+        key = (kind, tuple(members))
+        group = self._cache.get(key)
+        if group is None:
+            group = self._cache[key] = self._build_group(kind, members)
+        return group
+
+    def _build_group(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
+        cands = [self._cand(i, j) for i, j in members]
+        keeper, keep_reason = choose_keeper(cands, self.rules)
+        ordered = [keeper] + [x for x in cands if x is not keeper]
+        photos, seen_inodes, freed = [], {}, 0
+        for x in ordered:
+            inode = x.node.inode[x.index] if x.node.inode else None
+            link = seen_inodes.get(inode) if inode else None
+            if inode and link is None:
+                seen_inodes[inode] = x.path
+            if x is keeper:
+                score, reason = 1.0, keep_reason
+            else:
+                score, reason = self._evidence(kind, keeper, x, link)
+                if not x.reference and link is None:
+                    freed += x.node.size
+            photos.append(_member(x, score, reason, link))
+        hashes = sorted({x.node.hash for x in cands})
+        gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
+        gap = time_gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
+        return DupGroup(gid, kind, keeper.path, keep_reason, tuple(photos), freed, gap)
+
+    def _evidence(self, kind: DupKind, keeper: Candidate, x: Candidate, link) -> tuple[float, str]:
+        """(score, reason) of member ``x`` against the group's keeper."""
+        if x.node is keeper.node:
+            if link is not None:
+                return 1.0, f"same file as {link.name} (hard link): trashing it frees nothing"
+            return 1.0, "identical bytes"
+        cos = self._cosine(keeper.node_index, x.node_index)
+        if kind == DupKind.SIMILAR:
+            words = f"similar shot (CNN {cos:.2f})" if cos is not None else "similar shot"
+            gap = time_gap([keeper.node.taken[keeper.index], x.node.taken[x.index]])
+            return (cos or 0.0), words + (f", taken {duration(gap)} apart" if gap else "")
+        edge, other = self._best_edge(keeper.node_index, x.node_index)
+        pix, turns = float(self.c.pix[edge]), int(self.c.turns[edge])
+        if other != keeper.node_index:  # found through another member of the group
+            turns = 0
+        parts = ["same picture"]
+        if turns:
+            parts.append(f"turned {90 * turns} degrees in its pixels")
+        parts += differences(keeper, x)
+        parts.append(f"pixels agree {pix:.2f}")
+        if cos is not None:
+            parts.append(f"CNN {cos:.2f}")
+        if other != keeper.node_index:
+            parts.append(f"matched through {Path(self.c.nodes[other].paths[0]).name}")
+        return pix, ", ".join(parts)
+
+    def _best_edge(self, keeper: int, node: int) -> tuple[int, int]:
+        """The confirmed edge from ``node`` to the keeper, else its best confirmed edge."""
+        edges = self._near_adj.get(node, [])
+        for e, other in edges:
+            if other == keeper:
+                return e, keeper
+        return max(edges, key=lambda eo: self.c.pix[eo[0]])
+
+    def _cosine(self, a: int, b: int) -> float | None:
+        """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
+        for e, other in self._cnn_adj.get(a, ()):
+            if other == b:
+                return float(self.c.cos[e])
+        r = self.c.reduced
+        if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
+            return None
+        return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
+
+
+def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMember:
+    n = x.node
+    return DupMember(path=x.path, score=round(float(score), 4), reason=reason, size=n.size,
+                     width=n.width, height=n.height, taken=n.taken[x.index], hash=n.hash,
+                     sharpness=n.sharpness, hardlink_of=link, reference=x.reference)  # fmt: skip
+
+
+# -- graph ---------------------------------------------------------------------------
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of n nodes and edges (a, b): each node's root (vectorised)."""
+    parent = np.arange(n)
+    if len(a) == 0:
+        return parent
+    while True:
+        pa, pb = parent[a], parent[b]
+        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+        moved = lo != hi
+        if not moved.any():
+            return parent
+        np.minimum.at(parent, hi[moved], lo[moved])
+        while True:  # pointer jumping: every node straight to its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+
+
+def _split_components(a, b, cos, threshold: float) -> list[list[int]]:
+    """Components of the graph (a, b); one larger than MAX_SIMILAR is split at a higher threshold."""
+    if len(a) == 0:
+        return []
+    ids, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: len(a)], inverse[len(a) :]
+    root = components(len(ids), ia, ib)
+    order = np.argsort(root, kind="stable")
+    cuts = np.flatnonzero(np.diff(root[order])) + 1
+    out = []
+    for part in np.split(order, cuts):
+        if len(part) < 2:
+            continue
+        if len(part) <= MAX_SIMILAR or threshold >= 0.999:
+            out.append([int(ids[i]) for i in part])
+            continue
+        inside = np.isin(ia, part) & np.isin(ib, part)
+        higher = min(0.999, threshold + 0.01)
+        keep = inside & (cos >= higher)
+        out += _split_components(a[keep], b[keep], cos[keep], higher)
+    return out
+
+
+_KIND_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SIMILAR: 2}
+
+
+def build_finder(library, references: Sequence[Path] = (), cancel=None, progress=None):
+    """Compute candidates and pixel checks for ``library`` (see Library.duplicate_finder)."""
+    from photosim import dupcandidates
+
+    thresholds = library.calibration()
+    refs = list(dict.fromkeys([*library.reference_folders(), *map(Path, references)]))
+    candidates = dupcandidates.build(library, thresholds, cancel, progress)
+    finder = DuplicateFinder(candidates, thresholds, refs)
+    store, seen = library.store, {}
+
+    def reload(f: DuplicateFinder) -> None:
+        version = store.get_meta("dup_decisions", "0")
+        if seen.get("v") != version:
+            seen["v"] = version
+            f.set_decisions(store.not_duplicate_pairs(), store.keep_hashes())
+
+    finder.decisions = reload
+    return finder
+
+
+# -- output (CLI) ---------------------------------------------------------------
+def _plain(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def result_to_dict(result: DupResult) -> dict:
+    """The direct serialisation of a DupResult (paths as strings) for JSON."""
+    return {
+        "groups": [
+            {
+                **{k: _plain(v) for k, v in vars(g).items() if k != "photos"},
+                "photos": [{k: _plain(v) for k, v in vars(m).items()} for m in g.photos],
+            }
+            for g in result.groups
+        ],
+        "reclaimable": result.reclaimable,
+        "thresholds": vars(result.thresholds),
+    }
+
+
+CSV_FIELDS = ("group", "kind", "keep", "path", "score", "reason", "size", "width", "height",
+              "taken", "sharpness", "hardlink_of", "reference", "reclaimable")  # fmt: skip
+
+
+def write_csv(result: DupResult, out) -> None:
+    """One row per photo, the keeper first in each group."""
+    import csv
+
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for g in result.groups:
+        for m in g.photos:
+            row = {**vars(m), "group": g.id, "kind": g.kind, "keep": g.keep,
+                   "reclaimable": g.reclaimable}  # fmt: skip
+            writer.writerow(["" if row[f] is None else _plain(row[f]) for f in CSV_FIELDS])
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def write_text(result: DupResult, out) -> None:
+    """Groups for people: kind, what to keep and why, what the rest would free."""
+    if not result.groups:
+        print("No duplicates found.", file=out)
+        return
+    for g in result.groups:
+        gap = f", shots {g.gap_s:.0f} s apart" if g.gap_s is not None else ""
+        print(
+            f"{g.kind} ({len(g.photos)} photos, frees {human_size(g.reclaimable)}{gap})", file=out
+        )
+        for i, m in enumerate(g.photos):
+            mark = "keep" if i == 0 else "    "
+            why = g.keep_reason if i == 0 else m.reason
+            print(f"  {mark} {m.score:.3f}  {m.path}  ({why})", file=out)
+    t = result.thresholds
+    print(
+        f"{len(result.groups)} groups; removing the copies frees {human_size(result.reclaimable)} "
+        f"(thresholds: near {t.near:.3f}, similar {t.similar:.3f}). Nothing was deleted.",
+        file=out,
+    )

@@ -1,0 +1,153 @@
+"""Which photo of a duplicate group to keep, and why: an editable list of rules.
+
+Each rule narrows the candidates and says why in words; the first rules that
+decide give the group's ``keep_reason``. Edit :data:`KEEP_RULES` to change the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One file of a group while its keeper is chosen."""
+
+    node_index: int
+    index: int  # which of the node's paths
+    path: Path
+    node: object  # dupcandidates.Node
+    marked_keep: bool
+    reference: bool
+
+    @property
+    def pixels(self) -> int:
+        return (self.node.width or 0) * (self.node.height or 0)
+
+    @property
+    def when(self) -> float:
+        taken = when_taken(self.node.taken[self.index])
+        return taken if taken is not None else self.node.mtime[self.index]
+
+    @property
+    def format(self) -> str:
+        return self.path.suffix.lower().lstrip(".") or "?"
+
+
+KeepRule = Callable[[list[Candidate]], tuple[list[Candidate], str | None]]
+ORIGINAL_FORMATS = {"heic": 3, "heif": 3, "hif": 3, "dng": 3, "tif": 3, "tiff": 3,
+                    "jpg": 2, "jpeg": 2, "jpe": 2}  # fmt: skip
+
+
+def _best(cands: list[Candidate], value, tolerance: float) -> list[Candidate]:
+    values = [value(x) for x in cands]
+    top = max(values)
+    return [x for x, v in zip(cands, values, strict=True) if v >= top - abs(top) * tolerance]
+
+
+def keep_reference(cands):
+    refs = [x for x in cands if x.reference]
+    return (refs, "in a reference folder") if refs else (cands, None)
+
+
+def keep_marked(cands):
+    marked = [x for x in cands if x.marked_keep]
+    return (marked, "marked to keep") if marked else (cands, None)
+
+
+def keep_more_pixels(cands):
+    best = _best(cands, lambda x: x.pixels, 0.02)
+    x = best[0]
+    return best, f"most pixels ({x.node.width}x{x.node.height})"
+
+
+def keep_sharper(cands):
+    if any(x.node.sharpness is None for x in cands):
+        return cands, None
+    return _best(cands, lambda x: x.node.sharpness, 0.10), "sharpest"
+
+
+def keep_original(cands):
+    """HEIC/TIFF, then JPEG, over PNG or other exports; camera EXIF; a much larger file."""
+    best = _best(cands, lambda x: ORIGINAL_FORMATS.get(x.format, 1), 0.0)
+    if len(best) < len(cands):
+        return best, f"original format ({best[0].format.upper()})"
+    best = [x for x in cands if x.node.camera] or cands
+    if len(best) < len(cands):
+        return best, "has the camera's EXIF"
+    # a re-encode at a higher quality is larger too: only a clearly smaller file is an export
+    return _best(cands, lambda x: x.node.size, 0.33), "largest file (least re-compressed)"
+
+
+def keep_older(cands):
+    best = _best(cands, lambda x: -x.when, 0.0)
+    return best, f"oldest ({datetime.fromtimestamp(best[0].when):%Y-%m-%d %H:%M})"
+
+
+# In order; each narrows the candidates and says why. Edit this list to change the policy.
+KEEP_RULES: list[KeepRule] = [
+    keep_reference,
+    keep_marked,
+    keep_more_pixels,
+    keep_sharper,
+    keep_original,
+    keep_older,
+]
+
+
+def choose_keeper(cands: list[Candidate], rules: Sequence[KeepRule]) -> tuple[Candidate, str]:
+    """The file to keep and why (the reasons of the rules that decided, in order)."""
+    left, reasons = list(cands), []
+    for rule in rules:
+        if len(left) == 1:
+            break
+        narrowed, reason = rule(left)
+        if reason and len(narrowed) < len(left):
+            reasons.append(reason)
+        left = narrowed or left
+    left.sort(key=lambda x: (len(str(x.path)), str(x.path)))
+    if len(left) > 1:
+        reasons.append("first by name" if reasons else "all alike; first by name")
+    return left[0], ", then ".join(reasons)
+
+
+def differences(keeper: Candidate, x: Candidate) -> list[str]:
+    out = []
+    if x.pixels and keeper.pixels and x.pixels < keeper.pixels * 0.95:
+        out.append(f"smaller ({x.node.width}x{x.node.height})")
+    elif x.pixels > keeper.pixels * 1.05:
+        out.append(f"larger ({x.node.width}x{x.node.height})")
+    if x.format != keeper.format:
+        out.append(f"{x.format.upper()} instead of {keeper.format.upper()}")
+    elif x.node.size < keeper.node.size * 0.8:
+        out.append("re-encoded (smaller file)")
+    return out
+
+
+@lru_cache(maxsize=65536)
+def when_taken(taken: str | None) -> float | None:
+    if not taken:
+        return None
+    try:
+        return datetime.fromisoformat(taken).timestamp()
+    except ValueError:
+        return None
+
+
+def time_gap(taken: list[str | None]) -> float | None:
+    times = [t for t in (when_taken(x) for x in taken) if t is not None]
+    return max(times) - min(times) if len(times) >= 2 else None
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
