@@ -18,7 +18,8 @@ class _Model(QAbstractListModel):
 def test_reading_none_from_a_model_does_not_drop_references_to_none(qapp):
     """PySide6 6.12.0 drops one reference to None per such read: the app crashed after
     a few hundred clicks with "deallocating None". pyproject pins PySide6 below it."""
-    index = _Model().index(0)
+    model = _Model()
+    index = model.index(0)
     before = sys.getrefcount(None)
     for _ in range(2000):
         index.data(Qt.ItemDataRole.UserRole)
