@@ -1,0 +1,583 @@
+"""The Duplicates view: groups of exact / near / similar photos, keep/remove marks, safe cleanup.
+
+The engine does the work (``photosim.duplicates``): ``Library.duplicate_finder``
+is slow and runs in a worker; ``DuplicateFinder.group`` is fast and runs in a
+worker too, debounced, whenever the kind filter or a threshold slider moves.
+Marks live here, per group: the suggested keeper is pre-marked keep, the
+others remove; photos in reference folders are always kept. "Move marked to
+trash" asks first (count and size), then goes through ``photosim.trash``
+(system trash and a journal, undoable); nothing here deletes or writes a photo.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosim.app.compare import CompareDialog
+from photosim.app.dupparts import MarkDelegate, MemberModel, MemberView, ReferenceDialog, is_under
+from photosim.app.panes import human_size
+from photosim.app.tasks import Runner
+from photosim.app.thumbnails import Thumbnails
+
+KINDS = ("exact", "near", "similar")
+KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
+DEBOUNCE_MS = 200
+
+
+class DuplicatesView(QWidget):
+    """Groups on the left, the selected group's photos on the right, actions below.
+
+    Signals (GUI thread): ``regrouped(DupResult)`` after each grouping is shown;
+    ``trashed(list[str])`` after a move to the trash; ``restored(list[str])``
+    after an undo; ``summary(str)`` a short count for the tab title.
+    """
+
+    regrouped = Signal(object)
+    trashed = Signal(list)
+    restored = Signal(list)
+    summary = Signal(str)
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.library = None
+        self.finder = None
+        self.result = None
+        self.groups: list = []  # shown: the result less the dismissed groups
+        self.marks: dict[str, dict[str, str]] = {}  # group id -> path -> keep/remove/reference
+        self.dismissed: list[frozenset[Path]] = []
+        self.stale = True
+        self._thresholds_known = False
+        self._cancel = threading.Event()
+        self.compare_dialog: CompareDialog | None = None
+        self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
+                                                                   for _ in range(3))  # fmt: skip
+        self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.debounce.timeout.connect(self.regroup)
+        self._build()
+        self._connect()
+        self._set_busy(None)
+
+    # -- building -----------------------------------------------------------------
+    def _build(self) -> None:
+        self.kind_boxes = {k: QCheckBox(KIND_LABEL[k] + "s") for k in KINDS}
+        for kind, box in self.kind_boxes.items():
+            box.setChecked(True)
+            box.setToolTip({"exact": "Byte-identical files", "near": "The same picture, altered: "
+                            "re-saved, resized, rotated, cropped a little, brightened",
+                            "similar": "Other shots of the same scene (bursts, other takes)"}[kind])  # fmt: skip
+        self.near_slider, self.near_label = self._slider("Same picture when the pixels agree at "
+                                                         "least this much")  # fmt: skip
+        self.similar_slider, self.similar_label = self._slider("Similar shots: the lowest "
+                                                               "similarity score shown")  # fmt: skip
+        self.refresh_button = QPushButton("Find again")
+        self.refresh_button.setToolTip("Look for duplicates again (after a scan or a change)")
+        self.reference_button = QPushButton("Reference folders…")
+        self.reference_button.setToolTip("Folders of originals that are never proposed for removal")
+        top = QHBoxLayout()
+        for box in self.kind_boxes.values():
+            top.addWidget(box)
+        top.addSpacing(12)
+        for text, slider, label in (("Same picture ≥", self.near_slider, self.near_label),
+                                    ("Similar ≥", self.similar_slider, self.similar_label)):  # fmt: skip
+            top.addWidget(QLabel(text))
+            top.addWidget(slider)
+            top.addWidget(label)
+        top.addStretch()
+        top.addWidget(self.reference_button)
+        top.addWidget(self.refresh_button)
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Kind", "Photos", "Frees", "Suggested keeper"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setIconSize(QSize(40, 40))
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for col, width in enumerate((150, 60, 80)):
+            self.tree.setColumnWidth(col, width)
+        self.members = MemberModel(self.thumbnails, self)
+        self.member_view = MemberView()
+        self.member_view.setObjectName("duplicate_members")
+        self.delegate = MarkDelegate(180, self.member_view)
+        self.member_view.setItemDelegate(self.delegate)
+        self.member_view.setModel(self.members)
+        self.member_view.setViewMode(QListView.ViewMode.IconMode)
+        self.member_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.member_view.setMovement(QListView.Movement.Static)
+        self.member_view.setUniformItemSizes(True)
+        self.member_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.group_title = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.not_dupes_button = QPushButton("Not duplicates")
+        self.not_dupes_button.setToolTip("These are not duplicates: hide the group for good")
+        self.toggle_button = QPushButton("Keep / Remove (Space)")
+        self.compare_button = QPushButton("Compare (C)")
+        self.compare_button.setToolTip("The suggested keeper beside the selected photo "
+                                       "(or double-click a photo)")  # fmt: skip
+        group_buttons = QHBoxLayout()
+        for button in (self.toggle_button, self.compare_button, self.not_dupes_button):
+            group_buttons.addWidget(button)
+        group_buttons.addStretch()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.group_title)
+        right_layout.addWidget(self.member_view, 1)
+        right_layout.addLayout(group_buttons)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.tree)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 2)
+        self.split.setStretchFactor(1, 3)
+        self.split.setSizes([480, 720])
+
+        self.total_label = QLabel()
+        self.busy = QProgressBar(maximumWidth=160, textVisible=False)
+        self.busy.setRange(0, 0)
+        self.apply_button = QPushButton("Apply suggested keepers to all groups")
+        self.trash_button = QPushButton("Move marked to trash…")
+        self.undo_button = QPushButton("Undo last move")
+        self.undo_button.setToolTip("Bring back the photos of the last move from the trash")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.total_label, 1)
+        bottom.addWidget(self.busy)
+        for button in (self.apply_button, self.trash_button, self.undo_button):
+            bottom.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.split, 1)
+        layout.addLayout(bottom)
+
+    def _slider(self, tip: str) -> tuple[QSlider, QLabel]:
+        slider = QSlider(Qt.Orientation.Horizontal, minimum=500, maximum=1000, value=900)
+        slider.setFixedWidth(130)
+        slider.setToolTip(tip)
+        label = QLabel("0.900")
+        return slider, label
+
+    def _connect(self) -> None:
+        for box in self.kind_boxes.values():
+            box.toggled.connect(self._on_filter)
+        for slider, label in ((self.near_slider, self.near_label),
+                              (self.similar_slider, self.similar_label)):  # fmt: skip
+            slider.valueChanged.connect(lambda v, lab=label: lab.setText(f"{v / 1000:.3f}"))
+            slider.valueChanged.connect(self._on_filter)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.reference_button.clicked.connect(self.edit_reference_folders)
+        self.tree.currentItemChanged.connect(self._on_group_selected)
+        self.member_view.badge_clicked.connect(self.toggle_rows)
+        self.member_view.doubleClicked.connect(lambda index: self.compare_member(index.row()))
+        self.toggle_button.clicked.connect(self.toggle_selected)
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.not_dupes_button.clicked.connect(self.not_duplicates)
+        self.apply_button.clicked.connect(self.apply_suggested)
+        self.trash_button.clicked.connect(self.move_marked_to_trash)
+        self.undo_button.clicked.connect(self.undo_last_move)
+        self.find_runner.done.connect(self._on_finder)
+        self.group_runner.done.connect(self._on_grouped)
+        self.trash_runner.done.connect(self._on_trash_done)
+        for runner in (self.find_runner, self.group_runner, self.trash_runner):
+            runner.failed.connect(self._on_failed)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self.member_view, self.toggle_selected)
+        QShortcut(QKeySequence("C"), self.member_view, self.compare_selected)
+
+    # -- the library and the finder -----------------------------------------------
+    def set_library(self, library) -> None:
+        """Show ``library``'s duplicates (found when the view is next shown); None clears."""
+        self.release()
+        self.library, self.finder, self.result, self.groups = library, None, None, []
+        self.marks, self.dismissed, self.stale = {}, [], True
+        self._thresholds_known = False
+        self._show_groups()
+        if library is not None and self.isVisible():
+            self.refresh()
+
+    def release(self) -> None:
+        """Stop background work that uses the library (before it is closed)."""
+        self._cancel.set()
+        self.debounce.stop()
+        for runner in (self.find_runner, self.group_runner, self.trash_runner):
+            runner.wait(30_000)
+        self._cancel = threading.Event()
+
+    def invalidate(self) -> None:
+        """The library changed (a scan ended): find again now if shown, else when shown."""
+        self.stale = True
+        if self.isVisible() and self.library is not None:
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale and self.library is not None and not self._finding:
+            self.refresh()
+
+    @property
+    def _finding(self) -> bool:
+        return self.busy.isVisible() and self.finder is None
+
+    def refresh(self) -> None:
+        """Build the duplicate finder in a worker (the slow step), then group."""
+        library = self.library
+        if library is None:
+            return
+        self.stale, self.finder = False, None
+        cancel = self._cancel
+        self._set_busy("Looking for duplicates… (this reads every photo once; later it is quick)")
+        self.find_runner.submit(
+            lambda: library.duplicate_finder(references=library.reference_folders(), cancel=cancel)
+        )
+
+    def set_finder(self, finder) -> None:
+        """Use ``finder`` (a ``DuplicateFinder``) and group now."""
+        self.finder = finder
+        self.regroup()
+
+    def _on_finder(self, finder) -> None:
+        if self.library is not None:
+            self.set_finder(finder)
+
+    # -- grouping ---------------------------------------------------------------
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(k for k, box in self.kind_boxes.items() if box.isChecked())
+
+    def _on_filter(self, *_args) -> None:
+        self.debounce.start()  # a dragged slider regroups once it rests
+
+    def regroup(self) -> None:
+        """Ask the finder for groups with the current kinds and thresholds (off the GUI thread)."""
+        finder = self.finder
+        if finder is None:
+            return
+        kinds = self.kinds()
+        near = similar = None
+        if self._thresholds_known:
+            near, similar = self.near_slider.value() / 1000, self.similar_slider.value() / 1000
+        self._set_busy("Grouping…")
+        self.group_runner.submit(lambda: finder.group(kinds, near=near, similar=similar))
+
+    def _on_grouped(self, result) -> None:
+        self.result = result
+        if not self._thresholds_known:  # the calibrated thresholds, the first time
+            self._thresholds_known = True
+            for slider, value in ((self.near_slider, result.thresholds.near),
+                                  (self.similar_slider, result.thresholds.similar)):  # fmt: skip
+                slider.blockSignals(True)
+                slider.setValue(round(value * 1000))
+                slider.blockSignals(False)
+                slider.valueChanged.emit(slider.value())  # the label; the debounce restarts
+            self.debounce.stop()
+        self.groups = [g for g in result.groups if not self._dismissed(g)]
+        self.marks = {g.id: self.marks.get(g.id) or self._suggested(g) for g in self.groups}
+        for group in self.groups:
+            self._enforce(group)
+        self._set_busy(None)
+        self._show_groups()
+        self.regrouped.emit(result)
+
+    def _dismissed(self, group) -> bool:
+        paths = frozenset(m.path for m in group.photos)
+        return any(paths <= gone for gone in self.dismissed)
+
+    def _reference(self, member) -> bool:
+        folders = self.library.reference_folders() if self.library is not None else []
+        return bool(member.reference) or is_under(member.path, folders)
+
+    def _suggested(self, group) -> dict[str, str]:
+        return {str(m.path): "keep" if m.path == group.keep else "remove" for m in group.photos}
+
+    def _enforce(self, group) -> None:
+        """Reference photos are always kept; paths no longer in the group are forgotten."""
+        marks = self.marks[group.id]
+        current = {str(m.path) for m in group.photos}
+        for path in list(marks):
+            if path not in current:
+                del marks[path]
+        for m in group.photos:
+            if self._reference(m):
+                marks[str(m.path)] = "reference"
+            marks.setdefault(str(m.path), "keep" if m.path == group.keep else "remove")
+
+    # -- showing ------------------------------------------------------------------
+    def _show_groups(self) -> None:
+        selected = self.current_group()
+        self.tree.clear()
+        for group in self.groups:
+            item = QTreeWidgetItem([KIND_LABEL.get(group.kind, str(group.kind)),
+                                    str(len(group.photos)), "", group.keep.name])  # fmt: skip
+            item.setData(0, Qt.ItemDataRole.UserRole, group.id)
+            item.setToolTip(3, f"{group.keep}\nKeep: {group.keep_reason}")
+            gap = (
+                f"\n{group.gap_s:.0f} s between the first and the last shot" if group.gap_s else ""
+            )
+            reasons = "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:4])
+            item.setToolTip(0, reasons + gap)
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight)
+            self._update_item(item, group)
+            self.tree.addTopLevelItem(item)
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        keep = next((i for i in items if selected and i.data(0, Qt.ItemDataRole.UserRole)
+                     == selected.id), items[0] if items else None)  # fmt: skip
+        self.tree.setCurrentItem(keep)
+        if keep is None:
+            self.members.set_group(None, {})
+            self.group_title.setText(self._empty_text())
+        self._update_totals()
+
+    def _empty_text(self) -> str:
+        if self.library is None:
+            return "Open a folder of photos to look for duplicates."
+        if self.result is None:
+            return "Looking for duplicates…" if self.busy.isVisible() else ""
+        return "No duplicates with these settings. Lower a slider or tick more kinds to see more."
+
+    def _update_item(self, item: QTreeWidgetItem, group) -> None:
+        item.setText(2, human_size(self.freed(group)))
+        pixmap = self.thumbnails.get(str(group.keep))
+        if pixmap is not None:
+            item.setIcon(0, pixmap)
+
+    def current_group(self):
+        item = self.tree.currentItem()
+        gid = item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        return next((g for g in self.groups if g.id == gid), None)
+
+    def _on_group_selected(self, *_args) -> None:
+        group = self.current_group()
+        self.members.set_group(group, self.marks.get(group.id, {}) if group else {})
+        for button in (self.toggle_button, self.compare_button, self.not_dupes_button):
+            button.setEnabled(group is not None)
+        if group is None:
+            self.group_title.setText(self._empty_text())
+            return
+        gap = f" · {group.gap_s:.0f} s apart" if group.gap_s else ""
+        self.group_title.setText(
+            f"<b>{KIND_LABEL.get(group.kind, group.kind)}</b> · {len(group.photos)} photos{gap} · "
+            f"keep <b>{group.keep.name}</b>: {group.keep_reason} · "
+            f"frees {human_size(self.freed(group))}<br><span style='color:gray'>Click a badge to "
+            f"switch keep / remove; double-click a photo to compare it with the keeper.</span>"
+        )
+
+    def _update_totals(self) -> None:
+        marked = self.marked_paths()
+        freed = sum(self.freed(g) for g in self.groups)
+        if self.result is None:
+            text = "" if self.library is None else "Duplicates are looked for when this tab opens."
+        else:
+            text = (f"{len(self.groups)} groups · {len(marked)} photos marked for the trash · "
+                    f"frees {human_size(freed)}")  # fmt: skip
+        self.total_label.setText(text)
+        self.trash_button.setEnabled(bool(marked))
+        self.apply_button.setEnabled(bool(self.groups))
+        self.summary.emit(f"{len(self.groups)}" if self.result is not None else "")
+
+    def _set_busy(self, text: str | None) -> None:
+        self.busy.setVisible(text is not None)
+        if text:
+            self.total_label.setText(text)
+        else:
+            self._update_totals()
+        self.refresh_button.setEnabled(text is None and self.library is not None)
+
+    def _on_failed(self, message: str) -> None:
+        self._set_busy(None)
+        self.total_label.setText(message)
+
+    # -- marks --------------------------------------------------------------------
+    def freed(self, group) -> int:
+        """Bytes the group's remove marks free (a hard link frees nothing)."""
+        marks = self.marks.get(group.id, {})
+        return sum(m.size for m in group.photos
+                   if marks.get(str(m.path)) == "remove" and m.hardlink_of is None)  # fmt: skip
+
+    def marked_paths(self) -> list[Path]:
+        """Every photo marked remove in the groups shown."""
+        return [m.path for g in self.groups for m in g.photos
+                if self.marks.get(g.id, {}).get(str(m.path)) == "remove"]  # fmt: skip
+
+    def mark(self, path: Path | str, remove: bool) -> bool:
+        """Mark a photo of the current group; False (and why, below) when that is not allowed."""
+        group = self.current_group()
+        if group is None:
+            return False
+        marks, key = self.marks[group.id], str(path)
+        if marks.get(key) == "reference":
+            self.total_label.setText("Photos in reference folders are always kept.")
+            return False
+        keeps = [p for p, v in marks.items() if v != "remove" and p != key]
+        if remove and not keeps:
+            self.total_label.setText("Keep at least one photo of each group; "
+                                     "use Not duplicates to dismiss a group.")  # fmt: skip
+            return False
+        marks[key] = "remove" if remove else "keep"
+        if not remove and Path(key) != group.keep and self.library is not None:
+            self.library.mark_keep(Path(key))  # remembered by content: suggested next time
+        self.members.marks_changed()
+        self._after_marks(group)
+        return True
+
+    def toggle_rows(self, *rows: int) -> None:
+        for row in rows:
+            member = self.members.members[row]
+            self.mark(member.path, self.members.marks.get(str(member.path)) == "keep")
+
+    def toggle_selected(self) -> None:
+        rows = sorted(i.row() for i in self.member_view.selectionModel().selectedIndexes())
+        if not rows and self.member_view.currentIndex().isValid():
+            rows = [self.member_view.currentIndex().row()]
+        self.toggle_rows(*rows)
+
+    def apply_suggested(self) -> None:
+        """Every group back to its suggested keeper (keep) and the rest (remove)."""
+        for group in self.groups:
+            self.marks[group.id] = self._suggested(group)
+            self._enforce(group)
+        self._show_groups()
+
+    def _after_marks(self, group) -> None:
+        item = self.tree.currentItem()
+        if item is not None:
+            self._update_item(item, group)
+        self._on_group_selected()
+        self._update_totals()
+
+    def not_duplicates(self) -> None:
+        """The current group is not duplicates: remembered by the library, hidden for good."""
+        group = self.current_group()
+        if group is None or self.library is None:
+            return
+        paths = [m.path for m in group.photos]
+        self.library.mark_not_duplicates(paths)
+        self.dismissed.append(frozenset(paths))
+        row = self.tree.indexOfTopLevelItem(self.tree.currentItem())
+        self.groups = [g for g in self.groups if g.id != group.id]
+        self.marks.pop(group.id, None)
+        self._show_groups()
+        if self.groups:
+            self.tree.setCurrentItem(self.tree.topLevelItem(min(row, len(self.groups) - 1)))
+
+    # -- compare ------------------------------------------------------------------
+    def compare_member(self, row: int) -> CompareDialog | None:
+        """Compare the member at ``row`` with the keeper (the keeper with the next photo)."""
+        group = self.current_group()
+        if group is None or not 0 <= row < len(group.photos):
+            return None
+        member = group.photos[row]
+        keeper = next(m for m in group.photos if m.path == group.keep) if any(
+            m.path == group.keep for m in group.photos) else group.photos[0]  # fmt: skip
+        other = member if member.path != keeper.path else group.photos[1 if row == 0 else 0]
+        return self.compare(keeper, other)
+
+    def compare_selected(self) -> CompareDialog | None:
+        index = self.member_view.currentIndex()
+        return self.compare_member(index.row() if index.isValid() else 1)
+
+    def compare(self, left, right) -> CompareDialog:
+        """Open the compare window on two members (left: the keeper)."""
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareDialog(self)
+        group = self.current_group()
+        keep = group.keep if group else None
+        titles = tuple("suggested keeper" if m.path == keep else m.reason for m in (left, right))
+        self.compare_dialog.view.compare(left, right, titles)
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+        return self.compare_dialog
+
+    # -- trash and undo -----------------------------------------------------------
+    def confirm(self, count: int, size: int) -> bool:
+        """Ask before moving; tests replace this method."""
+        answer = QMessageBox.question(
+            self, "Move to the trash",
+            f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash? "
+            "You can bring them back with Undo last move or from the system trash.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
+
+    def move_marked_to_trash(self) -> bool:
+        """Move every photo marked remove to the system trash, after a confirmation."""
+        paths, library = self.marked_paths(), self.library
+        if not paths or library is None:
+            return False
+        size = sum(self.freed(g) for g in self.groups)
+        if not self.confirm(len(paths), size):
+            return False
+        from photosim.trash import move_to_trash
+
+        self._set_busy(f"Moving {len(paths)} photos to the trash…")
+        self.trash_runner.submit(lambda: ("trashed", paths, move_to_trash(library, paths)))
+        return True
+
+    def undo_last_move(self) -> None:
+        """Bring the photos of the last move back from the trash, where it allows it."""
+        library = self.library
+        if library is None:
+            return
+        from photosim.trash import undo_last
+
+        self._set_busy("Bringing photos back from the trash…")
+        self.trash_runner.submit(lambda: ("restored", None, undo_last(library)))
+
+    def _on_trash_done(self, outcome) -> None:
+        what, asked, value = outcome
+        self._set_busy(None)
+        if what == "trashed":
+            gone = {Path(p) for p in asked if not Path(p).exists()}
+            self._drop_paths(gone)
+            self.total_label.setText(f"Moved {len(gone)} photos to the trash. Undo last move "
+                                     "brings them back.")  # fmt: skip
+            self.trashed.emit(sorted(str(p) for p in gone))
+        else:
+            back = [str(p) for p in value or []]
+            self.total_label.setText(f"Brought back {len(back)} photos from the trash."
+                                     if back else "Nothing to bring back.")  # fmt: skip
+            self.restored.emit(back)
+            self.invalidate()
+
+    def _drop_paths(self, gone: set[Path]) -> None:
+        """Forget trashed photos in the groups shown now; the finder is rebuilt when next shown."""
+        kept = []
+        for group in self.groups:
+            photos = tuple(m for m in group.photos if m.path not in gone)
+            if len(photos) < 2:
+                self.marks.pop(group.id, None)
+                continue
+            kept.append(group if len(photos) == len(group.photos) else
+                        replace(group, photos=photos, reclaimable=0))  # fmt: skip
+        self.groups = kept
+        self.finder, self.stale = None, True
+        self._show_groups()
+
+    # -- reference folders --------------------------------------------------------
+    def edit_reference_folders(self) -> None:
+        if self.library is None:
+            return
+        dialog = ReferenceDialog(self.library.reference_folders(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_reference_folders(dialog.folders())
+
+    def set_reference_folders(self, folders: list[Path]) -> None:
+        """Store the reference folders with the library and find again (keepers change)."""
+        self.library.set_reference_folders(folders)
+        self.refresh()

@@ -1,0 +1,190 @@
+"""Parts of the Duplicates view: a group's photos (model, badge delegate, view), reference folders.
+
+Kept apart from ``duplicates.py`` to keep each module short; only that view uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from photosim.app.delegate import PAD, ThumbDelegate
+from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
+from photosim.app.panes import human_size
+from photosim.app.thumbnails import Thumbnails
+
+MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
+KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
+    QColor(46, 139, 87),
+    QColor(192, 57, 43),
+    QColor(52, 101, 164),
+)
+
+
+def is_under(path: Path, folders: list[Path]) -> bool:
+    return any(path.is_relative_to(f) for f in folders)
+
+
+class MemberModel(QAbstractListModel):
+    """The photos of one group, with their keep/remove marks, for the thumbnail delegate."""
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.group = None
+        self.members: list = []
+        self.marks: dict[str, str] = {}
+        thumbnails.ready.connect(self._on_thumbnail)
+        thumbnails.failed.connect(self._on_thumbnail)
+
+    def set_group(self, group, marks: dict[str, str]) -> None:
+        self.beginResetModel()
+        self.group, self.members, self.marks = group, list(group.photos) if group else [], marks
+        self.endResetModel()
+
+    def marks_changed(self) -> None:
+        if self.members:
+            self.dataChanged.emit(self.index(0), self.index(len(self.members) - 1), [MarkRole])
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(self.members)
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.members):
+            return None
+        m = self.members[index.row()]
+        path = str(m.path)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return m.path.name
+        if role == PathRole:
+            return path
+        if role == MarkRole:
+            return self.marks.get(path, "keep")
+        if role == ScoreRole:
+            return None if m.path == self.group.keep else m.score
+        if role == ErrorRole:
+            return self.thumbnails.error(path)
+        if role == ThumbRole:
+            return self.thumbnails.get(path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _member_tooltip(m, self.group)
+        return None
+
+    def _on_thumbnail(self, path: str, *_reason) -> None:
+        for row, m in enumerate(self.members):
+            if str(m.path) == path:
+                self.dataChanged.emit(self.index(row), self.index(row), [ThumbRole, ErrorRole])
+
+
+def _member_tooltip(m, group) -> str:
+    lines = [str(m.path)]
+    size = f"{m.width} × {m.height} px · " if m.width and m.height else ""
+    lines.append(f"{size}{human_size(m.size)}" + (f" · taken {m.taken}" if m.taken else ""))
+    if m.path == group.keep:
+        lines.append(f"Suggested keeper: {group.keep_reason}")
+    else:
+        lines.append(f"{m.reason} (score {m.score:.3f})")
+    if m.hardlink_of is not None:
+        lines.append(f"Hard link of {m.hardlink_of}: moving it to the trash frees nothing.")
+    if m.reference:
+        lines.append("In a reference folder: always kept.")
+    return "\n".join(lines)
+
+
+class MarkDelegate(ThumbDelegate):
+    """A thumbnail cell with a KEEP / REMOVE / REFERENCE badge; clicking the badge toggles it."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        super().paint(painter, option, index)
+        mark = index.data(MarkRole)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        square = QRect(option.rect.x() + PAD, option.rect.y() + PAD, self.side, self.side)
+        if mark == "remove":
+            painter.fillRect(square, QColor(192, 57, 43, 60))
+        badge = self.badge_rect(option.rect, painter.fontMetrics(), mark)
+        colour = {"keep": KEEP_COLOUR, "remove": REMOVE_COLOUR}.get(mark, REF_COLOUR)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
+        font = QFont(painter.font())
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, _badge_text(mark))
+        painter.restore()
+
+    def badge_rect(self, cell: QRect, metrics, mark: str) -> QRect:
+        w, h = metrics.horizontalAdvance(_badge_text(mark)) + 18, metrics.height() + 4
+        return QRect(cell.x() + PAD + 4, cell.y() + PAD + 4, w, h)
+
+
+def _badge_text(mark: str) -> str:
+    return {"keep": "✓ KEEP", "remove": "✗ REMOVE"}.get(mark, "🔒 REFERENCE")
+
+
+class MemberView(QListView):
+    """The group's photos; ``badge_clicked(row)`` when a keep/remove badge is clicked."""
+
+    badge_clicked = Signal(int)
+
+    def mousePressEvent(self, event) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            rect = self.itemDelegate().badge_rect(self.visualRect(index), self.fontMetrics(),
+                                                  index.data(MarkRole))  # fmt: skip
+            if rect.adjusted(-4, -4, 4, 4).contains(event.position().toPoint()):
+                self.setCurrentIndex(index)
+                self.badge_clicked.emit(index.row())
+                return
+        super().mousePressEvent(event)
+
+
+class ReferenceDialog(QDialog):
+    """The folders whose photos are never proposed for removal (originals, backups to protect)."""
+
+    def __init__(self, folders: list[Path], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reference folders")
+        self.list = QListWidget()
+        self.list.addItems([str(f) for f in folders])
+        add, remove = QPushButton("Add folder…"), QPushButton("Remove")
+        add.clicked.connect(self._on_add)
+        remove.clicked.connect(lambda: [self.list.takeItem(self.list.row(i))
+                                        for i in self.list.selectedItems()])  # fmt: skip
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)  # fmt: skip
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Photos in these folders are always kept: a group holding one "
+                                "suggests it as the keeper and never marks it for removal."))  # fmt: skip
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+        self.resize(560, 320)
+
+    def folders(self) -> list[Path]:
+        return [Path(self.list.item(i).text()) for i in range(self.list.count())]
+
+    def _on_add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Protect a folder", str(Path.home()))
+        if folder and folder not in [str(f) for f in self.folders()]:
+            self.list.addItem(folder)
