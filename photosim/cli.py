@@ -62,6 +62,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--failed", action="store_true", help="list photos that could not be read, with the reason"
     )
 
+    dup = sub.add_parser(
+        "duplicates", help="list duplicate photos (exact, near, similar); never deletes"
+    )
+    dup.add_argument("--db", type=Path)
+    dup.add_argument("--kind", choices=("exact", "near", "similar", "all"), default="all")
+    dup.add_argument(
+        "--threshold", type=float, metavar="T", help="near threshold (cosine; default calibrated)"
+    )
+    dup.add_argument(
+        "--similar-threshold", type=float, metavar="T", help="similar threshold (cosine)"
+    )
+    dup.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of originals: never proposed for removal (repeatable)",
+    )
+    out = dup.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
+
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("root", nargs="?", type=Path, metavar="ROOT")
     gui.add_argument("--db", type=Path)
@@ -75,9 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
-        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui}[
-            command
-        ](args)
+        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
+                "duplicates": cmd_duplicates}[command](args)  # fmt: skip
     except PhotosimError as exc:
         print(f"photosim: {exc}", file=sys.stderr)
         return 2
@@ -209,3 +231,26 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run(
         root=args.root, db=args.db, model=args.model, weights=args.weights, device=args.device
     )
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    """Print duplicate groups, largest reclaimable space first; nothing is deleted."""
+    from photosim.duplicates import result_to_dict, write_csv, write_text
+
+    for folder in args.reference:
+        if not folder.expanduser().is_dir():
+            raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
+    with _open_for_query(args) as lib:
+        result = lib.duplicates(
+            kind=args.kind,
+            threshold=args.threshold,
+            references=[r.expanduser().absolute() for r in args.reference],
+            similar_threshold=args.similar_threshold,
+        )
+    if args.json:
+        print(json.dumps(result_to_dict(result), indent=1))
+    elif args.csv:
+        write_csv(result, sys.stdout)
+    else:
+        write_text(result, sys.stdout)
+    return 0

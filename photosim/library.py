@@ -16,8 +16,9 @@ from pathlib import Path
 
 from photosim import paths
 from photosim.decode import load_image
+from photosim.duplicates import DuplicateFinder, DupResult, Thresholds
 from photosim.embed import DEFAULT_MODEL, Backbone, load_backbone, model_key
-from photosim.errors import PhotosimError, UnknownLibrary
+from photosim.errors import NotInLibrary, PhotosimError, UnknownLibrary
 from photosim.events import Match, Photo, ScanProgress
 from photosim.index import VectorIndex
 from photosim.scan import CancelFlag, Scan, content_hash
@@ -188,6 +189,67 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    # -- duplicates (dupes helper) ------------------------------------------
+    def duplicate_finder(self, references: Sequence[Path] = (), cancel=None) -> DuplicateFinder:
+        """The slow part of duplicate finding (candidates + pixel checks), ready to regroup."""
+        from photosim.duplicates import build_finder
+
+        return build_finder(self, references, cancel)
+
+    def duplicates(
+        self,
+        kind: str = "all",
+        threshold: float | None = None,
+        references: Sequence[Path] = (),
+        similar_threshold: float | None = None,
+    ) -> DupResult:
+        """Duplicate groups of ``kind`` (exact, near, similar or all), largest savings first."""
+        kinds = ("exact", "near", "similar") if kind == "all" else (kind,)
+        finder = self.duplicate_finder(references)
+        return finder.group(kinds, near=threshold, similar=similar_threshold)
+
+    def calibration(self) -> Thresholds:
+        """The near/similar thresholds of this library's model; calibrated when missing."""
+        from photosim.calibrate import stored_or_calibrate
+
+        return stored_or_calibrate(self)
+
+    def calibrate(self, sample: int = 48) -> Thresholds:
+        """Measure the thresholds on augmented copies of the library's photos (needs the model)."""
+        from photosim.calibrate import calibrate
+
+        return calibrate(self, sample=sample)
+
+    def mark_not_duplicates(self, paths: Sequence[Path]) -> None:
+        """Remember that these photos (a pair or a whole group) are not duplicates."""
+        hashes = self._hashes_of(paths)
+        with self.store.atomic():
+            self.store.add_not_duplicates(hashes)
+
+    def mark_keep(self, path: Path) -> None:
+        """Remember that this photo is to be kept (by content: survives renames and rescans)."""
+        hashes = self._hashes_of([path])
+        with self.store.atomic():
+            self.store.add_keep(hashes[0])
+
+    def reference_folders(self) -> list[Path]:
+        """Folders whose photos are never proposed for removal."""
+        return [Path(p) for p in json.loads(self.store.get_meta("reference_folders", "[]") or "[]")]
+
+    def set_reference_folders(self, folders: Sequence[Path | str]) -> None:
+        folders = [str(Path(f).expanduser().absolute()) for f in folders]
+        with self.store.atomic():
+            self.store.set_meta(reference_folders=json.dumps(folders))
+
+    def _hashes_of(self, paths: Sequence[Path | str]) -> list[str]:
+        out = []
+        for path in paths:
+            record = self.photo(path)
+            if record is None or not record.hash:
+                raise NotInLibrary(path)
+            out.append(record.hash)
+        return out
 
 
 # -- the registry of libraries (so `photosim similar` knows where to look) -----

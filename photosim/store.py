@@ -8,6 +8,7 @@ is recorded in ``_migrations`` (the sqlite-utils ``migrations.py`` idea).
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import sqlite3
 import threading
@@ -41,8 +42,17 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+def _m020_duplicates(db: sqlite_utils.Database) -> None:
+    """Duplicate finding: pixel fingerprints and the user's decisions, all by content hash."""
+    db["fingerprints"].create({"hash": str, "data": bytes}, pk="hash")
+    db["dup_not_pairs"].create({"a": str, "b": str}, pk=("a", "b"))  # a < b
+    db["dup_keep"].create({"hash": str, "at": float}, pk="hash")
+    db["dup_calibration"].create({"model": str, "data": str}, pk="model")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("020_duplicates", _m020_duplicates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -261,6 +271,62 @@ class Store:
         return dict(
             self.db.execute("select model, count(*) from vectors group by model").fetchall()
         )
+
+    # -- duplicates (dupes helper) ------------------------------------------
+    def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
+        """Pixel fingerprints by content hash (all of them, or only ``hashes``)."""
+        if hashes is None:
+            return dict(self.db.execute("select hash, data from fingerprints").fetchall())
+        hashes = list(set(hashes))
+        out: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"select hash, data from fingerprints where hash in ({marks})"
+            out.update(self.db.execute(sql, chunk).fetchall())
+        return out
+
+    def put_fingerprints(self, items: Iterable[tuple[str, bytes]]) -> None:
+        self.db.conn.executemany(
+            "insert or replace into fingerprints (hash, data) values (?, ?)", list(items)
+        )
+
+    def add_not_duplicates(self, hashes: Iterable[str]) -> None:
+        """Every pair of these contents is "not duplicates" (a pair, or a whole group)."""
+        unique = sorted(set(hashes))
+        pairs = [(a, b) for i, a in enumerate(unique) for b in unique[i + 1 :]]
+        self.db.conn.executemany("insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs)
+
+    def not_duplicate_pairs(self) -> set[tuple[str, str]]:
+        return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
+
+    def add_keep(self, hash_: str) -> None:
+        self.db.execute(
+            "insert or replace into dup_keep (hash, at) values (?, ?)", [hash_, time.time()]
+        )
+
+    def keep_hashes(self) -> set[str]:
+        return {r[0] for r in self.db.execute("select hash from dup_keep")}
+
+    def get_calibration(self, model_key: str) -> dict | None:
+        row = self.db.execute(
+            "select data from dup_calibration where model = ?", [model_key]
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_calibration(self, model_key: str, data: dict) -> None:
+        self.db.execute(
+            "insert or replace into dup_calibration (model, data) values (?, ?)",
+            [model_key, json.dumps(data)],
+        )
+
+    def photo_rows(self) -> list[tuple]:
+        """(path, hash, size, width, height, taken, mtime_ns, orientation) of readable photos."""
+        sql = (
+            "select path, hash, size, width, height, taken, mtime_ns, orientation from photos "
+            "where error is null and hash is not null"
+        )
+        return self.db.execute(sql).fetchall()
 
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
