@@ -236,7 +236,7 @@ class CompareView(QWidget):
         grid = QGridLayout()
         for col in (0, 1):
             self.titles[col].setTextFormat(Qt.TextFormat.RichText)
-            self.facts[col].setWordWrap(True)
+            self.facts[col].setMinimumHeight(5 * self.fontMetrics().lineSpacing() + 4)
             self.facts[col].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(self.titles[col], 0, col)
             grid.addWidget(self.panes[col], 1, col)

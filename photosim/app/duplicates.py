@@ -43,7 +43,9 @@ from photosim.app.thumbnails import Thumbnails
 
 KINDS = ("exact", "near", "similar")
 KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
+KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}
 DEBOUNCE_MS = 200
+ICON_ROWS = 300
 
 
 class DuplicatesView(QWidget):
@@ -72,6 +74,7 @@ class DuplicatesView(QWidget):
         self._thresholds_known = False
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
+        self._icon_rows: dict[str, list[QTreeWidgetItem]] = {}
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -82,7 +85,7 @@ class DuplicatesView(QWidget):
 
     # -- building -----------------------------------------------------------------
     def _build(self) -> None:
-        self.kind_boxes = {k: QCheckBox(KIND_LABEL[k] + "s") for k in KINDS}
+        self.kind_boxes = {k: QCheckBox(KIND_PLURAL[k]) for k in KINDS}
         for kind, box in self.kind_boxes.items():
             box.setChecked(True)
             box.setToolTip({"exact": "Byte-identical files", "near": "The same picture, altered: "
@@ -110,12 +113,12 @@ class DuplicatesView(QWidget):
         top.addWidget(self.refresh_button)
 
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Kind", "Photos", "Frees", "Suggested keeper"])
+        self.tree.setHeaderLabels(["Kind", "Photos", "Frees", "Suggested keeper", "Why"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
-        self.tree.setIconSize(QSize(40, 40))
+        self.tree.setIconSize(QSize(32, 32))
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        for col, width in enumerate((150, 60, 80)):
+        for col, width in enumerate((140, 52, 70, 130)):
             self.tree.setColumnWidth(col, width)
         self.members = MemberModel(self.thumbnails, self)
         self.member_view = MemberView()
@@ -150,7 +153,7 @@ class DuplicatesView(QWidget):
         self.split.addWidget(right)
         self.split.setStretchFactor(0, 2)
         self.split.setStretchFactor(1, 3)
-        self.split.setSizes([480, 720])
+        self.split.setSizes([540, 660])
 
         self.total_label = QLabel()
         self.busy = QProgressBar(maximumWidth=160, textVisible=False)
@@ -195,6 +198,7 @@ class DuplicatesView(QWidget):
         self.trash_button.clicked.connect(self.move_marked_to_trash)
         self.undo_button.clicked.connect(self.undo_last_move)
         self.find_runner.done.connect(self._on_finder)
+        self.thumbnails.ready.connect(self._set_icon)
         self.group_runner.done.connect(self._on_grouped)
         self.trash_runner.done.connect(self._on_trash_done)
         for runner in (self.find_runner, self.group_runner, self.trash_runner):
@@ -322,19 +326,25 @@ class DuplicatesView(QWidget):
     def _show_groups(self) -> None:
         selected = self.current_group()
         self.tree.clear()
-        for group in self.groups:
+        self._icon_rows = {}
+        for row, group in enumerate(self.groups):
+            why = group.photos[1].reason if len(group.photos) > 1 else ""
             item = QTreeWidgetItem([KIND_LABEL.get(group.kind, str(group.kind)),
-                                    str(len(group.photos)), "", group.keep.name])  # fmt: skip
+                                    str(len(group.photos)), "", group.keep.name, why])  # fmt: skip
             item.setData(0, Qt.ItemDataRole.UserRole, group.id)
             item.setToolTip(3, f"{group.keep}\nKeep: {group.keep_reason}")
-            gap = (
-                f"\n{group.gap_s:.0f} s between the first and the last shot" if group.gap_s else ""
+            gap = f"\n{group.gap_s:.0f} s apart" if group.gap_s else ""
+            item.setToolTip(
+                4, "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8]) + gap
             )
-            reasons = "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:4])
-            item.setToolTip(0, reasons + gap)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
-            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight)
+            for col in (1, 2):
+                item.setTextAlignment(
+                    col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                )
             self._update_item(item, group)
+            if row < ICON_ROWS:  # keeper thumbnails for the first groups only: no decode storm
+                self._icon_rows.setdefault(str(group.keep), []).append(item)
+                self._set_icon(str(group.keep))
             self.tree.addTopLevelItem(item)
         items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         keep = next((i for i in items if selected and i.data(0, Qt.ItemDataRole.UserRole)
@@ -345,6 +355,12 @@ class DuplicatesView(QWidget):
             self.group_title.setText(self._empty_text())
         self._update_totals()
 
+    def _set_icon(self, path: str) -> None:
+        pixmap = self.thumbnails.get(path)
+        if pixmap is not None:
+            for item in self._icon_rows.get(path, []):
+                item.setIcon(0, pixmap)
+
     def _empty_text(self) -> str:
         if self.library is None:
             return "Open a folder of photos to look for duplicates."
@@ -354,9 +370,6 @@ class DuplicatesView(QWidget):
 
     def _update_item(self, item: QTreeWidgetItem, group) -> None:
         item.setText(2, human_size(self.freed(group)))
-        pixmap = self.thumbnails.get(str(group.keep))
-        if pixmap is not None:
-            item.setIcon(0, pixmap)
 
     def current_group(self):
         item = self.tree.currentItem()
@@ -526,7 +539,7 @@ class DuplicatesView(QWidget):
         from photosim.trash import move_to_trash
 
         self._set_busy(f"Moving {len(paths)} photos to the trash…")
-        self.trash_runner.submit(lambda: ("trashed", paths, move_to_trash(library, paths)))
+        self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
         return True
 
     def undo_last_move(self) -> None:
@@ -537,21 +550,25 @@ class DuplicatesView(QWidget):
         from photosim.trash import undo_last
 
         self._set_busy("Bringing photos back from the trash…")
-        self.trash_runner.submit(lambda: ("restored", None, undo_last(library)))
+        self.trash_runner.submit(lambda: ("restored", undo_last(library)))
 
     def _on_trash_done(self, outcome) -> None:
-        what, asked, value = outcome
+        what, value = outcome
         self._set_busy(None)
         if what == "trashed":
-            gone = {Path(p) for p in asked if not Path(p).exists()}
+            gone = {Path(original) for original, _where in value.moved}
             self._drop_paths(gone)
-            self.total_label.setText(f"Moved {len(gone)} photos to the trash. Undo last move "
-                                     "brings them back.")  # fmt: skip
+            text = f"Moved {len(gone)} photos to the trash; Undo last move brings them back."
+            if value.failed:
+                path, reason = value.failed[0]
+                text += f" {len(value.failed)} could not be moved ({path.name}: {reason})."
+            self.total_label.setText(text)
             self.trashed.emit(sorted(str(p) for p in gone))
         else:
             back = [str(p) for p in value or []]
-            self.total_label.setText(f"Brought back {len(back)} photos from the trash."
-                                     if back else "Nothing to bring back.")  # fmt: skip
+            self.total_label.setText(
+                f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
+            )
             self.restored.emit(back)
             self.invalidate()
 
@@ -563,8 +580,8 @@ class DuplicatesView(QWidget):
             if len(photos) < 2:
                 self.marks.pop(group.id, None)
                 continue
-            kept.append(group if len(photos) == len(group.photos) else
-                        replace(group, photos=photos, reclaimable=0))  # fmt: skip
+            keep = group.keep if group.keep not in gone else photos[0].path
+            kept.append(replace(group, photos=photos, keep=keep))
         self.groups = kept
         self.finder, self.stale = None, True
         self._show_groups()

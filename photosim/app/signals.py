@@ -24,3 +24,5 @@ class Signals(QObject):
     neighbours_ready = Signal(str, list)
     #: Similarity could not be answered (argument: one sentence for people).
     similarity_unavailable = Signal(str)
+    #: Photos were moved to the trash or brought back (argument: their paths as ``str``).
+    photos_changed = Signal(list)
