@@ -291,3 +291,40 @@ def test_views_render_for_screenshots(qtbot, view, tmp_path):
         image.save(str(out / name))
         with Image.open(out / name) as shot:
             assert len(shot.convert("RGB").resize((64, 40)).getcolors(4096) or []) > 100
+
+
+# -- in the main window -----------------------------------------------------------------
+@pytest.fixture
+def window(qtbot, folder, trash_home):
+    from photosim.app.window import MainWindow
+
+    win = MainWindow(backbone=make_tiny_backbone())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.signals.scan_finished, timeout=TIMEOUT):
+        assert win.open_library(str(folder))
+    yield win
+    win.close()
+
+
+def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(qtbot, window, folder):
+    assert window.tabs.tabText(1) == "Duplicates"
+    with qtbot.waitSignal(window.duplicates.regrouped, timeout=TIMEOUT):
+        window.show_duplicates()
+    view = window.duplicates
+    backup = folder / "backup" / "beach.jpg"
+    exact = [g for g in view.groups if g.kind == "exact"]
+    assert [sorted(m.path for m in g.photos) for g in exact] == [
+        sorted([folder / "beach.jpg", backup])
+    ]
+    assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
+    before = window.photos.rowCount()
+    view.confirm = lambda count, size: True
+    marked = view.marked_paths()
+    with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
+        view.move_marked_to_trash()
+    assert window.photos.rowCount() == before - len(marked)
+    assert all(window.photos.row_of(str(p)) is None for p in marked)
+    with qtbot.waitSignal(window.signals.scan_finished, timeout=TIMEOUT):
+        view.undo_last_move()  # restored files are scanned back in (or were kept listed)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == before, timeout=TIMEOUT)

@@ -5,6 +5,7 @@ Kept apart from ``duplicates.py`` to keep each module short; only that view uses
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, Qt, Signal
@@ -17,10 +18,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
 )
 
+from photosim.app.compare import CompareDialog
 from photosim.app.delegate import PAD, ThumbDelegate
 from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.panes import human_size
@@ -188,3 +191,120 @@ class ReferenceDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Protect a folder", str(Path.home()))
         if folder and folder not in [str(f) for f in self.folders()]:
             self.list.addItem(folder)
+
+
+class CleanupMixin:
+    """The Duplicates view's actions on files and folders: compare, trash, undo, references.
+
+    A mixin of ``DuplicatesView`` (kept apart to keep that module short); it uses
+    the view's library, groups, marks, runners and labels.
+    """
+
+    # -- compare ------------------------------------------------------------------
+    def compare_member(self, row: int) -> CompareDialog | None:
+        """Compare the member at ``row`` with the keeper (the keeper with the next photo)."""
+        group = self.current_group()
+        if group is None or not 0 <= row < len(group.photos):
+            return None
+        member = group.photos[row]
+        keeper = next(m for m in group.photos if m.path == group.keep) if any(
+            m.path == group.keep for m in group.photos) else group.photos[0]  # fmt: skip
+        other = member if member.path != keeper.path else group.photos[1 if row == 0 else 0]
+        return self.compare(keeper, other)
+
+    def compare_selected(self) -> CompareDialog | None:
+        index = self.member_view.currentIndex()
+        return self.compare_member(index.row() if index.isValid() else 1)
+
+    def compare(self, left, right) -> CompareDialog:
+        """Open the compare window on two members (left: the keeper)."""
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareDialog(self)
+        group = self.current_group()
+        keep = group.keep if group else None
+        titles = tuple("suggested keeper" if m.path == keep else m.reason for m in (left, right))
+        self.compare_dialog.view.compare(left, right, titles)
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+        return self.compare_dialog
+
+    # -- trash and undo -----------------------------------------------------------
+    def confirm(self, count: int, size: int) -> bool:
+        """Ask before moving; tests replace this method."""
+        answer = QMessageBox.question(
+            self, "Move to the trash",
+            f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash? "
+            "You can bring them back with Undo last move or from the system trash.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
+
+    def move_marked_to_trash(self) -> bool:
+        """Move every photo marked remove to the system trash, after a confirmation."""
+        paths, library = self.marked_paths(), self.library
+        if not paths or library is None:
+            return False
+        size = sum(self.freed(g) for g in self.groups)
+        if not self.confirm(len(paths), size):
+            return False
+        from photosim.trash import move_to_trash
+
+        self._set_busy(f"Moving {len(paths)} photos to the trash…")
+        self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
+        return True
+
+    def undo_last_move(self) -> None:
+        """Bring the photos of the last move back from the trash, where it allows it."""
+        library = self.library
+        if library is None:
+            return
+        from photosim.trash import undo_last
+
+        self._set_busy("Bringing photos back from the trash…")
+        self.trash_runner.submit(lambda: ("restored", undo_last(library)))
+
+    def _on_trash_done(self, outcome) -> None:
+        what, value = outcome
+        self._set_busy(None)
+        if what == "trashed":
+            gone = {Path(original) for original, _where in value.moved}
+            self._drop_paths(gone)
+            text = f"Moved {len(gone)} photos to the trash; Undo last move brings them back."
+            if value.failed:
+                path, reason = value.failed[0]
+                text += f" {len(value.failed)} could not be moved ({path.name}: {reason})."
+            self.total_label.setText(text)
+            self.trashed.emit(sorted(str(p) for p in gone))
+        else:
+            back = [str(p) for p in value or []]
+            self.total_label.setText(
+                f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
+            )
+            self.restored.emit(back)
+            self.invalidate()
+
+    def _drop_paths(self, gone: set[Path]) -> None:
+        """Forget trashed photos in the groups shown now; the finder is rebuilt when next shown."""
+        kept = []
+        for group in self.groups:
+            photos = tuple(m for m in group.photos if m.path not in gone)
+            if len(photos) < 2:
+                self.marks.pop(group.id, None)
+                continue
+            keep = group.keep if group.keep not in gone else photos[0].path
+            kept.append(replace(group, photos=photos, keep=keep))
+        self.groups = kept
+        self.finder, self.stale = None, True
+        self._show_groups()
+
+    # -- reference folders --------------------------------------------------------
+    def edit_reference_folders(self) -> None:
+        if self.library is None:
+            return
+        dialog = ReferenceDialog(self.library.reference_folders(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_reference_folders(dialog.folders())
+
+    def set_reference_folders(self, folders: list[Path]) -> None:
+        """Store the reference folders with the library and find again (keepers change)."""
+        self.library.set_reference_folders(folders)
+        self.refresh()
