@@ -325,6 +325,6 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(qtbo
         view.move_marked_to_trash()
     assert window.photos.rowCount() == before - len(marked)
     assert all(window.photos.row_of(str(p)) is None for p in marked)
-    with qtbot.waitSignal(window.signals.scan_finished, timeout=TIMEOUT):
-        view.undo_last_move()  # restored files are scanned back in (or were kept listed)
+    with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
+        view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
     qtbot.waitUntil(lambda: window.photos.rowCount() == before, timeout=TIMEOUT)
