@@ -176,4 +176,5 @@ def main(folder: str, out: str) -> int:
 
 
 if __name__ == "__main__":
+    os.environ["QT_QPA_PLATFORM"] = "xcb"  # importing conftest set "offscreen"
     sys.exit(main(*sys.argv[1:3]))
