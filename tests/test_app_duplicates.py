@@ -170,7 +170,7 @@ def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, f
     assert view.marks[group.id][str(backup)] == "reference"
     assert backup not in view.marked_paths()
     assert not view.mark(backup, remove=True)  # refused, with a sentence why
-    assert "reference" in view.total_label.text()
+    assert "reference" in view.note.text()
     view.apply_suggested()
     assert backup not in view.marked_paths()
 

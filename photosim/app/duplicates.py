@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
 from photosim.app.compare import CompareDialog
 from photosim.app.dupparts import CleanupMixin, MarkDelegate, MemberModel, MemberView, is_under
 from photosim.app.panes import human_size
-from photosim.app.tasks import Runner
+from photosim.app.tasks import Runner, friendly
 from photosim.app.thumbnails import Thumbnails
+from photosim.errors import PhotosimError
 
 KINDS = ("exact", "near", "similar")
 KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
@@ -153,6 +154,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.split.setSizes([540, 660])
 
         self.total_label = QLabel()
+        self.note = QLabel(wordWrap=True)  # the last action's outcome, or why it was refused
+        self.note.setStyleSheet("color: palette(link)")
         self.busy = QProgressBar(maximumWidth=160, textVisible=False)
         self.busy.setRange(0, 0)
         self.apply_button = QPushButton("Apply suggested keepers to all groups")
@@ -160,7 +163,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.undo_button = QPushButton("Undo last move")
         self.undo_button.setToolTip("Bring back the photos of the last move from the trash")
         bottom = QHBoxLayout()
-        bottom.addWidget(self.total_label, 1)
+        bottom.addWidget(self.total_label)
+        bottom.addWidget(self.note, 1)
         bottom.addWidget(self.busy)
         for button in (self.apply_button, self.trash_button, self.undo_button):
             bottom.addWidget(button)
@@ -200,8 +204,9 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.trash_runner.done.connect(self._on_trash_done)
         for runner in (self.find_runner, self.group_runner, self.trash_runner):
             runner.failed.connect(self._on_failed)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self.member_view, self.toggle_selected)
-        QShortcut(QKeySequence("C"), self.member_view, self.compare_selected)
+        for key, slot in ((Qt.Key.Key_Space, self.toggle_selected), ("C", self.compare_selected)):
+            shortcut = QShortcut(QKeySequence(key), self.member_view, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # -- the library and the finder -----------------------------------------------
     def set_library(self, library) -> None:
@@ -245,17 +250,17 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.stale, self.finder = False, None
         cancel = self._cancel
         self._set_busy("Looking for duplicates… (this reads every photo once; later it is quick)")
-        self.find_runner.submit(
-            lambda: library.duplicate_finder(references=library.reference_folders(), cancel=cancel)
-        )
+        self.find_runner.submit(lambda: (library, library.duplicate_finder(
+            references=library.reference_folders(), cancel=cancel)))  # fmt: skip
 
     def set_finder(self, finder) -> None:
         """Use ``finder`` (a ``DuplicateFinder``) and group now."""
         self.finder = finder
         self.regroup()
 
-    def _on_finder(self, finder) -> None:
-        if self.library is not None:
+    def _on_finder(self, outcome) -> None:
+        library, finder = outcome
+        if library is self.library and library is not None:  # not a late answer for another one
             self.set_finder(finder)
 
     # -- grouping ---------------------------------------------------------------
@@ -275,9 +280,12 @@ class DuplicatesView(CleanupMixin, QWidget):
         if self._thresholds_known:
             near, similar = self.near_slider.value() / 1000, self.similar_slider.value() / 1000
         self._set_busy("Grouping…")
-        self.group_runner.submit(lambda: finder.group(kinds, near=near, similar=similar))
+        self.group_runner.submit(lambda: (finder, finder.group(kinds, near=near, similar=similar)))
 
-    def _on_grouped(self, result) -> None:
+    def _on_grouped(self, outcome) -> None:
+        finder, result = outcome
+        if finder is not self.finder:
+            return  # grouped by a finder replaced since (another library, a refresh)
         self.result = result
         if not self._thresholds_known:  # the calibrated thresholds, the first time
             self._thresholds_known = True
@@ -412,7 +420,7 @@ class DuplicatesView(CleanupMixin, QWidget):
 
     def _on_failed(self, message: str) -> None:
         self._set_busy(None)
-        self.total_label.setText(message)
+        self.note.setText(message)
 
     # -- marks --------------------------------------------------------------------
     def freed(self, group) -> int:
@@ -433,16 +441,20 @@ class DuplicatesView(CleanupMixin, QWidget):
             return False
         marks, key = self.marks[group.id], str(path)
         if marks.get(key) == "reference":
-            self.total_label.setText("Photos in reference folders are always kept.")
+            self.note.setText("Photos in reference folders are always kept.")
             return False
         keeps = [p for p, v in marks.items() if v != "remove" and p != key]
         if remove and not keeps:
-            self.total_label.setText("Keep at least one photo of each group; "
+            self.note.setText("Keep at least one photo of each group; "
                                      "use Not duplicates to dismiss a group.")  # fmt: skip
             return False
         marks[key] = "remove" if remove else "keep"
+        self.note.clear()
         if not remove and Path(key) != group.keep and self.library is not None:
-            self.library.mark_keep(Path(key))  # remembered by content: suggested next time
+            try:  # remembered by content: suggested as the keeper next time
+                self.library.mark_keep(Path(key))
+            except PhotosimError as exc:
+                self.note.setText(str(exc))
         self.members.marks_changed()
         self._after_marks(group)
         return True
@@ -478,7 +490,11 @@ class DuplicatesView(CleanupMixin, QWidget):
         if group is None or self.library is None:
             return
         paths = [m.path for m in group.photos]
-        self.library.mark_not_duplicates(paths)
+        try:
+            self.library.mark_not_duplicates(paths)
+        except PhotosimError as exc:
+            self.note.setText(friendly(exc))
+            return
         self.dismissed.append(frozenset(paths))
         row = self.tree.indexOfTopLevelItem(self.tree.currentItem())
         self.groups = [g for g in self.groups if g.id != group.id]

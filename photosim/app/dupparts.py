@@ -272,11 +272,12 @@ class CleanupMixin:
             if value.failed:
                 path, reason = value.failed[0]
                 text += f" {len(value.failed)} could not be moved ({path.name}: {reason})."
-            self.total_label.setText(text)
+            self.note.setText(text)
             self.trashed.emit(sorted(str(p) for p in gone))
+            self.invalidate()  # find again without them (now if shown)
         else:
             back = [str(p) for p in value or []]
-            self.total_label.setText(
+            self.note.setText(
                 f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
             )
             self.restored.emit(back)
