@@ -204,10 +204,11 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     asked = []
     view.confirm = lambda count, size: asked.append((count, size)) or True
     marked = set(view.marked_paths())
+    size = sum(os.path.getsize(p) for p in marked)
     with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
         assert view.move_marked_to_trash()
     assert asked and asked[0][0] == len(marked) == 4
-    assert asked[0][1] == sum(os.path.getsize(p) for p in marked)
+    assert asked[0][1] == size
     assert {Path(p) for p in blocker.args[0]} == marked
     assert {p for p in folder.rglob("*") if p.is_file()} == before - marked
     assert len(list((trash_home / "files").iterdir())) == 4

@@ -73,6 +73,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
         self._icon_rows: dict[str, list[QTreeWidgetItem]] = {}
+        self._refs: list[Path] = []  # the library's reference folders, read once per grouping
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -296,6 +297,7 @@ class DuplicatesView(CleanupMixin, QWidget):
                 slider.blockSignals(False)
                 slider.valueChanged.emit(slider.value())  # the label; the debounce restarts
             self.debounce.stop()
+        self._refs = self.library.reference_folders() if self.library is not None else []
         self.groups = [g for g in result.groups if not self._dismissed(g)]
         self.marks = {g.id: self.marks.get(g.id) or self._suggested(g) for g in self.groups}
         for group in self.groups:
@@ -309,8 +311,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         return any(paths <= gone for gone in self.dismissed)
 
     def _reference(self, member) -> bool:
-        folders = self.library.reference_folders() if self.library is not None else []
-        return bool(member.reference) or is_under(member.path, folders)
+        return bool(member.reference) or is_under(member.path, self._refs)
 
     def _suggested(self, group) -> dict[str, str]:
         return {str(m.path): "keep" if m.path == group.keep else "remove" for m in group.photos}
@@ -332,6 +333,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         selected = self.current_group()
         self.tree.clear()
         self._icon_rows = {}
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        items = []
         for row, group in enumerate(self.groups):
             why = group.photos[1].reason if len(group.photos) > 1 else ""
             item = QTreeWidgetItem([KIND_LABEL.get(group.kind, str(group.kind)),
@@ -339,23 +342,21 @@ class DuplicatesView(CleanupMixin, QWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, group.id)
             item.setToolTip(3, f"{group.keep}\nKeep: {group.keep_reason}")
             gap = f"\n{group.gap_s:.0f} s apart" if group.gap_s else ""
-            item.setToolTip(
-                4, "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8]) + gap
-            )
-            for col in (1, 2):
-                item.setTextAlignment(
-                    col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                )
+            lines = "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8])
+            item.setToolTip(4, lines + gap)
+            item.setTextAlignment(1, right)
+            item.setTextAlignment(2, right)
             self._update_item(item, group)
             if row < ICON_ROWS:  # keeper thumbnails for the first groups only: no decode storm
                 self._icon_rows.setdefault(str(group.keep), []).append(item)
-                self._set_icon(str(group.keep))
-            self.tree.addTopLevelItem(item)
-        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
-        keep = next((i for i in items if selected and i.data(0, Qt.ItemDataRole.UserRole)
-                     == selected.id), items[0] if items else None)  # fmt: skip
-        self.tree.setCurrentItem(keep)
-        if keep is None:
+            items.append(item)
+        self.tree.addTopLevelItems(items)  # one insertion: thousands of groups stay quick
+        for path in self._icon_rows:
+            self._set_icon(path)
+        current = next((i for i, g in zip(items, self.groups, strict=True)
+                        if selected and g.id == selected.id), items[0] if items else None)  # fmt: skip
+        self.tree.setCurrentItem(current)
+        if current is None:
             self.members.set_group(None, {})
             self.group_title.setText(self._empty_text())
         self._update_totals()
