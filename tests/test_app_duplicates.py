@@ -121,12 +121,10 @@ def names(view: DuplicatesView) -> list[list[str]]:
 
 
 def select_group(view: DuplicatesView, first_name: str):
-    for i in range(view.tree.topLevelItemCount()):
-        item = view.tree.topLevelItem(i)
-        if view.groups[i].photos[0].path.name == first_name:
-            view.tree.setCurrentItem(item)
-            return view.groups[i]
-    raise AssertionError(f"no group starts with {first_name}: {names(view)}")
+    row = next(r for r, g in enumerate(view.groups) if g.photos[0].path.name == first_name)
+    view.select_row(row)
+    assert view.current_group() is view.groups[row]
+    return view.groups[row]
 
 
 # -- regrouping -------------------------------------------------------------------------
@@ -137,7 +135,7 @@ def test_slider_regroups_off_the_gui_thread(qtbot, view):
         view.similar_slider.setValue(850)  # above the dogs' 0.80
     assert blocker.args[0].thresholds.similar == pytest.approx(0.85)
     assert ["dog.jpg", "dog 2.jpg"] not in names(view)
-    assert view.tree.topLevelItemCount() == 3
+    assert view.group_model.rowCount() == 3
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         view.kind_boxes["near"].setChecked(False)
     assert [g.kind for g in view.groups] == ["exact"]
@@ -190,7 +188,7 @@ def test_not_duplicates_hides_the_group_for_good(qtbot, view, library, folder):
     select_group(view, "dog.jpg")
     view.not_duplicates()
     assert ["dog.jpg", "dog 2.jpg"] not in names(view)
-    assert view.tree.topLevelItemCount() == 3
+    assert view.group_model.rowCount() == 3
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         view.similar_slider.setValue(600)  # regroup: the dismissed group stays away
     assert ["dog.jpg", "dog 2.jpg"] not in names(view)

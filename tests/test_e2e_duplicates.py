@@ -142,9 +142,7 @@ def main(folder: str, out: str) -> int:
         view = window.duplicates
         near = [i for i, g in enumerate(view.groups) if g.kind == "near"]
         if near:
-            view.tree.setCurrentItem(
-                view.tree.topLevelItem(max(near, key=lambda i: len(view.groups[i].photos)))
-            )
+            view.select_row(max(near, key=lambda i: len(view.groups[i].photos)))
         wait_for(lambda: not window.thumbnails.pending(), shoot_duplicates)
 
     def shoot_duplicates() -> None:

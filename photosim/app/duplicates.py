@@ -26,24 +26,29 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from photosim.app.compare import CompareDialog
-from photosim.app.dupparts import CleanupMixin, MarkDelegate, MemberModel, MemberView, is_under
+from photosim.app.dupparts import (
+    KIND_LABEL,
+    CleanupMixin,
+    GroupModel,
+    MarkDelegate,
+    MemberModel,
+    MemberView,
+    is_under,
+)
 from photosim.app.panes import human_size
 from photosim.app.tasks import Runner, friendly
 from photosim.app.thumbnails import Thumbnails
 from photosim.errors import PhotosimError
 
 KINDS = ("exact", "near", "similar")
-KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
 KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}
 DEBOUNCE_MS = 200
-ICON_ROWS = 300
 
 
 class DuplicatesView(CleanupMixin, QWidget):
@@ -72,7 +77,6 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._thresholds_known = False
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
-        self._icon_rows: dict[str, list[QTreeWidgetItem]] = {}
         self._refs: list[Path] = []  # the library's reference folders, read once per grouping
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
@@ -111,8 +115,9 @@ class DuplicatesView(CleanupMixin, QWidget):
         top.addWidget(self.reference_button)
         top.addWidget(self.refresh_button)
 
-        self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Kind", "Photos", "Frees", "Suggested keeper", "Why"])
+        self.group_model = GroupModel(self.thumbnails, self.freed, self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.group_model)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setIconSize(QSize(32, 32))
@@ -190,7 +195,7 @@ class DuplicatesView(CleanupMixin, QWidget):
             slider.valueChanged.connect(self._on_filter)
         self.refresh_button.clicked.connect(self.refresh)
         self.reference_button.clicked.connect(self.edit_reference_folders)
-        self.tree.currentItemChanged.connect(self._on_group_selected)
+        self.tree.selectionModel().currentRowChanged.connect(self._on_group_selected)
         self.member_view.badge_clicked.connect(self.toggle_rows)
         self.member_view.doubleClicked.connect(lambda index: self.compare_member(index.row()))
         self.toggle_button.clicked.connect(self.toggle_selected)
@@ -200,7 +205,6 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.trash_button.clicked.connect(self.move_marked_to_trash)
         self.undo_button.clicked.connect(self.undo_last_move)
         self.find_runner.done.connect(self._on_finder)
-        self.thumbnails.ready.connect(self._set_icon)
         self.group_runner.done.connect(self._on_grouped)
         self.trash_runner.done.connect(self._on_trash_done)
         for runner in (self.find_runner, self.group_runner, self.trash_runner):
@@ -331,41 +335,18 @@ class DuplicatesView(CleanupMixin, QWidget):
     # -- showing ------------------------------------------------------------------
     def _show_groups(self) -> None:
         selected = self.current_group()
-        self.tree.clear()
-        self._icon_rows = {}
-        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        items = []
-        for row, group in enumerate(self.groups):
-            why = group.photos[1].reason if len(group.photos) > 1 else ""
-            item = QTreeWidgetItem([KIND_LABEL.get(group.kind, str(group.kind)),
-                                    str(len(group.photos)), "", group.keep.name, why])  # fmt: skip
-            item.setData(0, Qt.ItemDataRole.UserRole, group.id)
-            item.setToolTip(3, f"{group.keep}\nKeep: {group.keep_reason}")
-            gap = f"\n{group.gap_s:.0f} s apart" if group.gap_s else ""
-            lines = "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8])
-            item.setToolTip(4, lines + gap)
-            item.setTextAlignment(1, right)
-            item.setTextAlignment(2, right)
-            self._update_item(item, group)
-            if row < ICON_ROWS:  # keeper thumbnails for the first groups only: no decode storm
-                self._icon_rows.setdefault(str(group.keep), []).append(item)
-            items.append(item)
-        self.tree.addTopLevelItems(items)  # one insertion: thousands of groups stay quick
-        for path in self._icon_rows:
-            self._set_icon(path)
-        current = next((i for i, g in zip(items, self.groups, strict=True)
-                        if selected and g.id == selected.id), items[0] if items else None)  # fmt: skip
-        self.tree.setCurrentItem(current)
-        if current is None:
-            self.members.set_group(None, {})
-            self.group_title.setText(self._empty_text())
+        self.group_model.set_groups(self.groups)
+        row = next((r for r, g in enumerate(self.groups) if selected and g.id == selected.id), 0)
+        self.select_row(row)
         self._update_totals()
 
-    def _set_icon(self, path: str) -> None:
-        pixmap = self.thumbnails.get(path)
-        if pixmap is not None:
-            for item in self._icon_rows.get(path, []):
-                item.setIcon(0, pixmap)
+    def select_row(self, row: int) -> None:
+        """Make group ``row`` the current one (clamped; none when there are no groups)."""
+        if not self.groups:
+            self._on_group_selected()
+            return
+        self.tree.setCurrentIndex(self.group_model.index(min(row, len(self.groups) - 1), 0))
+        self._on_group_selected()
 
     def _empty_text(self) -> str:
         if self.library is None:
@@ -374,13 +355,11 @@ class DuplicatesView(CleanupMixin, QWidget):
             return "Looking for duplicates…" if self.busy.isVisible() else ""
         return "No duplicates with these settings. Lower a slider or tick more kinds to see more."
 
-    def _update_item(self, item: QTreeWidgetItem, group) -> None:
-        item.setText(2, human_size(self.freed(group)))
-
     def current_group(self):
-        item = self.tree.currentItem()
-        gid = item.data(0, Qt.ItemDataRole.UserRole) if item else None
-        return next((g for g in self.groups if g.id == gid), None)
+        index = self.tree.currentIndex()
+        return (
+            self.groups[index.row()] if index.isValid() and index.row() < len(self.groups) else None
+        )
 
     def _on_group_selected(self, *_args) -> None:
         group = self.current_group()
@@ -479,9 +458,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._show_groups()
 
     def _after_marks(self, group) -> None:
-        item = self.tree.currentItem()
-        if item is not None:
-            self._update_item(item, group)
+        if self.tree.currentIndex().isValid():
+            self.group_model.row_changed(self.tree.currentIndex().row())
         self._on_group_selected()
         self._update_totals()
 
@@ -497,9 +475,8 @@ class DuplicatesView(CleanupMixin, QWidget):
             self.note.setText(friendly(exc))
             return
         self.dismissed.append(frozenset(paths))
-        row = self.tree.indexOfTopLevelItem(self.tree.currentItem())
+        row = self.tree.currentIndex().row()
         self.groups = [g for g in self.groups if g.id != group.id]
         self.marks.pop(group.id, None)
         self._show_groups()
-        if self.groups:
-            self.tree.setCurrentItem(self.tree.topLevelItem(min(row, len(self.groups) - 1)))
+        self.select_row(row)  # the next group

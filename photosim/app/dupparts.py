@@ -5,10 +5,11 @@ Kept apart from ``duplicates.py`` to keep each module short; only that view uses
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QDialog,
@@ -39,6 +40,73 @@ KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
 
 def is_under(path: Path, folders: list[Path]) -> bool:
     return any(path.is_relative_to(f) for f in folders)
+
+
+GROUP_COLUMNS = ("Kind", "Photos", "Frees", "Suggested keeper", "Why")
+KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
+
+
+class GroupModel(QAbstractTableModel):
+    """The groups shown, one row each; keeper thumbnails are asked for only when painted."""
+
+    def __init__(self, thumbnails: Thumbnails, freed: Callable[[object], int], parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails, self.freed = thumbnails, freed
+        self.groups: list = []
+        self._rows_of_keeper: dict[str, list[int]] = {}
+        thumbnails.ready.connect(self._on_thumbnail)
+
+    def set_groups(self, groups: list) -> None:
+        self.beginResetModel()
+        self.groups = groups
+        self._rows_of_keeper = {}
+        for row, group in enumerate(groups):
+            self._rows_of_keeper.setdefault(str(group.keep), []).append(row)
+        self.endResetModel()
+
+    def row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(GROUP_COLUMNS) - 1))
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(self.groups)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(GROUP_COLUMNS)
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return GROUP_COLUMNS[section]
+        return None
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.groups):
+            return None
+        group, col = self.groups[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return KIND_LABEL.get(group.kind, str(group.kind))
+            if col == 1:
+                return str(len(group.photos))
+            if col == 2:
+                return human_size(self.freed(group))
+            if col == 3:
+                return group.keep.name
+            return group.photos[1].reason if len(group.photos) > 1 else ""
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return self.thumbnails.get(str(group.keep))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 2):
+            return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 3:
+                return f"{group.keep}\nKeep: {group.keep_reason}"
+            gap = f"\n{group.gap_s:.0f} s apart" if group.gap_s else ""
+            return "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8]) + gap
+        return None
+
+    def _on_thumbnail(self, path: str) -> None:
+        for row in self._rows_of_keeper.get(path, ()):
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
 class MemberModel(QAbstractListModel):
