@@ -302,6 +302,8 @@ class DuplicatesView(CleanupMixin, QWidget):
                 slider.valueChanged.emit(slider.value())  # the label; the debounce restarts
             self.debounce.stop()
         self._refs = self.library.reference_folders() if self.library is not None else []
+        count = f" ({len(self._refs)})" if self._refs else ""
+        self.reference_button.setText(f"Reference folders{count}…")
         self.groups = [g for g in result.groups if not self._dismissed(g)]
         self.marks = {g.id: self.marks.get(g.id) or self._suggested(g) for g in self.groups}
         for group in self.groups:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -93,7 +93,8 @@ class GroupModel(QAbstractTableModel):
                 return group.keep.name
             return group.photos[1].reason if len(group.photos) > 1 else ""
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return self.thumbnails.get(str(group.keep))
+            pixmap = self.thumbnails.get(str(group.keep))
+            return QIcon(pixmap) if pixmap is not None else None  # an icon scales to iconSize
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 2):
             return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         if role == Qt.ItemDataRole.ToolTipRole:
