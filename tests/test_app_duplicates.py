@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone, write_photo
+from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
 
 pytest.importorskip("pytestqt")
@@ -21,7 +22,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from photosim.app.compare import CompareView, difference
+from photosim.app.compare import CompareView, Side, difference, load_pair
 from photosim.app.duplicates import DuplicatesView
 from photosim.app.thumbnails import Thumbnails
 from photosim.duplicates import DupGroup, DupKind, DupMember, DupResult, Thresholds
@@ -69,6 +70,7 @@ class FakeFinder:
 
     def __init__(self, library: Library, folder: Path) -> None:
         self.calls: list[tuple] = []
+        self.threads: list[threading.Thread] = []
         self.groups = [
             self._group(library, "exact", [folder / "beach.jpg", folder / "backup" / "beach.jpg"], 1.0),
             self._group(library, "near", [folder / "tree.jpg", folder / "tree small.jpg"], 0.95),
@@ -93,6 +95,7 @@ class FakeFinder:
 
     def group(self, kinds=("exact", "near", "similar"), near=None, similar=None) -> DupResult:
         self.calls.append((tuple(kinds), near, similar))
+        self.threads.append(threading.current_thread())
         t = Thresholds(
             near=0.9 if near is None else near, similar=0.75 if similar is None else similar
         )
@@ -134,6 +137,7 @@ def test_slider_regroups_off_the_gui_thread(qtbot, view):
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT) as blocker:
         view.similar_slider.setValue(850)  # above the dogs' 0.80
     assert blocker.args[0].thresholds.similar == pytest.approx(0.85)
+    assert threading.main_thread() not in view.finder.threads  # never on the GUI thread
     assert ["dog.jpg", "dog 2.jpg"] not in names(view)
     assert view.group_model.rowCount() == 3
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
@@ -171,6 +175,10 @@ def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, f
     assert "reference" in view.note.text()
     view.apply_suggested()
     assert backup not in view.marked_paths()
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # the button's dialog stores them
+        view.set_reference_folders([folder / "originals"])
+    assert library.reference_folders() == [folder / "originals"]
+    assert view.reference_button.text() == "Reference folders (1)…"
 
 
 def test_a_group_always_keeps_one_photo_and_marks_toggle(view, folder):
@@ -264,6 +272,14 @@ def test_double_click_compares_with_the_keeper_with_synchronised_zoom_and_pan(qt
     compare.diff_box.setChecked(True)
     assert right.image is compare.result["diff"]
     assert "Difference" in compare.titles[1].text()
+
+
+def test_compare_aligns_an_exif_rotated_copy_upright(folder, tmp_path):
+    copy = rotated_copy(folder / "tree.jpg", tmp_path / "turned.jpg")
+    result = load_pair(Side.of(folder / "tree.jpg"), Side.of(copy))
+    assert result["right"].width() == 800 and result["right"].height() == 600
+    assert result["mean_diff"] < 0.03
+    assert result["facts"][1]["pixels"] == "800 × 600"  # the upright size, from the header
 
 
 def test_difference_of_a_resized_copy_is_small_and_of_another_photo_large(folder):
