@@ -9,9 +9,16 @@ thresholds, so the app's slider can move live. Qt-free and torch-free.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+
+import numpy as np
+
+LANE_CNN, LANE_PIXELS = 1, 2  # which proposal found a candidate pair (bit mask)
 
 
 class DupKind(StrEnum):
@@ -75,29 +82,402 @@ class DupResult:
     thresholds: Thresholds
 
 
+PIXEL_MIN = 0.6  # pixel agreement that confirms "the same picture" (see README: measured)
+MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
+
+
 class DuplicateFinder:
-    """Candidates and pixel checks computed once; :meth:`group` regroups fast (<= 1 s at 100k)."""
+    """Candidates and pixel checks computed once; :meth:`group` regroups fast (<= 1 s at 100k).
 
-    def __init__(self, defaults: Thresholds) -> None:
+    ``defaults`` are the calibrated thresholds; ``floors`` the lowest ones this
+    finder can regroup at (pairs below were never checked): the app's slider range.
+    """
+
+    def __init__(
+        self,
+        candidates,
+        defaults: Thresholds,
+        references: Sequence[Path] = (),
+        not_pairs: set[tuple[str, str]] | None = None,
+        keep: dict[str, str] | None = None,
+        rules: Sequence[KeepRule] | None = None,
+    ) -> None:
+        self.c = candidates
         self.defaults = defaults
+        self.floors = candidates.floors
+        self.references = tuple(str(Path(r)).rstrip("/\\") for r in references)
+        self.rules = list(KEEP_RULES if rules is None else rules)
+        self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
+        self._decisions_seen: object = None
+        self.set_decisions(not_pairs or set(), keep or {})
+        confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
+        self._near_adj: dict[int, list[tuple[int, int]]] = {}
+        for e in confirmed:
+            a, b = int(candidates.a[e]), int(candidates.b[e])
+            self._near_adj.setdefault(a, []).append((int(e), b))
+            self._near_adj.setdefault(b, []).append((int(e), a))
 
+    def set_decisions(self, not_pairs: set[tuple[str, str]], keep: dict[str, str]) -> None:
+        """The user's marks: pairs of hashes that are not duplicates; hash -> path to keep."""
+        candidates = self.c
+        self.keep = dict(keep)
+        nodes = candidates.nodes
+        self._allowed = np.array(
+            [
+                (min(nodes[a].hash, nodes[b].hash), max(nodes[a].hash, nodes[b].hash))
+                not in not_pairs
+                for a, b in zip(candidates.a, candidates.b, strict=True)
+            ],
+            bool,
+        )
+        self._dismissed_exact = {a for a, b in not_pairs if a == b}
+
+    # -- grouping ---------------------------------------------------------------
     def group(
         self,
-        kinds: tuple[str, ...] | list[str] = ("exact", "near", "similar"),
+        kinds: Sequence[str] = ("exact", "near", "similar"),
         near: float | None = None,
         similar: float | None = None,
     ) -> DupResult:
         """Groups of the given kinds at these cosine thresholds (None: the calibrated ones)."""
-        thresholds = Thresholds(
-            near=self.defaults.near if near is None else near,
-            similar=self.defaults.similar if similar is None else similar,
+        t = Thresholds(
+            near=self.defaults.near if near is None else float(near),
+            similar=self.defaults.similar if similar is None else float(similar),
         )
-        return DupResult(groups=(), reclaimable=0, thresholds=thresholds)
+        if self.decisions is not None:
+            self.decisions(self)
+        wanted = {DupKind(k) for k in kinds}
+        c, n = self.c, len(self.c.nodes)
+        is_near = (
+            self._allowed
+            & (c.pix >= PIXEL_MIN)
+            & (((c.lanes & LANE_PIXELS) > 0) | (c.cos >= t.near))
+        )
+        root = components(n, c.a[is_near], c.b[is_near])
+        units: dict[int, list[int]] = {}
+        for node in np.flatnonzero(root != np.arange(n)):
+            units.setdefault(int(root[node]), [int(root[node])]).append(int(node))
+        groups: list[DupGroup] = []
+        if DupKind.NEAR in wanted:
+            groups += [self._near_group(members) for members in units.values()]
+        if DupKind.EXACT in wanted:
+            in_near = DupKind.NEAR in wanted
+            for i, node in enumerate(c.nodes):
+                absorbed = in_near and root[i] in units  # shown inside its near group
+                if len(node.paths) > 1 and node.hash not in self._dismissed_exact and not absorbed:
+                    groups.append(self._exact_group(i))
+        if DupKind.SIMILAR in wanted:
+            groups += self._similar_groups(t, is_near, root, units)
+        groups.sort(key=lambda g: (-g.reclaimable, _KIND_ORDER[g.kind], g.id))
+        return DupResult(tuple(groups), sum(g.reclaimable for g in groups), t)
+
+    def _similar_groups(self, t, is_near, root, units) -> list[DupGroup]:
+        c = self.c
+        pick = self._allowed & ~is_near & (c.cos >= t.similar)
+        a, b, cos = root[c.a[pick]], root[c.b[pick]], c.cos[pick]
+        keep = a != b
+        a, b, cos = a[keep], b[keep], cos[keep]
+        out = []
+        for members in _split_components(a, b, cos, t.similar):
+            reps = [self._unit_keeper(units.get(m, [m])) for m in members]
+            out.append(self._make(DupKind.SIMILAR, reps))
+        return out
+
+    def _unit_keeper(self, nodes: list[int]) -> tuple[int, int]:
+        cands = [self._cand(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
+        best, _ = choose_keeper(cands, self.rules)
+        return best.node_index, best.index
+
+    def _exact_group(self, i: int) -> DupGroup:
+        return self._make(DupKind.EXACT, [(i, j) for j in range(len(self.c.nodes[i].paths))])
+
+    def _near_group(self, nodes: list[int]) -> DupGroup:
+        pairs = [(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
+        return self._make(DupKind.NEAR, pairs)
+
+    # -- one group -----------------------------------------------------------------
+    def _cand(self, i: int, j: int) -> _Cand:
+        node = self.c.nodes[i]
+        path = node.paths[j]
+        text = str(path)
+        ref = any(text.startswith(r + "/") or text.startswith(r + "\\") for r in self.references)
+        marked = node.hash in self.keep
+        if marked and len(node.paths) > 1 and self.keep[node.hash] in map(str, node.paths):
+            marked = self.keep[node.hash] == text  # the marked one of byte-identical copies
+        return _Cand(i, j, path, node, marked, ref)
+
+    def _make(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
+        cands = [self._cand(i, j) for i, j in members]
+        keeper, keep_reason = choose_keeper(cands, self.rules)
+        ordered = [keeper] + [x for x in cands if x is not keeper]
+        photos, seen_inodes, freed = [], {}, 0
+        for x in ordered:
+            inode = x.node.inode[x.index] if x.node.inode else None
+            link = seen_inodes.get(inode) if inode else None
+            if inode and link is None:
+                seen_inodes[inode] = x.path
+            if x is keeper:
+                score, reason = 1.0, keep_reason
+            else:
+                score, reason = self._evidence(kind, keeper, x, link)
+                if not x.reference and link is None:
+                    freed += x.node.size
+            photos.append(_member(x, score, reason, link))
+        hashes = sorted({x.node.hash for x in cands})
+        gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
+        gap = _gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
+        return DupGroup(gid, kind, keeper.path, keep_reason, tuple(photos), freed, gap)
+
+    def _evidence(self, kind: DupKind, keeper: _Cand, x: _Cand, link) -> tuple[float, str]:
+        """(score, reason) of member ``x`` against the group's keeper."""
+        if x.node is keeper.node:
+            if link is not None:
+                return 1.0, f"same file as {link.name} (hard link): trashing it frees nothing"
+            return 1.0, "identical bytes"
+        cos = self._cosine(keeper.node_index, x.node_index)
+        if kind == DupKind.SIMILAR:
+            words = f"similar shot (CNN {cos:.2f})" if cos is not None else "similar shot"
+            gap = _gap([keeper.node.taken[keeper.index], x.node.taken[x.index]])
+            return (cos or 0.0), words + (f", taken {_duration(gap)} apart" if gap else "")
+        edge, other = self._best_edge(keeper.node_index, x.node_index)
+        pix, turns = float(self.c.pix[edge]), int(self.c.turns[edge])
+        if other != keeper.node_index:  # found through another member of the group
+            turns = 0
+        parts = ["same picture"]
+        if turns:
+            parts.append(f"turned {90 * turns} degrees in its pixels")
+        parts += _differences(keeper, x)
+        parts.append(f"pixels agree {pix:.2f}")
+        if cos is not None:
+            parts.append(f"CNN {cos:.2f}")
+        if other != keeper.node_index:
+            parts.append(f"matched through {self.c.nodes[other].paths[0].name}")
+        return pix, ", ".join(parts)
+
+    def _best_edge(self, keeper: int, node: int) -> tuple[int, int]:
+        """The confirmed edge from ``node`` to the keeper, else its best confirmed edge."""
+        edges = self._near_adj.get(node, [])
+        for e, other in edges:
+            if other == keeper:
+                return e, keeper
+        return max(edges, key=lambda eo: self.c.pix[eo[0]])
+
+    def _cosine(self, a: int, b: int) -> float | None:
+        ia, ib = self.c.nodes[a].item, self.c.nodes[b].item
+        if self.c.annoy is None or ia is None or ib is None:
+            return None
+        d = self.c.annoy.get_distance(ia, ib)
+        return float(max(0.0, min(1.0, 1.0 - d * d / 2.0)))
 
 
-def build_finder(library, references=(), cancel=None) -> DuplicateFinder:
+# -- keep-best rules ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Cand:
+    """One file of a group while its keeper is chosen."""
+
+    node_index: int
+    index: int  # which of the node's paths
+    path: Path
+    node: object  # dupcandidates.Node
+    marked_keep: bool
+    reference: bool
+
+    @property
+    def pixels(self) -> int:
+        return (self.node.width or 0) * (self.node.height or 0)
+
+    @property
+    def when(self) -> float:
+        taken = _when(self.node.taken[self.index])
+        return taken if taken is not None else self.node.mtime[self.index]
+
+    @property
+    def format(self) -> str:
+        return self.path.suffix.lower().lstrip(".") or "?"
+
+
+KeepRule = Callable[[list[_Cand]], tuple[list[_Cand], str | None]]
+ORIGINAL_FORMATS = {"heic": 3, "heif": 3, "hif": 3, "dng": 3, "tif": 3, "tiff": 3,
+                    "jpg": 2, "jpeg": 2, "jpe": 2}  # fmt: skip
+
+
+def _best(cands: list[_Cand], value, tolerance: float) -> list[_Cand]:
+    values = [value(x) for x in cands]
+    top = max(values)
+    return [x for x, v in zip(cands, values, strict=True) if v >= top - abs(top) * tolerance]
+
+
+def keep_reference(cands):
+    refs = [x for x in cands if x.reference]
+    return (refs, "in a reference folder") if refs else (cands, None)
+
+
+def keep_marked(cands):
+    marked = [x for x in cands if x.marked_keep]
+    return (marked, "marked to keep") if marked else (cands, None)
+
+
+def keep_more_pixels(cands):
+    best = _best(cands, lambda x: x.pixels, 0.02)
+    x = best[0]
+    return best, f"most pixels ({x.node.width}x{x.node.height})"
+
+
+def keep_sharper(cands):
+    if any(x.node.sharpness is None for x in cands):
+        return cands, None
+    return _best(cands, lambda x: x.node.sharpness, 0.10), "sharpest"
+
+
+def keep_original(cands):
+    best = _best(cands, lambda x: ORIGINAL_FORMATS.get(x.format, 1), 0.0)
+    reason = f"original format ({best[0].format.upper()})"
+    if len(best) == len(cands):
+        reason = "largest file (least re-compressed)"
+        best = _best(cands, lambda x: x.node.size, 0.05)
+    return best, reason
+
+
+def keep_older(cands):
+    best = _best(cands, lambda x: -x.when, 0.0)
+    return best, f"oldest ({datetime.fromtimestamp(best[0].when):%Y-%m-%d %H:%M})"
+
+
+# In order; each narrows the candidates and says why. Edit this list to change the policy.
+KEEP_RULES: list[KeepRule] = [
+    keep_reference,
+    keep_marked,
+    keep_more_pixels,
+    keep_sharper,
+    keep_original,
+    keep_older,
+]
+
+
+def choose_keeper(cands: list[_Cand], rules: Sequence[KeepRule]) -> tuple[_Cand, str]:
+    """The file to keep and why (the reasons of the rules that decided, in order)."""
+    left, reasons = list(cands), []
+    for rule in rules:
+        if len(left) == 1:
+            break
+        narrowed, reason = rule(left)
+        if reason and len(narrowed) < len(left):
+            reasons.append(reason)
+        left = narrowed or left
+    left.sort(key=lambda x: (len(str(x.path)), str(x.path)))
+    if len(left) > 1:
+        reasons.append("first by name" if reasons else "all alike; first by name")
+    return left[0], ", then ".join(reasons)
+
+
+def _member(x: _Cand, score: float, reason: str, link: Path | None) -> DupMember:
+    n = x.node
+    return DupMember(path=x.path, score=round(float(score), 4), reason=reason, size=n.size,
+                     width=n.width, height=n.height, taken=n.taken[x.index], hash=n.hash,
+                     sharpness=n.sharpness, hardlink_of=link, reference=x.reference)  # fmt: skip
+
+
+def _differences(keeper: _Cand, x: _Cand) -> list[str]:
+    out = []
+    if x.pixels and keeper.pixels and x.pixels < keeper.pixels * 0.95:
+        out.append(f"smaller ({x.node.width}x{x.node.height})")
+    elif x.pixels > keeper.pixels * 1.05:
+        out.append(f"larger ({x.node.width}x{x.node.height})")
+    if x.format != keeper.format:
+        out.append(f"{x.format.upper()} instead of {keeper.format.upper()}")
+    elif x.node.size < keeper.node.size * 0.8:
+        out.append("re-encoded (smaller file)")
+    return out
+
+
+def _when(taken: str | None) -> float | None:
+    if not taken:
+        return None
+    try:
+        return datetime.fromisoformat(taken).timestamp()
+    except ValueError:
+        return None
+
+
+def _gap(taken: list[str | None]) -> float | None:
+    times = [t for t in (_when(x) for x in taken) if t is not None]
+    return max(times) - min(times) if len(times) >= 2 else None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+# -- graph ---------------------------------------------------------------------------
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of n nodes and edges (a, b): each node's root (vectorised)."""
+    parent = np.arange(n)
+    if len(a) == 0:
+        return parent
+    while True:
+        pa, pb = parent[a], parent[b]
+        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+        moved = lo != hi
+        if not moved.any():
+            return parent
+        np.minimum.at(parent, hi[moved], lo[moved])
+        while True:  # pointer jumping: every node straight to its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+
+
+def _split_components(a, b, cos, threshold: float) -> list[list[int]]:
+    """Components of the graph (a, b); one larger than MAX_SIMILAR is split at a higher threshold."""
+    if len(a) == 0:
+        return []
+    ids, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: len(a)], inverse[len(a) :]
+    root = components(len(ids), ia, ib)
+    order = np.argsort(root, kind="stable")
+    cuts = np.flatnonzero(np.diff(root[order])) + 1
+    out = []
+    for part in np.split(order, cuts):
+        if len(part) < 2:
+            continue
+        if len(part) <= MAX_SIMILAR or threshold >= 0.999:
+            out.append([int(ids[i]) for i in part])
+            continue
+        inside = np.isin(ia, part) & np.isin(ib, part)
+        higher = min(0.999, threshold + 0.01)
+        keep = inside & (cos >= higher)
+        out += _split_components(a[keep], b[keep], cos[keep], higher)
+    return out
+
+
+_KIND_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SIMILAR: 2}
+
+
+def build_finder(library, references: Sequence[Path] = (), cancel=None, progress=None):
     """Compute candidates and pixel checks for ``library`` (see Library.duplicate_finder)."""
-    return DuplicateFinder(library.calibration())
+    from photosim import dupcandidates
+
+    thresholds = library.calibration()
+    refs = list(dict.fromkeys([*library.reference_folders(), *map(Path, references)]))
+    candidates = dupcandidates.build(library, thresholds, cancel, progress)
+    finder = DuplicateFinder(candidates, thresholds, refs)
+    store, seen = library.store, {}
+
+    def reload(f: DuplicateFinder) -> None:
+        version = store.get_meta("dup_decisions", "0")
+        if seen.get("v") != version:
+            seen["v"] = version
+            f.set_decisions(store.not_duplicate_pairs(), store.keep_hashes())
+
+    finder.decisions = reload
+    return finder
 
 
 # -- output (CLI) ---------------------------------------------------------------

@@ -142,3 +142,11 @@ class DecodeError(PhotosimError):
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(f"{shown(name)}: {reason}")
         self.name, self.reason = name, reason
+
+
+class Cancelled(PhotosimError):
+    """A long task (finding duplicates) was stopped by the user; nothing was changed."""
+
+    def __init__(self, what: str = "Finding duplicates") -> None:
+        self.what = what
+        super().__init__(f"{what} was stopped before it finished; start it again to finish.")

@@ -226,12 +226,14 @@ class Library:
         hashes = self._hashes_of(paths)
         with self.store.atomic():
             self.store.add_not_duplicates(hashes)
+            self.store.bump_decisions()
 
     def mark_keep(self, path: Path) -> None:
         """Remember that this photo is to be kept (by content: survives renames and rescans)."""
         hashes = self._hashes_of([path])
         with self.store.atomic():
-            self.store.add_keep(hashes[0])
+            self.store.add_keep(hashes[0], str(Path(path).expanduser().absolute()))
+            self.store.bump_decisions()
 
     def reference_folders(self) -> list[Path]:
         """Folders whose photos are never proposed for removal."""

@@ -46,7 +46,7 @@ def _m020_duplicates(db: sqlite_utils.Database) -> None:
     """Duplicate finding: pixel fingerprints and the user's decisions, all by content hash."""
     db["fingerprints"].create({"hash": str, "data": bytes}, pk="hash")
     db["dup_not_pairs"].create({"a": str, "b": str}, pk=("a", "b"))  # a < b
-    db["dup_keep"].create({"hash": str, "at": float}, pk="hash")
+    db["dup_keep"].create({"hash": str, "path": str, "at": float}, pk="hash")
     db["dup_calibration"].create({"model": str, "data": str}, pk="model")
 
 
@@ -295,18 +295,27 @@ class Store:
         """Every pair of these contents is "not duplicates" (a pair, or a whole group)."""
         unique = sorted(set(hashes))
         pairs = [(a, b) for i, a in enumerate(unique) for b in unique[i + 1 :]]
+        if len(unique) == 1:  # copies of one content: the exact group is dismissed
+            pairs = [(unique[0], unique[0])]
         self.db.conn.executemany("insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs)
+
+    def bump_decisions(self) -> None:
+        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
+        self.set_meta(dup_decisions=int(self.get_meta("dup_decisions", "0")) + 1)
 
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
 
-    def add_keep(self, hash_: str) -> None:
+    def add_keep(self, hash_: str, path: str) -> None:
+        """Keep this content; ``path`` picks among byte-identical copies while it exists."""
         self.db.execute(
-            "insert or replace into dup_keep (hash, at) values (?, ?)", [hash_, time.time()]
+            "insert or replace into dup_keep (hash, path, at) values (?, ?, ?)",
+            [hash_, path, time.time()],
         )
 
-    def keep_hashes(self) -> set[str]:
-        return {r[0] for r in self.db.execute("select hash from dup_keep")}
+    def keep_hashes(self) -> dict[str, str]:
+        """Content hash -> the path that was marked (the content is what counts)."""
+        return dict(self.db.execute("select hash, path from dup_keep").fetchall())
 
     def get_calibration(self, model_key: str) -> dict | None:
         row = self.db.execute(
@@ -319,6 +328,13 @@ class Store:
             "insert or replace into dup_calibration (model, data) values (?, ?)",
             [model_key, json.dumps(data)],
         )
+
+    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
+        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        rows = self.db.execute(
+            "select vector from vectors where model = ? order by random() limit ?", [model_key, n]
+        )
+        return [np.frombuffer(blob, np.float32) for (blob,) in rows]
 
     def photo_rows(self) -> list[tuple]:
         """(path, hash, size, width, height, taken, mtime_ns, orientation) of readable photos."""

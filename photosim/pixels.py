@@ -1,0 +1,167 @@
+"""Pixel fingerprints: is this file the same picture as that one?
+
+A CNN score cannot tell "the same picture, re-encoded or cropped" from "another
+shot of the same subject", so near-duplicates are confirmed on pixels. Each photo
+gets a small fingerprint computed from its upright decoded image: a 32x32
+greyscale thumbnail of the whole frame (squeezed to a square, so a resize that
+changes the aspect still matches), its sharpness and its aspect ratio. Two
+fingerprints match when, over the four rotations and a few crops of up to ~10%
+per axis, the best normalised correlation of their *detail* (the thumbnail minus
+its blur) is high: brightness, contrast, colour, re-encoding and resizing leave
+it alone; another shot of the scene moves the detail and breaks it.
+
+The rotation-invariant descriptor (the thumbnail summed over its four rotations)
+proposes pixel-rotated copies, which CNN features (not rotation-invariant) miss.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from PIL import Image
+
+VERSION = 1
+SIDE = 32  # the thumbnail's side
+CMP = 24  # the side the two thumbnails are compared at
+_HEADER = struct.Struct("<Bff")  # version, aspect (w / h), sharpness
+SIZE = _HEADER.size + SIDE * SIDE
+SHARPNESS_SIDE = 256  # sharpness is measured at this longer side, comparable across sizes
+# Crop margins (fraction of the frame at each end of an axis) the check tries: up to 12%.
+_STEPS = (0.0, 0.03, 0.06, 0.09, 0.12)
+_MARGINS = tuple((lo, hi) for lo in _STEPS for hi in _STEPS if lo + hi <= 0.121)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A decoded fingerprint: ``thumb`` is SIDE x SIDE uint8 greyscale of the upright frame."""
+
+    aspect: float
+    sharpness: float
+    thumb: np.ndarray
+
+
+def fingerprint(image: Image.Image) -> bytes:
+    """The fingerprint of an upright decoded image (any size; 224 px or more is plenty)."""
+    grey = image.convert("L")
+    thumb = grey.resize((SIDE, SIDE), Image.Resampling.BOX)
+    head = _HEADER.pack(VERSION, image.width / max(1, image.height), sharpness(grey))
+    return head + thumb.tobytes()
+
+
+def is_current(data: bytes) -> bool:
+    """True for a fingerprint of this version (older ones are computed again)."""
+    return len(data) == SIZE and data[0] == VERSION
+
+
+def decode(data: bytes) -> Fingerprint:
+    version, aspect, sharp = _HEADER.unpack_from(data)
+    if version != VERSION or len(data) != SIZE:
+        raise ValueError("not a fingerprint of this version")
+    thumb = np.frombuffer(data, np.uint8, SIDE * SIDE, _HEADER.size).reshape(SIDE, SIDE)
+    return Fingerprint(aspect, sharp, thumb)
+
+
+def sharpness(grey: Image.Image) -> float:
+    """Variance of the Laplacian at a fixed size: higher is sharper (a blurry copy is lower)."""
+    if max(grey.size) > SHARPNESS_SIDE:
+        grey = grey.copy()
+        grey.thumbnail((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BOX)
+    a = np.asarray(grey, np.float32)
+    if a.shape[0] < 3 or a.shape[1] < 3:
+        return 0.0
+    lap = a[1:-1, :-2] + a[1:-1, 2:] + a[:-2, 1:-1] + a[2:, 1:-1] - 4 * a[1:-1, 1:-1]
+    return float(lap.var())
+
+
+# -- the rotation-invariant descriptor (proposals) --------------------------------
+def rotation_descriptor(thumbs: np.ndarray) -> np.ndarray:
+    """(N, 64) unit vectors, equal for a thumbnail and its 90/180/270-degree rotations."""
+    t = thumbs.reshape(-1, SIDE // 2, 2, SIDE // 2, 2).mean(axis=(2, 4), dtype=np.float32)
+    s = t + np.rot90(t, 1, (1, 2)) + np.rot90(t, 2, (1, 2)) + np.rot90(t, 3, (1, 2))
+    q = s[:, : SIDE // 4, : SIDE // 4].reshape(len(t), -1)  # one quadrant holds it all
+    q = q - q.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(q, axis=1, keepdims=True)
+    return q / np.maximum(norm, 1e-6)
+
+
+# -- the check (confirmation) ---------------------------------------------------------
+@cache
+def _sampler(lo: float, hi: float) -> np.ndarray:
+    """(CMP, SIDE) linear interpolation from the band [lo, 1 - hi] of SIDE pixels to CMP."""
+    centres = lo * SIDE + (np.arange(CMP) + 0.5) * (SIDE * (1 - lo - hi) / CMP) - 0.5
+    centres = np.clip(centres, 0, SIDE - 1)
+    left = np.floor(centres).astype(int)
+    right = np.minimum(left + 1, SIDE - 1)
+    frac = centres - left
+    m = np.zeros((CMP, SIDE), np.float32)
+    m[np.arange(CMP), left] += 1 - frac
+    m[np.arange(CMP), right] += frac
+    return m
+
+
+@cache
+def _operators() -> tuple[np.ndarray, np.ndarray]:
+    """Stacked samplers (len(_MARGINS) * CMP, SIDE) of every crop, plain and blurred.
+
+    Cropping, resampling and a 3x3 box blur are all linear, so the detail of every
+    crop of a thumbnail T is ``R T R' - (B R) T (B R)'``: two small matrix products.
+    """
+    rows = np.concatenate([_sampler(*m) for m in _MARGINS])
+    blur = np.zeros((CMP, CMP), np.float32)  # 1/3 (left, self, right), edges replicated
+    for i in range(CMP):
+        for j in (i - 1, i, i + 1):
+            blur[i, min(max(j, 0), CMP - 1)] += 1 / 3
+    blurred = (blur @ rows.reshape(len(_MARGINS), CMP, SIDE)).reshape(-1, SIDE)
+    return rows, blurred.astype(np.float32)
+
+
+def _normalise(d: np.ndarray) -> np.ndarray:
+    d = d - d.mean(axis=-1, keepdims=True)
+    return d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-6)
+
+
+def _crop_details(thumb: np.ndarray) -> np.ndarray:
+    """(len(_MARGINS)**2, CMP*CMP): the normalised detail of every crop of ``thumb``."""
+    rows, blurred = _operators()
+    t = thumb.astype(np.float32)
+    d = rows @ t @ rows.T - blurred @ t @ blurred.T  # (M*CMP, M*CMP)
+    n = len(_MARGINS)
+    d = d.reshape(n, CMP, n, CMP).transpose(0, 2, 1, 3).reshape(n * n, CMP * CMP)
+    return _normalise(d)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the check needs of one photo, computed once per photo and reused across pairs."""
+
+    crops: np.ndarray  # (C, CMP*CMP) detail of every crop, upright
+    turned: np.ndarray  # (CMP*CMP, 4) detail of the whole frame turned by k quarter turns
+
+
+def prepare(fp: Fingerprint) -> Prepared:
+    crops = _crop_details(fp.thumb)
+    whole = _MARGINS.index((0.0, 0.0)) * (len(_MARGINS) + 1)
+    full = crops[whole].reshape(CMP, CMP)
+    turned = np.stack([np.rot90(full, k).ravel() for k in range(4)])
+    return Prepared(crops, turned.T.copy())
+
+
+def match(a: Fingerprint | Prepared, b: Fingerprint | Prepared) -> tuple[float, int]:
+    """(best detail correlation, quarter turns (counter-clockwise) that bring ``b`` onto ``a``).
+
+    Tries ``b`` turned 0/90/180/270 degrees against crops of ``a``, and crops of
+    ``b`` against ``a`` turned back: whichever of the two is the cropped one. The
+    crop set is the same on both axes, so the crops of a turned image are the
+    turned crops of the image.
+    """
+    pa = a if isinstance(a, Prepared) else prepare(a)
+    pb = b if isinstance(b, Prepared) else prepare(b)
+    one = (pa.crops @ pb.turned).max(axis=0)  # crop of a vs b turned k
+    # crop of b vs a turned -k, i.e. b turned k vs a (turning both keeps the correlation)
+    two = (pb.crops @ pa.turned[:, [0, 3, 2, 1]]).max(axis=0)
+    scores = np.maximum(one, two)
+    k = int(scores.argmax())
+    return float(scores[k]), k

@@ -1,0 +1,162 @@
+"""Duplicate groups on synthetic photos with a tiny model: kinds, keepers, decisions, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import make_tiny_backbone, write_photo
+from PIL import Image
+
+from photosim.cli import main
+from photosim.duplicates import DupKind, result_to_dict
+from photosim.library import Library
+
+
+def scan(lib: Library) -> None:
+    assert list(lib.scan())[-1].kind == "done"
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """Five unrelated photos; a resized PNG export and a pixel-rotated copy of one; a backup."""
+    root = tmp_path / "Pictures"
+    for seed in range(5):
+        write_photo(root / f"photo{seed}.jpg", size=(640, 480), seed=seed)
+    original = Image.open(root / "photo1.jpg")
+    (root / "export").mkdir()
+    original.resize((320, 240)).save(root / "export" / "photo1-small.png")
+    original.transpose(Image.Transpose.ROTATE_90).save(root / "turned.jpg", quality=60)
+    (root / "backup").mkdir()
+    shutil.copy2(root / "photo3.jpg", root / "backup" / "photo3.jpg")
+    return root
+
+
+@pytest.fixture
+def lib(folder) -> Library:
+    library = Library([folder], backbone=make_tiny_backbone())
+    scan(library)
+    library.calibrate(sample=5)
+    return library
+
+
+def groups_by_kind(result, kind):
+    return [g for g in result.groups if g.kind == kind]
+
+
+def names(group) -> list[str]:
+    return [m.path.name for m in group.photos]
+
+
+def test_exact_and_near_groups_with_the_original_kept(lib, folder):
+    result = lib.duplicates()
+    [exact] = groups_by_kind(result, DupKind.EXACT)
+    assert sorted(str(m.path.relative_to(folder)) for m in exact.photos) == [
+        "backup/photo3.jpg", "photo3.jpg"]  # fmt: skip
+    assert exact.photos[1].reason == "identical bytes" and exact.photos[1].score == 1.0
+    assert exact.reclaimable == (folder / "photo3.jpg").stat().st_size
+    [near] = groups_by_kind(result, DupKind.NEAR)
+    assert names(near)[0] == "photo1.jpg" and sorted(names(near)) == [
+        "photo1-small.png", "photo1.jpg", "turned.jpg"]  # fmt: skip
+    assert "pixels" in near.keep_reason or "most pixels" in near.keep_reason
+    turned = next(m for m in near.photos if m.path.name == "turned.jpg")
+    assert "turned 90 degrees" in turned.reason or "turned 270 degrees" in turned.reason
+    small = next(m for m in near.photos if m.path.name == "photo1-small.png")
+    assert "smaller (320x240)" in small.reason and "PNG" in small.reason
+    assert near.reclaimable == sum(m.size for m in near.photos[1:])
+    assert result.reclaimable == sum(g.reclaimable for g in result.groups)
+    assert [g.reclaimable for g in result.groups] == sorted(
+        (g.reclaimable for g in result.groups), reverse=True
+    )
+    # only the requested kind
+    assert {g.kind for g in lib.duplicates(kind="exact").groups} == {DupKind.EXACT}
+
+
+def test_hard_links_free_nothing(lib, folder):
+    os.link(folder / "photo0.jpg", folder / "link-to-photo0.jpg")
+    scan(lib)
+    [group] = [g for g in lib.duplicates(kind="exact").groups if "photo0.jpg" in names(g)]
+    link = group.photos[1]
+    assert link.hardlink_of == group.photos[0].path and "frees nothing" in link.reason
+    assert group.reclaimable == 0
+
+
+def test_reference_folder_photo_is_the_keeper_and_never_proposed(lib, folder):
+    result = lib.duplicates(kind="exact", references=[folder / "backup"])
+    [group] = result.groups
+    assert group.keep == folder / "backup" / "photo3.jpg"
+    assert group.keep_reason == "in a reference folder" and group.photos[0].reference
+    lib.set_reference_folders([folder / "export"])
+    [near] = lib.duplicates(kind="near").groups
+    assert near.keep.name == "photo1-small.png" and near.photos[0].reference
+    assert lib.reference_folders() == [folder / "export"]
+
+
+def test_decisions_survive_rename_and_rescan(lib, folder):
+    [near] = lib.duplicates(kind="near").groups
+    lib.mark_keep(folder / "export" / "photo1-small.png")
+    lib.mark_keep(folder / "backup" / "photo3.jpg")  # one of two byte-identical copies
+    [exact] = lib.duplicates(kind="exact").groups
+    assert exact.keep == folder / "backup" / "photo3.jpg" and exact.keep_reason == "marked to keep"
+    [near] = lib.duplicates(kind="near").groups
+    assert near.keep.name == "photo1-small.png" and near.keep_reason == "marked to keep"
+    (folder / "export" / "photo1-small.png").rename(folder / "export" / "renamed.png")
+    scan(lib)
+    reopened = Library(db_path=lib.db_path, backbone=make_tiny_backbone())
+    [near] = reopened.duplicates(kind="near").groups
+    assert near.keep == folder / "export" / "renamed.png"  # the keep mark followed the content
+    reopened.mark_not_duplicates([m.path for m in near.photos])
+    assert reopened.duplicates(kind="near").groups == ()
+    (folder / "turned.jpg").rename(folder / "moved.jpg")
+    scan(reopened)
+    again = Library(db_path=lib.db_path, backbone=make_tiny_backbone())
+    assert again.duplicates(kind="near").groups == ()  # the dismissed group does not come back
+    assert [g.kind for g in again.duplicates().groups] == [DupKind.EXACT]
+
+
+def test_finder_regroups_at_a_new_threshold_and_sees_new_marks(lib):
+    finder = lib.duplicate_finder()
+    assert finder.floors.near < finder.defaults.near
+    everything = finder.group(near=finder.floors.near, similar=finder.floors.similar)
+    strict = finder.group(near=1.0, similar=1.0)
+    assert len(strict.groups) <= len(everything.groups)
+    assert strict.thresholds.near == 1.0
+    # pixel-rotated copies are proposed by the pixels, whatever the CNN threshold
+    assert any("turned.jpg" in names(g) for g in strict.groups if g.kind == DupKind.NEAR)
+    exact = next(g for g in everything.groups if g.kind == DupKind.EXACT)
+    lib.mark_not_duplicates([m.path for m in exact.photos])
+    assert all(g.id != exact.id for g in finder.group().groups)
+
+
+def test_cli_duplicates_json_csv_and_text_never_delete(lib, folder, capsys):
+    before = sorted(p for p in folder.rglob("*") if p.is_file())
+    db = str(lib.db_path)
+    assert main(["duplicates", "--db", db, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == json.loads(json.dumps(result_to_dict(lib.duplicates())))
+    near = next(g for g in data["groups"] if g["kind"] == "near")
+    assert near["keep"] == str(folder / "photo1.jpg") == near["photos"][0]["path"]
+    assert {"path", "score", "reason"} <= set(near["photos"][1])
+    assert main(["duplicates", "--db", db, "--kind", "exact", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["kind"] for r in rows} == {"exact"} and len(rows) == 2
+    assert main(["duplicates", "--db", db, "--reference", str(folder / "backup")]) == 0
+    out = capsys.readouterr().out
+    assert "keep" in out and "Nothing was deleted" in out
+    assert sorted(p for p in folder.rglob("*") if p.is_file()) == before
+    assert main(["duplicates", "--db", db, "--reference", str(folder / "nope")]) == 2
+
+
+def test_stored_calibration_means_no_model_is_loaded(lib, monkeypatch):
+    def no_model(self):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Library, "ensure_backbone", no_model)
+    reopened = Library(db_path=lib.db_path)
+    assert reopened.calibration() == lib.calibration()
+    assert reopened.duplicates(kind="near").groups

@@ -1,0 +1,96 @@
+"""Moving marked photos to a temporary freedesktop trash, the journal, and undo."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import make_tiny_backbone, write_photo
+
+from photosim.library import Library
+from photosim.trash import journal, move_to_trash, undo_last
+
+
+@pytest.fixture
+def trash_home(tmp_path, monkeypatch) -> Path:
+    """A home and XDG_DATA_HOME in tmp (same filesystem as the photos): a private trash."""
+    from send2trash import plat_other
+
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def library(tmp_path) -> Library:
+    root = tmp_path / "Pictures"
+    for seed in range(4):
+        write_photo(root / f"p{seed}.jpg", seed=seed)
+    shutil.copy(root / "p0.jpg", root / "copy of p0.jpg")
+    write_photo(root / "originals" / "orig.jpg", seed=9)
+    lib = Library([root], backbone=make_tiny_backbone())
+    list(lib.scan())
+    return lib
+
+
+def test_move_to_trash_moves_exactly_the_marked_files_and_undo_restores_them(library, trash_home):
+    root = library.roots[0]
+    before = {p: digest(p) for p in root.rglob("*.jpg")}
+    marked = [root / "copy of p0.jpg", root / "p2.jpg"]
+    record = move_to_trash(library, marked)
+    assert [m[0] for m in record.moved] == marked and not record.failed
+    assert record.freed > 0
+    left = set(root.rglob("*.jpg"))
+    assert left == set(before) - set(marked)  # exactly the marked files left the folder
+    assert all(digest(p) == before[p] for p in left)  # the others untouched
+    for _, where in record.moved:  # they are in the trash, with their .trashinfo
+        assert where is not None and where.parent == trash_home / "files" and where.exists()
+        assert (trash_home / "info" / f"{where.name}.trashinfo").exists()
+    assert {p.path for p in library.photos()} == left  # the library updated
+    assert journal(library)[-1]["action"] == "trash"
+
+    restored = undo_last(library)
+    assert sorted(restored) == sorted(marked)
+    assert {p: digest(p) for p in root.rglob("*.jpg")} == before  # byte-identical
+    assert not list((trash_home / "files").iterdir())
+    assert not list((trash_home / "info").iterdir())
+    assert {p.path for p in library.photos()} == set(before)
+    assert all(p.has_vector for p in library.photos())  # rows back as they were
+    assert undo_last(library) == []  # one undo per move
+
+
+def test_reference_folders_and_strangers_are_never_moved(library, trash_home, tmp_path):
+    root = library.roots[0]
+    library.set_reference_folders([root / "originals"])
+    outsider = write_photo(tmp_path / "elsewhere.jpg", seed=3)
+    record = move_to_trash(library, [root / "originals" / "orig.jpg", outsider])
+    assert record.moved == () and len(record.failed) == 2
+    assert (root / "originals" / "orig.jpg").exists() and outsider.exists()
+    assert journal(library) == []
+
+
+def test_same_name_twice_in_the_trash_undo_takes_the_right_one(library, trash_home):
+    root = library.roots[0]
+    first = move_to_trash(library, [root / "p1.jpg"])
+    write_photo(root / "p1.jpg", seed=42)  # a new file under the same name
+    list(library.scan())
+    second = move_to_trash(library, [root / "p1.jpg"])
+    assert first.moved[0][1] != second.moved[0][1]
+    undo_last(library)
+    assert (
+        write_photo(root.parent / "check.jpg", seed=42).read_bytes()
+        == (root / "p1.jpg").read_bytes()
+    )
