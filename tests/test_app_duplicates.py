@@ -33,10 +33,16 @@ TIMEOUT = 30_000
 
 @pytest.fixture
 def trash_home(tmp_path, monkeypatch) -> Path:
-    """A private freedesktop trash: Send2Trash puts files under $XDG_DATA_HOME/Trash."""
+    """A private freedesktop trash on the photos' filesystem, never the user's own."""
+    from send2trash import plat_other
+
     data = tmp_path / "xdg-data"
     data.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
     return data / "Trash"
 
 
@@ -217,7 +223,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     assert asked[0][1] == size
     assert {Path(p) for p in blocker.args[0]} == marked
     assert {p for p in folder.rglob("*") if p.is_file()} == before - marked
-    assert len(list((trash_home / "files").iterdir())) == 4
+    assert len(list((trash_home / "files").iterdir())) == 4  # in the test's trash
     assert view.groups == []  # every group lost its copies
     with qtbot.waitSignal(view.restored, timeout=TIMEOUT) as blocker:
         view.undo_last_move()
@@ -286,9 +292,12 @@ def test_difference_of_a_resized_copy_is_small_and_of_another_photo_large(folder
     a = Image.open(folder / "tree.jpg").convert("RGB")
     small = Image.open(folder / "tree small.jpg").convert("RGB")
     other = Image.open(folder / "dog.jpg").convert("RGB")
-    shown, mean_same = difference(a, small)
-    assert shown.size == a.size
+    shown, mean_same, turn = difference(a, small)
+    assert shown.size == a.size and turn == 0
     assert mean_same < 0.03 < difference(a, other)[1]
+    turned = a.transpose(Image.Transpose.ROTATE_90)  # turned in its pixels, no EXIF tag
+    _shown, mean_turned, turn = difference(a, turned)
+    assert turn == 270 and mean_turned < 0.03
 
 
 def test_views_render_for_screenshots(qtbot, view, tmp_path):
@@ -322,7 +331,9 @@ def window(qtbot, folder, trash_home):
     win.close()
 
 
-def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(qtbot, window, folder):
+def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
+    qtbot, window, folder, trash_home
+):
     assert window.tabs.tabText(1) == "Duplicates"
     with qtbot.waitSignal(window.duplicates.regrouped, timeout=TIMEOUT):
         window.show_duplicates()
@@ -339,6 +350,7 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(qtbo
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()
     assert window.photos.rowCount() == before - len(marked)
+    assert len(list((trash_home / "files").iterdir())) == len(marked)
     assert all(window.photos.row_of(str(p)) is None for p in marked)
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.undo_last_move()  # restored files come back in the grid (scanned in if need be)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageChops
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +34,7 @@ from photosim.app.panes import human_size
 from photosim.app.tasks import Runner
 from photosim.app.thumbnails import pil_to_qimage
 from photosim.decode import load_image
+from photosim.pixels import sharpness
 
 COMPARE_SIDE = 2048  # decoded size of each side: sharp enough to judge at 4x zoom on screen
 DIFF_GAIN = 4  # |A - B| is multiplied by this so faint differences show
@@ -60,38 +62,38 @@ class Side:
                    item.sharpness, title)  # fmt: skip
 
 
-def sharpness(image: Image.Image) -> float:
-    """Variance of the Laplacian of the grey image at 1024 px: higher is sharper."""
-    grey = np.asarray(image.convert("L").resize(_fit(image.size, 1024)), dtype=np.float32)
-    lap = (grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1]
-           - 4 * grey[1:-1, 1:-1])  # fmt: skip
-    return float(lap.var())
-
-
-def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
-    scale = min(1.0, side / max(size))
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-def difference(a: Image.Image, b: Image.Image) -> tuple[Image.Image, float]:
-    """Amplified ``|a - b|`` with ``b`` resized to ``a``'s size, and the mean difference (0..1)."""
+def difference(a: Image.Image, b: Image.Image) -> tuple[Image.Image, float, int]:
+    """Amplified ``|a - b|`` with ``b`` turned and resized onto ``a``, the mean difference (0..1)
+    and the turn applied (degrees): a copy rotated in its pixels is compared the way it matches."""
+    turn = _best_turn(a, b)
+    if turn:
+        b = b.rotate(turn, expand=True)
     b = b.resize(a.size, Image.Resampling.BILINEAR) if b.size != a.size else b
-    diff = ImageChops.difference(a, b)
-    arr = np.asarray(diff, dtype=np.uint16)
+    arr = np.asarray(ImageChops.difference(a, b), dtype=np.uint16)
     mean = float(arr.mean()) / 255.0
     shown = Image.fromarray(np.clip(arr * DIFF_GAIN, 0, 255).astype(np.uint8), "RGB")
-    return shown, mean
+    return shown, mean, turn
+
+
+def _best_turn(a: Image.Image, b: Image.Image) -> int:
+    """0, 90, 180 or 270: the turn of ``b`` that matches ``a`` clearly best at 64 px, else 0."""
+    small = np.asarray(a.convert("L").resize((64, 64)), dtype=np.float32)
+    errors = {}
+    for turn in (0, 90, 180, 270):
+        other = b.rotate(turn, expand=True).convert("L").resize((64, 64))
+        errors[turn] = float(np.abs(small - np.asarray(other, dtype=np.float32)).mean())
+    best = min(errors, key=errors.get)
+    return best if errors[best] < 0.5 * errors[0] else 0
 
 
 def load_pair(left: Side, right: Side) -> dict:
     """Decode both sides upright, their difference and missing facts (runs in a worker)."""
     a, b = load_image(left.path, COMPARE_SIDE), load_image(right.path, COMPARE_SIDE)
-    diff, mean = difference(a, b)
-    facts = []
-    for side, image in ((left, a), (right, b)):
-        facts.append(_facts(side, image))
-    return {"left": pil_to_qimage(a), "right": pil_to_qimage(b), "diff": pil_to_qimage(diff),
-            "mean_diff": mean, "facts": facts, "paths": (left.path, right.path)}  # fmt: skip
+    diff, mean, turn = difference(a, b)
+    facts = [_facts(left, a), _facts(right, b)]
+    shown = b.rotate(turn, expand=True) if turn else b  # a copy turned in its pixels, turned back
+    return {"left": pil_to_qimage(a), "right": pil_to_qimage(shown), "diff": pil_to_qimage(diff),
+            "mean_diff": mean, "turn": turn, "facts": facts, "paths": (left.path, right.path)}  # fmt: skip
 
 
 def _facts(side: Side, image: Image.Image) -> dict:
@@ -112,7 +114,8 @@ def _facts(side: Side, image: Image.Image) -> dict:
         date = datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M:%S") + " (file)"
     else:
         date = "unknown"
-    sharp = side.sharpness if side.sharpness is not None else sharpness(image)
+    # the engine's measure (at a fixed size, so comparable across copies of different sizes)
+    sharp = side.sharpness if side.sharpness is not None else sharpness(image.convert("L"))
     return {"pixels": f"{width} × {height}", "megapixels": (width * height) / 1e6,
             "size": human_size(size) if size is not None else "?", "date": date,
             "sharpness": f"{sharp:.0f}", "path": str(side.path)}  # fmt: skip
@@ -127,6 +130,7 @@ class ViewState(QObject):
         super().__init__(parent)
         self.zoom = 1.0
         self.center = QPointF(0.5, 0.5)
+        self.frame: QSizeF | None = None  # the shape both sides are drawn in (the left photo's)
 
     def set(self, zoom: float, center: QPointF) -> None:
         zoom = min(MAX_ZOOM, max(1.0, zoom))
@@ -157,15 +161,15 @@ class ImagePane(QWidget):
         self.image, self.message = image, message
         self.update()
 
-    def _scale(self) -> float:
-        """Widget pixels per image pixel at the current zoom."""
-        iw, ih = self.image.width(), self.image.height()
-        return min(self.width() / iw, self.height() / ih) * self.state.zoom
-
     def image_rect(self) -> QRectF:
-        """Where the whole image is painted (mostly off the widget when zoomed in)."""
-        s = self._scale()
-        w, h = self.image.width() * s, self.image.height() * s
+        """Where the whole image is painted (mostly off the widget when zoomed in).
+
+        Both panes use the shared frame (the left photo's shape), so a resized or
+        re-shaped copy covers exactly the same rectangle as its original.
+        """
+        frame = self.state.frame or QSizeF(self.image.width(), self.image.height())
+        s = min(self.width() / frame.width(), self.height() / frame.height()) * self.state.zoom
+        w, h = frame.width() * s, frame.height() * s
         c = self.state.center
         return QRectF(self.width() / 2 - c.x() * w, self.height() / 2 - c.y() * h, w, h)
 
@@ -237,6 +241,9 @@ class CompareView(QWidget):
         for col in (0, 1):
             self.titles[col].setTextFormat(Qt.TextFormat.RichText)
             self.facts[col].setMinimumHeight(5 * self.fontMetrics().lineSpacing() + 4)
+            self.facts[col].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.titles[col].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            grid.setColumnStretch(col, 1)
             self.facts[col].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(self.titles[col], 0, col)
             grid.addWidget(self.panes[col], 1, col)
@@ -272,6 +279,7 @@ class CompareView(QWidget):
         """Show ``left`` and ``right`` (DupMember-like objects or paths); decoding runs off-thread."""
         self.sides = (Side.of(left, titles[0]), Side.of(right, titles[1]))
         self.result = None
+        self.state.frame = None
         self.state.reset()
         for col, side in enumerate(self.sides):
             self.panes[col].set_image(None, "Loading…")
@@ -292,10 +300,12 @@ class CompareView(QWidget):
         if self.sides is None or result["paths"] != (self.sides[0].path, self.sides[1].path):
             return
         self.result = result
+        self.state.frame = QSizeF(result["left"].size())
         self.panes[0].set_image(result["left"])
         for col, facts in enumerate(result["facts"]):
             other = result["facts"][1 - col]
             self.facts[col].setText(self._facts_text(facts, other))
+            self.facts[col].setToolTip(facts["path"])
         self._show_right()
         self.loaded.emit()
 
@@ -311,13 +321,17 @@ class CompareView(QWidget):
         self.panes[1].set_image(self.result["diff" if diff else "right"])
         side = self.sides[1]
         if diff:
-            mean = self.result["mean_diff"]
+            mean, turn = self.result["mean_diff"], self.result["turn"]
+            turned = f", right turned {turn}° to match" if turn else ""
             self.titles[1].setText(
-                f"<b>Difference</b> ×{DIFF_GAIN} <span style='color:gray'>mean {mean:.1%}: "
-                f"black is identical</span>"
+                f"<b>Difference</b> ×{DIFF_GAIN} <span style='color:gray'>mean {mean:.1%}"
+                f"{turned}: black is identical</span>"
             )
         else:
-            self.titles[1].setText(self._title(side))
+            turn = self.result["turn"]
+            note = f" <i>(shown turned {turn}° to match)</i>" if turn else ""
+            self.titles[1].setText(self._title(side) + note)
+        self.titles[1].setToolTip(self.titles[1].text())
 
     @staticmethod
     def _facts_text(facts: dict, other: dict) -> str:
