@@ -164,7 +164,9 @@ def test_slider_drag_is_debounced_into_one_grouping(qtbot, view):
 # -- marks ------------------------------------------------------------------------------
 def test_suggested_keeper_is_marked_keep_and_the_rest_remove(view, folder):
     marked = {p.name for p in view.marked_paths()}
-    assert marked == {"beach.jpg", "tree small.jpg", "cat export.png", "dog 2.jpg"}
+    assert marked == {"beach.jpg", "tree small.jpg", "cat export.png"}
+    # similar shots are other photos: nothing in their group is marked until the user says so
+    assert folder / "dog 2.jpg" not in view.marked_paths()
     assert folder / "beach.jpg" not in view.marked_paths()  # the keeper of the exact group
 
 
@@ -219,12 +221,12 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     size = sum(os.path.getsize(p) for p in marked)
     with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
         assert view.move_marked_to_trash()
-    assert asked and asked[0][0] == len(marked) == 4
+    assert asked and asked[0][0] == len(marked) == 3
     assert asked[0][1] == size
     assert {Path(p) for p in blocker.args[0]} == marked
     assert {p for p in folder.rglob("*") if p.is_file()} == before - marked
-    assert len(list((trash_home / "files").iterdir())) == 4  # in the test's trash
-    assert view.groups == []  # every group lost its copies
+    assert len(list((trash_home / "files").iterdir())) == 3  # in the test's trash
+    assert [g.kind for g in view.groups] == ["similar"]  # the copies' groups are gone
     with qtbot.waitSignal(view.restored, timeout=TIMEOUT) as blocker:
         view.undo_last_move()
     assert {Path(p) for p in blocker.args[0]} == marked

@@ -320,6 +320,9 @@ class DuplicatesView(CleanupMixin, QWidget):
         return bool(member.reference) or is_under(member.path, self._refs)
 
     def _suggested(self, group) -> dict[str, str]:
+        """Copies of the keeper are marked remove; similar shots are other photos: all kept."""
+        if group.kind == "similar":
+            return {str(m.path): "keep" for m in group.photos}
         return {str(m.path): "keep" if m.path == group.keep else "remove" for m in group.photos}
 
     def _enforce(self, group) -> None:
@@ -329,10 +332,11 @@ class DuplicatesView(CleanupMixin, QWidget):
         for path in list(marks):
             if path not in current:
                 del marks[path]
+        suggested = self._suggested(group)
         for m in group.photos:
             if self._reference(m):
                 marks[str(m.path)] = "reference"
-            marks.setdefault(str(m.path), "keep" if m.path == group.keep else "remove")
+            marks.setdefault(str(m.path), suggested[str(m.path)])
 
     # -- showing ------------------------------------------------------------------
     def _show_groups(self) -> None:
@@ -372,11 +376,15 @@ class DuplicatesView(CleanupMixin, QWidget):
             self.group_title.setText(self._empty_text())
             return
         gap = f" · {group.gap_s:.0f} s apart" if group.gap_s else ""
+        similar = group.kind == "similar"
+        keep = "best shot" if similar else "keep"
+        hint = "other shots are kept unless you mark them; " if similar else ""
         self.group_title.setText(
             f"<b>{KIND_LABEL.get(group.kind, group.kind)}</b> · {len(group.photos)} photos{gap} · "
-            f"keep <b>{group.keep.name}</b>: {group.keep_reason} · "
-            f"frees {human_size(self.freed(group))}<br><span style='color:gray'>Click a badge to "
-            f"switch keep / remove; double-click a photo to compare it with the keeper.</span>"
+            f"{keep} <b>{group.keep.name}</b>: {group.keep_reason} · "
+            f"frees {human_size(self.freed(group))}<br><span style='color:gray'>{hint}click a "
+            f"badge to switch keep / remove; double-click a photo to compare it with the "
+            f"keeper.</span>"
         )
 
     def _update_totals(self) -> None:
