@@ -89,6 +89,7 @@ def test_duplicates_tab_and_compare_view_on_x_server(xvfb, tmp_path):
     # the backup is byte-identical: its own exact group, or inside its picture's near group
     backup = [g for g in groups if g["photos"].count(backed_up) == 2]
     assert len(backup) == 1 and backup[0]["keep"] == backed_up, groups
+    assert backup[0]["keep_path"] == str(folder / "backup" / backed_up)  # a reference photo
     assert "identical" in backup[0]["reasons"][backup[0]["photos"].index(backed_up, 1)]
     for copy, original in copies.items():  # each copy is in a near group kept by its original
         assert any(
@@ -139,19 +140,22 @@ def main(folder: str, out: str) -> int:
 
     def on_regrouped(result) -> None:
         window.duplicates.regrouped.disconnect(on_regrouped)
-        state["groups"] = [{"kind": str(g.kind), "keep": g.keep.name,
+        state["groups"] = [{"kind": str(g.kind), "keep": g.keep.name, "keep_path": str(g.keep),
                             "photos": [m.path.name for m in g.photos],
                             "reasons": [m.reason for m in g.photos]} for g in result.groups]  # fmt: skip
         view = window.duplicates
-        near = [i for i, g in enumerate(view.groups) if g.kind == "near"]
-        if near:
-            view.select_row(max(near, key=lambda i: len(view.groups[i].photos)))
+        turned = [
+            i for i, g in enumerate(view.groups) if any("turned" in m.path.name for m in g.photos)
+        ]
+        if turned:  # the group with a reference photo, a byte copy and a copy turned in its pixels
+            view.select_row(turned[0])
         wait_for(lambda: not window.thumbnails.pending(), shoot_duplicates)
 
     def shoot_duplicates() -> None:
         window.grab().save(str(outdir / "duplicates.png"))
         group = window.duplicates.current_group()
-        dialog = window.duplicates.compare_member(len(group.photos) - 1) if group else None
+        rows = [i for i, m in enumerate(group.photos) if "turned" in m.path.name] if group else []
+        dialog = window.duplicates.compare_member(rows[0]) if rows else None
         if dialog is None:
             return finish("no group to compare")
         dialog.resize(1200, 720)
@@ -174,6 +178,7 @@ def main(folder: str, out: str) -> int:
     window.duplicates.regrouped.connect(on_regrouped)
     QTimer.singleShot(300_000, lambda: finish("timed out"))
     window.open_library(folder)
+    window.library.set_reference_folders([Path(folder) / "backup"])  # the backup is protected
     app.exec()
     return 0
 

@@ -292,9 +292,9 @@ class CompareView(QWidget):
         return self.runner.wait(msecs)
 
     @staticmethod
-    def _title(side: Side) -> str:
+    def _title(side: Side, note: str = "") -> str:
         extra = f" <span style='color:gray'>{side.title}</span>" if side.title else ""
-        return f"<b>{side.path.name}</b>{extra}"
+        return f"<b>{side.path.name}</b>{note}{extra}"
 
     def _on_loaded(self, result: dict) -> None:
         if self.sides is None or result["paths"] != (self.sides[0].path, self.sides[1].path):
@@ -330,7 +330,7 @@ class CompareView(QWidget):
         else:
             turn = self.result["turn"]
             note = f" <i>(shown turned {turn}° to match)</i>" if turn else ""
-            self.titles[1].setText(self._title(side) + note)
+            self.titles[1].setText(self._title(side, note))
         self.titles[1].setToolTip(self.titles[1].text())
 
     @staticmethod

@@ -378,11 +378,11 @@ class DuplicatesView(CleanupMixin, QWidget):
         gap = f" · {group.gap_s:.0f} s apart" if group.gap_s else ""
         similar = group.kind == "similar"
         keep = "best shot" if similar else "keep"
-        hint = "other shots are kept unless you mark them; " if similar else ""
+        hint = "Other shots are kept unless you mark them; c" if similar else "C"
         self.group_title.setText(
             f"<b>{KIND_LABEL.get(group.kind, group.kind)}</b> · {len(group.photos)} photos{gap} · "
             f"{keep} <b>{group.keep.name}</b>: {group.keep_reason} · "
-            f"frees {human_size(self.freed(group))}<br><span style='color:gray'>{hint}click a "
+            f"frees {human_size(self.freed(group))}<br><span style='color:gray'>{hint}lick a "
             f"badge to switch keep / remove; double-click a photo to compare it with the "
             f"keeper.</span>"
         )

@@ -205,7 +205,7 @@ class MarkDelegate(ThumbDelegate):
 
 
 def _badge_text(mark: str) -> str:
-    return {"keep": "✓ KEEP", "remove": "✗ REMOVE"}.get(mark, "🔒 REFERENCE")
+    return {"keep": "✓ KEEP", "remove": "✗ REMOVE"}.get(mark, "✓ REFERENCE")
 
 
 class MemberView(QListView):
