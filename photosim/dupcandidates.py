@@ -48,6 +48,7 @@ class Node:
     height: int | None
     taken: list[str | None]
     mtime: list[float]
+    camera: bool = False  # camera EXIF (make): originals have it, exports often lose it
     inode: list[tuple[int, int] | None] = field(default_factory=list)
     sharpness: float | None = None
     item: int | None = None  # the Annoy item of its CNN vector
@@ -82,10 +83,10 @@ def _check(cancel) -> None:
 def load_nodes(store) -> list[Node]:
     """Readable photos grouped by content; hard links found by inode where content repeats."""
     by_hash: dict[str, Node] = {}
-    for path, h, size, width, height, taken, mtime_ns, _orient in store.photo_rows():
+    for path, h, size, width, height, taken, mtime_ns, make in store.photo_rows():
         node = by_hash.get(h)
         if node is None:
-            node = by_hash[h] = Node(h, [], size or 0, width, height, [], [])
+            node = by_hash[h] = Node(h, [], size or 0, width, height, [], [], camera=bool(make))
         node.paths.append(Path(path))
         node.taken.append(taken)
         node.mtime.append((mtime_ns or 0) / 1e9)

@@ -330,12 +330,15 @@ def keep_sharper(cands):
 
 
 def keep_original(cands):
+    """HEIC/TIFF, then JPEG, over PNG or other exports; camera EXIF; a much larger file."""
     best = _best(cands, lambda x: ORIGINAL_FORMATS.get(x.format, 1), 0.0)
-    reason = f"original format ({best[0].format.upper()})"
-    if len(best) == len(cands):
-        reason = "largest file (least re-compressed)"
-        best = _best(cands, lambda x: x.node.size, 0.05)
-    return best, reason
+    if len(best) < len(cands):
+        return best, f"original format ({best[0].format.upper()})"
+    best = [x for x in cands if x.node.camera] or cands
+    if len(best) < len(cands):
+        return best, "has the camera's EXIF"
+    # a re-encode at a higher quality is larger too: only a clearly smaller file is an export
+    return _best(cands, lambda x: x.node.size, 0.33), "largest file (least re-compressed)"
 
 
 def keep_older(cands):

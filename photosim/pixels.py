@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-VERSION = 1
+VERSION = 2
 SIDE = 32  # the thumbnail's side
 CMP = 24  # the side the two thumbnails are compared at
 _HEADER = struct.Struct("<Bff")  # version, aspect (w / h), sharpness
@@ -65,7 +65,11 @@ def decode(data: bytes) -> Fingerprint:
 
 
 def sharpness(grey: Image.Image) -> float:
-    """Variance of the Laplacian at a fixed size: higher is sharper (a blurry copy is lower)."""
+    """Variance of the Laplacian over the image's variance, at a fixed size: higher is sharper.
+
+    Dividing by the variance makes a brightened or contrast-stretched copy exactly
+    as sharp as its original; a blurred or heavily compressed one scores lower.
+    """
     if max(grey.size) > SHARPNESS_SIDE:
         grey = grey.copy()
         grey.thumbnail((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BOX)
@@ -73,7 +77,7 @@ def sharpness(grey: Image.Image) -> float:
     if a.shape[0] < 3 or a.shape[1] < 3:
         return 0.0
     lap = a[1:-1, :-2] + a[1:-1, 2:] + a[:-2, 1:-1] + a[2:, 1:-1] - 4 * a[1:-1, 1:-1]
-    return float(lap.var())
+    return float(lap.var() / max(float(a.var()), 1e-6))
 
 
 # -- the rotation-invariant descriptor (proposals) --------------------------------

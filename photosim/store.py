@@ -337,9 +337,9 @@ class Store:
         return [np.frombuffer(blob, np.float32) for (blob,) in rows]
 
     def photo_rows(self) -> list[tuple]:
-        """(path, hash, size, width, height, taken, mtime_ns, orientation) of readable photos."""
+        """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
         sql = (
-            "select path, hash, size, width, height, taken, mtime_ns, orientation from photos "
+            "select path, hash, size, width, height, taken, mtime_ns, make from photos "
             "where error is null and hash is not null"
         )
         return self.db.execute(sql).fetchall()
