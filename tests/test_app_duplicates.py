@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_tiny_backbone, rotated_copy, write_photo
-from PIL import Image
+from PIL import Image, ImageDraw
 
 pytest.importorskip("pytestqt")
 
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import QApplication
 from photosim.app.compare import CompareView, Side, difference, load_pair
 from photosim.app.duplicates import DuplicatesView
 from photosim.app.thumbnails import Thumbnails
-from photosim.duplicates import DupGroup, DupKind, DupMember, DupResult, Thresholds
 from photosim.library import Library
 
 TIMEOUT = 30_000
@@ -48,7 +47,7 @@ def trash_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def folder(tmp_path) -> Path:
-    """Originals, a byte copy, a resized copy, another shot, an original in a reference folder."""
+    """Originals with planted copies (byte copy, resized, PNG export), another shot of one scene."""
     root = tmp_path / "Photos"
     write_photo(root / "beach.jpg", size=(800, 600), seed=1)
     (root / "backup").mkdir()
@@ -56,7 +55,9 @@ def folder(tmp_path) -> Path:
     write_photo(root / "tree.jpg", size=(800, 600), seed=2)
     Image.open(root / "tree.jpg").resize((400, 300)).save(root / "tree small.jpg", quality=80)
     write_photo(root / "dog.jpg", size=(640, 480), seed=3)
-    write_photo(root / "dog 2.jpg", size=(640, 480), seed=4)
+    other_shot = Image.open(root / "dog.jpg").convert("RGB")  # the scene with a part changed
+    ImageDraw.Draw(other_shot).rectangle([0, 0, 320, 240], fill=(30, 120, 200))
+    other_shot.save(root / "dog 2.jpg", quality=90)
     write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5)
     Image.open(root / "originals" / "cat.jpg").save(root / "cat export.png")
     return root
@@ -71,149 +72,156 @@ def library(folder, trash_home):
     lib.close()
 
 
-class FakeFinder:
-    """Stands in for the engine's DuplicateFinder: fixed groups filtered by kind and threshold."""
+class Recorder:
+    """The engine's DuplicateFinder, recording each grouping (arguments and thread)."""
 
-    def __init__(self, library: Library, folder: Path) -> None:
+    def __init__(self, finder) -> None:
+        self.finder = finder
         self.calls: list[tuple] = []
         self.threads: list[threading.Thread] = []
-        self.groups = [
-            self._group(library, "exact", [folder / "beach.jpg", folder / "backup" / "beach.jpg"], 1.0),
-            self._group(library, "near", [folder / "tree.jpg", folder / "tree small.jpg"], 0.95),
-            self._group(library, "near", [folder / "originals" / "cat.jpg", folder / "cat export.png"], 0.97),
-            self._group(library, "similar", [folder / "dog.jpg", folder / "dog 2.jpg"], 0.80),
-        ]  # fmt: skip
 
-    @staticmethod
-    def _group(library: Library, kind: str, paths: list[Path], score: float) -> DupGroup:
-        refs = library.reference_folders()
-        members = []
-        for i, path in enumerate(paths):
-            photo = library.photo(path)
-            members.append(DupMember(path=photo.path, score=1.0 if i == 0 else score,
-                                     reason="keeper" if i == 0 else f"{kind} match", size=photo.size,
-                                     width=photo.width, height=photo.height, taken=None,
-                                     hash=photo.hash, reference=any(photo.path.is_relative_to(r)
-                                                                    for r in refs)))  # fmt: skip
-        return DupGroup(id=f"{kind}-{paths[0].name}", kind=DupKind(kind), keep=members[0].path,
-                        keep_reason="more pixels", photos=tuple(members),
-                        reclaimable=sum(m.size for m in members[1:]))  # fmt: skip
-
-    def group(self, kinds=("exact", "near", "similar"), near=None, similar=None) -> DupResult:
+    def group(self, kinds=("exact", "near", "similar"), near=None, similar=None):
         self.calls.append((tuple(kinds), near, similar))
         self.threads.append(threading.current_thread())
-        t = Thresholds(
-            near=0.9 if near is None else near, similar=0.75 if similar is None else similar
-        )
-        groups = tuple(g for g in self.groups if g.kind in kinds and (g.kind == "exact" or
-                       min(m.score for m in g.photos) >= (t.near if g.kind == "near" else t.similar)))  # fmt: skip
-        return DupResult(groups, sum(g.reclaimable for g in groups), t)
+        return self.finder.group(kinds, near=near, similar=similar)
 
 
 @pytest.fixture
-def view(qtbot, library, folder):
+def view(qtbot, library):
+    """The view on the real engine: the finder is built (off the GUI thread) when it is shown."""
     widget = DuplicatesView(Thumbnails())
     qtbot.addWidget(widget)
     widget.resize(1200, 700)
-    widget.library = library
-    widget.stale = False
-    finder = FakeFinder(library, folder)
+    widget.set_library(library)
     with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
-        widget.set_finder(finder)
-    widget.show()
+        widget.show()
+    widget.finder = Recorder(widget.finder)
     yield widget
     widget.release()
+
+
+def refind(qtbot, view: DuplicatesView) -> None:
+    """Build the finder again (after a decision or a change of reference folders)."""
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
+        view.refresh()
+    view.finder = Recorder(view.finder)
 
 
 def names(view: DuplicatesView) -> list[list[str]]:
     return [[m.path.name for m in g.photos] for g in view.groups]
 
 
-def select_group(view: DuplicatesView, first_name: str):
-    row = next(r for r, g in enumerate(view.groups) if g.photos[0].path.name == first_name)
+def select(view: DuplicatesView, path: Path):
+    """Make the group holding ``path`` the current one; returns it."""
+    row = next(r for r, g in enumerate(view.groups) if path in [m.path for m in g.photos])
     view.select_row(row)
     assert view.current_group() is view.groups[row]
     return view.groups[row]
 
 
+def group_of(view: DuplicatesView, path: Path):
+    return next((g for g in view.groups if path in [m.path for m in g.photos]), None)
+
+
+def slide(qtbot, slider, value: int):
+    with qtbot.waitSignal(slider.parent().regrouped, timeout=TIMEOUT) as blocker:
+        slider.setValue(value)
+    return blocker.args[0]
+
+
 # -- regrouping -------------------------------------------------------------------------
-def test_slider_regroups_off_the_gui_thread(qtbot, view):
-    assert len(view.groups) == 4
-    assert view.similar_slider.value() == 750  # the calibrated threshold is shown
-    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT) as blocker:
-        view.similar_slider.setValue(850)  # above the dogs' 0.80
-    assert blocker.args[0].thresholds.similar == pytest.approx(0.85)
-    assert threading.main_thread() not in view.finder.threads  # never on the GUI thread
-    assert ["dog.jpg", "dog 2.jpg"] not in names(view)
-    assert view.group_model.rowCount() == 3
+def test_groups_of_planted_copies_and_the_calibrated_thresholds(view, folder):
+    assert sorted(g.kind for g in view.groups) == ["exact", "near", "near", "similar"]
+    assert group_of(view, folder / "tree small.jpg").keep == folder / "tree.jpg"
+    assert group_of(view, folder / "cat export.png").keep == folder / "originals" / "cat.jpg"
+    calibrated = view.result.thresholds
+    assert view.near_slider.value() == round(calibrated.near * 1000)
+    assert view.similar_slider.value() == round(calibrated.similar * 1000)
+    assert view.group_model.rowCount() == 4
+
+
+def test_slider_regroups_off_the_gui_thread(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    assert group_of(view, folder / "dog 2.jpg").kind == "similar"
+    result = slide(qtbot, view.similar_slider, 950)  # above the other shot's score
+    assert result.thresholds.similar == pytest.approx(0.95)
+    assert group_of(view, folder / "dog 2.jpg") is None
+    assert view.group_model.rowCount() == len(view.groups) == 3
+    assert view.finder.calls and threading.main_thread() not in view.finder.threads
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         view.kind_boxes["near"].setChecked(False)
     assert [g.kind for g in view.groups] == ["exact"]
 
 
 def test_slider_drag_is_debounced_into_one_grouping(qtbot, view):
-    finder = view.finder
-    before = len(finder.calls)
+    before = len(view.finder.calls)
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         for value in range(760, 900, 10):
             view.similar_slider.setValue(value)
-    assert len(finder.calls) - before == 1
-    assert finder.calls[-1][2] == pytest.approx(0.89)
+    assert len(view.finder.calls) - before == 1
+    assert view.finder.calls[-1][2] == pytest.approx(0.89)
 
 
 # -- marks ------------------------------------------------------------------------------
-def test_suggested_keeper_is_marked_keep_and_the_rest_remove(view, folder):
-    marked = {p.name for p in view.marked_paths()}
-    assert marked == {"beach.jpg", "tree small.jpg", "cat export.png"}
+def test_copies_are_marked_remove_and_keepers_and_other_shots_keep(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    marked = set(view.marked_paths())
+    beach = {folder / "beach.jpg", folder / "backup" / "beach.jpg"}
+    assert len(marked & beach) == 1
+    assert marked - beach == {folder / "tree small.jpg", folder / "cat export.png"}
     # similar shots are other photos: nothing in their group is marked until the user says so
-    assert folder / "dog 2.jpg" not in view.marked_paths()
-    assert folder / "beach.jpg" not in view.marked_paths()  # the keeper of the exact group
+    assert group_of(view, folder / "dog 2.jpg") is not None
+    assert not marked & {folder / "dog.jpg", folder / "dog 2.jpg"}
 
 
 def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, folder):
-    library.set_reference_folders([folder / "backup"])
-    view.finder = FakeFinder(library, folder)
-    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
-        view.regroup()
-    group = select_group(view, "beach.jpg")
     backup = folder / "backup" / "beach.jpg"
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # what the button's dialog does
+        view.set_reference_folders([folder / "backup"])
+    assert library.reference_folders() == [folder / "backup"]
+    assert view.reference_button.text() == "Reference folders (1)…"
+    group = select(view, backup)
+    assert group.keep == backup  # a reference photo is the keeper
     assert view.marks[group.id][str(backup)] == "reference"
-    assert backup not in view.marked_paths()
+    assert folder / "beach.jpg" in view.marked_paths() and backup not in view.marked_paths()
     assert not view.mark(backup, remove=True)  # refused, with a sentence why
     assert "reference" in view.note.text()
     view.apply_suggested()
     assert backup not in view.marked_paths()
-    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # the button's dialog stores them
-        view.set_reference_folders([folder / "originals"])
-    assert library.reference_folders() == [folder / "originals"]
-    assert view.reference_button.text() == "Reference folders (1)…"
 
 
-def test_a_group_always_keeps_one_photo_and_marks_toggle(view, folder):
-    group = select_group(view, "tree.jpg")
+def test_a_group_always_keeps_one_photo_and_a_keep_mark_lasts(qtbot, view, folder):
+    group = select(view, folder / "tree.jpg")
     assert not view.mark(folder / "tree.jpg", remove=True)  # the last one kept
     assert view.mark(folder / "tree small.jpg", remove=False)
     assert view.mark(folder / "tree.jpg", remove=True)
     assert view.marks[group.id] == {str(folder / "tree.jpg"): "remove",
                                     str(folder / "tree small.jpg"): "keep"}  # fmt: skip
     view.apply_suggested()
-    assert view.marks[view.current_group().id][str(folder / "tree small.jpg")] == "remove"
+    assert view.marks[group.id][str(folder / "tree small.jpg")] == "remove"
+    refind(qtbot, view)  # the keep mark is stored by the library: the engine now suggests it
+    assert group_of(view, folder / "tree.jpg").keep == folder / "tree small.jpg"
 
 
-def test_not_duplicates_hides_the_group_for_good(qtbot, view, library, folder):
-    select_group(view, "dog.jpg")
+def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    select(view, folder / "dog.jpg")
     view.not_duplicates()
-    assert ["dog.jpg", "dog 2.jpg"] not in names(view)
+    assert group_of(view, folder / "dog.jpg") is None
     assert view.group_model.rowCount() == 3
-    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
-        view.similar_slider.setValue(600)  # regroup: the dismissed group stays away
-    assert ["dog.jpg", "dog 2.jpg"] not in names(view)
+    slide(qtbot, view.similar_slider, 650)  # regroup: the dismissed group stays away
+    assert group_of(view, folder / "dog.jpg") is None
+    refind(qtbot, view)  # and so it does for the engine, which stored the decision
+    slide(qtbot, view.similar_slider, 640)
+    assert group_of(view, folder / "dog.jpg") is None
+    assert len(view.groups) == 3
 
 
 # -- trash and undo ---------------------------------------------------------------------
 def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     qtbot, view, folder, trash_home
 ):
+    slide(qtbot, view.similar_slider, 700)
     before = {p for p in folder.rglob("*") if p.is_file()}
     asked = []
     view.confirm = lambda count, size: asked.append((count, size)) or True
@@ -249,7 +257,7 @@ def visible(pane) -> tuple[float, ...]:
 
 
 def test_double_click_compares_with_the_keeper_with_synchronised_zoom_and_pan(qtbot, view, folder):
-    select_group(view, "tree.jpg")
+    select(view, folder / "tree.jpg")
     row = next(i for i, m in enumerate(view.members.members) if m.path.name == "tree small.jpg")
     dialog = view.compare_member(row)
     compare: CompareView = dialog.view
@@ -302,9 +310,9 @@ def test_difference_of_a_resized_copy_is_small_and_of_another_photo_large(folder
     assert turn == 270 and mean_turned < 0.03
 
 
-def test_views_render_for_screenshots(qtbot, view, tmp_path):
+def test_views_render_for_screenshots(qtbot, view, folder, tmp_path):
     """The Duplicates view and the compare view paint photos (PHOTOSIM_SHOTS=DIR keeps PNGs)."""
-    select_group(view, "tree.jpg")
+    select(view, folder / "tree.jpg")
     qtbot.waitUntil(lambda: view.thumbnails.pending() == 0, timeout=TIMEOUT)
     dialog = view.compare_member(1)
     with qtbot.waitSignal(dialog.view.loaded, timeout=TIMEOUT):

@@ -77,6 +77,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._thresholds_known = False
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
+        self._keepers: dict[str, Path] = {}  # group id -> the keeper its marks were made for
         self._refs: list[Path] = []  # the library's reference folders, read once per grouping
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
@@ -218,7 +219,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         """Show ``library``'s duplicates (found when the view is next shown); None clears."""
         self.release()
         self.library, self.finder, self.result, self.groups = library, None, None, []
-        self.marks, self.dismissed, self.stale = {}, [], True
+        self.marks, self.dismissed, self.stale, self._keepers = {}, [], True, {}
         self._thresholds_known = False
         self._show_groups()
         if library is not None and self.isVisible():
@@ -305,7 +306,11 @@ class DuplicatesView(CleanupMixin, QWidget):
         count = f" ({len(self._refs)})" if self._refs else ""
         self.reference_button.setText(f"Reference folders{count}…")
         self.groups = [g for g in result.groups if not self._dismissed(g)]
-        self.marks = {g.id: self.marks.get(g.id) or self._suggested(g) for g in self.groups}
+        # the user's marks last while a group keeps its keeper; a new keeper (a reference
+        # folder, a keep mark) starts the group over from the suggestion
+        self.marks = {g.id: self.marks[g.id] if g.id in self.marks and self._keepers.get(g.id)
+                      == g.keep else self._suggested(g) for g in self.groups}  # fmt: skip
+        self._keepers = {g.id: g.keep for g in self.groups}
         for group in self.groups:
             self._enforce(group)
         self._set_busy(None)
