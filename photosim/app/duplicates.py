@@ -77,7 +77,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._thresholds_known = False
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
-        self._keepers: dict[str, Path] = {}  # group id -> the keeper its marks were made for
+        self._counts: dict[str, tuple[int, int]] = {}  # group id -> (marked, bytes freed)
+        self._keepers: dict[str, str] = {}  # group id -> the keeper its marks were made for
         self._refs: list[Path] = []  # the library's reference folders, read once per grouping
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
@@ -86,6 +87,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._build()
         self._connect()
         self._set_busy(None)
+        self._update_totals()
 
     # -- building -----------------------------------------------------------------
     def _build(self) -> None:
@@ -308,16 +310,20 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.groups = [g for g in result.groups if not self._dismissed(g)]
         # the user's marks last while a group keeps its keeper; a new keeper (a reference
         # folder, a keep mark) starts the group over from the suggestion
+        keepers = {g.id: str(g.keep) for g in self.groups}  # str: Path equality is slow
         self.marks = {g.id: self.marks[g.id] if g.id in self.marks and self._keepers.get(g.id)
-                      == g.keep else self._suggested(g) for g in self.groups}  # fmt: skip
-        self._keepers = {g.id: g.keep for g in self.groups}
+                      == keepers[g.id] else self._suggested(g) for g in self.groups}  # fmt: skip
+        self._keepers = keepers
         for group in self.groups:
             self._enforce(group)
+        self._counts.clear()
         self._set_busy(None)
         self._show_groups()
         self.regrouped.emit(result)
 
     def _dismissed(self, group) -> bool:
+        if not self.dismissed:
+            return False
         paths = frozenset(m.path for m in group.photos)
         return any(paths <= gone for gone in self.dismissed)
 
@@ -328,20 +334,21 @@ class DuplicatesView(CleanupMixin, QWidget):
         """Copies of the keeper are marked remove; similar shots are other photos: all kept."""
         if group.kind == "similar":
             return {str(m.path): "keep" for m in group.photos}
-        return {str(m.path): "keep" if m.path == group.keep else "remove" for m in group.photos}
+        keep = str(group.keep)
+        return {
+            p: "keep" if p == keep else "remove" for p in map(str, (m.path for m in group.photos))
+        }
 
     def _enforce(self, group) -> None:
         """Reference photos are always kept; paths no longer in the group are forgotten."""
-        marks = self.marks[group.id]
-        current = {str(m.path) for m in group.photos}
-        for path in list(marks):
-            if path not in current:
-                del marks[path]
-        suggested = self._suggested(group)
-        for m in group.photos:
-            if self._reference(m):
-                marks[str(m.path)] = "reference"
-            marks.setdefault(str(m.path), suggested[str(m.path)])
+        marks, paths = self.marks[group.id], [str(m.path) for m in group.photos]
+        if len(marks) != len(paths) or not all(p in marks for p in paths):  # members changed
+            suggested = self._suggested(group)
+            marks = self.marks[group.id] = {p: marks.get(p, suggested[p]) for p in paths}
+        if self._refs or any(m.reference for m in group.photos):
+            for m, path in zip(group.photos, paths, strict=True):
+                if self._reference(m):
+                    marks[path] = "reference"
 
     # -- showing ------------------------------------------------------------------
     def _show_groups(self) -> None:
@@ -393,12 +400,12 @@ class DuplicatesView(CleanupMixin, QWidget):
         )
 
     def _update_totals(self) -> None:
-        marked = self.marked_paths()
-        freed = sum(self.freed(g) for g in self.groups)
+        counts = [self._count(g) for g in self.groups]
+        marked, freed = sum(c[0] for c in counts), sum(c[1] for c in counts)
         if self.result is None:
             text = "" if self.library is None else "Duplicates are looked for when this tab opens."
         else:
-            text = (f"{len(self.groups)} groups · {len(marked)} photos marked for the trash · "
+            text = (f"{len(self.groups)} groups · {marked} photos marked for the trash · "
                     f"frees {human_size(freed)}")  # fmt: skip
         self.total_label.setText(text)
         self.trash_button.setEnabled(bool(marked))
@@ -409,20 +416,27 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.busy.setVisible(text is not None)
         if text:
             self.total_label.setText(text)
-        else:
-            self._update_totals()
         self.refresh_button.setEnabled(text is None and self.library is not None)
 
     def _on_failed(self, message: str) -> None:
         self._set_busy(None)
+        self._update_totals()
         self.note.setText(message)
 
     # -- marks --------------------------------------------------------------------
     def freed(self, group) -> int:
         """Bytes the group's remove marks free (a hard link frees nothing)."""
-        marks = self.marks.get(group.id, {})
-        return sum(m.size for m in group.photos
-                   if marks.get(str(m.path)) == "remove" and m.hardlink_of is None)  # fmt: skip
+        return self._count(group)[1]
+
+    def _count(self, group) -> tuple[int, int]:
+        """(photos marked remove, bytes they free) of a group; cached until its marks change."""
+        count = self._counts.get(group.id)
+        if count is None:
+            marks = self.marks.get(group.id, {})
+            removed = [m for m in group.photos if marks.get(str(m.path)) == "remove"]
+            freed = sum(m.size for m in removed if m.hardlink_of is None)
+            count = self._counts[group.id] = (len(removed), freed)
+        return count
 
     def marked_paths(self) -> list[Path]:
         """Every photo marked remove in the groups shown."""
@@ -444,6 +458,7 @@ class DuplicatesView(CleanupMixin, QWidget):
                                      "use Not duplicates to dismiss a group.")  # fmt: skip
             return False
         marks[key] = "remove" if remove else "keep"
+        self._counts.pop(group.id, None)
         self.note.clear()
         if not remove and Path(key) != group.keep and self.library is not None:
             try:  # remembered by content: suggested as the keeper next time
@@ -470,6 +485,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         for group in self.groups:
             self.marks[group.id] = self._suggested(group)
             self._enforce(group)
+        self._counts.clear()
         self._show_groups()
 
     def _after_marks(self, group) -> None:

@@ -349,6 +349,7 @@ class CleanupMixin:
             self.note.setText(
                 f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
             )
+            self._update_totals()
             self.restored.emit(back)
             self.invalidate()
 
@@ -363,6 +364,7 @@ class CleanupMixin:
             keep = group.keep if group.keep not in gone else photos[0].path
             kept.append(replace(group, photos=photos, keep=keep))
         self.groups = kept
+        self._counts.clear()
         self.finder, self.stale = None, True
         self._show_groups()
 
