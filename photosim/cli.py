@@ -241,6 +241,11 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
     with _open_for_query(args) as lib:
+        from photosim.calibrate import stored
+
+        if stored(lib) is None:
+            print("Calibrating the thresholds for this model (once; it loads the model)...",
+                  file=sys.stderr)  # fmt: skip
         result = lib.duplicates(
             kind=args.kind,
             threshold=args.threshold,

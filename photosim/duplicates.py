@@ -108,8 +108,14 @@ class DuplicateFinder:
         self.references = tuple(str(Path(r)).rstrip("/\\") for r in references)
         self.rules = list(KEEP_RULES if rules is None else rules)
         self.decisions: Callable[[DuplicateFinder], None] | None = None  # reloads the marks
+        self._multi = [i for i, n in enumerate(candidates.nodes) if len(n.paths) > 1]
         self._decisions_seen: object = None
         self.set_decisions(not_pairs or set(), keep or {})
+        self._cnn_adj: dict[int, list[tuple[int, int]]] = {}
+        for e in np.flatnonzero(~np.isnan(candidates.cos)):
+            a, b = int(candidates.a[e]), int(candidates.b[e])
+            self._cnn_adj.setdefault(a, []).append((int(e), b))
+            self._cnn_adj.setdefault(b, []).append((int(e), a))
         confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
         self._near_adj: dict[int, list[tuple[int, int]]] = {}
         for e in confirmed:
@@ -121,15 +127,15 @@ class DuplicateFinder:
         """The user's marks: pairs of hashes that are not duplicates; hash -> path to keep."""
         candidates = self.c
         self.keep = dict(keep)
+        self._cache: dict = {}  # groups and keepers depend on the marks: computed again
         nodes = candidates.nodes
-        self._allowed = np.array(
-            [
-                (min(nodes[a].hash, nodes[b].hash), max(nodes[a].hash, nodes[b].hash))
-                not in not_pairs
-                for a, b in zip(candidates.a, candidates.b, strict=True)
-            ],
-            bool,
-        )
+        self._allowed = np.ones(len(candidates.a), bool)
+        involved = {h for pair in not_pairs for h in pair}
+        marked = np.array([n.hash in involved for n in nodes], bool)
+        if len(nodes) and marked.any():
+            for e in np.flatnonzero(marked[candidates.a] & marked[candidates.b]):
+                ha, hb = nodes[candidates.a[e]].hash, nodes[candidates.b[e]].hash
+                self._allowed[e] = (min(ha, hb), max(ha, hb)) not in not_pairs
         self._dismissed_exact = {a for a, b in not_pairs if a == b}
 
     # -- grouping ---------------------------------------------------------------
@@ -162,9 +168,9 @@ class DuplicateFinder:
             groups += [self._near_group(members) for members in units.values()]
         if DupKind.EXACT in wanted:
             in_near = DupKind.NEAR in wanted
-            for i, node in enumerate(c.nodes):
+            for i in self._multi:
                 absorbed = in_near and root[i] in units  # shown inside its near group
-                if len(node.paths) > 1 and node.hash not in self._dismissed_exact and not absorbed:
+                if c.nodes[i].hash not in self._dismissed_exact and not absorbed:
                     groups.append(self._exact_group(i))
         if DupKind.SIMILAR in wanted:
             groups += self._similar_groups(t, is_near, root, units)
@@ -184,9 +190,13 @@ class DuplicateFinder:
         return out
 
     def _unit_keeper(self, nodes: list[int]) -> tuple[int, int]:
-        cands = [self._cand(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
-        best, _ = choose_keeper(cands, self.rules)
-        return best.node_index, best.index
+        key = ("keeper", tuple(nodes))
+        found = self._cache.get(key)
+        if found is None:
+            cands = [self._cand(i, j) for i in nodes for j in range(len(self.c.nodes[i].paths))]
+            best, _ = choose_keeper(cands, self.rules)
+            found = self._cache[key] = (best.node_index, best.index)
+        return found
 
     def _exact_group(self, i: int) -> DupGroup:
         return self._make(DupKind.EXACT, [(i, j) for j in range(len(self.c.nodes[i].paths))])
@@ -207,6 +217,14 @@ class DuplicateFinder:
         return _Cand(i, j, path, node, marked, ref)
 
     def _make(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
+        """The group of these members; the same members give the same (cached) object."""
+        key = (kind, tuple(members))
+        group = self._cache.get(key)
+        if group is None:
+            group = self._cache[key] = self._build_group(kind, members)
+        return group
+
+    def _build_group(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
         cands = [self._cand(i, j) for i, j in members]
         keeper, keep_reason = choose_keeper(cands, self.rules)
         ordered = [keeper] + [x for x in cands if x is not keeper]
@@ -263,11 +281,14 @@ class DuplicateFinder:
         return max(edges, key=lambda eo: self.c.pix[eo[0]])
 
     def _cosine(self, a: int, b: int) -> float | None:
-        ia, ib = self.c.nodes[a].item, self.c.nodes[b].item
-        if self.c.annoy is None or ia is None or ib is None:
+        """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
+        for e, other in self._cnn_adj.get(a, ()):
+            if other == b:
+                return float(self.c.cos[e])
+        r = self.c.reduced
+        if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
             return None
-        d = self.c.annoy.get_distance(ia, ib)
-        return float(max(0.0, min(1.0, 1.0 - d * d / 2.0)))
+        return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
 
 
 # -- keep-best rules ------------------------------------------------------------------

@@ -124,7 +124,28 @@ def _operators() -> tuple[np.ndarray, np.ndarray]:
 
 def _normalise(d: np.ndarray) -> np.ndarray:
     d = d - d.mean(axis=-1, keepdims=True)
-    return d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-6)
+    norm = np.sqrt(np.einsum("...i,...i->...", d, d))[..., None]
+    return d / np.maximum(norm, 1e-6)
+
+
+def whole_details(thumbs: np.ndarray) -> np.ndarray:
+    """(N, 4, CMP*CMP): the normalised detail of each whole frame turned 0/90/180/270 degrees.
+
+    Many thumbnails at once: the cheap first stage of the check (no crop search).
+    """
+    rows, blurred = _operators()
+    whole = _MARGINS.index((0.0, 0.0))
+    r, b = rows[whole * CMP : (whole + 1) * CMP], blurred[whole * CMP : (whole + 1) * CMP]
+    t = thumbs.astype(np.float32)
+    d = r @ t @ r.T - b @ t @ b.T  # (N, CMP, CMP)
+    turned = np.stack([np.rot90(d, k, axes=(1, 2)) for k in range(4)], axis=1)
+    return _normalise(turned.reshape(len(t), 4, CMP * CMP))
+
+
+def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best agreement and quarter turns of pairs of :func:`whole_details` rows (a[i], b[i])."""
+    scores = np.einsum("nd,nkd->nk", a[:, 0], b)
+    return scores.max(axis=1), scores.argmax(axis=1)
 
 
 def _crop_details(thumb: np.ndarray) -> np.ndarray:
