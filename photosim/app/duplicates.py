@@ -97,10 +97,13 @@ class DuplicatesView(CleanupMixin, QWidget):
             box.setToolTip({"exact": "Byte-identical files", "near": "The same picture, altered: "
                             "re-saved, resized, rotated, cropped a little, brightened",
                             "similar": "Other shots of the same scene (bursts, other takes)"}[kind])  # fmt: skip
-        self.near_slider, self.near_label = self._slider("Same picture when the pixels agree at "
-                                                         "least this much")  # fmt: skip
-        self.similar_slider, self.similar_label = self._slider("Similar shots: the lowest "
-                                                               "similarity score shown")  # fmt: skip
+        self.near_slider, self.near_label = self._slider(
+            "Same picture: the model's score from which a pair is checked on its pixels (lower "
+            "checks more pairs; only pixels that agree make a group). Starts calibrated."
+        )
+        self.similar_slider, self.similar_label = self._slider(
+            "Similar shots: the lowest similarity score shown. Starts calibrated for your model."
+        )
         self.refresh_button = QPushButton("Find again")
         self.refresh_button.setToolTip("Look for duplicates again (after a scan or a change)")
         self.reference_button = QPushButton("Reference folders…")
