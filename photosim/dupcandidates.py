@@ -29,7 +29,7 @@ from photosim.decode import DecodeError, load_image
 from photosim.duplicates import LANE_CNN, LANE_PIXELS, Thresholds
 from photosim.errors import Cancelled
 
-NEIGHBOURS = 12  # CNN neighbours asked per photo
+NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
 CNN_TREES = 10
 ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
@@ -46,7 +46,7 @@ class Node:
     """One content (hash) of the library and the files that hold it."""
 
     hash: str
-    paths: list[Path]
+    paths: list[str]
     size: int
     width: int | None
     height: int | None
@@ -90,7 +90,7 @@ def load_nodes(store) -> list[Node]:
         node = by_hash.get(h)
         if node is None:
             node = by_hash[h] = Node(h, [], size or 0, width, height, [], [], camera=bool(make))
-        node.paths.append(Path(path))
+        node.paths.append(path)
         node.taken.append(taken)
         node.mtime.append((mtime_ns or 0) / 1e9)
     for node in by_hash.values():
@@ -165,7 +165,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
         return None, []
     node_of = {n.hash: i for i, n in enumerate(nodes)}
     have, vectors = [], []
-    for h, v in library.store.iter_vectors(key):
+    for h, v in library.store.iter_vectors(key, only_present=False):
         if h in node_of:
             have.append(node_of[h])
             vectors.append(v)
@@ -184,7 +184,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     for j in range(len(have)):
         if j % 4096 == 0:
             _check(cancel)
-        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 4) if o != j]
+        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
     index.unload()
     if not pairs:
         return None, []

@@ -208,11 +208,11 @@ class DuplicateFinder:
     # -- one group -----------------------------------------------------------------
     def _cand(self, i: int, j: int) -> _Cand:
         node = self.c.nodes[i]
-        path = node.paths[j]
-        text = str(path)
+        text = node.paths[j]
+        path = Path(text)
         ref = any(text.startswith(r + "/") or text.startswith(r + "\\") for r in self.references)
         marked = node.hash in self.keep
-        if marked and len(node.paths) > 1 and self.keep[node.hash] in map(str, node.paths):
+        if marked and len(node.paths) > 1 and self.keep[node.hash] in node.paths:
             marked = self.keep[node.hash] == text  # the marked one of byte-identical copies
         return _Cand(i, j, path, node, marked, ref)
 
@@ -269,7 +269,7 @@ class DuplicateFinder:
         if cos is not None:
             parts.append(f"CNN {cos:.2f}")
         if other != keeper.node_index:
-            parts.append(f"matched through {self.c.nodes[other].paths[0].name}")
+            parts.append(f"matched through {Path(self.c.nodes[other].paths[0]).name}")
         return pix, ", ".join(parts)
 
     def _best_edge(self, keeper: int, node: int) -> tuple[int, int]:

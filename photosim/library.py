@@ -191,11 +191,17 @@ class Library:
         self.close()
 
     # -- duplicates (dupes helper) ------------------------------------------
-    def duplicate_finder(self, references: Sequence[Path] = (), cancel=None) -> DuplicateFinder:
-        """The slow part of duplicate finding (candidates + pixel checks), ready to regroup."""
+    def duplicate_finder(
+        self, references: Sequence[Path] = (), cancel=None, progress=None
+    ) -> DuplicateFinder:
+        """The slow part of duplicate finding (candidates + pixel checks), ready to regroup.
+
+        ``cancel`` (a callable or threading.Event) stops it with ``errors.Cancelled``;
+        ``progress(step: str)`` hears each step (fingerprints, neighbours, rotations, pixels).
+        """
         from photosim.duplicates import build_finder
 
-        return build_finder(self, references, cancel)
+        return build_finder(self, references, cancel, progress)
 
     def duplicates(
         self,

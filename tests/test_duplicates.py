@@ -160,3 +160,17 @@ def test_stored_calibration_means_no_model_is_loaded(lib, monkeypatch):
     reopened = Library(db_path=lib.db_path)
     assert reopened.calibration() == lib.calibration()
     assert reopened.duplicates(kind="near").groups
+
+
+def test_empty_library_and_cancel(tmp_path, lib):
+    from photosim.errors import Cancelled
+
+    (tmp_path / "empty").mkdir()
+    empty = Library([tmp_path / "empty"], backbone=make_tiny_backbone())
+    scan(empty)
+    result = empty.duplicates()
+    assert result.groups == () and result.reclaimable == 0
+    steps = []
+    with pytest.raises(Cancelled):
+        lib.duplicate_finder(cancel=lambda: bool(steps), progress=steps.append)
+    assert steps == ["fingerprints"]
