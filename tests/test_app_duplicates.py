@@ -140,6 +140,21 @@ def test_groups_of_planted_copies_and_the_calibrated_thresholds(view, folder):
     assert view.group_model.rowCount() == 4
 
 
+def test_the_slow_search_runs_in_a_worker_and_reports_its_steps(qtbot, library):
+    widget = DuplicatesView(Thumbnails())
+    qtbot.addWidget(widget)
+    steps, texts = [], []
+    widget.step.connect(steps.append)
+    widget.step.connect(lambda _s: texts.append(widget.total_label.text()))
+    widget.set_library(library)
+    with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
+        widget.show()  # returns at once: the finder is built off the GUI thread
+        assert widget.busy.isVisible()
+    assert "pixels" in steps and any("Looking for duplicates: " in t for t in texts)
+    assert not widget.busy.isVisible()
+    widget.release()
+
+
 def test_slider_regroups_off_the_gui_thread(qtbot, view, folder):
     slide(qtbot, view.similar_slider, 700)
     assert group_of(view, folder / "dog 2.jpg").kind == "similar"

@@ -63,6 +63,7 @@ class DuplicatesView(CleanupMixin, QWidget):
     trashed = Signal(list)
     restored = Signal(list)
     summary = Signal(str)
+    step = Signal(str)  # the slow search's current step (from its worker thread)
 
     def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
         super().__init__(parent)
@@ -211,6 +212,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.trash_button.clicked.connect(self.move_marked_to_trash)
         self.undo_button.clicked.connect(self.undo_last_move)
         self.find_runner.done.connect(self._on_finder)
+        self.step.connect(self._on_step)
         self.group_runner.done.connect(self._on_grouped)
         self.trash_runner.done.connect(self._on_trash_done)
         for runner in (self.find_runner, self.group_runner, self.trash_runner):
@@ -261,8 +263,13 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.stale, self.finder = False, None
         cancel = self._cancel
         self._set_busy("Looking for duplicates… (this reads every photo once; later it is quick)")
+        step = self.step.emit  # from the worker; delivered on the GUI thread (queued)
         self.find_runner.submit(lambda: (library, library.duplicate_finder(
-            references=library.reference_folders(), cancel=cancel)))  # fmt: skip
+            references=library.reference_folders(), cancel=cancel, progress=step)))  # fmt: skip
+
+    def _on_step(self, step: str) -> None:
+        if self.busy.isVisible() and self.finder is None:
+            self.total_label.setText(f"Looking for duplicates: {step}…")
 
     def set_finder(self, finder) -> None:
         """Use ``finder`` (a ``DuplicateFinder``) and group now."""
@@ -423,6 +430,8 @@ class DuplicatesView(CleanupMixin, QWidget):
 
     def _on_failed(self, message: str) -> None:
         self._set_busy(None)
+        if self.library is None:
+            return  # a search stopped because its library closed
         self._update_totals()
         self.note.setText(message)
 
