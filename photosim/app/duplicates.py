@@ -42,7 +42,7 @@ from photosim.app.dupparts import (
     is_under,
 )
 from photosim.app.panes import human_size
-from photosim.app.tasks import Runner, friendly
+from photosim.app.tasks import Runner
 from photosim.app.thumbnails import Thumbnails
 from photosim.errors import PhotosimError
 
@@ -505,21 +505,3 @@ class DuplicatesView(CleanupMixin, QWidget):
             self.group_model.row_changed(self.tree.currentIndex().row())
         self._on_group_selected()
         self._update_totals()
-
-    def not_duplicates(self) -> None:
-        """The current group is not duplicates: remembered by the library, hidden for good."""
-        group = self.current_group()
-        if group is None or self.library is None:
-            return
-        paths = [m.path for m in group.photos]
-        try:
-            self.library.mark_not_duplicates(paths)
-        except PhotosimError as exc:
-            self.note.setText(friendly(exc))
-            return
-        self.dismissed.append(frozenset(paths))
-        row = self.tree.currentIndex().row()
-        self.groups = [g for g in self.groups if g.id != group.id]
-        self.marks.pop(group.id, None)
-        self._show_groups()
-        self.select_row(row)  # the next group

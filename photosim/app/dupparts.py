@@ -28,7 +28,9 @@ from photosim.app.compare import CompareDialog
 from photosim.app.delegate import PAD, ThumbDelegate
 from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.panes import human_size
+from photosim.app.tasks import friendly
 from photosim.app.thumbnails import Thumbnails
+from photosim.errors import PhotosimError
 
 MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
 KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
@@ -268,6 +270,25 @@ class CleanupMixin:
     A mixin of ``DuplicatesView`` (kept apart to keep that module short); it uses
     the view's library, groups, marks, runners and labels.
     """
+
+    # -- decisions ------------------------------------------------------------------
+    def not_duplicates(self) -> None:
+        """The current group is not duplicates: remembered by the library, hidden for good."""
+        group = self.current_group()
+        if group is None or self.library is None:
+            return
+        paths = [m.path for m in group.photos]
+        try:
+            self.library.mark_not_duplicates(paths)
+        except PhotosimError as exc:
+            self.note.setText(friendly(exc))
+            return
+        self.dismissed.append(frozenset(paths))
+        row = self.tree.currentIndex().row()
+        self.groups = [g for g in self.groups if g.id != group.id]
+        self.marks.pop(group.id, None)
+        self._show_groups()
+        self.select_row(row)  # the next group
 
     # -- compare ------------------------------------------------------------------
     def compare_member(self, row: int) -> CompareDialog | None:
