@@ -31,6 +31,7 @@ from photosim.library import Library
 from photosim.store import Store
 
 KEY = "bench:generated"
+LATENT = 256
 RESULTS = Path(__file__).resolve().parent / "results" / "duplicates.json"
 
 
@@ -51,12 +52,23 @@ def generate(store: Store, n: int, dim: int, seed: int = 0) -> dict:
     n_exact, n_near, n_similar = n // 10, n // 10, n // 10
     n_content = n - n_exact  # distinct contents
     n_orig = n_content - n_near - n_similar
-    common = rng.normal(0, 1, dim).astype(np.float32)  # CNN features share a direction
-    base = unit(rng.normal(0, 1, (n_orig, dim)).astype(np.float32) + 0.65 * common)
+    # CNN features are not isotropic: most of their variance lies in a few hundred axes.
+    # Vectors are drawn in a LATENT-dim space, mapped to ``dim``, plus isotropic noise.
+    mix = rng.normal(0, 1, (LATENT, dim)).astype(np.float32) / np.sqrt(LATENT)
+
+    def embed(z: np.ndarray) -> np.ndarray:
+        return z @ mix + rng.normal(0, 0.3 / np.sqrt(dim), (len(z), dim)).astype(np.float32)
+
+    common = rng.normal(0, 1, LATENT).astype(np.float32)  # features share a direction
+    latent = rng.normal(0, 1, (n_orig, LATENT)).astype(np.float32) + 0.65 * common
+    latent /= np.linalg.norm(latent, axis=1, keepdims=True)
+    base = unit(embed(latent))
     thumbs = thumbs_like(rng, n_orig)
     src_near = rng.choice(n_orig, n_near, replace=False)
     src_sim = rng.choice(n_orig, n_similar, replace=False)
-    near_vec = unit(base[src_near] + rng.normal(0, 0.25 / np.sqrt(dim), (n_near, dim)))
+    near_vec = unit(
+        embed(latent[src_near] + rng.normal(0, 0.2 / np.sqrt(LATENT), (n_near, LATENT)))
+    )
     turns = np.where(rng.random(n_near) < 1 / 3, rng.integers(1, 4, n_near), 0)
     near_thumbs = []
     for i, src in enumerate(src_near):
@@ -94,7 +106,30 @@ def generate(store: Store, n: int, dim: int, seed: int = 0) -> dict:
     cos_sim = float(np.median(np.einsum("ij,ij->i", sim_vec, base[src_sim])))
     return {"photos": len(rows), "contents": n_content, "exact_copies": n_exact,
             "near_copies": n_near, "turned_copies": int((turns > 0).sum()), "similar_shots": n_similar,
-            "median_cos_near": round(cos_near, 3), "median_cos_similar": round(cos_sim, 3)}  # fmt: skip
+            "median_cos_near": round(cos_near, 3), "median_cos_similar": round(cos_sim, 3),
+            "truth": {"near": [(n_orig + i, int(s)) for i, s in enumerate(src_near)],
+                      "similar": [(n_orig + n_near + i, int(s)) for i, s in enumerate(src_sim)]}}  # fmt: skip
+
+
+def recall(result, truth: dict) -> dict:
+    """Share of planted near copies grouped with their source, and of similar shots."""
+    path = "/bench/photos/{:06d}.jpg".format
+    near_of: dict[str, frozenset] = {}
+    for g in result.groups:
+        if g.kind in ("near", "exact"):
+            members = frozenset(str(m.path) for m in g.photos)
+            near_of.update(dict.fromkeys(members, members))
+    near_hits = sum(near_of.get(path(c), ()) is near_of.get(path(s)) and path(c) in near_of
+                    for c, s in truth["near"])  # fmt: skip
+    together: dict[str, set] = {}
+    for g in result.groups:
+        if g.kind == "similar":
+            wide = set().union(*(near_of.get(str(m.path), {str(m.path)}) for m in g.photos))
+            for p in wide:
+                together.setdefault(p, set()).update(wide)
+    sim_hits = sum(path(s) in together.get(path(c), ()) for c, s in truth["similar"])
+    return {"near_copies_found": round(near_hits / len(truth["near"]), 4),
+            "similar_shots_found": round(sim_hits / len(truth["similar"]), 4)}  # fmt: skip
 
 
 def main() -> None:
@@ -132,6 +167,7 @@ def main() -> None:
         out["groups"] = {
             k: sum(g.kind == k for g in result.groups) for k in ("exact", "near", "similar")
         }
+        out["recall"] = recall(result, out["library"].pop("truth"))
         regroup = []
         for near, similar in ((0.85, 0.7), (0.95, 0.8), (0.8, 0.65), (0.9, 0.75)):
             t = time.perf_counter()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,12 @@ class DuplicateFinder:
 
     # -- one group -----------------------------------------------------------------
     def _cand(self, i: int, j: int) -> _Cand:
+        found = self._cache.get((i, j))
+        if found is None:
+            found = self._cache[(i, j)] = self._new_cand(i, j)
+        return found
+
+    def _new_cand(self, i: int, j: int) -> _Cand:
         node = self.c.nodes[i]
         text = node.paths[j]
         path = Path(text)
@@ -414,6 +421,7 @@ def _differences(keeper: _Cand, x: _Cand) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def _when(taken: str | None) -> float | None:
     if not taken:
         return None
