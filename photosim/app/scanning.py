@@ -84,6 +84,7 @@ class LibraryMixin:
             runner.cancel()
         if self.library is not None:
             retire(self.library, [scan] if scan else [])
+            self.signals.library_closed.emit()
         self.library, self.model_error, self.last_scan, self._final = None, None, None, None
         self.history, self.current = History(), None
         self.photos.set_photos([])

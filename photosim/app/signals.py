@@ -14,6 +14,8 @@ class Signals(QObject):
 
     #: A library was opened (argument: the ``Library``).
     library_opened = Signal(object)
+    #: The library was let go of (another folder opens, or the window closes).
+    library_closed = Signal()
     #: A library could not be opened (argument: the exception).
     library_failed = Signal(object)
     #: The scan sent progress (argument: the latest ``ScanProgress``).
@@ -31,3 +33,5 @@ class Signals(QObject):
     similarity_unavailable = Signal(str)
     #: The list of skipped files is shown (argument: the dialog).
     failures_shown = Signal(object)
+    #: Photos were moved to the trash or brought back (argument: their paths as ``str``).
+    photos_changed = Signal(list)

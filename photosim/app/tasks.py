@@ -117,12 +117,19 @@ class Worker(QObject):
                 log.info("%s: %s", self.name, exc, exc_info=exc)
             else:
                 log.exception("%s failed", self.name)
-            self.errored.emit(_without_frames(exc))
+            self._emit(self.errored, _without_frames(exc))
         else:
-            self.finished.emit(result)
+            self._emit(self.finished, result)
         finally:
             self._fn = None
-            self._ended.emit()
+            self._emit(self._ended)
+
+    def _emit(self, signal, *args) -> None:
+        """Emit unless Qt already deleted this object (an abandoned worker outliving the app)."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # "Signal source has been deleted": nobody is listening any more
+            log.debug("%s ended after its QObject was deleted", self.name)
 
     def _call(self) -> Any:
         fn, abort = self._fn, self._abort
@@ -135,7 +142,7 @@ class Worker(QObject):
                 if self._stop_on_abort and abort.is_set():
                     result.close()
                     return None
-                self.yielded.emit(next(result))
+                self._emit(self.yielded, next(result))
         except StopIteration as stop:
             return stop.value
 

@@ -94,6 +94,7 @@ class MainWindow(LibraryMixin, QMainWindow):
         self._build_menus()
         self._build_status()
         self._connect()
+        self._build_duplicates()
         self.setAcceptDrops(True)
         self.setWindowTitle("photosim")
         self.setWindowIcon(QIcon(resource_path("photosim.svg")))
@@ -459,3 +460,43 @@ class MainWindow(LibraryMixin, QMainWindow):
             self.hide()
             scan.join(CLOSE_GRACE_S)
         super().closeEvent(event)
+
+    # -- duplicates (issue 8: the Duplicates tab beside the photos) ----------------
+    def _build_duplicates(self) -> None:
+        """The grid area becomes a tab of "Photos | Duplicates"; View > Duplicates switches."""
+        from PySide6.QtWidgets import QTabWidget
+
+        from photosim.app.duplicates import DuplicatesView
+
+        self.duplicates = DuplicatesView(self.thumbnails, self)
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.takeCentralWidget(), "Photos")
+        self.tabs.addTab(self.duplicates, "Duplicates")
+        self.setCentralWidget(self.tabs)
+        view = self.menus["view"]
+        view.addSeparator()
+        self._action(view, "&Photos", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
+        self._action(view, "&Duplicates", self.show_duplicates, "Ctrl+2")
+        self.signals.library_opened.connect(self.duplicates.set_library)
+        self.signals.library_closed.connect(lambda: self.duplicates.set_library(None))
+        self.signals.scan_finished.connect(lambda _final: self.duplicates.invalidate())
+        self.duplicates.summary.connect(
+            lambda n: self.tabs.setTabText(1, f"Duplicates ({n})" if n else "Duplicates")
+        )
+        self.duplicates.trashed.connect(self._on_files_changed)
+        self.duplicates.restored.connect(self._on_files_changed)
+
+    def show_duplicates(self) -> None:
+        self.tabs.setCurrentWidget(self.duplicates)
+
+    def _on_files_changed(self, _paths: list) -> None:
+        """Photos went to the trash or came back: the grid shows the library as it is now."""
+        if self.library is None:
+            return
+        for path in _paths:  # gone to the trash: off the grid now; the reload confirms
+            if not os.path.exists(path):
+                self.photos.remove_path(str(path))
+        self.reload_photos()
+        if any(self.photos.row_of(p) is None and os.path.exists(p) for p in _paths):
+            self.start_scan()  # restored files the library no longer lists: scan them back in
+        self.signals.photos_changed.emit(list(_paths))

@@ -1,0 +1,403 @@
+"""Parts of the Duplicates view: a group's photos (model, badge delegate, view), reference folders.
+
+Kept apart from ``duplicates.py`` to keep each module short; only that view uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from photosim.app.compare import CompareDialog
+from photosim.app.delegate import PAD, ThumbDelegate
+from photosim.app.messages import describe
+from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
+from photosim.app.panes import human_size
+from photosim.app.thumbnails import Thumbnails
+from photosim.errors import PhotosimError
+
+MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
+KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
+    QColor(46, 139, 87),
+    QColor(192, 57, 43),
+    QColor(52, 101, 164),
+)
+
+
+def is_under(path: Path, folders: list[Path]) -> bool:
+    return any(path.is_relative_to(f) for f in folders)
+
+
+GROUP_COLUMNS = ("Kind", "Photos", "Frees", "Suggested keeper", "Why")
+KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
+
+
+class GroupModel(QAbstractTableModel):
+    """The groups shown, one row each; keeper thumbnails are asked for only when painted."""
+
+    def __init__(self, thumbnails: Thumbnails, freed: Callable[[object], int], parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails, self.freed = thumbnails, freed
+        self.groups: list = []
+        self._rows_of_keeper: dict[str, list[int]] = {}
+        thumbnails.ready.connect(self._on_thumbnail)
+
+    def set_groups(self, groups: list) -> None:
+        self.beginResetModel()
+        self.groups = groups
+        self._rows_of_keeper = {}
+        for row, group in enumerate(groups):
+            self._rows_of_keeper.setdefault(str(group.keep), []).append(row)
+        self.endResetModel()
+
+    def row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(GROUP_COLUMNS) - 1))
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(self.groups)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(GROUP_COLUMNS)
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return GROUP_COLUMNS[section]
+        return None
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.groups):
+            return None
+        group, col = self.groups[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return KIND_LABEL.get(group.kind, str(group.kind))
+            if col == 1:
+                return str(len(group.photos))
+            if col == 2:
+                return human_size(self.freed(group))
+            if col == 3:
+                return group.keep.name
+            return group.photos[1].reason if len(group.photos) > 1 else ""
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            pixmap = self.thumbnails.get(str(group.keep))
+            return QIcon(pixmap) if pixmap is not None else None  # an icon scales to iconSize
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 2):
+            return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 3:
+                return f"{group.keep}\nKeep: {group.keep_reason}"
+            gap = f"\n{group.gap_s:.0f} s apart" if group.gap_s else ""
+            return "\n".join(f"{m.path.name}: {m.reason}" for m in group.photos[1:8]) + gap
+        return None
+
+    def _on_thumbnail(self, path: str) -> None:
+        for row in self._rows_of_keeper.get(path, ()):
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class MemberModel(QAbstractListModel):
+    """The photos of one group, with their keep/remove marks, for the thumbnail delegate."""
+
+    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.group = None
+        self.members: list = []
+        self.marks: dict[str, str] = {}
+        thumbnails.ready.connect(self._on_thumbnail)
+        thumbnails.failed.connect(self._on_thumbnail)
+
+    def set_group(self, group, marks: dict[str, str]) -> None:
+        self.beginResetModel()
+        self.group, self.members, self.marks = group, list(group.photos) if group else [], marks
+        self.endResetModel()
+
+    def marks_changed(self) -> None:
+        if self.members:
+            self.dataChanged.emit(self.index(0), self.index(len(self.members) - 1), [MarkRole])
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+        return 0 if parent.isValid() else len(self.members)
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.members):
+            return None
+        m = self.members[index.row()]
+        path = str(m.path)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return m.path.name
+        if role == PathRole:
+            return path
+        if role == MarkRole:
+            return self.marks.get(path, "keep")
+        if role == ScoreRole:
+            return None if m.path == self.group.keep else m.score
+        if role == ErrorRole:
+            return self.thumbnails.error(path)
+        if role == ThumbRole:
+            return self.thumbnails.get(path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _member_tooltip(m, self.group)
+        return None
+
+    def _on_thumbnail(self, path: str, *_reason) -> None:
+        for row, m in enumerate(self.members):
+            if str(m.path) == path:
+                self.dataChanged.emit(self.index(row), self.index(row), [ThumbRole, ErrorRole])
+
+
+def _member_tooltip(m, group) -> str:
+    lines = [str(m.path)]
+    size = f"{m.width} × {m.height} px · " if m.width and m.height else ""
+    lines.append(f"{size}{human_size(m.size)}" + (f" · taken {m.taken}" if m.taken else ""))
+    if m.path == group.keep:
+        lines.append(f"Suggested keeper: {group.keep_reason}")
+    else:
+        lines.append(f"{m.reason} (score {m.score:.3f})")
+    if m.hardlink_of is not None:
+        lines.append(f"Hard link of {m.hardlink_of}: moving it to the trash frees nothing.")
+    if m.reference:
+        lines.append("In a reference folder: always kept.")
+    return "\n".join(lines)
+
+
+class MarkDelegate(ThumbDelegate):
+    """A thumbnail cell with a KEEP / REMOVE / REFERENCE badge; clicking the badge toggles it."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        super().paint(painter, option, index)
+        mark = index.data(MarkRole)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        square = QRect(option.rect.x() + PAD, option.rect.y() + PAD, self.side, self.side)
+        if mark == "remove":
+            painter.fillRect(square, QColor(192, 57, 43, 60))
+        badge = self.badge_rect(option.rect, painter.fontMetrics(), mark)
+        colour = {"keep": KEEP_COLOUR, "remove": REMOVE_COLOUR}.get(mark, REF_COLOUR)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
+        font = QFont(painter.font())
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, _badge_text(mark))
+        painter.restore()
+
+    def badge_rect(self, cell: QRect, metrics, mark: str) -> QRect:
+        w, h = metrics.horizontalAdvance(_badge_text(mark)) + 18, metrics.height() + 4
+        return QRect(cell.x() + PAD + 4, cell.y() + PAD + 4, w, h)
+
+
+def _badge_text(mark: str) -> str:
+    return {"keep": "✓ KEEP", "remove": "✗ REMOVE"}.get(mark, "✓ REFERENCE")
+
+
+class MemberView(QListView):
+    """The group's photos; ``badge_clicked(row)`` when a keep/remove badge is clicked."""
+
+    badge_clicked = Signal(int)
+
+    def mousePressEvent(self, event) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            rect = self.itemDelegate().badge_rect(self.visualRect(index), self.fontMetrics(),
+                                                  index.data(MarkRole))  # fmt: skip
+            if rect.adjusted(-4, -4, 4, 4).contains(event.position().toPoint()):
+                self.setCurrentIndex(index)
+                self.badge_clicked.emit(index.row())
+                return
+        super().mousePressEvent(event)
+
+
+class ReferenceDialog(QDialog):
+    """The folders whose photos are never proposed for removal (originals, backups to protect)."""
+
+    def __init__(self, folders: list[Path], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reference folders")
+        self.list = QListWidget()
+        self.list.addItems([str(f) for f in folders])
+        add, remove = QPushButton("Add folder…"), QPushButton("Remove")
+        add.clicked.connect(self._on_add)
+        remove.clicked.connect(lambda: [self.list.takeItem(self.list.row(i))
+                                        for i in self.list.selectedItems()])  # fmt: skip
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)  # fmt: skip
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Photos in these folders are always kept: a group holding one "
+                                "suggests it as the keeper and never marks it for removal."))  # fmt: skip
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+        self.resize(560, 320)
+
+    def folders(self) -> list[Path]:
+        return [Path(self.list.item(i).text()) for i in range(self.list.count())]
+
+    def _on_add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Protect a folder", str(Path.home()))
+        if folder and folder not in [str(f) for f in self.folders()]:
+            self.list.addItem(folder)
+
+
+class CleanupMixin:
+    """The Duplicates view's actions on files and folders: compare, trash, undo, references.
+
+    A mixin of ``DuplicatesView`` (kept apart to keep that module short); it uses
+    the view's library, groups, marks, runners and labels.
+    """
+
+    # -- decisions ------------------------------------------------------------------
+    def not_duplicates(self) -> None:
+        """The current group is not duplicates: remembered by the library, hidden for good."""
+        group = self.current_group()
+        if group is None or self.library is None:
+            return
+        paths = [m.path for m in group.photos]
+        try:
+            self.library.mark_not_duplicates(paths)
+        except PhotosimError as exc:
+            self.note.setText(describe(exc))
+            return
+        self.dismissed.append(frozenset(paths))
+        row = self.tree.currentIndex().row()
+        self.groups = [g for g in self.groups if g.id != group.id]
+        self.marks.pop(group.id, None)
+        self._show_groups()
+        self.select_row(row)  # the next group
+
+    # -- compare ------------------------------------------------------------------
+    def compare_member(self, row: int) -> CompareDialog | None:
+        """Compare the member at ``row`` with the keeper (the keeper with the next photo)."""
+        group = self.current_group()
+        if group is None or not 0 <= row < len(group.photos):
+            return None
+        member = group.photos[row]
+        keeper = next(m for m in group.photos if m.path == group.keep) if any(
+            m.path == group.keep for m in group.photos) else group.photos[0]  # fmt: skip
+        other = member if member.path != keeper.path else group.photos[1 if row == 0 else 0]
+        return self.compare(keeper, other)
+
+    def compare_selected(self) -> CompareDialog | None:
+        index = self.member_view.currentIndex()
+        return self.compare_member(index.row() if index.isValid() else 1)
+
+    def compare(self, left, right) -> CompareDialog:
+        """Open the compare window on two members (left: the keeper)."""
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareDialog(self)
+        group = self.current_group()
+        keep = group.keep if group else None
+        titles = tuple("suggested keeper" if m.path == keep else m.reason for m in (left, right))
+        self.compare_dialog.view.compare(left, right, titles)
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+        return self.compare_dialog
+
+    # -- trash and undo -----------------------------------------------------------
+    def confirm(self, count: int, size: int) -> bool:
+        """Ask before moving; tests replace this method."""
+        answer = QMessageBox.question(
+            self, "Move to the trash",
+            f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash? "
+            "You can bring them back with Undo last move or from the system trash.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
+
+    def move_marked_to_trash(self) -> bool:
+        """Move every photo marked remove to the system trash, after a confirmation."""
+        paths, library = self.marked_paths(), self.library
+        if not paths or library is None:
+            return False
+        size = sum(self.freed(g) for g in self.groups)
+        if not self.confirm(len(paths), size):
+            return False
+        from photosim.trash import move_to_trash
+
+        self._set_busy(f"Moving {len(paths)} photos to the trash…")
+        self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
+        return True
+
+    def undo_last_move(self) -> None:
+        """Bring the photos of the last move back from the trash, where it allows it."""
+        library = self.library
+        if library is None:
+            return
+        from photosim.trash import undo_last
+
+        self._set_busy("Bringing photos back from the trash…")
+        self.trash_runner.submit(lambda: ("restored", undo_last(library)))
+
+    def _on_trash_done(self, outcome) -> None:
+        what, value = outcome
+        self._set_busy(None)
+        if what == "trashed":
+            gone = {Path(original) for original, _where in value.moved}
+            self._drop_paths(gone)
+            text = f"Moved {len(gone)} photos to the trash; Undo last move brings them back."
+            if value.failed:
+                path, reason = value.failed[0]
+                text += f" {len(value.failed)} could not be moved ({path.name}: {reason})."
+            self.note.setText(text)
+            self.trashed.emit(sorted(str(p) for p in gone))
+            self.invalidate()  # find again without them (now if shown)
+        else:
+            back = [str(p) for p in value or []]
+            self.note.setText(
+                f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
+            )
+            self._update_totals()
+            self.restored.emit(back)
+            self.invalidate()
+
+    def _drop_paths(self, gone: set[Path]) -> None:
+        """Forget trashed photos in the groups shown now; the finder is rebuilt when next shown."""
+        kept = []
+        for group in self.groups:
+            photos = tuple(m for m in group.photos if m.path not in gone)
+            if len(photos) < 2:
+                self.marks.pop(group.id, None)
+                continue
+            keep = group.keep if group.keep not in gone else photos[0].path
+            kept.append(replace(group, photos=photos, keep=keep))
+        self.groups = kept
+        self._counts.clear()
+        self.finder, self.stale = None, True
+        self._show_groups()
+
+    # -- reference folders --------------------------------------------------------
+    def edit_reference_folders(self) -> None:
+        if self.library is None:
+            return
+        dialog = ReferenceDialog(self.library.reference_folders(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_reference_folders(dialog.folders())
+
+    def set_reference_folders(self, folders: list[Path]) -> None:
+        """Store the reference folders with the library and find again (keepers change)."""
+        self.library.set_reference_folders(folders)
+        self.refresh()

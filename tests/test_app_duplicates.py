@@ -1,0 +1,382 @@
+"""The Duplicates view and the compare view with pytest-qt (offscreen).
+
+A real library (tiny injected model) on generated photos with planted copies;
+waits are on signals or conditions, never blind sleeps. The trash is a
+temporary one (XDG_DATA_HOME points into the test's folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import make_tiny_backbone, rotated_copy, write_photo
+from PIL import Image, ImageDraw
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from photosim.app.compare import CompareView, Side, difference, load_pair
+from photosim.app.duplicates import DuplicatesView
+from photosim.app.thumbnails import Thumbnails
+from photosim.library import Library
+
+TIMEOUT = 30_000
+
+
+@pytest.fixture
+def trash_home(tmp_path, monkeypatch) -> Path:
+    """A private freedesktop trash on the photos' filesystem, never the user's own."""
+    from send2trash import plat_other
+
+    data = tmp_path / "xdg-data"
+    data.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash"
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """Originals with planted copies (byte copy, resized, PNG export), another shot of one scene."""
+    root = tmp_path / "Photos"
+    write_photo(root / "beach.jpg", size=(800, 600), seed=1)
+    (root / "backup").mkdir()
+    shutil.copy2(root / "beach.jpg", root / "backup" / "beach.jpg")
+    write_photo(root / "tree.jpg", size=(800, 600), seed=2)
+    Image.open(root / "tree.jpg").resize((400, 300)).save(root / "tree small.jpg", quality=80)
+    write_photo(root / "dog.jpg", size=(640, 480), seed=3)
+    other_shot = Image.open(root / "dog.jpg").convert("RGB")  # the scene with a part changed
+    ImageDraw.Draw(other_shot).rectangle([0, 0, 320, 240], fill=(30, 120, 200))
+    other_shot.save(root / "dog 2.jpg", quality=90)
+    write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5)
+    Image.open(root / "originals" / "cat.jpg").save(root / "cat export.png")
+    return root
+
+
+@pytest.fixture
+def library(folder, trash_home):
+    lib = Library([folder], backbone=make_tiny_backbone())
+    for _event in lib.scan():
+        pass
+    yield lib
+    lib.close()
+
+
+class Recorder:
+    """The engine's DuplicateFinder, recording each grouping (arguments and thread)."""
+
+    def __init__(self, finder) -> None:
+        self.finder = finder
+        self.calls: list[tuple] = []
+        self.threads: list[threading.Thread] = []
+
+    def group(self, kinds=("exact", "near", "similar"), near=None, similar=None):
+        self.calls.append((tuple(kinds), near, similar))
+        self.threads.append(threading.current_thread())
+        return self.finder.group(kinds, near=near, similar=similar)
+
+
+@pytest.fixture
+def view(qtbot, library):
+    """The view on the real engine: the finder is built (off the GUI thread) when it is shown."""
+    widget = DuplicatesView(Thumbnails())
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.set_library(library)
+    with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
+        widget.show()
+    widget.finder = Recorder(widget.finder)
+    yield widget
+    widget.release()
+
+
+def refind(qtbot, view: DuplicatesView) -> None:
+    """Build the finder again (after a decision or a change of reference folders)."""
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
+        view.refresh()
+    view.finder = Recorder(view.finder)
+
+
+def names(view: DuplicatesView) -> list[list[str]]:
+    return [[m.path.name for m in g.photos] for g in view.groups]
+
+
+def select(view: DuplicatesView, path: Path):
+    """Make the group holding ``path`` the current one; returns it."""
+    row = next(r for r, g in enumerate(view.groups) if path in [m.path for m in g.photos])
+    view.select_row(row)
+    assert view.current_group() is view.groups[row]
+    return view.groups[row]
+
+
+def group_of(view: DuplicatesView, path: Path):
+    return next((g for g in view.groups if path in [m.path for m in g.photos]), None)
+
+
+def slide(qtbot, slider, value: int):
+    with qtbot.waitSignal(slider.parent().regrouped, timeout=TIMEOUT) as blocker:
+        slider.setValue(value)
+    return blocker.args[0]
+
+
+# -- regrouping -------------------------------------------------------------------------
+def test_groups_of_planted_copies_and_the_calibrated_thresholds(view, folder):
+    assert sorted(g.kind for g in view.groups) == ["exact", "near", "near", "similar"]
+    assert group_of(view, folder / "tree small.jpg").keep == folder / "tree.jpg"
+    assert group_of(view, folder / "cat export.png").keep == folder / "originals" / "cat.jpg"
+    calibrated = view.result.thresholds
+    assert view.near_slider.value() == round(calibrated.near * 1000)
+    assert view.similar_slider.value() == round(calibrated.similar * 1000)
+    assert view.group_model.rowCount() == 4
+
+
+def test_the_slow_search_runs_in_a_worker_and_reports_its_steps(qtbot, library):
+    widget = DuplicatesView(Thumbnails())
+    qtbot.addWidget(widget)
+    steps, texts = [], []
+    widget.step.connect(steps.append)
+    widget.step.connect(lambda _s: texts.append(widget.total_label.text()))
+    widget.set_library(library)
+    with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
+        widget.show()  # returns at once: the finder is built off the GUI thread
+        assert widget.busy.isVisible()
+    assert "pixels" in steps and any("Looking for duplicates: " in t for t in texts)
+    assert not widget.busy.isVisible()
+    widget.release()
+
+
+def test_slider_regroups_off_the_gui_thread(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    assert group_of(view, folder / "dog 2.jpg").kind == "similar"
+    result = slide(qtbot, view.similar_slider, 950)  # above the other shot's score
+    assert result.thresholds.similar == pytest.approx(0.95)
+    assert group_of(view, folder / "dog 2.jpg") is None
+    assert view.group_model.rowCount() == len(view.groups) == 3
+    assert view.finder.calls and threading.main_thread() not in view.finder.threads
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
+        view.kind_boxes["near"].setChecked(False)
+    assert [g.kind for g in view.groups] == ["exact"]
+
+
+def test_slider_drag_is_debounced_into_one_grouping(qtbot, view):
+    before = len(view.finder.calls)
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
+        for value in range(760, 900, 10):
+            view.similar_slider.setValue(value)
+    assert len(view.finder.calls) - before == 1
+    assert view.finder.calls[-1][2] == pytest.approx(0.89)
+
+
+# -- marks ------------------------------------------------------------------------------
+def test_copies_are_marked_remove_and_keepers_and_other_shots_keep(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    marked = set(view.marked_paths())
+    beach = {folder / "beach.jpg", folder / "backup" / "beach.jpg"}
+    assert len(marked & beach) == 1
+    assert marked - beach == {folder / "tree small.jpg", folder / "cat export.png"}
+    # similar shots are other photos: nothing in their group is marked until the user says so
+    assert group_of(view, folder / "dog 2.jpg") is not None
+    assert not marked & {folder / "dog.jpg", folder / "dog 2.jpg"}
+
+
+def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, folder):
+    backup = folder / "backup" / "beach.jpg"
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # what the button's dialog does
+        view.set_reference_folders([folder / "backup"])
+    assert library.reference_folders() == [folder / "backup"]
+    assert view.reference_button.text() == "Reference folders (1)…"
+    group = select(view, backup)
+    assert group.keep == backup  # a reference photo is the keeper
+    assert view.marks[group.id][str(backup)] == "reference"
+    assert folder / "beach.jpg" in view.marked_paths() and backup not in view.marked_paths()
+    assert not view.mark(backup, remove=True)  # refused, with a sentence why
+    assert "reference" in view.note.text()
+    view.apply_suggested()
+    assert backup not in view.marked_paths()
+
+
+def test_a_group_always_keeps_one_photo_and_a_keep_mark_lasts(qtbot, view, folder):
+    group = select(view, folder / "tree.jpg")
+    assert not view.mark(folder / "tree.jpg", remove=True)  # the last one kept
+    assert view.mark(folder / "tree small.jpg", remove=False)
+    assert view.mark(folder / "tree.jpg", remove=True)
+    assert view.marks[group.id] == {str(folder / "tree.jpg"): "remove",
+                                    str(folder / "tree small.jpg"): "keep"}  # fmt: skip
+    view.apply_suggested()
+    assert view.marks[group.id][str(folder / "tree small.jpg")] == "remove"
+    refind(qtbot, view)  # the keep mark is stored by the library: the engine now suggests it
+    assert group_of(view, folder / "tree.jpg").keep == folder / "tree small.jpg"
+
+
+def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    select(view, folder / "dog.jpg")
+    view.not_duplicates()
+    assert group_of(view, folder / "dog.jpg") is None
+    assert view.group_model.rowCount() == 3
+    slide(qtbot, view.similar_slider, 650)  # regroup: the dismissed group stays away
+    assert group_of(view, folder / "dog.jpg") is None
+    refind(qtbot, view)  # and so it does for the engine, which stored the decision
+    slide(qtbot, view.similar_slider, 640)
+    assert group_of(view, folder / "dog.jpg") is None
+    assert len(view.groups) == 3
+
+
+# -- trash and undo ---------------------------------------------------------------------
+def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
+    qtbot, view, folder, trash_home
+):
+    slide(qtbot, view.similar_slider, 700)
+    before = {p for p in folder.rglob("*") if p.is_file()}
+    asked = []
+    view.confirm = lambda count, size: asked.append((count, size)) or True
+    marked = set(view.marked_paths())
+    size = sum(os.path.getsize(p) for p in marked)
+    with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
+        assert view.move_marked_to_trash()
+    assert asked and asked[0][0] == len(marked) == 3
+    assert asked[0][1] == size
+    assert {Path(p) for p in blocker.args[0]} == marked
+    assert {p for p in folder.rglob("*") if p.is_file()} == before - marked
+    assert len(list((trash_home / "files").iterdir())) == 3  # in the test's trash
+    assert [g.kind for g in view.groups] == ["similar"]  # the copies' groups are gone
+    with qtbot.waitSignal(view.restored, timeout=TIMEOUT) as blocker:
+        view.undo_last_move()
+    assert {Path(p) for p in blocker.args[0]} == marked
+    assert {p for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_declining_the_confirmation_moves_nothing(view, folder):
+    before = {p for p in folder.rglob("*") if p.is_file()}
+    view.confirm = lambda count, size: False
+    assert not view.move_marked_to_trash()
+    assert {p for p in folder.rglob("*") if p.is_file()} == before
+
+
+# -- compare ----------------------------------------------------------------------------
+def visible(pane) -> tuple[float, ...]:
+    """The part of its image a pane shows, in normalised image coordinates."""
+    r = pane.image_rect()
+    return tuple(round(v, 3) for v in (-r.x() / r.width(), -r.y() / r.height(),
+                                       pane.width() / r.width(), pane.height() / r.height()))  # fmt: skip
+
+
+def test_double_click_compares_with_the_keeper_with_synchronised_zoom_and_pan(qtbot, view, folder):
+    select(view, folder / "tree.jpg")
+    row = next(i for i, m in enumerate(view.members.members) if m.path.name == "tree small.jpg")
+    dialog = view.compare_member(row)
+    compare: CompareView = dialog.view
+    with qtbot.waitSignal(compare.loaded, timeout=TIMEOUT):
+        pass
+    left, right = compare.panes
+    assert left.image.width() == 800 and right.image.width() == 400  # keeper on the left
+    assert "800 × 600" in compare.facts[0].text() and "400 × 300" in compare.facts[1].text()
+    assert "(more)" in compare.facts[0].text() and "Sharpness" in compare.facts[1].text()
+    assert visible(left) == visible(right)
+    centre = QPointF(left.width() / 4, left.height() / 4)
+    wheel = QWheelEvent(centre, left.mapToGlobal(centre), QPoint(), QPoint(0, 360),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(left, wheel)
+    assert compare.state.zoom == pytest.approx(1.25**3)
+    assert visible(left) == visible(right) and visible(left)[2] < 0.6
+    before = visible(right)
+    for kind, pos in ((QEvent.Type.MouseButtonPress, QPointF(200, 200)),
+                      (QEvent.Type.MouseMove, QPointF(150, 170)),
+                      (QEvent.Type.MouseButtonRelease, QPointF(150, 170))):  # fmt: skip
+        QApplication.sendEvent(left, QMouseEvent(kind, pos, left.mapToGlobal(pos),
+                                                 Qt.MouseButton.LeftButton,
+                                                 Qt.MouseButton.LeftButton,
+                                                 Qt.KeyboardModifier.NoModifier))  # fmt: skip
+    assert visible(right)[0] > before[0] and visible(right)[1] > before[1]  # dragged left and up
+    assert visible(left) == visible(right)
+    compare.diff_box.setChecked(True)
+    assert right.image is compare.result["diff"]
+    assert "Difference" in compare.titles[1].text()
+
+
+def test_compare_aligns_an_exif_rotated_copy_upright(folder, tmp_path):
+    copy = rotated_copy(folder / "tree.jpg", tmp_path / "turned.jpg")
+    result = load_pair(Side.of(folder / "tree.jpg"), Side.of(copy))
+    assert result["right"].width() == 800 and result["right"].height() == 600
+    assert result["mean_diff"] < 0.03
+    assert result["facts"][1]["pixels"] == "800 × 600"  # the upright size, from the header
+
+
+def test_difference_of_a_resized_copy_is_small_and_of_another_photo_large(folder):
+    a = Image.open(folder / "tree.jpg").convert("RGB")
+    small = Image.open(folder / "tree small.jpg").convert("RGB")
+    other = Image.open(folder / "dog.jpg").convert("RGB")
+    shown, mean_same, turn = difference(a, small)
+    assert shown.size == a.size and turn == 0
+    assert mean_same < 0.03 < difference(a, other)[1]
+    turned = a.transpose(Image.Transpose.ROTATE_90)  # turned in its pixels, no EXIF tag
+    _shown, mean_turned, turn = difference(a, turned)
+    assert turn == 270 and mean_turned < 0.03
+
+
+def test_views_render_for_screenshots(qtbot, view, folder, tmp_path):
+    """The Duplicates view and the compare view paint photos (PHOTOSIM_SHOTS=DIR keeps PNGs)."""
+    select(view, folder / "tree.jpg")
+    qtbot.waitUntil(lambda: view.thumbnails.pending() == 0, timeout=TIMEOUT)
+    dialog = view.compare_member(1)
+    with qtbot.waitSignal(dialog.view.loaded, timeout=TIMEOUT):
+        pass
+    out = Path(os.environ.get("PHOTOSIM_SHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, widget in (("duplicates.png", view), ("compare.png", dialog)):
+        image = widget.grab().toImage()
+        assert image.width() > 600
+        image.save(str(out / name))
+        with Image.open(out / name) as shot:
+            assert len(shot.convert("RGB").resize((64, 40)).getcolors(4096) or []) > 100
+
+
+# -- in the main window -----------------------------------------------------------------
+@pytest.fixture
+def window(qtbot, folder, trash_home):
+    from photosim.app.window import MainWindow
+
+    win = MainWindow(backbone=make_tiny_backbone())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.signals.scan_finished, timeout=TIMEOUT):
+        win.open_library(str(folder))  # opens in a worker; the scan follows
+    yield win
+    win.close()
+
+
+def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
+    qtbot, window, folder, trash_home
+):
+    assert window.tabs.tabText(1) == "Duplicates"
+    with qtbot.waitSignal(window.duplicates.regrouped, timeout=TIMEOUT):
+        window.show_duplicates()
+    view = window.duplicates
+    backup = folder / "backup" / "beach.jpg"
+    exact = [g for g in view.groups if g.kind == "exact"]
+    assert [sorted(m.path for m in g.photos) for g in exact] == [
+        sorted([folder / "beach.jpg", backup])
+    ]
+    assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
+    before = window.photos.rowCount()
+    view.confirm = lambda count, size: True
+    marked = view.marked_paths()
+    with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
+        view.move_marked_to_trash()
+    assert window.photos.rowCount() == before - len(marked)
+    assert len(list((trash_home / "files").iterdir())) == len(marked)
+    assert all(window.photos.row_of(str(p)) is None for p in marked)
+    with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
+        view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == before, timeout=TIMEOUT)
