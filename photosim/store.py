@@ -262,6 +262,21 @@ class Store:
             self.db.execute("select model, count(*) from vectors group by model").fetchall()
         )
 
+    # -- (desktop helper) folders leaving a library ---------------------------
+    def delete_under(self, folder: str | Path) -> int:
+        """Forget the photos under ``folder`` (rows only: files on disk are untouched)."""
+        prefix = str(folder).rstrip("/\\")
+        with self.atomic() as db:
+            ids = [
+                pid
+                for pid, path in db.execute("select id, path from photos")
+                if path == prefix or path.startswith((prefix + "/", prefix + "\\"))
+            ]
+            self.delete_photos(ids)
+            if ids:
+                self.bump_version()
+        return len(ids)
+
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
 _PHOTOS_WITH_VECTOR = (
