@@ -30,6 +30,7 @@ from photosim.app.delegate import PAD, ThumbDelegate, resource_path
 from photosim.app.models import SORTS, NeighbourModel, PhotoModel, PhotoProxy
 from photosim.app.panes import NeighboursPane, PreviewPane, WelcomePage
 from photosim.app.scanning import ScanMixin
+from photosim.app.setup_actions import SetupMixin, known_db_for
 from photosim.app.signals import Signals
 from photosim.app.tasks import Runner, ScanWorker, friendly
 from photosim.app.thumbnails import Thumbnails, pil_to_qimage
@@ -49,7 +50,7 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
 
 
-class MainWindow(ScanMixin, QMainWindow):
+class MainWindow(SetupMixin, ScanMixin, QMainWindow):
     """One library at a time; every slow step runs in a worker (see tasks.py)."""
 
     def __init__(self, *, model: str | None = None, weights: str | None = None,
@@ -79,6 +80,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self._build_menus()
         self._build_status()
         self._connect()
+        self._init_setup()  # weights, preferences, folders (setup_actions.py)
         self.setAcceptDrops(True)
         self.setWindowTitle("photosim")
         self.setWindowIcon(QIcon(resource_path("photosim.svg")))
@@ -97,7 +99,7 @@ class MainWindow(ScanMixin, QMainWindow):
         self.grid.setUniformItemSizes(True)
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setBatchSize(400)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.grid.setMouseTracking(True)
         self.welcome = WelcomePage()
@@ -185,6 +187,7 @@ class MainWindow(ScanMixin, QMainWindow):
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Model Weights…", self.show_weights_help)
         self._action(help_menu, "&About photosim", self.show_about)
+        self._build_setup_menus(bar, file, library, help_menu)
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
         QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, self.go_back)
 
@@ -283,6 +286,8 @@ class MainWindow(ScanMixin, QMainWindow):
     ) -> bool:
         """Open (or create) the library of ``root`` and start its incremental scan."""
         self.close_library()
+        if root and db is None and (known := known_db_for(root)):
+            root, db = None, known  # a folder of a library with several: open all of it
         try:
             roots = [Path(root)] if root else None
             self.library = Library(roots, db, **self.engine_options)
@@ -359,12 +364,14 @@ class MainWindow(ScanMixin, QMainWindow):
     def _query_neighbours(self) -> None:
         """Neighbours of the current query: from the cache for library photos, else embedded."""
         path, library = self.current, self.library
-        if path is None or library is None:
+        if path is None or library is None or self._requery_special():
             return
         k = self.strip.k_box.value()
         photo = library.photo(path)
         if self.model_error and not (photo and photo.has_vector):
-            self.strip.show_message(self._weights_message(), f"Similar to {os.path.basename(path)}")
+            self.show_weights_prompt(
+                self._weights_message(), f"Similar to {os.path.basename(path)}"
+            )
             return
         if photo is not None:
             self.query_runner.submit(lambda: (path, library.similar(photo, k)))
@@ -427,7 +434,9 @@ class MainWindow(ScanMixin, QMainWindow):
             self.show_query(path, outside=True)
 
     def dragEnterEvent(self, event) -> None:
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
+        if any(url.isLocalFile() for url in event.mimeData().urls()) or self.accepts_drop(
+            event.mimeData()
+        ):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
@@ -435,6 +444,8 @@ class MainWindow(ScanMixin, QMainWindow):
         if files and os.path.isfile(files[0]):
             event.acceptProposedAction()
             self.query_file(files[0])
+        elif self.drop_data(event.mimeData()):  # a browser's picture, carried as data
+            event.acceptProposedAction()
 
     # -- small slots -------------------------------------------------------------
     def _on_grid_activated(self, index) -> None:
@@ -476,14 +487,6 @@ class MainWindow(ScanMixin, QMainWindow):
                           f"{len(failures)} files could not be read and were skipped.", parent=self)  # fmt: skip
         box.setDetailedText(text)
         box.exec()
-
-    def show_weights_help(self) -> None:
-        text = self.model_error or "The model weights are loaded; similarity is on."
-        QMessageBox.information(self, "Model weights", text)
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About photosim", "photosim: browse your photos and find similar ones. "
-                          "Everything stays on this computer.")  # fmt: skip
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
