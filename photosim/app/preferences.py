@@ -127,7 +127,7 @@ class PreferencesDialog(QDialog):
         self.precision_box = self._combo(PRECISIONS, prefs.precision)
         self.precision_box.setToolTip("Half precision is faster on GPUs; auto picks for you")
         self.k_box = QSpinBox(minimum=1, maximum=200, value=prefs.k)
-        self.cache_box = QSpinBox(minimum=50, maximum=100_000, singleStep=100, suffix=" MB")
+        self.cache_box = QSpinBox(minimum=10, maximum=100_000, singleStep=100, suffix=" MB")
         self.cache_box.setValue(prefs.cache_mb)
         self.cache_label = QLabel()
         self.clear_button = QPushButton("Clear cache")

@@ -151,16 +151,14 @@ class SetupMixin:
     def use_weights(self, weights: str | None, model: str) -> bool:
         """Switch similarity on (or to another model) now: no restart; waiting photos embed."""
         try:
+            if weights:
+                validate_weights(weights, model)  # before anything stops or changes
             if self.library is not None:
                 self.stop_scan(wait=True)
                 self.library.set_weights(weights, model)
-            elif weights:
-                validate_weights(weights, model)
         except PhotosimError as exc:
             self.weights_prompt.set_text(self.weights_prompt.message.text(), str(exc))
             self.status_text.setText(str(exc))
-            if self.library is not None and self.model_error:
-                self.start_scan()
             return False
         weights = str(Path(weights).resolve()) if weights else None
         self.settings.setValue(f"weights/{model}", weights or "")
