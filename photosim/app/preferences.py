@@ -8,7 +8,6 @@ flags win over them for the run they are given to.
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
 from dataclasses import dataclass
 
@@ -93,16 +92,23 @@ def remembered_weights(s: QSettings, model: str) -> str | None:
     return value if value and os.path.isfile(value) else None
 
 
+def available_devices() -> list[str]:
+    """The accelerators torch can use here: "cuda", "mps" (the CPU always is)."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return [name for name, ok in (("cuda", torch.cuda.is_available()),
+                                  ("mps", mps is not None and mps.is_available())) if ok]  # fmt: skip
+
+
 def detected_devices() -> str:
     """What this computer offers, in words: the GPU by name, Apple's MPS, or the CPU only."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        import torch
+    import torch
+
     found = []
-    if torch.cuda.is_available():
+    if "cuda" in available_devices():
         found.append(f"CUDA ({torch.cuda.get_device_name(0)})")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if "mps" in available_devices():
         found.append("Apple MPS")
     return "Detected: " + (", ".join(found) + " and the CPU" if found else "the CPU only")
 
@@ -124,6 +130,9 @@ class PreferencesDialog(QDialog):
         self.model_box.setToolTip("A larger ResNet is slower; changing it re-embeds the library")
         self.device_box = self._combo(DEVICES, prefs.device)
         self.device_label = QLabel(detected_devices())
+        for i, name in enumerate(DEVICES):  # what is not there cannot be picked
+            if name not in ("auto", "cpu") and name not in available_devices():
+                self.device_box.model().item(i).setEnabled(False)
         self.precision_box = self._combo(PRECISIONS, prefs.precision)
         self.precision_box.setToolTip("Half precision is faster on GPUs; auto picks for you")
         self.k_box = QSpinBox(minimum=1, maximum=200, value=prefs.k)

@@ -108,7 +108,12 @@ class SetupMixin:
     def show_weights_prompt(self, text: str, title: str = "") -> None:
         """The degraded state in the neighbours pane: the reason and two ways out."""
         self.strip.show_message(text, title)
-        self.weights_prompt.set_text(text)
+        model = self._model_name()
+        self.weights_prompt.set_text(
+            f"Similarity needs the pretrained {model} weights: choose a {model} weights "
+            f"file (.pth), or download them from pytorch.org."
+        )
+        self.weights_prompt.message.setToolTip(text)  # the details, with the file expected
         self.strip.stack.setCurrentWidget(self.weights_prompt)
 
     def show_weights_help(self) -> None:

@@ -186,7 +186,6 @@ class WeightsPrompt(QWidget):
 
     def set_text(self, text: str, error: str = "") -> None:
         self.message.setText(text)
-        self.message.setToolTip(text)
         self.error.setText(error)
         self.error.setVisible(bool(error))
 
