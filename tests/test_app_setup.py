@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
+from test_e2e import PROJECT, xvfb  # noqa: F401  (a fixture, asked for by name below)
 
 pytest.importorskip("pytestqt")
 
@@ -288,3 +290,31 @@ def test_a_bare_web_address_drop_gets_one_sentence(qtbot, window, folder):
     drop(window, mime)
     text = window.status_text.text()
     assert "does not download" in text and text.count(". ") == 0
+
+
+# -- end to end: the degraded state on a real X server ------------------------------------
+def test_real_app_without_weights_offers_to_choose_them_on_x_server(request, tmp_path):
+    """A new user's first start (no weights, no network): it browses and offers the buttons."""
+    import json
+    import subprocess
+    import sys
+
+    display = request.getfixturevalue("xvfb")
+    folder = tmp_path / "Photos"
+    for seed in range(6):
+        write_photo(folder / f"photo{seed}.jpg", size=(800, 600), seed=seed)
+    shot, result, script = tmp_path / "degraded.png", tmp_path / "r.json", tmp_path / "s.json"
+    script.write_text(json.dumps({"select": "photo2.jpg", "screenshot": str(shot),
+                                  "result": str(result), "timeout_s": 120}))  # fmt: skip
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+           "PHOTOSIM_AUTOTEST": str(script)}  # fmt: skip
+    command = [sys.executable, "-m", "photosim", "gui", str(folder), "--model", "resnet18"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcome = json.loads(result.read_text())
+    assert outcome["error"] is None and outcome["photos"] == 6 and outcome["matches"] == []
+    with Image.open(shot) as image:
+        assert image.width >= 1000 and image.height >= 600
+    keep = PROJECT / "screenshots"
+    keep.mkdir(exist_ok=True)
+    shutil.copy2(shot, keep / "e2e-degraded.png")

@@ -115,6 +115,8 @@ class SetupMixin:
         )
         self.weights_prompt.message.setToolTip(text)  # the details, with the file expected
         self.strip.stack.setCurrentWidget(self.weights_prompt)
+        if self.current is not None:
+            self.signals.similarity_unavailable.emit(text)
 
     def show_weights_help(self) -> None:
         """Help > Model Weights: what is loaded, or why not, with Choose / Download."""
