@@ -102,6 +102,19 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     again.close()
 
 
+def test_help_model_weights_offers_the_same_choice(qtbot, folder, resnet18_weights, monkeypatch):
+    win = degraded_window(qtbot, folder)
+    menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
+    next(a for a in menu.actions() if a.text() == "&Model Weights…").trigger()
+    prompt = win.weights_dialog.prompt
+    assert "resnet18" in prompt.message.text() and prompt.download_button.isVisibleTo(prompt)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(resnet18_weights), ""))
+    with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
+        qtbot.mouseClick(prompt.choose_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].embedded == 9 and not win.weights_dialog.isVisible()
+    win.close()
+
+
 def test_a_wrong_weights_file_gets_one_sentence_and_changes_nothing(
     qtbot, folder, tmp_path, monkeypatch
 ):
@@ -188,7 +201,7 @@ def test_changing_the_model_in_preferences_re_embeds_the_library(
 
 # -- several folders ------------------------------------------------------------------
 def test_adding_and_removing_a_folder_in_the_app_leaves_the_files_alone(
-    qtbot, window, folder, tmp_path
+    qtbot, window, folder, tmp_path, monkeypatch
 ):
     phone = tmp_path / "Phone"
     for seed in range(20, 23):
@@ -196,8 +209,11 @@ def test_adding_and_removing_a_folder_in_the_app_leaves_the_files_alone(
     before = snapshot(folder) | snapshot(phone)
     open_and_scan(qtbot, window, folder)
     assert window.photos.rowCount() == 10
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(phone))
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Library")
+    add = next(a for a in menu.actions() if a.text() == "&Add Folder…")
     with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        assert window.add_folder(str(phone))
+        add.trigger()
     assert window.photos.rowCount() == 13
     assert str(folder) in window.windowTitle() and str(phone) in window.windowTitle()
     removable = [a.text() for a in window.remove_menu.actions()]
