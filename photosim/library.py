@@ -237,6 +237,7 @@ class Library:
         with self._backbone_lock:
             self.model_name, self.weights = model, weights
             self._backbone, self._model_key = None, None
+            self._asked_model = None  # a model asked for at opening no longer applies
 
     def set_device(self, device: str) -> None:
         """Embed on another device from now on (vectors stay valid: the key has no device)."""

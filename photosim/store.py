@@ -265,13 +265,16 @@ class Store:
     # -- (desktop helper) folders leaving a library ---------------------------
     def delete_under(self, folder: str | Path) -> int:
         """Forget the photos under ``folder`` (rows only: files on disk are untouched)."""
-        prefix = str(folder).rstrip("/\\")
+        import os
+
+        prefix = os.fsencode(str(folder).rstrip("/\\"))
+        under = (prefix + b"/", prefix + b"\\")
         with self.atomic() as db:
-            ids = [
-                pid
-                for pid, path in db.execute("select id, path from photos")
-                if path == prefix or path.startswith((prefix + "/", prefix + "\\"))
-            ]
+            ids = []
+            for pid, raw in db.execute("select id, path from photos"):
+                path = raw if isinstance(raw, bytes) else os.fsencode(raw)  # str or bytes rows
+                if path == prefix or path.startswith(under):
+                    ids.append(pid)
             self.delete_photos(ids)
             if ids:
                 self.bump_version()

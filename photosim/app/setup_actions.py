@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QMenu, QMessageBox
 
 from photosim import paths
 from photosim.app.about import about_html
@@ -86,6 +86,8 @@ class SetupMixin:
         file_menu.insertAction(file_menu.actions()[3], self.many_action)
         self.grid.addAction(self.many_action)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        # Ctrl/Shift-click add to the selection; a plain click still selects one photo.
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         edit = QAction("&Preferences…", self)
         edit.setShortcut(QKeySequence.StandardKey.Preferences)
         edit.triggered.connect(self.show_preferences)
@@ -120,9 +122,13 @@ class SetupMixin:
 
     def show_weights_help(self) -> None:
         """Help > Model Weights: what is loaded, or why not, with Choose / Download."""
-        text = self.model_error or (
-            f"The {self._model_name()} weights are loaded; similarity is on. "
-            f"You can still choose another weights file."
+        text = (
+            str(self.model_error)
+            if self.model_error
+            else (
+                f"The {self._model_name()} weights are loaded; similarity is on. "
+                f"You can still choose another weights file."
+            )
         )
         dialog = WeightsDialog(text, self)
         dialog.prompt.choose.connect(dialog.accept)
@@ -161,7 +167,7 @@ class SetupMixin:
             if weights:
                 validate_weights(weights, model)  # before anything stops or changes
             if self.library is not None:
-                self.stop_scan(wait=True)
+                self._stop_scan_now()
                 self.library.set_weights(weights, model)
         except PhotosimError as exc:
             self.weights_prompt.set_text(self.weights_prompt.message.text(), str(exc))
@@ -179,7 +185,7 @@ class SetupMixin:
 
     def _on_setup_scan_finished(self, final) -> None:
         if final is not None and self.model_error and self.current is None:
-            self.show_weights_prompt(self._weights_message(), "Similarity is off")
+            self.show_weights_prompt(str(self.model_error), "Similarity is off")
 
     # -- preferences --------------------------------------------------------------
     def show_preferences(self) -> PreferencesDialog:
@@ -210,7 +216,7 @@ class SetupMixin:
         library.set_device(prefs.device)
         if prefs.model != library.model_name:
             weights = remembered_weights(self.settings, prefs.model)
-            self.stop_scan(wait=True)
+            self._stop_scan_now()
             try:
                 library.set_weights(weights, prefs.model)
             except PhotosimError:
@@ -231,14 +237,15 @@ class SetupMixin:
     def add_folder(self, folder: str) -> bool:
         """Add ``folder`` to the open library (or open it) and scan it in."""
         if self.library is None:
-            return self.open_library(folder)
+            self.open_library(folder)
+            return True
         try:
             self.library.add_root(folder)
         except PhotosimError as exc:
             self.status_text.setText(str(exc))
             return False
         self._refresh_folders()
-        self.stop_scan(wait=True)
+        self._stop_scan_now()
         self.start_scan()
         return True
 
@@ -252,19 +259,34 @@ class SetupMixin:
                 "A library keeps at least one folder; open another folder instead (Ctrl+O)."
             )
             return 0
-        self.stop_scan(wait=True)
-        self.query_runner.wait()
+        self._stop_scan_now()
         removed = library.remove_root(folder)
         if self.current and Path(self.current).is_relative_to(folder):
             self.current = None
             self.preview.show_photo(None)
             self.neighbours.set_matches([])
-        self.photos.set_photos(library.photos())
+        self._reload_grid()
         self._refresh_folders()
         self.status_text.setText(
             f"{removed:,} photos of {shown(folder)} left the library; the files are untouched."
         )
         return removed
+
+    def _stop_scan_now(self) -> None:
+        """Stop the running scan and wait for it, before the library's model or folders change."""
+        if hasattr(self, "abandon_scan"):  # the worker-based scan lifecycle
+            worker = self.abandon_scan()
+            if worker is not None:
+                worker.join(30)
+        else:
+            self.stop_scan(wait=True)
+
+    def _reload_grid(self) -> None:
+        reload = getattr(self, "reload_photos", None)  # in a worker, where the window has it
+        if reload is not None:
+            reload()
+        elif self.library is not None:
+            self.photos.set_photos(self.library.photos())
 
     def _refresh_folders(self) -> None:
         """The window title and the Library menu name the folders of the open library."""

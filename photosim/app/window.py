@@ -99,7 +99,7 @@ class MainWindow(SetupMixin, ScanMixin, QMainWindow):
         self.grid.setUniformItemSizes(True)
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setBatchSize(400)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.grid.setMouseTracking(True)
         self.welcome = WelcomePage()
