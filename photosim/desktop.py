@@ -36,12 +36,14 @@ def icon_path(data_home: Path | None = None) -> Path:
     )
 
 
-def launcher() -> str:
-    """The command the entry runs: ``photosim`` when on PATH, else this interpreter's module."""
-    found = shutil.which("photosim")
-    if found:
-        return "photosim"
-    return f"{_quote(sys.executable)} -m photosim"
+def launcher() -> tuple[str, str]:
+    """(program, command) the entry runs, by absolute path: a desktop session's PATH may lack
+    the virtual environment photosim lives in. The ``photosim`` script, else this Python."""
+    script = shutil.which("photosim")
+    if script:
+        script = os.path.abspath(script)
+        return script, _quote(script)
+    return sys.executable, f"{_quote(sys.executable)} -m photosim"
 
 
 def _quote(arg: str) -> str:
@@ -54,7 +56,8 @@ def _quote(arg: str) -> str:
 
 def entry_text(command: str | None = None) -> str:
     """The ``.desktop`` file: an application that opens folders (``%f``)."""
-    command = command or launcher()
+    program, default = launcher()
+    command = command or default
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
@@ -63,7 +66,7 @@ def entry_text(command: str | None = None) -> str:
         "GenericName=Photo Browser\n"
         "Comment=Browse your photos and find similar ones, on this computer\n"
         f"Exec={command} gui %f\n"
-        f"TryExec={command.split()[0].strip(chr(34))}\n"
+        f"TryExec={program}\n"
         f"Icon={APP_ID}\n"
         "Terminal=false\n"
         "MimeType=inode/directory;\n"

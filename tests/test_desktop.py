@@ -55,10 +55,15 @@ def test_install_desktop_writes_a_valid_entry_and_uninstall_removes_it(
     assert "Removed" in capsys.readouterr().out
 
 
-def test_exec_line_quotes_an_interpreter_path_with_spaces():
-    text = desktop.entry_text('"/opt/my python/bin/python3" -m photosim')
+def test_exec_line_quotes_an_interpreter_path_with_spaces(tmp_path):
+    command = desktop._quote("/opt/my python/bin/python3") + " -m photosim"
+    text = desktop.entry_text(command)
     assert 'Exec="/opt/my python/bin/python3" -m photosim gui %f' in text
-    assert desktop._quote("/opt/my python/python3") == '"/opt/my python/python3"'
+    if validator := shutil.which("desktop-file-validate"):
+        (tmp_path / "photosim.desktop").write_text(text)
+        result = subprocess.run([validator, str(tmp_path / "photosim.desktop")],
+                                capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout
 
 
 # -- weights are checked before use ---------------------------------------------------
