@@ -25,6 +25,7 @@ from photosim import paths, thumbs
 from photosim.app.preferences import Preferences
 from photosim.app.setup_actions import DROPPED
 from photosim.app.window import MainWindow, app_settings
+from photosim.library import Library
 
 SCAN_TIMEOUT = 120_000
 
@@ -95,10 +96,16 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     assert win.model_error is None and win.strip.stack.currentWidget() is win.strip.view
     win.close()
     assert app_settings().value("weights/resnet18") == str(resnet18_weights.resolve())
-    again = make_window(qtbot)  # the next start remembers the choice
-    with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        again.open_library(str(folder))
-    assert again.library.weights == str(resnet18_weights.resolve()) and not again.model_error
+    other = folder.parent / "Other"  # another library of that model, made without weights
+    write_photo(other / "other.jpg", seed=40)
+    with Library([other]) as lib:
+        lib.store.set_meta(model_name="resnet18")
+        lib.store.commit()
+    again = make_window(qtbot)  # the next start: the library's model gets the chosen weights
+    with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
+        again.open_library(str(other))
+    assert again.library.weights == str(resnet18_weights.resolve())
+    assert not again.model_error and blocker.args[0].embedded == 1
     again.close()
 
 

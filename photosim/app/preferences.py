@@ -75,8 +75,8 @@ def engine_defaults(options: dict, s: QSettings) -> dict:
     out = dict(options)
     if out.get("model") is None and s.contains("engine/model"):
         out["model"] = prefs.model
-    if out.get("weights") is None:
-        out["weights"] = remembered_weights(s, out.get("model") or prefs.model)
+    if out.get("weights") is None and out.get("model"):  # else: once the library's model is known
+        out["weights"] = remembered_weights(s, out["model"])
     if out.get("device", "auto") == "auto":
         out["device"] = prefs.device
     if "precision" in inspect.signature(Library).parameters and out.get("precision") is None:

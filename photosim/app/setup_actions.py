@@ -7,6 +7,7 @@ library, settings, strip, runners and scan lifecycle (``ScanMixin``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -75,7 +76,7 @@ class SetupMixin:
         self.weights_prompt.download.connect(self.download_weights)
         self.strip.stack.addWidget(self.weights_prompt)
         self.signals.scan_finished.connect(self._on_setup_scan_finished)
-        self.signals.library_opened.connect(lambda _lib: self._refresh_folders())
+        self.signals.library_opened.connect(self._on_setup_library_opened)
         prune_in_background(Preferences.read(self.settings).cache_mb * 1_000_000)
 
     def _build_setup_menus(self, bar, file_menu, library_menu, help_menu) -> None:
@@ -182,6 +183,16 @@ class SetupMixin:
             self.strip.show_message("Embedding the photos with the new weights…")
             self.start_scan()
         return True
+
+    def _on_setup_library_opened(self, library) -> None:
+        """Before its first scan: a library without weights gets those chosen for its model."""
+        self._refresh_folders()
+        if library.weights or self.engine_options.get("backbone") is not None:
+            return
+        weights = remembered_weights(self.settings, library.model_name)
+        if weights:
+            with contextlib.suppress(PhotosimError):  # changed since: the prompt offers again
+                library.set_weights(weights)
 
     def _on_setup_scan_finished(self, final) -> None:
         if final is not None and self.model_error and self.current is None:
