@@ -224,15 +224,18 @@ class Library:
             self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
         remember(self)
 
-    def set_weights(self, weights: Path | str | None, model: str | None = None) -> None:
+    def set_weights(
+        self, weights: Path | str | None, model: str | None = None, *, check: bool = True
+    ) -> None:
         """Use other weights (or model) from now on; the next scan embeds what lacks a vector.
 
         A weights file is validated first (``WeightsInvalid``, nothing changes); None means
-        torchvision's cache. The old model stays in memory until this returns.
+        torchvision's cache. ``check=False`` skips the check (the caller has just made it).
         """
         model = model or self.model_name
         if weights is not None:
-            validate_weights(weights, model)
+            if check:
+                validate_weights(weights, model)
             weights = str(Path(weights).expanduser().resolve())
         with self._backbone_lock:
             self.model_name, self.weights = model, weights

@@ -129,7 +129,8 @@ def test_a_wrong_weights_file_gets_one_sentence_and_changes_nothing(
     wrong = tmp_path / "resnet50.pth"
     torch.save({"conv1.weight": torch.zeros(3, 3)}, wrong)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(wrong), ""))
-    qtbot.mouseClick(win.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(win.signals.similarity_unavailable, timeout=10_000):
+        qtbot.mouseClick(win.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
     error = win.weights_prompt.error.text()
     assert "resnet50.pth" in error and "resnet18" in error and error.count(". ") == 0
     assert win.weights_prompt.error.isVisibleTo(win)

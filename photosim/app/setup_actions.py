@@ -26,8 +26,14 @@ from photosim.app.preferences import (
     prune_in_background,
     remembered_weights,
 )
-from photosim.app.weights import WEIGHTS_FILTER, DownloadDialog, WeightsDialog, WeightsPrompt
-from photosim.embed import DEFAULT_MODEL, validate_weights
+from photosim.app.weights import (
+    WEIGHTS_FILTER,
+    DownloadDialog,
+    WeightsCheck,
+    WeightsDialog,
+    WeightsPrompt,
+)
+from photosim.embed import DEFAULT_MODEL
 from photosim.errors import PhotosimError, shown
 from photosim.library import known_libraries
 
@@ -145,7 +151,9 @@ class SetupMixin:
             path, _ = QFileDialog.getOpenFileName(
                 self, f"Choose {self._model_name()} weights", str(Path.home()), WEIGHTS_FILTER
             )
-        return bool(path) and self.use_weights(path, self._model_name())
+        if path:
+            self.use_weights(path, self._model_name())
+        return bool(path)
 
     def download_weights(self, url: str | None = None) -> DownloadDialog:
         """Download torchvision's weights of the model in use, with progress and Cancel."""
@@ -162,18 +170,35 @@ class SetupMixin:
             self.weights_prompt.set_text(self.weights_prompt.message.text(), dialog.error)
             self.status_text.setText(dialog.error)
 
-    def use_weights(self, weights: str | None, model: str) -> bool:
-        """Switch similarity on (or to another model) now: no restart; waiting photos embed."""
-        try:
-            if weights:
-                validate_weights(weights, model)  # before anything stops or changes
-            if self.library is not None:
-                self._stop_scan_now()
-                self.library.set_weights(weights, model)
-        except PhotosimError as exc:
-            self.weights_prompt.set_text(self.weights_prompt.message.text(), str(exc))
-            self.status_text.setText(str(exc))
-            return False
+    def use_weights(self, weights: str | None, model: str) -> None:
+        """Switch similarity on (or to another model) now: no restart; waiting photos embed.
+
+        A file is checked first in a thread (a large state dict takes ~0.5 s to read); a wrong
+        one gets one sentence and changes nothing.
+        """
+        if not weights:
+            self._switch_weights(None, model)
+            return
+        check = WeightsCheck(weights, model, self)
+        check.passed.connect(lambda: self._switch_weights(weights, model))
+        check.refused.connect(self._on_weights_refused)
+        self.weights_check = check
+        self.status_text.setText(f"Checking {shown(os.path.basename(weights))}…")
+        check.start()
+
+    def _on_weights_refused(self, exc: Exception) -> None:
+        self.weights_prompt.set_text(self.weights_prompt.message.text(), str(exc))
+        self.status_text.setText(str(exc))
+        self.signals.similarity_unavailable.emit(str(exc))
+
+    def _switch_weights(self, weights: str | None, model: str) -> None:
+        if self.library is not None:
+            self._stop_scan_now()
+            try:
+                self.library.set_weights(weights, model, check=False)  # checked just now
+            except PhotosimError as exc:
+                self._on_weights_refused(exc)
+                return
         weights = str(Path(weights).resolve()) if weights else None
         self.settings.setValue(f"weights/{model}", weights or "")
         self.engine_options.update(model=model, weights=weights, backbone=None)
@@ -182,7 +207,6 @@ class SetupMixin:
         if self.library is not None:
             self.strip.show_message("Embedding the photos with the new weights…")
             self.start_scan()
-        return True
 
     def _on_setup_library_opened(self, library) -> None:
         """Before its first scan: a library without weights gets those chosen for its model."""

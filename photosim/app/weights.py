@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.embed import _weights_enum, expected_weights_file
+from photosim.embed import _weights_enum, expected_weights_file, validate_weights
+from photosim.errors import PhotosimError
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
 CHUNK = 1 << 20
@@ -95,6 +96,25 @@ class Downloader(QThread):
         ):
             raise OSError("the download is damaged")
         os.replace(tmp, self.dest)
+
+
+class WeightsCheck(QThread):
+    """``validate_weights`` off the GUI thread: ``passed()`` or ``refused(WeightsInvalid)``."""
+
+    passed = Signal()
+    refused = Signal(object)
+
+    def __init__(self, path: str, model: str, parent=None) -> None:
+        super().__init__(parent)
+        self.path, self.model = path, model
+
+    def run(self) -> None:
+        try:
+            validate_weights(self.path, self.model)
+        except PhotosimError as exc:
+            self.refused.emit(exc)
+        else:
+            self.passed.emit()
 
 
 class DownloadDialog(QDialog):
