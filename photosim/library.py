@@ -214,9 +214,8 @@ class Library:
         self.roots = [r for r in self.roots if r != root]
         removed = self.store.delete_under(root)
         self._save_roots()
-        key = self.current_key()
-        if removed and key and self.store.vector_models().get(key):
-            self.index.build(key)
+        # The index is stale now, not wrong: its hits without a photo are dropped at query
+        # time, and the next scan rebuilds it (a rebuild here would hold up the caller).
         return removed
 
     def _save_roots(self) -> None:

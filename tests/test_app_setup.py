@@ -227,11 +227,13 @@ def test_adding_and_removing_a_folder_in_the_app_leaves_the_files_alone(
     removable = [a.text() for a in window.remove_menu.actions()]
     assert removable == [str(folder), str(phone)] and window.remove_menu.isEnabled()
     window.select_path(str(phone / "phone21.jpg"))
-    window.remove_menu.actions()[1].trigger()
+    with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
+        window.remove_menu.actions()[1].trigger()
+        status = window.status_text.text()
+    assert "3 photos" in status and "untouched" in status
     qtbot.waitUntil(lambda: window.photos.rowCount() == 10)
-    assert window.current is None
-    assert str(phone) not in window.windowTitle()
-    assert "3 photos" in window.status_text.text() and "untouched" in window.status_text.text()
+    assert window.current is None and str(phone) not in window.windowTitle()
+    assert window.library.index.status(window.library.current_key()) == "fresh"
     assert snapshot(folder) | snapshot(phone) == before  # nothing on disk changed
     window.remove_menu.setEnabled(True)
     assert window.remove_folder(str(folder)) == 0  # the last folder stays

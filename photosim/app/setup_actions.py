@@ -302,6 +302,7 @@ class SetupMixin:
             self.neighbours.set_matches([])
         self._reload_grid()
         self._refresh_folders()
+        self.start_scan()  # rebuilds the search index without them, in the scan's thread
         self.status_text.setText(
             f"{removed:,} photos of {shown(folder)} left the library; the files are untouched."
         )
