@@ -151,6 +151,49 @@ def test_download_shows_progress_and_switches_similarity_on(
     win.close()
 
 
+@pytest.fixture
+def slow_server():
+    """A local HTTP server that trickles a 20 MB file, so a download can be cancelled."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(20_000_000))
+            self.end_headers()
+            try:
+                for _ in range(20_000_000 // 65536):
+                    self.wfile.write(b"\0" * 65536)
+                    time.sleep(0.02)
+            except OSError:
+                pass  # the client went away: cancelled
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/resnet18-slow.pth"
+    server.shutdown()
+
+
+def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server):
+    from photosim.embed import expected_weights_file
+
+    win = degraded_window(qtbot, folder)
+    dialog = win.download_weights(url=slow_server)
+    qtbot.waitUntil(lambda: dialog.bar.value() > 0, timeout=20_000)
+    assert "MB" in dialog.label.text()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and not dialog.worker.isRunning()
+    target = expected_weights_file("resnet18")
+    assert not target.exists() and not list(target.parent.glob(".*.part"))
+    assert win.model_error and win.library.weights is None and not win.scanning()
+    win.close()
+
+
 def test_download_without_network_says_so_in_one_sentence(qtbot, folder):
     win = degraded_window(qtbot, folder)
     dialog = win.download_weights(url="http://127.0.0.1:9/resnet18-f37072fd.pth")

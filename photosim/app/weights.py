@@ -84,7 +84,8 @@ class Downloader(QThread):
         with urllib.request.urlopen(self.url, timeout=30) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             done = 0
-            while not self._abort.is_set() and (chunk := response.read(CHUNK)):
+            read = getattr(response, "read1", response.read)  # what has arrived: Cancel is quick
+            while not self._abort.is_set() and (chunk := read(CHUNK)):
                 out.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)
