@@ -363,6 +363,7 @@ def test_a_bare_web_address_drop_gets_one_sentence(qtbot, window, folder):
 
 
 # -- end to end: the degraded state on a real X server ------------------------------------
+@pytest.mark.e2e
 def test_real_app_without_weights_offers_to_choose_them_on_x_server(request, tmp_path):
     """A new user's first start (no weights, no network): it browses and offers the buttons."""
     import json
