@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--batch-size", type=int, default=32, metavar="N")
     scan.add_argument("--workers", type=int, default=None, metavar="N", help="parallel decoders")
 
-    similar = sub.add_parser("similar", help="list the photos most similar to IMAGE")
-    similar.add_argument("image", type=Path, metavar="IMAGE")
+    similar = sub.add_parser("similar", help="list the photos most similar to IMAGE (or to all)")
+    similar.add_argument("image", type=Path, nargs="+", metavar="IMAGE")  # several: their mean
     similar.add_argument("--db", type=Path)
     similar.add_argument("-k", type=int, default=10, help="how many (default 10)")
     similar.add_argument("--json", action="store_true", help="print JSON")
@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     out = dup.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
+    # (desktop helper) the applications-menu entry
+    desktop = sub.add_parser(
+        "install-desktop", help="add photosim to your applications menu (and folders' Open with)"
+    )
+    desktop.add_argument("--uninstall", action="store_true", help="remove it again")
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("root", nargs="?", type=Path, metavar="ROOT")
@@ -112,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
-        return {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
-                "duplicates": cmd_duplicates}[command](args)  # fmt: skip
+        commands = {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
+                    "duplicates": cmd_duplicates, "install-desktop": cmd_install_desktop}  # fmt: skip
+        return commands[command](args)
     except PhotosimError as exc:
         _say(exc)
         return 2
@@ -237,6 +243,9 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
+    if len(args.image) > 1:
+        return cmd_similar_many(args)
+    args.image = args.image[0]
     image = args.image.expanduser()
     if not image.is_file():
         raise PhotosimError(f"{shown(args.image)} is not a file; pass the photo to compare.")
@@ -315,4 +324,37 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         write_csv(result, sys.stdout)
     else:
         write_text(result, sys.stdout)
+    return 0
+
+
+# -- (desktop helper) -------------------------------------------------------------
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    """Write (or remove) the .desktop entry and icon under the user's XDG data dir."""
+    from photosim import desktop
+
+    if args.uninstall:
+        removed = desktop.uninstall()
+        print("Removed " + ", ".join(map(str, removed)) if removed else "Nothing to remove.")
+        return 0
+    for path in desktop.install():
+        print(f"Wrote {path}")
+    print("photosim is in your applications menu now (log out and in if it does not show).")
+    return 0
+
+
+def cmd_similar_many(args: argparse.Namespace) -> int:
+    """``photosim similar A B C``: photos like all of them (their mean), the picks left out."""
+    images = [image.expanduser() for image in args.image]
+    for image in images:
+        if not image.is_file():
+            raise PhotosimError(f"{image} is not a file; pass the photos to compare.")
+    if args.k < 1:
+        raise PhotosimError("-k must be at least 1.")
+    with _open_for_query(args, near=images[0]) as lib:
+        matches = lib.similar_to_many(images, k=args.k)
+    rows = [{"path": shown(m.path), "score": round(m.score, 4)} for m in matches]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    for m in [] if args.json else matches:
+        print(f"{m.score:.3f}  {shown(m.path)}")
     return 0

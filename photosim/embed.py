@@ -394,3 +394,40 @@ def load_backbone(
         )
     model.fc = nn.Identity()
     return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)
+
+
+# -- (desktop helper) weights chosen in the app ----------------------------------
+def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
+    """Check that ``path`` is a state dict of ``model_name`` before anything uses it.
+
+    Loads with ``weights_only=True`` (no code runs) and compares names and shapes with
+    the model's own; raises :class:`WeightsInvalid` with one sentence when it does not fit.
+    """
+    import torchvision.models as tvm
+
+    from photosim.errors import WeightsInvalid, shown
+
+    path = Path(path).expanduser()
+    name = shown(path.name)
+    try:
+        state = _state_dict_from_file(path)
+    except WeightsUnavailable:
+        raise WeightsInvalid(
+            f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
+            f"(.pth) saved with torch.save(model.state_dict(), FILE).",
+            expected=str(path),
+        ) from None
+    _weights_enum(model_name)  # a known model name
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        wanted = tvm.get_model(model_name, weights=None).state_dict()
+    fits = all(
+        hasattr(state.get(k), "shape") and tuple(state[k].shape) == tuple(v.shape)
+        for k, v in wanted.items()
+        if not k.startswith("fc.")
+    )
+    if not fits:
+        raise WeightsInvalid(
+            f"{name} does not hold {model_name} weights; choose a {model_name} state-dict "
+            f"file, or pick the matching model in Preferences.",
+            expected=str(path),
+        )

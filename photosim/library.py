@@ -9,11 +9,14 @@ the Annoy index; the model is loaded only when something must be embedded.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from photosim import paths
 from photosim.decode import load_image
@@ -24,6 +27,7 @@ from photosim.errors import (
     ModelMismatch,
     NotEmbedded,
     NotInLibrary,
+    PhotosimError,
     UnknownLibrary,
 )
 from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
@@ -320,6 +324,103 @@ class Library:
             out.append(record.hash)
         return out
 
+    # -- (desktop helper) folders, weights and queries of several photos ----------
+    def add_root(self, folder: Path | str) -> Path:
+        """Make ``folder`` part of this library (its photos join at the next scan)."""
+        root = Path(folder).expanduser().resolve()
+        if not root.is_dir():
+            raise FolderMissing(root)
+        if root not in self.roots:
+            self.roots = [*self.roots, root]
+            self._save_roots()
+        return root
+
+    def remove_root(self, folder: Path | str) -> int:
+        """Take ``folder`` out of the library: its photos leave the library, never the disk."""
+        root = Path(folder).expanduser().resolve()
+        self.roots = [r for r in self.roots if r != root]
+        removed = self.store.delete_under(root)
+        self._save_roots()
+        # The index is stale now, not wrong: its hits without a photo are dropped at query
+        # time, and the next scan rebuilds it (a rebuild here would hold up the caller).
+        return removed
+
+    def _save_roots(self) -> None:
+        with self.store.atomic():
+            self.store.set_meta(roots=json.dumps([str(r) for r in self.roots]))
+        remember(self)
+
+    def set_weights(
+        self, weights: Path | str | None, model: str | None = None, *, check: bool = True
+    ) -> None:
+        """Use other weights (or model) from now on; the next scan embeds what lacks a vector.
+
+        A weights file is validated first (``WeightsInvalid``, nothing changes); None means
+        torchvision's cache. ``check=False`` skips the check (the caller has just made it).
+        """
+        model = model or self.model_name
+        if weights is not None:
+            if check:
+                from photosim.embed import validate_weights  # torch: only when weights change
+
+                validate_weights(weights, model)
+            weights = str(Path(weights).expanduser().resolve())
+        with self._backbone_lock:
+            self.model_name, self.weights = model, weights
+            self._backbone, self._model_key = None, None
+            self._asked_model = None  # a model asked for at opening no longer applies
+
+    def set_device(self, device: str) -> None:
+        """Embed on another device from now on (vectors stay valid: the key has no device)."""
+        with self._backbone_lock:
+            if device != self.device:
+                self.device, self._backbone = device, None
+
+    def vector_of(self, item: int | str | Path | Photo) -> np.ndarray:
+        """The vector of a library photo (from the cache) or of any image file (embedded)."""
+        record = item if isinstance(item, Photo) else self.photo(item)
+        key = self.current_key()
+        if record is not None and record.has_vector and record.hash and key:
+            vector = self.store.get_vector(record.hash, key)
+            if vector is not None:
+                return vector
+        if record is not None and record.error:
+            raise NotEmbedded(record.path, record.error)
+        path = record.path if record is not None else Path(item).expanduser().absolute()
+        if not path.is_file():
+            raise NotInLibrary(path)
+        return self.vector_of_image(load_image(path, max_side=self.ensure_backbone().input_size))
+
+    def vector_of_image(self, image) -> np.ndarray:
+        """The vector of a PIL image that is no file (say, dragged in from a web browser)."""
+        backbone = self.ensure_backbone()
+        return backbone.embed([backbone.prepare(image.convert("RGB"))])[0]
+
+    def similar_to_many(
+        self, items: Sequence[int | str | Path | Photo], k: int = 10
+    ) -> list[Match]:
+        """Photos like all of ``items`` together: the mean of their vectors, re-normalised.
+
+        This is how a recommender uses someone's recent picks; the picks themselves are
+        left out of the answer.
+        """
+        if not items:
+            raise PhotosimError("Select at least one photo to find similar ones.")
+        vectors = np.stack([self.vector_of(item) for item in items])
+        mean = vectors.mean(axis=0)
+        mean = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+        exclude = {
+            (i.path if isinstance(i, Photo) else Path(i).expanduser().absolute())
+            for i in items
+            if not isinstance(i, int)
+        } | {p.path for i in items if isinstance(i, int) and (p := self.photo(i))}
+        matches = self._neighbours(mean, k + len(exclude), exclude=None)
+        return [m for m in matches if m.path not in exclude][:k]
+
+    def similar_to_image(self, image, k: int = 10) -> list[Match]:
+        """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
+        return self._neighbours(self.vector_of_image(image), k, exclude=None)
+
 
 # -- the registry of libraries (so `photosim similar` knows where to look) -----
 def known_libraries() -> list[dict]:
@@ -335,6 +436,15 @@ def remember(library: Library) -> None:
     entry = {"roots": [str(r) for r in library.roots], "db": str(library.db_path)}
     entries = [entry] + [d for d in known_libraries() if d["db"] != entry["db"]]
     paths.atomic_write_bytes(paths.registry_path(), json.dumps(entries[:50], indent=1).encode())
+
+
+def known_db_for(root: str | os.PathLike) -> Path | None:
+    """The library a folder already belongs to (say, as its second folder), if any."""
+    folder = str(Path(root).expanduser().resolve())
+    for entry in known_libraries():
+        if folder in entry.get("roots", []) and Path(entry["db"]).is_file():
+            return Path(entry["db"])
+    return None
 
 
 def find_library_db(near: Path | None = None) -> Path:

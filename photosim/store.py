@@ -585,6 +585,18 @@ class Store:
         )
         return [(_dec(r[0]), *r[1:]) for r in self.db.execute(sql)]
 
+    # -- (desktop helper) folders leaving a library ---------------------------
+    def delete_under(self, folder: str | Path) -> int:
+        """Forget the photos under ``folder`` (rows only: files on disk are untouched)."""
+        prefix = _enc(str(folder).rstrip("/\\"))
+        with self.atomic() as db:
+            rows = db.execute("select id, path from photos").fetchall()
+            ids = [pid for pid, raw in rows if _under(_enc(_dec(raw)), prefix)]
+            self.delete_photos(ids)
+            if ids:
+                self.bump_version()
+        return len(ids)
+
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
 _PHOTOS_WITH_VECTOR = (

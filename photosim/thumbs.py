@@ -52,3 +52,43 @@ def load_thumbnail(path: str | os.PathLike) -> Image.Image:
     with contextlib.suppress(OSError):  # a read-only or full cache disk still shows it
         paths.atomic_write_bytes(target, buffer.getvalue())
     return image
+
+
+# -- (desktop helper) keeping the cache to a size ---------------------------------
+def cache_size() -> int:
+    """Bytes the thumbnail cache uses on disk now."""
+    return sum(size for _, size, _ in _cached_files())
+
+
+def prune(max_bytes: int) -> int:
+    """Delete the least recently used thumbnails until the cache fits ``max_bytes``.
+
+    "Used" is the later of a file's access and modification times. Returns the bytes freed.
+    """
+    files = sorted(_cached_files(), key=lambda f: f[2])  # oldest use first
+    total = sum(size for _, size, _ in files)
+    freed = 0
+    for path, size, _ in files:
+        if total - freed <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+            freed += size
+    return freed
+
+
+def clear() -> int:
+    """Empty the thumbnail cache (it is re-made on demand); returns the bytes freed."""
+    return prune(0)
+
+
+def _cached_files() -> list[tuple[Path, int, float]]:
+    out = []
+    root = paths.thumbnail_dir()
+    if not root.is_dir():
+        return out
+    for path in root.rglob("*.jpg"):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            out.append((path, st.st_size, max(st.st_atime, st.st_mtime)))
+    return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from photosim.embed import Backbone
+if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
+    from photosim.embed import Backbone
 
 
 def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",

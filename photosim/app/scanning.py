@@ -18,7 +18,7 @@ from photosim.app.models import History
 from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
 from photosim.errors import LibraryBusy, shown
 from photosim.events import ScanKind, ScanProgress
-from photosim.library import Library
+from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,10 @@ class LibraryMixin:
         options = self.engine_options
 
         def open_it(_abort) -> tuple[Library, list, int]:
-            library = Library([Path(root)] if root else None, db, **options)
+            folder, where = root, db
+            if folder and where is None and (known := known_db_for(folder)):
+                folder, where = None, known  # a folder of a library with several: all of it
+            library = Library([Path(folder)] if folder else None, where, **options)
             return library, library.photos(), len(library.failures())
 
         opener = Worker(open_it, name="photosim-open")

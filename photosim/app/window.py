@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -39,11 +39,11 @@ from photosim.app.panes import (
     WelcomePage,
 )
 from photosim.app.scanning import LibraryMixin
+from photosim.app.setup_actions import SetupMixin
 from photosim.app.signals import Signals
 from photosim.app.tasks import Runner, Worker, neighbours_job, preview_job
 from photosim.app.thumbnails import Thumbnails
 from photosim.app.watch import LibraryWatch
-from photosim.embed import Backbone
 from photosim.errors import PhotosimError, shown
 from photosim.events import ScanProgress
 from photosim.library import Library
@@ -54,13 +54,16 @@ IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif *.mpo);;All files (*)"
 )
 
+if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
+    from photosim.embed import Backbone
+
 
 def app_settings() -> QSettings:
     """Settings in the one place paths.py decides (PHOTOSIM_HOME moves it for tests)."""
     return QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
 
 
-class MainWindow(LibraryMixin, QMainWindow):
+class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
     """One library at a time; every slow step runs in a worker (see tasks.py)."""
 
     def __init__(self, *, model: str | None = None, weights: str | None = None,
@@ -95,6 +98,7 @@ class MainWindow(LibraryMixin, QMainWindow):
         self._build_status()
         self._connect()
         self._build_duplicates()
+        self._init_setup()  # weights, preferences, folders (setup_actions.py)
         self.setAcceptDrops(True)
         self.setWindowTitle("photosim")
         self.setWindowIcon(QIcon(resource_path("photosim.svg")))
@@ -173,6 +177,7 @@ class MainWindow(LibraryMixin, QMainWindow):
         help_menu = self.menus["help"] = bar.addMenu("&Help")
         self._action(help_menu, "&Model Weights…", self.show_weights_help)
         self._action(help_menu, "&About photosim", self.show_about)
+        self._build_setup_menus(bar, file, library, help_menu)
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
         QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, self.go_back)
 
@@ -315,14 +320,14 @@ class MainWindow(LibraryMixin, QMainWindow):
     def _query_neighbours(self) -> None:
         """Neighbours of the current query: from the cache for library photos, else embedded."""
         path, library = self.current, self.library
-        if path is None or library is None:
+        if path is None or library is None or self._requery_special():
             return
         k = self.strip.k_box.value()
         inside = self.photos.row_of(path) is not None
         photo = self.photos.photo_of(path)
         if self.model_error and not (photo and photo.has_vector):
             title = f"Similar to {shown(os.path.basename(path))}"
-            self.strip.show_message(messages.describe(self.model_error), title)
+            self.show_weights_prompt(messages.describe(self.model_error), title)
             return
         self.query_runner.submit(lambda: neighbours_job(library, path, k, inside))
         name = html.escape(shown(os.path.basename(path)))
@@ -377,7 +382,9 @@ class MainWindow(LibraryMixin, QMainWindow):
             self.show_query(path, outside=True)
 
     def dragEnterEvent(self, event) -> None:
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
+        if any(url.isLocalFile() for url in event.mimeData().urls()) or self.accepts_drop(
+            event.mimeData()
+        ):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
@@ -385,6 +392,8 @@ class MainWindow(LibraryMixin, QMainWindow):
         if files and os.path.isfile(files[0]):
             event.acceptProposedAction()
             self.query_file(files[0])
+        elif self.drop_data(event.mimeData()):  # a browser's picture, carried as data
+            event.acceptProposedAction()
 
     # -- small slots -------------------------------------------------------------
     def _on_grid_activated(self, index) -> None:
@@ -442,14 +451,6 @@ class MainWindow(LibraryMixin, QMainWindow):
     def _weights_message(self) -> str:
         """What the model error means for similarity (kept for hooks that show it)."""
         return messages.describe(self.model_error) if self.model_error else ""
-
-    def show_weights_help(self) -> None:
-        text = str(self.model_error or "The model weights are loaded; similarity is on.")
-        QMessageBox.information(self, "Model weights", text)
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About photosim", "photosim: browse your photos and find similar ones. "
-                          "Everything stays on this computer.")  # fmt: skip
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Returns within ~2 s: a cancelled scan gets a moment to finish its batch, no more."""
