@@ -36,7 +36,6 @@ ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
 ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel check
 NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
 SIMILAR_SPAN = 0.12  # and the similar slider this far
-FINGERPRINT_SIDE = 256  # decode size for fingerprints computed here (not by the scan)
 PREPARED_CACHE = 4096
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search  # photos whose prepared check data is kept while checking
 
@@ -118,7 +117,9 @@ def ensure_fingerprints(
             return None
         for path in node.paths:
             try:
-                return node.hash, pixels.fingerprint(load_image(path, max_side=FINGERPRINT_SIDE))
+                return node.hash, pixels.fingerprint(
+                    load_image(path, max_side=pixels.FINGERPRINT_SIDE)
+                )
             except DecodeError:
                 continue
         return None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from photosim import pixels
 from photosim.decode import DecodeError, decode_bytes, load_image, open_photo, read_photo_bytes
 from photosim.errors import FailKind
 from photosim.metadata import read_metadata
@@ -95,13 +96,15 @@ def content_hash(path: str) -> str:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
-def photo_extras(image: Image.Image) -> dict[str, Any]:
-    """Per-photo values computed from the decoded, upright image (at the model's size).
+def photo_extras(image: Image.Image, side: int) -> dict[str, Any]:
+    """Per-photo values computed from the decoded, upright image (decoded to ``side``).
 
-    The one place to add another: e.g. the duplicates' pixel fingerprint,
-    ``return {"fingerprint": photosim.pixels.fingerprint(image)}``.
+    The duplicates' pixel fingerprint is made here, from the decode the model needs
+    anyway, when that decode has the fingerprint's size (it does for 224 px models).
     """
-    return {}
+    if side != pixels.FINGERPRINT_SIDE:
+        return {}
+    return {"fingerprint": pixels.fingerprint(image)}
 
 
 def process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
@@ -131,7 +134,8 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
             image = load_image(job.path, max_side=backbone.input_size, expect=expect)
     except DecodeError as exc:
         return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
-    return Work(job, digest, meta, pixels=backbone.prepare(image), extras=photo_extras(image))
+    extras = photo_extras(image, backbone.input_size)
+    return Work(job, digest, meta, pixels=backbone.prepare(image), extras=extras)
 
 
 # Share of a photo's CPU time that is decoding (read + hash + EXIF + draft decode, ~29 ms

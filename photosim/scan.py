@@ -443,6 +443,9 @@ class Scan:
             self.store.put_vectors(
                 self.model_key, [(d.hash, v) for d, v in zip(done, batch.vectors, strict=True)]
             )
+            self.store.put_fingerprints(
+                (d.hash, d.extras["fingerprint"]) for d in done if "fingerprint" in d.extras
+            )
             for d in done:
                 self.have_vector.add(d.hash)
                 pid = self._write_row(d)

@@ -174,3 +174,19 @@ def test_empty_library_and_cancel(tmp_path, lib):
     with pytest.raises(Cancelled):
         lib.duplicate_finder(cancel=lambda: bool(steps), progress=steps.append)
     assert steps == ["fingerprints"]
+
+
+def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(folder, monkeypatch):
+    """A 224 px model's decode also gives the pixel fingerprint: no second decode later."""
+    import photosim.dupcandidates
+
+    lib = Library([folder], backbone=make_tiny_backbone(224))
+    scan(lib)
+    hashes = {p.hash for p in lib.photos() if p.has_vector}
+    assert set(lib.store.fingerprints()) == hashes
+
+    def no_decode(*_args, **_kwargs):
+        raise AssertionError("the duplicate finder decoded a photo the scan had fingerprinted")
+
+    monkeypatch.setattr(photosim.dupcandidates, "load_image", no_decode)
+    assert groups_by_kind(lib.duplicates(), "exact")
