@@ -255,7 +255,7 @@ def load_image(
             raise
         if not _same(before, os.fstat(f.fileno())):
             raise _changed(name)
-    return _shrink(image, max_side)
+    return shrink(image, max_side)
 
 
 def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
@@ -269,10 +269,11 @@ def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.I
     except DecodeError as exc:
         log.info("%s", exc)
         raise
-    return _shrink(image, max_side)
+    return shrink(image, max_side)
 
 
-def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+def shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+    """``image`` with its longer side at most ``max_side`` (the resampling every decode uses)."""
     if max_side:
         size = _fits(image.size, max_side)
         if size != image.size:

@@ -131,6 +131,7 @@ def ensure_fingerprints(
                 store.put_fingerprints(done)
             have.update(done)
             _check(cancel)
+    _check(cancel)  # a stop asked for while fingerprinting (or before) ends here
     return have
 
 

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photosim import paths
-from photosim.decode import load_image
 from photosim.duplicates import DuplicateFinder, DupResult, Thresholds
 from photosim.errors import (
     FolderMissing,
@@ -34,7 +33,7 @@ from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
 from photosim.index import VectorIndex
 from photosim.locking import ScanLock
 from photosim.modelspec import DEFAULT_MODEL, model_key
-from photosim.pipeline import content_hash
+from photosim.pipeline import content_hash, model_image
 from photosim.scan import CancelFlag, Scan
 from photosim.store import Store
 
@@ -206,8 +205,7 @@ class Library:
         vector = self.store.get_vector(content_hash(str(path)), key) if key else None
         if vector is None:
             backbone = self.ensure_backbone()
-            image = load_image(path, max_side=backbone.input_size)
-            vector = backbone.embed([backbone.prepare(image)])[0]
+            vector = self.vector_of_image(model_image(path, backbone.input_size))
             stored = self.store.get_meta("model_key")
             if stored and backbone.key != stored:
                 raise ModelMismatch(stored, backbone.key)
@@ -389,7 +387,7 @@ class Library:
         path = record.path if record is not None else Path(item).expanduser().absolute()
         if not path.is_file():
             raise NotInLibrary(path)
-        return self.vector_of_image(load_image(path, max_side=self.ensure_backbone().input_size))
+        return self.vector_of_image(model_image(path, self.ensure_backbone().input_size))
 
     def vector_of_image(self, image) -> np.ndarray:
         """The vector of a PIL image that is no file (say, dragged in from a web browser)."""

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from photosim import pixels
-from photosim.decode import DecodeError, decode_bytes, load_image, open_photo, read_photo_bytes
+from photosim.decode import (
+    DecodeError,
+    decode_bytes,
+    load_image,
+    open_photo,
+    read_photo_bytes,
+    shrink,
+)
 from photosim.errors import FailKind
 from photosim.metadata import read_metadata
 
@@ -96,14 +103,23 @@ def content_hash(path: str) -> str:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
-def photo_extras(image: Image.Image, side: int) -> dict[str, Any]:
-    """Per-photo values computed from the decoded, upright image (decoded to ``side``).
+def decode_side(model_side: int) -> int:
+    """The side photos are decoded to: the model's, or the fingerprint's when that is larger."""
+    return max(model_side, pixels.FINGERPRINT_SIDE)
+
+
+def model_image(path: str | os.PathLike, model_side: int) -> Image.Image:
+    """A photo file decoded as the scan decodes it for the model: a file queried from
+    outside the library gets the vector it would get inside."""
+    return shrink(load_image(path, max_side=decode_side(model_side)), model_side)
+
+
+def photo_extras(image: Image.Image) -> dict[str, Any]:
+    """Per-photo values computed from the decoded, upright image (at least ``pixels.FINGERPRINT_SIDE``).
 
     The duplicates' pixel fingerprint is made here, from the decode the model needs
-    anyway, when that decode has the fingerprint's size (it does for 224 px models).
+    anyway, so finding duplicates never decodes a photo a second time.
     """
-    if side != pixels.FINGERPRINT_SIDE:
-        return {}
     return {"fingerprint": pixels.fingerprint(image)}
 
 
@@ -128,14 +144,16 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
         meta = read_metadata(io.BytesIO(data) if data is not None else job.path)
         if digest in have_vector or backbone is None:
             return Work(job, digest, meta)
+        side = decode_side(backbone.input_size)  # one decode serves model and fingerprint
         if data is not None:
-            image = decode_bytes(data, name, max_side=backbone.input_size)
+            image = decode_bytes(data, name, max_side=side)
         else:
-            image = load_image(job.path, max_side=backbone.input_size, expect=expect)
+            image = load_image(job.path, max_side=side, expect=expect)
     except DecodeError as exc:
         return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
-    extras = photo_extras(image, backbone.input_size)
-    return Work(job, digest, meta, pixels=backbone.prepare(image), extras=extras)
+    extras = photo_extras(image)
+    pixels_in = backbone.prepare(shrink(image, backbone.input_size))
+    return Work(job, digest, meta, pixels=pixels_in, extras=extras)
 
 
 # Share of a photo's CPU time that is decoding (read + hash + EXIF + draft decode, ~29 ms

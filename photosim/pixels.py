@@ -28,10 +28,11 @@ SIDE = 32  # the thumbnail's side
 CMP = 24  # the side the two thumbnails are compared at
 _HEADER = struct.Struct("<Bff")  # version, aspect (w / h), sharpness
 SIZE = _HEADER.size + SIDE * SIDE
-# Fingerprints are made from a photo decoded to this longer side: by the scan (the model's
-# input is 224 px, so the scan's decode serves both) or by the duplicate finder for photos
-# scanned before fingerprints existed; one size keeps sharpness comparable.
-FINGERPRINT_SIDE = 224
+# Fingerprints are made from a photo decoded to this longer side: by the scan (which decodes
+# to this size when the model wants less, then shrinks for the model) or by the duplicate
+# finder for photos scanned before. One size keeps sharpness comparable, and at 256 a JPEG's
+# draft decode and a PNG's full decode give the same pixels (at 224 they differ by ~10%).
+FINGERPRINT_SIDE = 256
 SHARPNESS_SIDE = 256  # sharpness is measured at this longer side, comparable across sizes
 # Crop margins (fraction of the frame at each end of an axis) the check tries: up to 12%.
 _STEPS = (0.0, 0.03, 0.06, 0.09, 0.12)

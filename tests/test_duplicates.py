@@ -177,10 +177,10 @@ def test_empty_library_and_cancel(tmp_path, lib):
 
 
 def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(folder, monkeypatch):
-    """A 224 px model's decode also gives the pixel fingerprint: no second decode later."""
+    """The decode the model needs also gives the pixel fingerprint: no second decode later."""
     import photosim.dupcandidates
 
-    lib = Library([folder], backbone=make_tiny_backbone(224))
+    lib = Library([folder], backbone=make_tiny_backbone())
     scan(lib)
     hashes = {p.hash for p in lib.photos() if p.has_vector}
     assert set(lib.store.fingerprints()) == hashes

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from photosim import migrations
-from photosim.decode import load_image
 from photosim.library import Library
+from photosim.pipeline import model_image
 from photosim.store import Store
 
 
@@ -56,7 +56,7 @@ def test_rankings_on_real_photos_hold_with_float16_and_projection(
     assert lib.index.state().index_dim == 8
     photos = [p for p in lib.photos() if p.has_vector]
     b = effnet_backbone
-    exact = b.embed([b.prepare(load_image(p.path, b.input_size)) for p in photos])
+    exact = b.embed([b.prepare(model_image(p.path, b.input_size)) for p in photos])
     by_path = {p.path: i for i, p in enumerate(photos)}
     for i, p in enumerate(photos):
         matches = lib.similar(p, k=5)
