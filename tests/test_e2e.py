@@ -101,3 +101,30 @@ def test_real_app_shows_rotated_copy_first_on_x_server(
     keep = PROJECT / "screenshots"
     keep.mkdir(exist_ok=True)
     shutil.copy2(shot, keep / "e2e-main-window.png")
+
+
+def test_real_app_with_a_trained_network_shows_scores_people_recognise(
+    xvfb, photo_folder, effnet_backbone, tmp_path
+):
+    """The README's screenshot: the trained test network, injected through the app's API."""
+    if not (photo_folder / "100002.jpg").exists():
+        pytest.skip("../shared/photos is not present")
+    shot, result = tmp_path / "photosim.png", tmp_path / "result.json"
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"select": "100002.jpg", "screenshot": str(shot),
+                                  "result": str(result), "timeout_s": 240}))  # fmt: skip
+    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb",
+           "PHOTOSIM_AUTOTEST": str(script)}  # fmt: skip
+    command = [sys.executable, str(PROJECT / "tests" / "effnet_app.py"), str(photo_folder)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcome = json.loads(result.read_text())
+    assert outcome["error"] is None, outcome
+    scores = {Path(m["path"]).name: m["score"] for m in outcome["matches"]}
+    assert max(scores, key=scores.get) == "100002 (rotated copy).jpg"
+    assert scores["100002 (rotated copy).jpg"] > 0.95  # the same picture
+    assert 0.5 < scores.get("100000.jpg", 0) < 0.95  # another shot of the scene: similar
+    assert min(scores.values()) < 0.5  # unrelated objects score far lower
+    keep = PROJECT / "screenshots"
+    keep.mkdir(exist_ok=True)
+    shutil.copy2(shot, keep / "e2e-effnet-window.png")

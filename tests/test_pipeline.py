@@ -214,12 +214,9 @@ def test_notice_reaches_the_command_line(tmp_path, capsys):
 
 
 # -- threads -------------------------------------------------------------------------
-def test_thread_plan_splits_the_cores_between_model_and_decoders():
-    for cores in (2, 4, 8, 16):
-        torch_threads, workers = pipeline.plan_threads(cores, "cpu")
-        assert torch_threads + workers == cores and torch_threads >= 1 and workers >= 1
-    assert pipeline.plan_threads(2, "cpu") == (1, 1)
-    assert pipeline.plan_threads(1, "cpu") == (1, 1)
+def test_thread_plan_gives_model_and_decoders_every_core_on_a_cpu():
+    for cores in (1, 2, 4, 16):  # measured on 2 cores: sharing beats splitting (bench/scan.py)
+        assert pipeline.plan_threads(cores, "cpu") == (cores, cores)
     assert pipeline.plan_threads(16, "cuda") == (1, 16)  # a GPU is fed by every core
 
 
