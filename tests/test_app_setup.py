@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
-from test_e2e import PROJECT, xvfb  # noqa: F401  (a fixture, asked for by name below)
+from test_e2e import PROJECT
 
 pytest.importorskip("pytestqt")
 

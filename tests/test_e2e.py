@@ -24,29 +24,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def xvfb():
-    """A private X display; its number comes back through -displayfd once it is ready."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as f:
-        display = f.readline().strip()
-    if not display:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{display}"
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
 def photo_folder(tmp_path) -> Path:
     """Real photos when ../shared is there, synthetic ones otherwise, plus a rotated copy."""
     root = tmp_path / "Photos"

@@ -54,26 +54,6 @@ def plant(root: Path) -> tuple[dict[str, str], str, list[str]]:
     return copies, other.name, shots
 
 
-@pytest.fixture
-def xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write)
-    with os.fdopen(read) as f:
-        display = f.readline().strip()
-    if not display:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{display}"
-    proc.terminate()
-    proc.wait(10)
-
-
 def test_duplicates_tab_and_compare_view_on_x_server(xvfb, tmp_path):
     folder, out = tmp_path / "Photos", tmp_path / "out"
     copies, backed_up, shots = plant(folder)
