@@ -78,8 +78,9 @@ class Library:
         self.recovered: LibraryCorrupt | None = self.store.recovered
         self.lock_owner = lock_owner
         self._asked_model = model
-        if not root_list:
-            root_list = [Path(r) for r in json.loads(self.store.get_meta("roots", "[]") or "[]")]
+        stored_roots = [Path(r) for r in json.loads(self.store.get_meta("roots", "[]") or "[]")]
+        if not root_list or set(root_list) <= set(stored_roots):
+            root_list = stored_roots  # a folder of a library with several: the whole library
         self.roots = root_list
         self._backbone = backbone
         self._backbone_lock = threading.Lock()

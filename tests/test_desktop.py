@@ -154,3 +154,17 @@ def test_prune_drops_the_least_recently_used_thumbnails_first():
     assert thumbs.prune(2500) == 3000
     assert sorted(p.name for p in root.iterdir()) == ["3.jpg", "4.jpg"]
     assert thumbs.clear() == 2000 and thumbs.cache_size() == 0
+
+
+def test_scanning_one_folder_of_a_library_with_several_keeps_its_other_folders(tmp_path):
+    """A folder added in the app stays in the library when `photosim scan FIRST` runs."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_photo(first / "a.jpg", seed=1)
+    write_photo(second / "b.jpg", seed=2)
+    with Library([first], backbone=make_tiny_backbone()) as lib:
+        lib.add_root(second)
+        list(lib.scan())
+    with Library([first], backbone=make_tiny_backbone()) as again:
+        assert again.roots == [first.resolve(), second.resolve()]
+        done = list(again.scan())[-1]
+        assert (done.found, done.removed) == (2, 0)
