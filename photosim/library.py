@@ -166,10 +166,18 @@ class Library:
         return self.store.photos(self.current_key())
 
     def photo(self, key: int | str | Path) -> Photo | None:
-        """A photo of the library by id or path, or None."""
-        if isinstance(key, Path | str):
-            key = str(Path(key).expanduser().absolute())
-        return self.store.photo(key, self.current_key())
+        """A photo of the library by id or path, or None.
+
+        The library keeps real paths (the scan resolves symlinks), so a path reached
+        through a symlinked folder is looked up again by its real path.
+        """
+        if not isinstance(key, Path | str):
+            return self.store.photo(key, self.current_key())
+        path = Path(key).expanduser().absolute()
+        record = self.store.photo(str(path), self.current_key())
+        if record is None and (real := path.resolve()) != path:
+            record = self.store.photo(str(real), self.current_key())
+        return record
 
     def current_key(self) -> str | None:
         """The model tag of the last scan (what queries use), without loading anything."""

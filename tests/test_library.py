@@ -161,3 +161,13 @@ def test_without_weights_photos_are_listed_and_the_reason_reported(folder):
     assert len(lib.photos()) == 7 and not any(p.has_vector for p in lib.photos())
     with pytest.raises(WeightsUnavailable):
         lib.ensure_backbone()
+
+
+def test_a_photo_reached_through_a_symlinked_folder_is_the_library_photo(folder, tmp_path):
+    lib = Library([folder], backbone=make_tiny_backbone())
+    scan_all(lib)
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    record = lib.photo(link / "photo1.jpg")
+    assert record is not None and record.path == folder / "photo1.jpg"
+    assert [m.path.name for m in lib.similar(link / "photo1.jpg", k=3)]
