@@ -9,8 +9,9 @@ indexed by a PCA projection learnt on the library; the candidates are re-scored 
 stored full vectors, so scores stay cosines of the full vectors. The number of trees
 follows the library's size, and ``search_k`` is calibrated at build time against exact
 search. Vectors written after the build are found by an exact search over just those,
-cached in memory and topped up by rowid, so new photos are searchable before a rebuild.
-Nothing proportional to the library is read per query.
+cached in memory and topped up by rowid, so new photos are searchable before a rebuild,
+and a scan that changes few photos keeps the trees. Nothing proportional to the library
+is read per query.
 """
 
 from __future__ import annotations
