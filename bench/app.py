@@ -47,11 +47,6 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     from photosim.app.window import MainWindow
 
     marks["imports_done_s"] = round(time.time() - started, 3)
-    # PySide6 6.12.0 drops one reference to None each time C++ reads a Python model's data()
-    # that returned None (measured: about 100 per grid repaint), so the app dies with
-    # "deallocating None" after a few hundred clicks. Pin None so the figures can be taken.
-    pin_none = [None] * 5_000_000  # noqa: F841
-    marks["rss_includes_pin_mib"] = 38
     app = QApplication.instance() or QApplication([])
     win = MainWindow(backbone=tiny_backbone())
     win.resize(1400, 900)
