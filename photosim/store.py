@@ -212,11 +212,6 @@ class Store:
             db.conn.close()
             self._local.db = None
 
-    def commit(self) -> None:
-        """Kept for old callers: every write method is its own transaction already."""
-        if self.db.conn.in_transaction:
-            self.db.conn.commit()
-
     def integrity_ok(self) -> bool:
         """SQLite's own check of the whole file (``PRAGMA integrity_check``)."""
         return self.db.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -356,11 +351,6 @@ class Store:
         )
         with self.atomic() as db:
             return int(db.conn.execute(sql, [record[c] for c in cols]).fetchone()[0])
-
-    def known_files(self) -> dict[str, tuple[int, int, str | None, str | None]]:
-        """path -> (size, mtime_ns, hash, error) for every photo row (small libraries, tests)."""
-        rows = self.db.execute("select path, size, mtime_ns, hash, error from photos")
-        return {_dec(r[0]): (r[1], r[2], r[3], r[4]) for r in rows}
 
     # -- queries ------------------------------------------------------------
     def photos(self, model_key: str | None = None) -> list[Photo]:

@@ -100,7 +100,6 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     write_photo(other / "other.jpg", seed=40)
     with Library([other]) as lib:
         lib.store.set_meta(model_name="resnet18")
-        lib.store.commit()
     again = make_window(qtbot)  # the next start: the library's model gets the chosen weights
     with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         again.open_library(str(other))

@@ -27,7 +27,6 @@ def _store_with(tmp_path, vectors: dict[str, np.ndarray]) -> Store:
     for i, (h, v) in enumerate(vectors.items()):
         store.upsert_photo({"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": h})
         store.put_vectors("m", [(h, v)])
-    store.commit()
     return store
 
 
@@ -47,7 +46,6 @@ def test_query_ranks_by_cosine_and_new_vectors_are_found_before_rebuild(tmp_path
     store.upsert_photo({"path": "/p/new.jpg", "size": 1, "mtime_ns": 1, "hash": "new"})
     store.put_vectors("m", [("new", near)])
     store.bump_version()
-    store.commit()
     assert index.status("m") == "stale"
     top = [h for h, _ in index.query(vectors["h7"], "m", 2)]
     assert set(top) == {"h7", "new"}

@@ -107,10 +107,6 @@ class LibraryMixin:
         self._final = final or self._final
         self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
 
-    def _reload_keeping_selection(self) -> None:
-        """Kept for hooks written before ``reload_photos``: the same, in a worker."""
-        self.reload_photos()
-
     def _on_records(self, result: tuple) -> None:
         library, records, failed = result
         if library is not self.library:

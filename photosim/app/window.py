@@ -448,10 +448,6 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self.failures_dialog.show()
         self.signals.failures_shown.emit(self.failures_dialog)
 
-    def _weights_message(self) -> str:
-        """What the model error means for similarity (kept for hooks that show it)."""
-        return messages.describe(self.model_error) if self.model_error else ""
-
     def closeEvent(self, event: QCloseEvent) -> None:
         """Returns within ~2 s: a cancelled scan gets a moment to finish its batch, no more."""
         self.save_settings()
