@@ -438,12 +438,13 @@ def write_csv(result: DupResult, out) -> None:
             writer.writerow(["" if row[f] is None else _plain(row[f]) for f in CSV_FIELDS])
 
 
-def human_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+def human_size(n: float) -> str:
+    """Bytes in decimal units, as file managers show them: 3.9 MB (the CLI and the app)."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
+    return f"{n:.1f} GB"
 
 
 def write_text(result: DupResult, out) -> None:

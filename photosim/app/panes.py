@@ -33,17 +33,9 @@ from PySide6.QtWidgets import (
 
 from photosim.app.delegate import PAD, ThumbDelegate
 from photosim.app.models import SORTS, NeighbourModel
+from photosim.duplicates import human_size
 from photosim.errors import shown
 from photosim.events import Photo
-
-
-def human_size(n: float) -> str:
-    """Bytes in decimal units, as file managers show them: 3.9 MB."""
-    for unit in ("bytes", "KB", "MB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def file_url(path: str) -> QUrl:
