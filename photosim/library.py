@@ -197,6 +197,12 @@ class Library:
             raise NotEmbedded(record.path, record.error or "it has not been embedded yet")
         return self._neighbours(vector, k, exclude=record.path)
 
+    def warm_index(self) -> bool:
+        """Map the index into memory so that no query waits on a page fault (for the app,
+        off its GUI thread; at 1M photos this takes a second and saves 10-30 ms a query)."""
+        key = self.current_key()
+        return bool(key) and self.index.warm(key)
+
     def _check_model(self) -> None:
         """A query asking for another model than the library's vectors: ModelMismatch."""
         stored = self.store.get_meta("model_name")
