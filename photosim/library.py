@@ -230,14 +230,19 @@ class Library:
         key = self.current_key()
         if self.index.status(key) == "missing" and self.store.vector_models().get(key):
             self.index.build(key)
-        hits = self.index.query(vector, key, k + 8)
-        by_hash = self.store.paths_for_hashes(h for h, _ in hits)
-        matches = [
-            Match(Path(p), score)
-            for h, score in hits
-            for p in sorted(by_hash.get(h, []))
-            if exclude is None or Path(p) != exclude
-        ]
+        # k + 1 hashes: the photo's own is among them. Ask again, for more, only when that
+        # left too few (a hash whose photos are gone): the re-scoring read grows with n.
+        for wanted in (k + 1, 2 * k + 16):
+            hits = self.index.query(vector, key, wanted)
+            by_hash = self.store.paths_for_hashes(h for h, _ in hits)
+            matches = [
+                Match(Path(p), score)
+                for h, score in hits
+                for p in sorted(by_hash.get(h, []))
+                if exclude is None or Path(p) != exclude
+            ]
+            if len(matches) >= k or len(hits) < wanted:
+                break
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches[:k]
 

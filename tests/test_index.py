@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -288,3 +289,21 @@ def test_warm_maps_the_index_in_and_queries_answer_the_same(tmp_path, monkeypatc
     assert index.warm("m") and index._loaded.prefault
     assert index.query(matrix[9], "m", 5) == cold
     assert not index.warm("other model")
+
+
+def test_similar_still_gives_k_photos_when_near_ones_left_since_the_build(tmp_path):
+    from photosim.library import Library
+
+    matrix = _clustered(400, 16)
+    store = _bulk_store(tmp_path, matrix)
+    with store.atomic():
+        store.set_meta(model_key="m", library_version=1)
+    VectorIndex(store, tmp_path / "lib.db").build("m")
+    nearest = _exact(matrix, 0, 12)[1:7]  # six of the query's ten nearest leave the library
+    store.delete_photos([store.photo(f"/p/{h[1:]}.jpg").id for h in nearest])
+    store.close()
+    with Library(db_path=tmp_path / "lib.db") as lib:
+        matches = lib.similar(Path("/p/0.jpg"), k=10)
+    names = [m.path.name for m in matches]
+    assert len(names) == 10 and "0.jpg" not in names
+    assert not {f"{h[1:]}.jpg" for h in nearest} & set(names)
