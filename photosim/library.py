@@ -197,6 +197,12 @@ class Library:
             raise NotEmbedded(record.path, record.error or "it has not been embedded yet")
         return self._neighbours(vector, k, exclude=record.path)
 
+    def warm_index(self) -> bool:
+        """Map the index into memory so that no query waits on a page fault (for the app,
+        off its GUI thread; at 1M photos this takes a second and saves 10-30 ms a query)."""
+        key = self.current_key()
+        return bool(key) and self.index.warm(key)
+
     def _check_model(self) -> None:
         """A query asking for another model than the library's vectors: ModelMismatch."""
         stored = self.store.get_meta("model_name")
@@ -224,14 +230,19 @@ class Library:
         key = self.current_key()
         if self.index.status(key) == "missing" and self.store.vector_models().get(key):
             self.index.build(key)
-        hits = self.index.query(vector, key, k + 8)
-        by_hash = self.store.paths_for_hashes(h for h, _ in hits)
-        matches = [
-            Match(Path(p), score)
-            for h, score in hits
-            for p in sorted(by_hash.get(h, []))
-            if exclude is None or Path(p) != exclude
-        ]
+        # k + 1 hashes: the photo's own is among them. Ask again, for more, only when that
+        # left too few (a hash whose photos are gone): the re-scoring read grows with n.
+        for wanted in (k + 1, 2 * k + 16):
+            hits = self.index.query(vector, key, wanted)
+            by_hash = self.store.paths_for_hashes(h for h, _ in hits)
+            matches = [
+                Match(Path(p), score)
+                for h, score in hits
+                for p in sorted(by_hash.get(h, []))
+                if exclude is None or Path(p) != exclude
+            ]
+            if len(matches) >= k or len(hits) < wanted:
+                break
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches[:k]
 
