@@ -307,9 +307,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
     with _open_for_query(args, read_only=False) as lib:
-        from photosim.calibrate import stored
+        from photosim.calibrate import needs_model
 
-        if stored(lib) is None:
+        if needs_model(lib):
             print("Calibrating the thresholds for this model (once; it loads the model)...",
                   file=sys.stderr)  # fmt: skip
         result = lib.duplicates(

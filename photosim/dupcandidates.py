@@ -25,9 +25,8 @@ from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
 from photosim import pixels
-from photosim.decode import DecodeError, load_image
 from photosim.duplicates import LANE_CNN, LANE_PIXELS, Thresholds
-from photosim.errors import Cancelled
+from photosim.errors import Cancelled, DecodeError
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
@@ -69,6 +68,13 @@ class Candidates:
     lanes: np.ndarray  # uint8 bit mask of the proposals that found the pair
     floors: Thresholds  # the lowest thresholds these edges support
     reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
+
+
+def load_image(*args, **kwargs):
+    """:func:`photosim.decode.load_image`, imported on first use: PIL only when decoding."""
+    from photosim.decode import load_image as load
+
+    return load(*args, **kwargs)
 
 
 def _cancelled(cancel) -> bool:
