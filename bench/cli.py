@@ -1,14 +1,18 @@
 """Benchmark the answers that need no model: `photosim info`, `similar PHOTO`, `duplicates`.
 
     PYTHONPATH=. .venv/bin/python bench/cli.py [--photos 100] [--repeat 9] [--folder DIR]
+        [--baseline OTHER_CHECKOUT]
 
-Makes a library of ``--photos`` JPEGs (../shared/photos when present and generated
-pictures, ~1 in 7 an altered or exact copy of another), scans it with random resnet18 weights through the
-real CLI, and scans a second copy without any weights (photos listed, no vectors). Then
-runs each command as a user would (a fresh ``photosim`` process; the venv's entry point)
-and reports the wall time, best and median of ``--repeat`` runs after one warm-up, plus
-the import time from ``python -X importtime``. Results go to ``bench/results/cli-<host>.json``.
-Asserts nothing; timings on a shared machine are noisy: repeat them.
+Makes a folder of ``--photos`` JPEGs (../shared/photos when present, generated pictures,
+and ~1 in 7 an altered or exact copy of another) and three libraries of it: scanned with
+the tests' trained EfficientNet-Lite0 and calibrated (real scores; when its package is
+installed), scanned by ``photosim scan --model resnet18 --weights`` with random weights,
+and scanned without any weights (photos listed, no vectors). Then runs each command as a
+user would (a fresh process of the venv's ``photosim`` entry point, compiled modules
+cached) and reports wall and CPU time (CPU is less disturbed by a busy machine), best and
+median of ``--repeat`` runs after a warm-up, and the import time (``-X importtime``).
+``--baseline DIR`` measures another checkout alongside, runs alternating. Results go to
+``bench/results/cli-<host>.json``. Asserts nothing; timings on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -129,40 +134,68 @@ def photosim_command() -> list[str]:
     return [sys.executable, str(script)] if script.is_file() else [sys.executable, "-m", "photosim"]
 
 
-def run(args: list[str], env: dict, python_flags: tuple[str, ...] = ()) -> tuple[float, str]:
+def run(args: list[str], env: dict, python_flags: tuple[str, ...] = ()) -> tuple[float, float, str]:
+    """Run ``photosim ARGS``: (wall seconds, CPU seconds, stderr)."""
     cmd = photosim_command()
     cmd = [cmd[0], *python_flags, *cmd[1:], *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return wall, proc.stderr
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, proc.stderr
+
+
+# Where import time goes (cumulative, where first imported), when the command imports them.
+WATCHED = ("numpy", "sqlite_utils", "filelock", "annoy", "PIL", "torch", "photosim.store",
+           "photosim.index", "photosim.library", "photosim.duplicates", "photosim.dupcandidates")  # fmt: skip
 
 
 def import_seconds(args: list[str], env: dict) -> dict:
-    """Cumulative import time of the command's top-level imports (``-X importtime``)."""
-    _, err = run(args, env, ("-X", "importtime"))
-    total, top = 0, []
+    """Total import time of the command (``-X importtime``) and that of the WATCHED modules."""
+    *_, err = run(args, env, ("-X", "importtime"))
+    total, watched = 0, {}
     for line in err.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         _, cumulative, name = line[12:].split("|")
         if not name[1:].startswith(" "):  # a top-level import: its time includes its children
             total += int(cumulative)
-            top.append((int(cumulative), name.strip()))
-    big = sorted(top, reverse=True)[:6]
-    return {"imports_s": round(total / 1e6, 3), "largest": {n: round(us / 1e6, 3) for us, n in big}}
+        if name.strip() in WATCHED:
+            watched[name.strip()] = round(int(cumulative) / 1e6, 3)
+    return {"imports_s": round(total / 1e6, 3), "modules_s": watched}
 
 
-def timed(args: list[str], env: dict, repeat: int) -> dict:
-    run(args, env)  # warm-up: page cache, the first duplicates run calibrates
-    walls = sorted(run(args, env)[0] for _ in range(repeat))
+def timed(args: list[str], envs: dict[str, dict], repeat: int) -> dict:
+    """Best and median wall (and CPU) time per tree; the trees' runs alternate (fair on noise)."""
+    for env in envs.values():
+        run(args, env)  # warm-up: page cache, compiled modules
+    walls = {label: [] for label in envs}
+    cpus = {label: [] for label in envs}
+    for _ in range(repeat):
+        for label, env in envs.items():
+            wall, cpu, _ = run(args, env)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
     return {
-        "best_s": round(walls[0], 3),
-        "median_s": round(statistics.median(walls), 3),
-        **import_seconds(args, env),
+        label: {
+            "best_s": round(min(walls[label]), 3),
+            "median_s": round(statistics.median(walls[label]), 3),
+            "cpu_best_s": round(min(cpus[label]), 3),
+            "cpu_median_s": round(statistics.median(cpus[label]), 3),
+            **import_seconds(args, env),
+        }
+        for label, env in envs.items()
     }
+
+
+def commit_of(tree: Path) -> str | None:
+    proc = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)  # fmt: skip
+    return proc.stdout.strip() or None
 
 
 def scan_trained(photos: Path, db: Path, home: Path) -> str | None:
@@ -207,6 +240,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--folder", type=Path, help="work folder (default: a temp folder)")
     parser.add_argument("--note", default="", help="what the machine was doing")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="another checkout (say, main before a change) measured alongside")  # fmt: skip
     opts = parser.parse_args()
     work = (opts.folder or Path(tempfile.mkdtemp(prefix="photosim-bench-cli-"))).absolute()
     env = {**os.environ, "PHOTOSIM_HOME": str(work / "home"), "PHOTOSIM_NO_DOWNLOAD": "1",
@@ -215,6 +250,9 @@ def main() -> None:
     # Compiled modules are cached, as for an installed photosim (in the work folder, not the repo).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    envs = {"this": env}
+    if opts.baseline:
+        envs["baseline"] = {**env, "PYTHONPATH": str(opts.baseline.absolute())}
     photos = work / "photos"
     if not photos.is_dir():
         make_photos(photos, opts.photos)
@@ -248,10 +286,12 @@ def main() -> None:
             "resnet18": "photosim scan --model resnet18 --weights (random weights: all pairs ~0.99)",
             "no weights": "photosim scan without weights: photos listed, no vectors",
         },
+        "trees": {"this": commit_of(ROOT)}
+        | ({"baseline": commit_of(opts.baseline)} if opts.baseline else {}),
         "repeat": opts.repeat,
         "setup_s": round(setup_s, 1),
         "note": opts.note,
-        "commands": {name: timed(args, env, opts.repeat) for name, args in commands.items()},
+        "commands": {name: timed(args, envs, opts.repeat) for name, args in commands.items()},
     }
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.mkdir(exist_ok=True)
