@@ -128,3 +128,13 @@ def test_a_model_that_cannot_load_is_tried_again_only_once_the_weights_change(
         weights.write_bytes(b"the weights file arrived")
         assert lib.calibration() == DEFAULT and len(tries) == 2  # tried again, remembered again
         assert lib.calibration() == DEFAULT and len(tries) == 2
+
+
+def test_the_command_line_alone_loads_no_library_code():
+    """`photosim --help`, a bad argument or install-desktop answer before numpy or SQLite load."""
+    code = "import sys, photosim.cli; print(' '.join(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not set(proc.stdout.split()) & {"numpy", "sqlite_utils", "photosim.library", *HEAVY}
