@@ -31,6 +31,10 @@ from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "Store", "migrate"]
 
+# photosim uses no sqlite-utils plugins: marked as loaded, a Database() does not scan every
+# installed package's entry points for them (~50 ms per process; importlib.metadata).
+sqlite_utils.plugins._plugins_loaded = True
+
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
     "orientation", "lat", "lon", "error", "seen", "fail_kind", "pending",
