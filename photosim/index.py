@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from filelock import FileLock
 
 from photosim.paths import atomic_write_bytes
 from photosim.store import Store
@@ -157,6 +156,8 @@ class VectorIndex:
         change (see ``REFRESH_LIMIT``) keeps the Annoy trees and only records the library's
         new version: the photos added since are found by the exact search over new vectors.
         """
+        from filelock import FileLock  # imported here: queries never take the lock
+
         self.dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.lock_path)):
             self._remove_leftovers()
