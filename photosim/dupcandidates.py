@@ -286,13 +286,21 @@ def check_pairs(
 def build(
     library, thresholds: Thresholds, cancel=None, progress: Callable | None = None
 ) -> Candidates:
-    """All candidate pairs of ``library`` with their CNN cosine and pixel check.
+    """All candidate pairs of ``library`` with their CNN cosine and pixel check; kept
+    between runs beside the library (:mod:`photosim.dupcache`) while nothing changed.
 
     BLAS runs on one thread here: the products are small or medium, and measured
     on a busy 2-core machine, threads made the pixel checks 20 times slower.
     """
+    from photosim import dupcache
+
+    cached = dupcache.load(library, thresholds)
+    if cached is not None:
+        return cached
     with threadpool_limits(1, user_api="blas"):
-        return _build(library, thresholds, cancel, progress)
+        candidates = _build(library, thresholds, cancel, progress)
+    dupcache.save(library, thresholds, candidates)
+    return candidates
 
 
 def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:

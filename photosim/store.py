@@ -447,6 +447,17 @@ class Store:
         )
         return int(self.db.execute(sql, [model_key]).fetchone()[0])
 
+    def content_state(self) -> tuple[int, ...]:
+        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
+        was killed before it could bump the version: what caches of derived results key on."""
+        row = self.db.execute(
+            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
+            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
+            " (select count(*) from fingerprints),"
+            " (select coalesce(max(rowid), 0) from fingerprints)"
+        ).fetchone()
+        return (int(self.get_meta("library_version", "0") or 0), *map(int, row))
+
     def count_vectors_after(self, model_key: str, rowid: int) -> int:
         """Vectors of ``model_key`` written after ``rowid``."""
         sql = "select count(*) from vectors where rowid > ? and model = ?"

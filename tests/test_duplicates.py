@@ -190,3 +190,54 @@ def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(fold
 
     monkeypatch.setattr(photosim.dupcandidates, "load_image", no_decode)
     assert groups_by_kind(lib.duplicates(), "exact")
+
+
+# -- the checked candidates are kept between runs (photosim.dupcache) -------------
+def _no_search(*_args, **_kwargs):
+    raise AssertionError("searched again")
+
+
+def test_an_unchanged_library_reuses_the_checked_candidates(lib, folder, monkeypatch):
+    from photosim import dupcache, dupcandidates
+
+    first = result_to_dict(lib.duplicates())
+    assert dupcache.cache_path(lib.db_path).exists()
+    monkeypatch.setattr(dupcandidates, "_build", _no_search)
+    reopened = Library(db_path=lib.db_path, backbone=make_tiny_backbone())
+    assert result_to_dict(reopened.duplicates()) == first
+    # decisions and reference folders apply when grouping: the kept search still serves
+    [exact] = groups_by_kind(reopened.duplicates(), DupKind.EXACT)
+    reopened.mark_not_duplicates([m.path for m in exact.photos])
+    assert not groups_by_kind(reopened.duplicates(), DupKind.EXACT)
+    [near] = reopened.duplicates(kind="near", references=[folder / "export"]).groups
+    assert near.keep.name == "photo1-small.png"
+
+
+def test_a_changed_library_or_threshold_searches_again(lib, folder, monkeypatch):
+    from photosim import dupcandidates
+
+    lib.duplicates()
+    searches = []
+    real = dupcandidates._build
+    monkeypatch.setattr(dupcandidates, "_build", lambda *a: searches.append(1) or real(*a))
+    shutil.copy2(folder / "photo2.jpg", folder / "photo2-copy.jpg")
+    scan(lib)
+    assert any("photo2-copy.jpg" in names(g) for g in lib.duplicates(kind="exact").groups)
+    lib.duplicates()
+    assert len(searches) == 1  # once for the new photo, then kept again
+    with lib.store.atomic():  # a scan killed before it could count its change
+        lib.store.delete_photos([lib.photo(folder / "photo2-copy.jpg").id])
+    assert not any("photo2-copy.jpg" in names(g) for g in lib.duplicates(kind="exact").groups)
+    assert len(searches) == 2
+    key = lib.current_key()  # other thresholds, other candidates
+    lib.store.put_calibration(key, {**lib.store.get_calibration(key), "near": 0.5})
+    lib.duplicates()
+    assert len(searches) == 3
+
+
+def test_a_damaged_cache_is_searched_again_not_an_error(lib):
+    from photosim import dupcache
+
+    expected = result_to_dict(lib.duplicates())
+    dupcache.cache_path(lib.db_path).write_bytes(b"not a numpy file")
+    assert result_to_dict(lib.duplicates()) == expected

@@ -1,0 +1,88 @@
+"""The checked candidate pairs of duplicate finding, kept beside the library between runs.
+
+Finding candidates and checking their pixels is the slow half of duplicate finding (about
+a minute at 100k photos, most of `photosim duplicates` at 100); regrouping them is fast.
+So the result is saved next to the database (``library.dupes.npz``) with what it was made
+from: the library's content (photo, vector and fingerprint counts and newest rows, its
+version), the model, the thresholds and this code's ``VERSION``. Any change to one of
+those makes a new search; decisions and reference folders apply at grouping, so they never
+invalidate it. The file holds arrays and a JSON list only (loaded without pickle), and is
+written atomically; a library in a read-only place simply goes without it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from photosim.paths import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+VERSION = 1  # bump whenever the candidate search or the pixel check changes its answers
+ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes")
+
+
+def cache_path(db_path: Path) -> Path | None:
+    """``library.dupes.npz`` beside ``library.db``; None for an in-memory library."""
+    return None if str(db_path) == ":memory:" else Path(db_path).with_suffix(".dupes.npz")
+
+
+def state_key(library, thresholds) -> str:
+    """What the candidates depend on, as one string."""
+    state = list(library.store.content_state())
+    return json.dumps([VERSION, library.current_key(), state, thresholds.near, thresholds.similar])
+
+
+def load(library, thresholds):
+    """The saved candidates when they were made from this very state, else None."""
+    from photosim.dupcandidates import Candidates, Node
+    from photosim.duplicates import Thresholds
+
+    path = cache_path(library.db_path)
+    if path is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if bytes(data["key"]).decode() != state_key(library, thresholds):
+                return None
+            arrays = {name: data[name] for name in ARRAYS}
+            reduced = data["reduced"] if "reduced" in data.files else None
+            extra = json.loads(bytes(data["extra"]).decode())
+    except (OSError, KeyError, ValueError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.info("duplicates cache %s unreadable (%s): searching again", path, exc)
+        return None
+    nodes = []
+    for fields in extra["nodes"]:
+        fields["inode"] = [tuple(i) if i is not None else None for i in fields["inode"]]
+        nodes.append(Node(**fields))
+    floors = Thresholds(**extra["floors"])
+    return Candidates(nodes, **arrays, floors=floors, reduced=reduced)
+
+
+def save(library, thresholds, candidates) -> None:
+    """Keep ``candidates`` for the next run; a place we cannot write to is no error."""
+    path = cache_path(library.db_path)
+    if path is None:
+        return
+    extra = {"nodes": [asdict(n) for n in candidates.nodes], "floors": asdict(candidates.floors)}
+    arrays = {name: getattr(candidates, name) for name in ARRAYS}
+    if candidates.reduced is not None:
+        arrays["reduced"] = candidates.reduced
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        key=np.frombuffer(state_key(library, thresholds).encode(), np.uint8),
+        extra=np.frombuffer(json.dumps(extra).encode(), np.uint8),
+        **arrays,
+    )
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        log.info("duplicates cache not written (%s)", exc)
