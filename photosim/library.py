@@ -35,7 +35,7 @@ from photosim.locking import ScanLock
 from photosim.modelspec import DEFAULT_MODEL, model_key
 from photosim.pipeline import content_hash, model_image
 from photosim.scan import CancelFlag, Scan
-from photosim.store import Store
+from photosim.store import PhotoRow, Store
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.embed import Backbone
@@ -427,6 +427,15 @@ class Library:
     def similar_to_image(self, image, k: int = 10) -> list[Match]:
         """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
         return self._neighbours(self.vector_of_image(image), k, exclude=None)
+
+    # -- (app-fast helper) what the app's grid lists --------------------------
+    def photo_listing(self) -> list[PhotoRow]:
+        """Every photo as the grid lists it (light tuples, fast at 100k); :meth:`photo` for more."""
+        return self.store.photo_listing(self.current_key())
+
+    def failure_count(self) -> int:
+        """How many files could not be used (the status bar's "N skipped")."""
+        return self.store.count_failed()
 
 
 # -- the registry of libraries (so `photosim similar` knows where to look) -----

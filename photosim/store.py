@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -29,7 +30,7 @@ from photosim.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, Unkn
 from photosim.events import FailKind, Failure, Photo
 from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "Store", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
 
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
@@ -587,6 +588,27 @@ class Store:
                 self.bump_version()
         return len(ids)
 
+    # -- (app-fast helper) the grid's lean listing -----------------------------
+    def photo_listing(self, model_key: str | None = None) -> list[PhotoRow]:
+        """What the app's grid shows of every photo, as light tuples (by id).
+
+        About ten times faster than :meth:`photos` at 100,000 photos (no dict rows, no
+        ``Photo``/``Path`` objects); the full record of one photo comes from :meth:`photo`.
+        """
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot for both reads while a scan writes
+        try:  # a set lookup is ~2x faster than SQLite's join on the vectors' index
+            vectors = {h for (h,) in conn.execute(_VECTOR_HASHES, [model_key])}
+            rows = conn.execute(_LISTING).fetchall()
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        new = tuple.__new__
+        return [new(PhotoRow, (i, _dec(p), s or 0, m or 0, t, e, h in vectors))
+                for i, p, s, m, t, e, h in rows]  # fmt: skip
+
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
 _PHOTOS_WITH_VECTOR = (
@@ -615,3 +637,20 @@ def _photo(row: dict) -> Photo:
         has_vector=bool(row["has_vector"]),
         fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
     )  # fmt: skip
+
+
+# -- (app-fast helper) the grid's lean listing ------------------------------------
+class PhotoRow(NamedTuple):
+    """One photo as the grid lists it (:meth:`Store.photo_listing`): no metadata beyond."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    taken: str | None  # EXIF date taken, ISO 8601, when known
+    error: str | None  # why it cannot be used, when it cannot
+    has_vector: bool  # embedded with the model asked for
+
+
+_LISTING = "select id, path, size, mtime_ns, taken, error, hash from photos order by id"
+_VECTOR_HASHES = "select hash from vectors where model = ?"
