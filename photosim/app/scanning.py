@@ -14,13 +14,21 @@ from functools import partial
 from pathlib import Path
 
 from photosim.app import messages
-from photosim.app.models import History
+from photosim.app.models import History, Listing, listing
 from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
 from photosim.errors import LibraryBusy, shown
 from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)
+
+
+def grid_listing(library: Library, sort_role: int) -> tuple[Listing, int]:
+    """The grid's photos, sorted, and the count of skipped files: read in a worker.
+
+    The light listing (no record per photo) keeps a 100,000-photo library's launch short.
+    """
+    return listing(library.photo_listing(), sort_role), library.failure_count()
 
 
 class LibraryMixin:
@@ -34,14 +42,14 @@ class LibraryMixin:
         Returns at once; ``signals.library_opened`` follows (or the welcome page says why not).
         """
         self.close_library()
-        options = self.engine_options
+        options, sort_role = self.engine_options, self.photos.sort_role
 
-        def open_it(_abort) -> tuple[Library, list, int]:
+        def open_it(_abort) -> tuple[Library, Listing, int]:
             folder, where = root, db
             if folder and where is None and (known := known_db_for(folder)):
                 folder, where = None, known  # a folder of a library with several: all of it
             library = Library([Path(folder)] if folder else None, where, **options)
-            return library, library.photos(), len(library.failures())
+            return library, *grid_listing(library, sort_role)
 
         opener = Worker(open_it, name="photosim-open")
         opener.finished.connect(lambda result: self._on_opened(opener, result))
@@ -50,7 +58,7 @@ class LibraryMixin:
         self.status_text.setText(f"Opening {shown(root or db)}…")
         opener.start()
 
-    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
+    def _on_opened(self, opener: Worker, result: tuple[Library, Listing, int]) -> None:
         library, photos, failed = result
         if opener is not self.opener:
             retire(library, [])
@@ -61,7 +69,7 @@ class LibraryMixin:
         recent = [folder] + [f for f in self.recent_folders() if f != folder]
         self.settings.setValue("recent", recent[:10])
         self._refresh_recent()
-        self.photos.set_photos(photos)
+        self.photos.set_listing(photos)
         self.set_failed_count(failed)
         self.grid_stack.setCurrentWidget(self.grid)
         self.signals.library_opened.emit(library)
@@ -83,7 +91,8 @@ class LibraryMixin:
             self.opener = None
         self.watch.stop()
         scan = self.abandon_scan()
-        for runner in (self.query_runner, self.preview_runner, self.records_runner):
+        for runner in (self.query_runner, self.preview_runner, self.records_runner,
+                       self.record_runner):  # fmt: skip
             runner.cancel()
         if self.library is not None:
             retire(self.library, [scan] if scan else [])
@@ -105,14 +114,15 @@ class LibraryMixin:
         if library is None:
             return
         self._final = final or self._final
-        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
+        sort_role = self.photos.sort_role
+        self.records_runner.submit(lambda: (library, *grid_listing(library, sort_role)))
 
     def _on_records(self, result: tuple) -> None:
         library, records, failed = result
         if library is not self.library:
             return
         selected = self.selected_path()
-        self.photos.set_photos(records)
+        self.photos.set_listing(records)
         self.set_failed_count(failed)
         if selected:
             self.select_path(selected, push=False)
