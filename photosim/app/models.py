@@ -306,6 +306,8 @@ def local_iso(seconds: int) -> str:
     quarter, rest = divmod(seconds, _QUARTER)
     start = _QUARTERS.get(quarter, False)
     if start is False:
+        if len(_QUARTERS) > 100_000:
+            _QUARTERS.clear()  # a bound on memory: at most a few MB
         local = time.localtime(quarter * _QUARTER)
         steady = local.tm_gmtoff == time.localtime(quarter * _QUARTER + _QUARTER - 1).tm_gmtoff
         start = _QUARTERS[quarter] = (
