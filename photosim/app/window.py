@@ -314,9 +314,9 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         photo = None if outside else self.photos.photo_of(path)
         note = "Not in this library: compared, not added." if outside else ""
         self.preview.show_photo(path, photo, note)
-        library = self.library
-        if photo is None and library is not None and self.photos.row_of(path) is not None:
-            self.record_runner.submit(lambda: library.photo(path))  # the grid lists no details
+        entry = None if outside or photo is not None else self.photos.entry(path)
+        if entry is not None and (self.model_error or not entry.has_vector):
+            self._read_record(path)  # the grid lists no details; a neighbours query brings them
         self.preview_runner.submit(lambda: preview_job(path, PREVIEW_SIDE))
         self.strip.set_history(self.history.can_back(), self.history.can_forward())
         self.signals.photo_selected.emit(path)
@@ -347,10 +347,18 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self.signals.neighbours_ready.emit(query, matches)
 
     def _on_neighbours_failed(self, exc: Exception) -> None:
+        if self.current and self.photos.photo_of(self.current) is None:
+            self._read_record(self.current)  # the details the answer would have brought
         message = messages.describe(exc, scanning=self.scanning())
         title = f"Similar to {shown(os.path.basename(self.current or ''))}"
         self.strip.show_message(message, title)
         self.signals.similarity_unavailable.emit(message)
+
+    def _read_record(self, path: str) -> None:
+        """Read the full record of a grid photo in a worker (``_on_record`` shows it)."""
+        library = self.library
+        if library is not None and self.photos.row_of(path) is not None:
+            self.record_runner.submit(lambda: library.photo(path))
 
     def _on_record(self, photo) -> None:
         """A selected photo's full record (the grid lists none): its details are shown."""
