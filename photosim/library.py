@@ -437,6 +437,14 @@ class Library:
         """How many files could not be used (the status bar's "N skipped")."""
         return self.store.count_failed()
 
+    def photo_listing_earliest(self, limit: int) -> list[PhotoRow]:
+        """The photos that may come first by date (up to 3 x ``limit``, unordered; fast)."""
+        return self.store.photo_listing_earliest(self.current_key(), limit)
+
+    def photo_count(self) -> int:
+        """How many photos the library lists (skipped files included)."""
+        return self.store.count()
+
 
 # -- the registry of libraries (so `photosim similar` knows where to look) -----
 def known_libraries() -> list[dict]:

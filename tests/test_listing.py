@@ -51,9 +51,15 @@ def test_listing_of_a_scanned_library_and_its_skipped_count(tmp_path):
     assert all(r.has_vector for name, r in rows.items() if name != "broken.jpg")
     assert rows["broken.jpg"].error and not rows["broken.jpg"].has_vector
     assert lib.failure_count() == len(lib.failures()) == 1
+    assert lib.photo_count() == 5
+    assert {r.path for r in lib.photo_listing_earliest(1)} <= set(rows_by_path(lib))
     st = (root / "p0.jpg").stat()
     assert (rows["p0.jpg"].size, rows["p0.jpg"].mtime_ns) == (st.st_size, st.st_mtime_ns)
     lib.close()
+
+
+def rows_by_path(lib: Library) -> dict[str, PhotoRow]:
+    return {r.path: r for r in lib.photo_listing()}
 
 
 def test_listing_inside_a_transaction_leaves_it_open(tmp_path):
@@ -64,3 +70,26 @@ def test_listing_inside_a_transaction_leaves_it_open(tmp_path):
         assert [r.path for r in store.photo_listing(None)] == ["/p/a.jpg"]
         assert store.db.conn.in_transaction
     assert Store(tmp_path / "lib.db").count() == 1
+
+
+def test_earliest_photos_by_date_taken_file_time_and_undated(tmp_path):
+    store = Store(tmp_path / "lib.db")
+    for i, taken in enumerate(
+        ["2003-01-01T00:00:00", "2001-01-01T00:00:00", "2002-01-01T00:00:00"]
+    ):
+        store.upsert_photo({"path": f"/p/t{i}.jpg", "size": 1, "mtime_ns": 5, "taken": taken,
+                            "hash": f"h{i}"})  # fmt: skip
+    second = 10**9  # no date taken: by file time in whole seconds, then path (the app's key)
+    for name, mtime_ns in [("m0", 30 * second), ("m2", 10 * second + 9), ("m1", 10 * second + 5),
+                           ("m3", 20 * second)]:  # fmt: skip
+        store.upsert_photo({"path": f"/p/{name}.jpg", "size": 1, "mtime_ns": mtime_ns})
+    for name in ("u2", "u0", "u1"):  # neither: by path
+        store.upsert_photo({"path": f"/p/{name}.jpg", "size": 1, "mtime_ns": 0})
+    store.put_vectors("m", [("h1", np.ones(3, np.float32))])
+
+    rows = {r.path: r for r in store.photo_listing_earliest("m", 2)}
+    assert sorted(rows) == sorted(["/p/t1.jpg", "/p/t2.jpg", "/p/m1.jpg", "/p/m2.jpg",
+                                   "/p/u0.jpg", "/p/u1.jpg"])  # fmt: skip
+    assert rows["/p/t1.jpg"].has_vector and not rows["/p/t2.jpg"].has_vector
+    assert set(store.photo_listing_earliest("m", 2)) <= set(store.photo_listing("m"))
+    assert store.photo_listing_earliest(None, 0) == []
