@@ -69,9 +69,9 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     win.show()
     marks["window_shown_s"] = round(time.time() - started, 3)
 
-    def opened(_library) -> None:  # the grid has the library's photos from here on
+    def opened(_library) -> None:  # the grid shows the library (a big one: its first rows)
         marks["library_open_s"] = round(time.time() - started, 3)
-        marks["photos_in_grid"] = win.photos.rowCount()
+        marks["rows_at_open"] = win.photos.rowCount()
 
     win.signals.library_opened.connect(opened)
     win.open_library(str(root), str(db))
@@ -102,6 +102,11 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     marks["thumbnails_shown_s"] = round(time.time() - started, 3)
     marks["tiles_in_view"] = len(visible_paths())
     marks["rss_after_launch_mib"] = rss_mib()
+    while win.opener is not None and time.time() < deadline:  # a big library's rest
+        app.processEvents()
+        time.sleep(0.002)
+    marks["all_listed_s"] = round(time.time() - started, 3)
+    marks["photos_in_grid"] = win.photos.rowCount()
     if not marks["tiles_in_view"]:
         print("RESULT " + json.dumps(marks), flush=True)  # nothing to click: the grid is empty
         return

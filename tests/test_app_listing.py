@@ -162,3 +162,56 @@ def test_opening_lists_photos_without_full_records_then_reads_one_when_selected(
     qtbot.waitUntil(lambda: "Cannot be read" in win.preview.details.text(), timeout=WAIT)
     win.close()
     assert os.path.exists(path)  # (the photos are never touched)
+
+
+def test_the_whole_listing_goes_below_the_first_rows_without_a_reset(qtbot):
+    rows = [_row(i, f"/p/{i}.jpg", f"2020-01-0{i}T00:00:00") for i in range(1, 7)]
+    full = listing(rows, DateKeyRole)
+    model = PhotoModel(Thumbnails())
+    model.set_listing(listing(rows[:2], DateKeyRole))  # the first screenful
+    resets: list = []
+    model.modelReset.connect(lambda: resets.append(1))
+    with qtbot.waitSignal(model.rowsInserted) as inserted:
+        assert model.extend_listing(full)
+    assert inserted.args[1:] == [2, 5] and not resets  # the view keeps its place
+    assert _names(model) == [f"{i}.jpg" for i in range(1, 7)]
+    assert model.row_of("/p/6.jpg") == 5
+    # first rows that are not the listing's start (the library changed): the listing wins
+    model.set_listing(listing([rows[5]], DateKeyRole))
+    assert not model.extend_listing(full) and resets
+    assert _names(model) == [f"{i}.jpg" for i in range(1, 7)]
+
+
+def test_a_big_library_shows_its_first_rows_before_the_rest(qtbot, scanned, monkeypatch):
+    import threading
+
+    from photosim.app import scanning
+
+    root, db = scanned
+    monkeypatch.setattr(scanning, "FIRST_ROWS", 3)
+    gate = threading.Event()
+    whole = Library.photo_listing
+
+    def slow_listing(self):
+        gate.wait(WAIT / 1000)  # the whole listing waits until the test has looked
+        return whole(self)
+
+    monkeypatch.setattr(Library, "photo_listing", slow_listing)
+    win = MainWindow(backbone=make_tiny_backbone())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
+        win.open_library(str(root), str(db))
+    assert win.photos.rowCount() == 3 and not win.scanning()
+    with Library([root], db) as lib:
+        expected = [r.path for r in listing(whole(lib), DateKeyRole).rows]
+    assert [win.photos.path_at(r) for r in range(3)] == expected[:3]
+    with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
+        assert win.select_path(expected[1])  # usable at once
+    gate.set()
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 6, timeout=WAIT)
+    assert [win.photos.path_at(r) for r in range(6)] == expected
+    assert win.selected_path() == expected[1]  # the selection stays
+    assert "1 skipped" in win.failed_link.text()
+    qtbot.waitUntil(lambda: win.scanning() or win.last_scan is not None, timeout=WAIT)
+    win.close()

@@ -207,12 +207,37 @@ class PhotoModel(_ThumbModel):
             prepared = listing(prepared.rows if prepared else rows, self.sort_role)
         self.beginResetModel()
         self._list, self._keys, self._rows = prepared.rows, prepared.keys, prepared.index
-        self._records = {  # the few records read before, while they still hold
+        self._keep_records()
+        self.endResetModel()
+
+    def _keep_records(self) -> None:
+        """Keep the few records read before while they still hold for the listing."""
+        self._records = {
             path: photo
             for path, photo in self._records.items()
             if (row := self._rows.get(path)) is not None and _describes(photo, self._list[row])
         }
-        self.endResetModel()
+
+    def extend_listing(self, prepared: Listing) -> bool:
+        """The whole listing after its first rows were shown: appended below them when they
+        are its start (the view keeps its place and selection), else set. True if appended."""
+        count = len(self._list)
+        shown_paths = [entry.path for entry in self._list]
+        if prepared.sort_role != self.sort_role or shown_paths != [
+            entry.path for entry in prepared.rows[:count]
+        ]:
+            self.set_listing(prepared)
+            return False
+        more = len(prepared.rows) > count
+        if more:
+            self.beginInsertRows(QModelIndex(), count, len(prepared.rows) - 1)
+        self._list, self._keys, self._rows = prepared.rows, prepared.keys, prepared.index
+        self._keep_records()
+        if more:
+            self.endInsertRows()
+        if count:  # the same rows, maybe with newer details
+            self.dataChanged.emit(self.index(0), self.index(count - 1))
+        return True
 
     def set_photos(self, photos: list[Photo]) -> None:
         """Replace the contents with full records (small libraries, tests)."""

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 from photosim.app import messages
-from photosim.app.models import History, Listing, listing
+from photosim.app.models import DateKeyRole, History, Listing, listing
 from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
 from photosim.errors import LibraryBusy, shown
 from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)
+
+FIRST_ROWS = 1000  # a big library shows this many photos first (more than a screenful)
 
 
 def grid_listing(library: Library, sort_role: int) -> tuple[Listing, int]:
@@ -44,26 +47,52 @@ class LibraryMixin:
         self.close_library()
         options, sort_role = self.engine_options, self.photos.sort_role
 
-        def open_it(_abort) -> tuple[Library, Listing, int]:
+        def open_it(_abort) -> Iterator[tuple[Library, Listing, int]]:
             folder, where = root, db
             if folder and where is None and (known := known_db_for(folder)):
                 folder, where = None, known  # a folder of a library with several: all of it
             library = Library([Path(folder)] if folder else None, where, **options)
-            return library, *grid_listing(library, sort_role)
+            if sort_role == DateKeyRole and library.photo_count() > FIRST_ROWS:
+                first = listing(library.photo_listing_earliest(FIRST_ROWS), sort_role)
+                first.rows, first.keys = first.rows[:FIRST_ROWS], first.keys[:FIRST_ROWS]
+                yield library, first, library.failure_count()  # a first screenful, at once
+            return (library, *grid_listing(library, sort_role))
 
         opener = Worker(open_it, name="photosim-open")
+        opener.yielded.connect(lambda result: self._on_first_rows(opener, result))
         opener.finished.connect(lambda result: self._on_opened(opener, result))
         opener.errored.connect(lambda exc: self._on_open_failed(opener, exc))
         self.opener = opener
         self.status_text.setText(f"Opening {shown(root or db)}…")
         opener.start()
 
-    def _on_opened(self, opener: Worker, result: tuple[Library, Listing, int]) -> None:
+    def _on_first_rows(self, opener: Worker, result: tuple[Library, Listing, int]) -> None:
+        """A big library's first screenful: shown (and usable) while the rest loads."""
+        library, photos, failed = result
+        if opener is self.opener and self.library is None:
+            self._adopt(library, photos, failed)
+
+    def _on_opened(self, opener: Worker, result: tuple[Library, Listing, int] | None) -> None:
+        if result is None:  # abandoned after its first rows: nothing more to show
+            return
         library, photos, failed = result
         if opener is not self.opener:
-            retire(library, [])
+            if library is not self.library:
+                retire(library, [])
             return
-        self.opener, self.library = None, library
+        self.opener = None
+        if library is self.library:  # its first rows are shown: the rest goes below them
+            selected = self.selected_path()
+            if not self.photos.extend_listing(photos) and selected:
+                self.select_path(selected, push=False)
+            self.set_failed_count(failed)
+        else:
+            self._adopt(library, photos, failed)
+        self.start_scan()
+
+    def _adopt(self, library: Library, photos: Listing, failed: int) -> None:
+        """``library`` is the window's now: its photos in the grid, its folder in the recents."""
+        self.library = library
         folder = str(library.roots[0]) if library.roots else str(library.db_path)
         self.setWindowTitle(f"photosim: {shown(folder)}")
         recent = [folder] + [f for f in self.recent_folders() if f != folder]
@@ -73,12 +102,14 @@ class LibraryMixin:
         self.set_failed_count(failed)
         self.grid_stack.setCurrentWidget(self.grid)
         self.signals.library_opened.emit(library)
-        self.start_scan()
 
     def _on_open_failed(self, opener: Worker, exc: Exception) -> None:
         if opener is not self.opener:
             return
         self.opener = None
+        if self.library is not None:  # its first rows are shown: they stay, with the reason
+            self.status_text.setText(messages.describe(exc))
+            return
         self.status_text.setText("")
         self.welcome.set_text(messages.describe(exc))
         self.grid_stack.setCurrentWidget(self.welcome)
