@@ -7,20 +7,28 @@ against random pairs of its photos. ``near`` sits just below the lowest scores o
 the copies (the CNN only proposes; pixels confirm), ``similar`` a fixed share of
 the way from a typical unrelated pair up to ``near``. The result is stored with
 the model key; only calibrating needs the model (torch), reading it does not.
+When the model cannot be loaded, the default thresholds are used and the failure is
+remembered with what it depended on (the weights asked for, the file looked for), so
+the next run tries again only once that changed instead of importing torch each time.
+A library without vectors needs no thresholds (they apply to CNN scores only).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageOps
 
-from photosim.decode import DecodeError, load_image
 from photosim.duplicates import Thresholds
-from photosim.errors import WeightsMissing
+from photosim.errors import DecodeError, WeightsMissing
+from photosim.modelspec import weights_from_env
+
+if TYPE_CHECKING:  # PIL is imported only to calibrate: reading thresholds needs no decoder
+    from PIL import Image
 
 # Used when the model cannot be loaded to calibrate (not stored): ResNet-like values.
 DEFAULT = Thresholds(near=0.85, similar=0.72)
@@ -34,18 +42,66 @@ def stored(library) -> Thresholds | None:
     """The stored calibration of the library's current model, if any (no torch)."""
     key = library.current_key()
     data = library.store.get_calibration(key) if key else None
-    return Thresholds(near=data["near"], similar=data["similar"]) if data else None
+    if not data or data.get("uncalibrated"):
+        return None
+    return Thresholds(near=data["near"], similar=data["similar"])
 
 
 def stored_or_calibrate(library) -> Thresholds:
-    """The stored thresholds; calibrated now when missing; DEFAULT when there is no model."""
+    """The stored thresholds; calibrated now when missing; DEFAULT when there is no model.
+
+    The model is loaded only when calibrating can succeed or might now: never for a
+    library without vectors, and not again after a failure until the weights changed.
+    """
     found = stored(library)
     if found is not None:
         return found
+    if not needs_model(library):
+        return DEFAULT
     try:
         return calibrate(library)
-    except (WeightsMissing, ValueError):
+    except WeightsMissing as exc:
+        _remember_failure(library, exc)
         return DEFAULT
+    except ValueError:
+        return DEFAULT
+
+
+def needs_model(library) -> bool:
+    """True when the thresholds are to be calibrated now, which loads the model (no torch)."""
+    key = library.current_key()
+    if stored(library) is not None or not key or not library.store.count_vectors(key):
+        return False
+    failed = library.store.get_calibration(key)
+    if not (failed and failed.get("uncalibrated")):
+        return True
+    tried = failed.get("tried") or {}
+    return tried != _attempt(library, tried.get("expected"))  # try again once that changed
+
+
+def _attempt(library, expected: str | None) -> dict:
+    """What loading the model depends on: the model, the weights asked for, the file looked for."""
+    weights = weights_from_env(library.weights)
+    try:
+        st = os.stat(expected) if expected else None
+    except OSError:
+        st = None
+    return {
+        "model": library.model_name,
+        "weights": str(weights) if weights else None,
+        "expected": expected,
+        "expected_file": [st.st_size, st.st_mtime_ns] if st else None,
+    }
+
+
+def _remember_failure(library, exc: WeightsMissing) -> None:
+    """Keep DEFAULT as this model's thresholds until the weights change (not when read-only)."""
+    if library.read_only:
+        return
+    data = {"near": DEFAULT.near, "similar": DEFAULT.similar, "uncalibrated": str(exc),
+            "tried": _attempt(library, exc.expected), "at": time.time()}  # fmt: skip
+    with library.store.atomic():
+        library.store.put_calibration(library.current_key(), data)
 
 
 def _crop(im: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
@@ -55,6 +111,8 @@ def _crop(im: Image.Image, left: float, top: float, right: float, bottom: float)
 
 def _jpeg(im: Image.Image, quality: int, exif_turn: bool = False) -> Image.Image:
     """Re-encode; with ``exif_turn`` stored on its side with a tag, read back upright."""
+    from PIL import Image, ImageOps
+
     buf = io.BytesIO()
     if exif_turn:
         exif = Image.Exif()
@@ -66,6 +124,17 @@ def _jpeg(im: Image.Image, quality: int, exif_turn: bool = False) -> Image.Image
     return ImageOps.exif_transpose(Image.open(buf)).convert("RGB")
 
 
+def _enhance(name: str, factor: float):
+    """An ImageEnhance step (Brightness, Contrast) by name: PIL is imported when it runs."""
+
+    def apply(im: Image.Image) -> Image.Image:
+        from PIL import ImageEnhance
+
+        return getattr(ImageEnhance, name)(im).enhance(factor)
+
+    return apply
+
+
 AUGMENTATIONS = {
     "crop 5%": lambda im: _crop(im, 0.025, 0.025, 0.025, 0.025),
     "crop 10% corner": lambda im: _crop(im, 0.1, 0.1, 0.0, 0.0),
@@ -73,13 +142,15 @@ AUGMENTATIONS = {
     "resize 1/3": lambda im: im.resize((max(1, im.width // 3), max(1, im.height // 3))),
     "re-encode q35": lambda im: _jpeg(im, 35),
     "EXIF rotation": lambda im: _jpeg(im, 90, exif_turn=True),
-    "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.35),
-    "contrast": lambda im: ImageEnhance.Contrast(im).enhance(1.4),
+    "brighter": _enhance("Brightness", 1.35),
+    "contrast": _enhance("Contrast", 1.4),
 }
 
 
 def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
     """Measure and store the thresholds for the library's model (loads the model)."""
+    from photosim.decode import load_image
+
     backbone = library.ensure_backbone()
     key = backbone.key
     photos = [p for p in library.photos() if p.hash and not p.error]

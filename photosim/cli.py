@@ -12,12 +12,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photosim.errors import FolderMissing, PhotosimError, shown
-from photosim.events import ScanKind, ScanProgress
-from photosim.library import Library, find_library_db
 from photosim.log import setup_logging
 from photosim.modelspec import DEFAULT_MODEL, MODELS, PRECISIONS
+
+if TYPE_CHECKING:  # the library (numpy, SQLite) is imported by the commands that open one
+    from photosim.events import ScanProgress
+    from photosim.library import Library
 
 
 def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAULT_MODEL) -> None:
@@ -144,6 +147,8 @@ def _open_for_query(
     ``read_only=False`` for commands that cache what they compute in the library
     (``duplicates`` keeps pixel fingerprints, calibration and reference folders).
     """
+    from photosim.library import Library, find_library_db
+
     db = args.db or find_library_db(near)
     if not db.exists():
         raise PhotosimError(
@@ -160,6 +165,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise FolderMissing(root)
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         raise PhotosimError("--batch-size and --workers must be at least 1.")
+    from photosim.library import Library
+
     lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device,
                   precision=args.precision, lock_owner="photosim scan")  # fmt: skip
     if lib.recovered is not None:
@@ -203,6 +210,8 @@ def _progress_bar():
 
 
 def _show(bar, ev: ScanProgress) -> None:
+    from photosim.events import ScanKind
+
     if ev.kind == ScanKind.WALKED:
         bar.reset(total=ev.total)
         bar.set_description("Embedding")
@@ -307,9 +316,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
     with _open_for_query(args, read_only=False) as lib:
-        from photosim.calibrate import stored
+        from photosim.calibrate import needs_model
 
-        if stored(lib) is None:
+        if needs_model(lib):
             print("Calibrating the thresholds for this model (once; it loads the model)...",
                   file=sys.stderr)  # fmt: skip
         result = lib.duplicates(

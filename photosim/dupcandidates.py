@@ -25,9 +25,8 @@ from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
 from photosim import pixels
-from photosim.decode import DecodeError, load_image
 from photosim.duplicates import LANE_CNN, LANE_PIXELS, Thresholds
-from photosim.errors import Cancelled
+from photosim.errors import Cancelled, DecodeError
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
@@ -69,6 +68,13 @@ class Candidates:
     lanes: np.ndarray  # uint8 bit mask of the proposals that found the pair
     floors: Thresholds  # the lowest thresholds these edges support
     reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
+
+
+def load_image(*args, **kwargs):
+    """:func:`photosim.decode.load_image`, imported on first use: PIL only when decoding."""
+    from photosim.decode import load_image as load
+
+    return load(*args, **kwargs)
 
 
 def _cancelled(cancel) -> bool:
@@ -143,6 +149,9 @@ def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -
     """
     if matrix.shape[1] <= dims:
         return matrix
+    if len(matrix) <= dims:  # n vectors span n axes at most: the projection keeps every cosine,
+        # so the unit vectors themselves are the same answer without the d x d products (~80 ms)
+        return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     rows = matrix[:: max(1, len(matrix) // sample)]
     gram = rows.T @ rows
     # randomized range finder (Halko et al.): the top axes without a full 2048x2048 eigh

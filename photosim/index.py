@@ -25,20 +25,22 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from annoy import AnnoyIndex
-from filelock import FileLock
 
 from photosim.paths import atomic_write_bytes
 from photosim.store import Store
+
+if TYPE_CHECKING:
+    from annoy import AnnoyIndex
 
 INDEX_DIM = 128  # wider vectors are indexed by their PCA projection to this many dimensions
 REDUCE_FROM = 4 * INDEX_DIM  # ... once there are enough photos to learn the projection from
 PCA_SAMPLE = 20_000  # vectors the projection is learnt from
 CANDIDATES = 3  # with a projection, Annoy proposes this many times n, re-scored exactly
-TARGET_RECALL = 0.97  # recall@10 against exact search that search_k is calibrated to
-CALIBRATION_QUERIES = 100
+TARGET_RECALL = 0.965  # recall@10 against exact search that search_k is calibrated to
+CALIBRATION_QUERIES = 200
 # A scan that adds or removes at most max(1000, 2% of the index), capped at 10,000, keeps the
 # trees (a rebuild of 100k takes a minute; exact search over 10k new vectors a few ms).
 REFRESH_LIMIT = (1_000, 10_000, 0.02)
@@ -92,6 +94,8 @@ class _Loaded:
     annoy: AnnoyIndex
     items: np.ndarray  # item -> content hash (bytes)
     pca: np.ndarray | None  # (dim, index_dim) projection, or None
+    rowids: np.ndarray | None = None  # item -> rowid of its full vector (re-scoring reads)
+    prefault: bool = False  # mapped in whole at load (see VectorIndex.warm)
 
 
 class VectorIndex:
@@ -152,6 +156,8 @@ class VectorIndex:
         change (see ``REFRESH_LIMIT``) keeps the Annoy trees and only records the library's
         new version: the photos added since are found by the exact search over new vectors.
         """
+        from filelock import FileLock  # imported here: queries never take the lock
+
         self.dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.lock_path)):
             self._remove_leftovers()
@@ -215,25 +221,40 @@ class VectorIndex:
             self._loaded, self._extra = None, None
             self._meta_key, self._meta = None, None
 
-    def _load(self, model_key: str) -> _Loaded | None:
+    def warm(self, model_key: str) -> bool:
+        """Map the whole index into memory now, so that no query waits for page faults.
+
+        For long-lived processes (the app), off the GUI thread: a query's first touch of
+        each page of the mapped trees costs a fault, which at 1M photos adds 10-30 ms to
+        the first queries. A one-shot ``photosim similar`` does better without it.
+        """
+        with self._lock:
+            return self._load(model_key, prefault=True) is not None
+
+    def _load(self, model_key: str, prefault: bool = False) -> _Loaded | None:
         current = self._current()
         if current is None or current[1].model != model_key:
             return None
         name, state = current
-        if self._loaded is not None and self._loaded.name == name:
-            return self._loaded
+        loaded = self._loaded
+        if loaded is not None and loaded.name == name and (loaded.prefault or not prefault):
+            return loaded
         folder = self.dir / name
         try:
+            from annoy import AnnoyIndex  # imported here: `photosim info` never needs it
+
             annoy = AnnoyIndex(state.index_dim, "angular")
-            annoy.load(str(folder / "vectors.annoy"))
+            annoy.load(str(folder / "vectors.annoy"), prefault=prefault)
             items = np.load(folder / "items.npy", mmap_mode="r")
             pca = np.load(folder / "pca.npy") if state.index_dim != state.dim else None
+            rowids_path = folder / "rowids.npy"  # builds before 0.x lack it: look up by hash
+            rowids = np.load(rowids_path, mmap_mode="r") if rowids_path.exists() else None
         except OSError:  # pruned by a build in between: the next query opens the new one
             self._meta_key = None
             return None
-        if self._loaded is not None:
-            self._loaded.annoy.unload()
-        self._loaded = _Loaded(name, state, annoy, items, pca)
+        if loaded is not None:
+            loaded.annoy.unload()
+        self._loaded = _Loaded(name, state, annoy, items, pca, rowids, prefault)
         return self._loaded
 
     # -- query ---------------------------------------------------------------
@@ -295,13 +316,30 @@ def _search(
     hashes = [loaded.items[i].decode() for i in items]
     if loaded.pca is None:
         return [(h, cosine_from_angular(d)) for h, d in zip(hashes, distances, strict=True)]
-    full = store.get_vectors(hashes, model_key)
-    found = [h for h in hashes if h in full]
+    found, matrix = _full_vectors(loaded, store, model_key, items, hashes)
     if not found:
         return []
-    cos = _cosines(np.stack([full[h] for h in found]), vector)
+    cos = _cosines(matrix, vector)
     order = np.argsort(-cos)[:n]
     return [(found[i], float(cos[i])) for i in order]
+
+
+def _full_vectors(
+    loaded: _Loaded, store: Store, model_key: str, items: list[int], hashes: list[str]
+) -> tuple[list[str], np.ndarray]:
+    """The stored full vectors of Annoy's candidates, in a matrix, and their hashes.
+
+    Read by rowid (one b-tree walk each: half the time of a look-up by hash); a vector
+    rewritten since the build has another rowid, so those few are looked up by hash.
+    """
+    full: dict[str, np.ndarray] = {}
+    if loaded.rowids is not None:
+        full = store.vectors_by_rowid([int(loaded.rowids[i]) for i in items], model_key)
+    missing = [h for h in hashes if h not in full]
+    if missing:
+        full.update(store.get_vectors(missing, model_key))
+    found = [h for h in hashes if h in full]
+    return found, np.stack([full[h] for h in found]) if found else np.zeros((0, 0), np.float32)
 
 
 # -- writing one build ---------------------------------------------------------
@@ -343,19 +381,24 @@ def _write_build(
     picks = np.linspace(0, len(sample) - 1, min(CALIBRATION_QUERIES, len(sample))).astype(int)
     queries, query_hashes = sample[picks], [sample_hashes[i] for i in picks]
 
+    from annoy import AnnoyIndex
+
     annoy = AnnoyIndex(how.index_dim, "angular")
     items: list[str] = []
+    rowids: list[np.ndarray] = []
     truth = _TopK(queries, 11)
-    for hashes, matrix in store.vector_batches(model_key, BATCH):
+    for ids, hashes, matrix in store.vector_rows(model_key, BATCH):
         reduced = matrix @ pca if pca is not None else matrix
         for j, row in enumerate(reduced):
             annoy.add_item(len(items) + j, row.tolist())
         truth.add(matrix, len(items))
         items += hashes
+        rowids.append(ids)
     annoy.build(how.trees, n_jobs=-1)
     annoy.save(str(folder / "vectors.annoy"))
     width = max(len(h.encode()) for h in items)
     np.save(folder / "items.npy", np.array([h.encode() for h in items], dtype=f"S{width}"))
+    np.save(folder / "rowids.npy", np.concatenate(rowids))
     if pca is not None:
         np.save(folder / "pca.npy", pca)
     state = IndexState(
@@ -364,6 +407,7 @@ def _write_build(
         candidates=how.candidates, recall=0.0, build_seconds=0.0,
     )  # fmt: skip
     loaded = _Loaded("", state, annoy, np.array([h.encode() for h in items]), pca)
+    loaded.rowids = np.concatenate(rowids)
     expected = [
         [items[i] for i in row if items[i] != query_hashes[q]][:10]
         for q, row in enumerate(truth.best())
@@ -426,17 +470,29 @@ class _TopK:
 def _calibrate(
     loaded: _Loaded, store: Store, model_key: str, queries: np.ndarray, expected: list[list[str]]
 ) -> tuple[int, float]:
-    """The smallest search_k whose recall@10 against exact search reaches TARGET_RECALL."""
+    """The smallest search_k (within 10%) whose recall@10 against exact search reaches
+    TARGET_RECALL: doubled until it does, then bisected, since query time grows with it."""
     state = loaded.state
-    search_k, recall = 0, 0.0
-    for step in range(12):
-        search_k = state.trees * 10 * state.candidates * 2**step
+    ceiling = state.count * state.trees  # Annoy then sees every item: exact on the index
+
+    def recall_at(search_k: int) -> float:
         found = total = 0
         for query, want in zip(queries, expected, strict=True):
             got = {h for h, _ in _search(loaded, store, model_key, query, 11, search_k)}
             found += len(got & set(want))
             total += len(want)
-        recall = found / total if total else 1.0
-        if recall >= TARGET_RECALL or search_k >= state.count * state.trees:
-            break
-    return search_k, round(recall, 4)
+        return found / total if total else 1.0
+
+    low, high = 0, state.trees * 10 * state.candidates
+    recall = recall_at(high)
+    while recall < TARGET_RECALL and high < ceiling:
+        low, high = high, min(ceiling, high * 2)
+        recall = recall_at(high)
+    while low and high - low > high // 10:
+        middle = (low + high) // 2
+        got = recall_at(middle)
+        if got >= TARGET_RECALL:
+            high, recall = middle, got
+        else:
+            low = middle
+    return high, round(recall, 4)

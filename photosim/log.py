@@ -4,13 +4,13 @@
 as Pillow's "Corrupt EXIF data") are routed into logging, and the loggers of
 photosim, Pillow and exifread write to a rotating file at ``paths.log_file()``;
 ``verbose`` also echoes them to stderr. Without a writable log folder logging
-still works, quietly.
+still works, quietly. The file is opened at the first record, so a command that
+logs nothing (``photosim info``) neither creates it nor imports ``logging.handlers``.
 """
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 from pathlib import Path
 
@@ -24,6 +24,8 @@ BACKUPS = 3
 
 
 def _file_handler(path: Path) -> logging.Handler:
+    import logging.handlers
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
@@ -36,6 +38,27 @@ def _file_handler(path: Path) -> logging.Handler:
     return handler
 
 
+class _LogFile(logging.Handler):
+    """The rotating log file, opened when the first record comes (see module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._file: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._file is None:  # under this handler's lock: opened once
+            self._file = _file_handler(self.path)
+        self._file.handle(record)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        super().close()
+
+
 def setup_logging(verbose: bool = False) -> Path:
     """Send photosim's logs and Python warnings to the log file (and stderr when ``verbose``).
 
@@ -43,7 +66,7 @@ def setup_logging(verbose: bool = False) -> Path:
     log file's path (which may not exist when its folder is not writable).
     """
     path = paths.log_file()
-    handlers = [_file_handler(path)]
+    handlers: list[logging.Handler] = [_LogFile(path)]
     if verbose:
         echo = logging.StreamHandler(sys.stderr)
         echo.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -11,10 +11,15 @@ import os
 import threading
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "photosim"
 DB_NAME = "library.db"
+
+
+def _user_dir(kind: str) -> Path:
+    """platformdirs' per-user folder of ``kind`` (data, cache, config, log), imported on use."""
+    import platformdirs
+
+    return Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
 
 
 def home_override() -> Path | None:
@@ -26,13 +31,13 @@ def home_override() -> Path | None:
 def data_dir() -> Path:
     """Per-user folder for libraries (databases and indexes)."""
     home = home_override()
-    return home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return home / "data" if home else _user_dir("data")
 
 
 def cache_dir() -> Path:
     """Per-user folder for re-creatable caches (thumbnails)."""
     home = home_override()
-    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return home / "cache" if home else _user_dir("cache")
 
 
 def thumbnail_dir() -> Path:
@@ -56,9 +61,7 @@ def default_db_path(roots: list[Path] | tuple[Path, ...]) -> Path:
 def config_dir() -> Path:
     """Per-user folder for settings (window layout, recent folders)."""
     home = home_override()
-    return (
-        home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    )
+    return home / "config" if home else _user_dir("config")
 
 
 def settings_path() -> Path:
@@ -84,7 +87,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def log_dir() -> Path:
     """Per-user folder for log files (platformdirs' user log dir, or PHOTOSIM_HOME/logs)."""
     home = home_override()
-    return home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return home / "logs" if home else _user_dir("log")
 
 
 def log_file() -> Path:

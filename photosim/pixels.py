@@ -19,9 +19,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+
+if TYPE_CHECKING:  # PIL is imported to make fingerprints, not to compare stored ones
+    from PIL import Image
 
 VERSION = 2
 SIDE = 32  # the thumbnail's side
@@ -50,6 +53,8 @@ class Fingerprint:
 
 def fingerprint(image: Image.Image) -> bytes:
     """The fingerprint of an upright decoded image (any size; 224 px or more is plenty)."""
+    from PIL import Image
+
     grey = image.convert("L")
     thumb = grey.resize((SIDE, SIDE), Image.Resampling.BOX)
     head = _HEADER.pack(VERSION, image.width / max(1, image.height), sharpness(grey))
@@ -76,6 +81,8 @@ def sharpness(grey: Image.Image) -> float:
     as sharp as its original; a blurred or heavily compressed one scores lower.
     """
     if max(grey.size) > SHARPNESS_SIDE:
+        from PIL import Image
+
         grey = grey.copy()
         grey.thumbnail((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BOX)
     a = np.asarray(grey, np.float32)

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +31,10 @@ from photosim.events import FailKind, Failure, Photo
 from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
+
+# photosim uses no sqlite-utils plugins: marked as loaded, a Database() does not scan every
+# installed package's entry points for them (~50 ms per process; importlib.metadata).
+sqlite_utils.plugins._plugins_loaded = True
 
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
@@ -453,7 +457,14 @@ class Store:
         self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         """(hashes, float32 matrix) in batches, by rowid; ``every`` > 1 keeps one row in that many."""
-        sql = "select hash, vector from vectors where model = ?"
+        for _, hashes, matrix in self.vector_rows(model_key, size, every, only_present):
+            yield hashes, matrix
+
+    def vector_rows(
+        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
+    ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
+        """(rowids, hashes, float32 matrix) in batches, like ``vector_batches``."""
+        sql = "select rowid, hash, vector from vectors where model = ?"
         params: list = [model_key]
         if every > 1:
             sql += " and rowid % ? = 0"
@@ -461,9 +472,10 @@ class Store:
         sql += self._PRESENT if only_present else ""
         cursor = self.db.execute(sql, params)
         while rows := cursor.fetchmany(size):
-            blob = b"".join(r[1] for r in rows)
+            blob = b"".join(r[2] for r in rows)
             matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
-            yield [r[0] for r in rows], matrix.astype(np.float32)
+            rowids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield rowids, [r[1] for r in rows], matrix.astype(np.float32)
 
     def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
         """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
@@ -486,6 +498,20 @@ class Store:
             sql = f"select hash, vector from vectors where model = ? and hash in ({marks})"
             for h, blob in self.db.execute(sql, [model_key, *chunk]):
                 out[h] = decode_vector(blob)
+        return out
+
+    def vectors_by_rowid(self, rowids: Sequence[int], model_key: str) -> dict[str, np.ndarray]:
+        """hash -> float32 vector of the rows ``rowids`` that hold a vector of ``model_key``."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            sql = f"select hash, vector from vectors where rowid in ({marks}) and model = ?"
+            rows = self.db.execute(sql, [*chunk, model_key]).fetchall()
+            if rows:  # one conversion for the lot: a query re-scores dozens of these
+                blob = b"".join(r[1] for r in rows)
+                matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
+                out.update(zip((r[0] for r in rows), matrix.astype(np.float32), strict=True))
         return out
 
     # -- duplicates (dupes helper) ------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,85 @@ def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
     add(1600, 3000)
     index.build("m")
     assert index.status("m") == "fresh" and index.state().count == 3000
+
+
+# -- query speed: re-scoring by rowid, calibration, warm-up ---------------------
+def _projected_index(tmp_path, monkeypatch, matrix: np.ndarray | None = None):
+    import photosim.index as index_module
+
+    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    matrix = _clustered(2000, 64) if matrix is None else matrix
+    store = _bulk_store(tmp_path, matrix)
+    index = VectorIndex(store, tmp_path / "lib.db")
+    index.build("m")
+    return store, index, matrix
+
+
+def test_a_vector_rewritten_after_the_build_is_still_found_and_scored(tmp_path, monkeypatch):
+    store, index, matrix = _projected_index(tmp_path, monkeypatch)
+    before = index.query(matrix[5], "m", 10)
+    loaded = index._load("m")
+    old_rowid = int(loaded.rowids[list(loaded.items).index(b"h5")])
+    with store.atomic():  # "insert or replace" gives the row a new rowid
+        store.put_vectors("m", [("h5", matrix[5])])
+    assert store.vectors_by_rowid([old_rowid], "m") == {}  # the build's rowid holds nothing
+    after = index.query(matrix[5], "m", 10)
+    assert after[0][0] == "h5" and after[0][1] == pytest.approx(1.0, abs=1e-3)
+    assert [h for h, _ in after] == [h for h, _ in before]
+
+
+def test_vectors_by_rowid_reads_only_rows_of_the_model(tmp_path):
+    store = _store_with(tmp_path, {"a": _unit([1, 0]), "b": _unit([0, 1])})
+    store.put_vectors("other", [("a", _unit([1, 1]))])
+    got = store.vectors_by_rowid([1, 2, 3], "m")
+    assert set(got) == {"a", "b"} and got["b"] == pytest.approx(_unit([0, 1]), abs=1e-3)
+
+
+def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monkeypatch):
+    import photosim.index as index_module
+
+    rng = np.random.default_rng(0)  # 24 dimensions of spread in 64: hard for the trees,
+    spread = rng.normal(size=(3000, 24)) @ rng.normal(size=(24, 64))  # easy for the PCA
+    matrix = spread + 0.05 * rng.normal(size=spread.shape)
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+    store, index, matrix = _projected_index(tmp_path, monkeypatch, matrix)
+    state = index.state()
+    assert state.recall >= index_module.TARGET_RECALL
+    loaded = index._load("m")
+    picks = np.linspace(0, len(matrix) - 1, 200).astype(int)
+    recall = []
+    for k in (state.search_k, int(state.search_k * 0.85)):
+        found = 0
+        for q in picks:
+            got = {h for h, _ in index_module._search(loaded, store, "m", matrix[q], 11, k)}
+            found += len(got & set(_exact(matrix, q, 11)[1:]))
+        recall.append(found / (10 * len(picks)))
+    assert recall[0] >= index_module.TARGET_RECALL - 0.02
+    assert recall[1] < recall[0]  # a smaller search_k would have cost recall
+
+
+def test_warm_maps_the_index_in_and_queries_answer_the_same(tmp_path, monkeypatch):
+    _, index, matrix = _projected_index(tmp_path, monkeypatch)
+    cold = index.query(matrix[9], "m", 5)
+    assert index.warm("m") and index._loaded.prefault
+    assert index.query(matrix[9], "m", 5) == cold
+    assert not index.warm("other model")
+
+
+def test_similar_still_gives_k_photos_when_near_ones_left_since_the_build(tmp_path):
+    from photosim.library import Library
+
+    matrix = _clustered(400, 16)
+    store = _bulk_store(tmp_path, matrix)
+    with store.atomic():
+        store.set_meta(model_key="m", library_version=1)
+    VectorIndex(store, tmp_path / "lib.db").build("m")
+    nearest = _exact(matrix, 0, 12)[1:7]  # six of the query's ten nearest leave the library
+    store.delete_photos([store.photo(f"/p/{h[1:]}.jpg").id for h in nearest])
+    store.close()
+    with Library(db_path=tmp_path / "lib.db") as lib:
+        matches = lib.similar(Path("/p/0.jpg"), k=10)
+    names = [m.path.name for m in matches]
+    assert len(names) == 10 and "0.jpg" not in names
+    assert not {f"{h[1:]}.jpg" for h in nearest} & set(names)
