@@ -89,6 +89,7 @@ class LibraryMixin:
         else:
             self._adopt(library, photos, failed)
         self.start_scan()
+        self.warmer = Worker(lambda _abort: library.warm_index(), name="photosim-warm").start()
 
     def _adopt(self, library: Library, photos: Listing, failed: int) -> None:
         """``library`` is the window's now: its photos in the grid, its folder in the recents."""
@@ -122,11 +123,12 @@ class LibraryMixin:
             self.opener = None
         self.watch.stop()
         scan = self.abandon_scan()
+        warmer, self.warmer = self.warmer, None
         for runner in (self.query_runner, self.preview_runner, self.records_runner,
                        self.record_runner):  # fmt: skip
             runner.cancel()
         if self.library is not None:
-            retire(self.library, [scan] if scan else [])
+            retire(self.library, [w for w in (scan, warmer) if w is not None])
             self.signals.library_closed.emit()
         self.library, self.model_error, self.last_scan, self._final = None, None, None, None
         self.history, self.current = History(), None
