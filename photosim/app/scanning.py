@@ -34,6 +34,15 @@ def grid_listing(library: Library, sort_role: int) -> tuple[Listing, int]:
     return listing(library.photo_listing(), sort_role), library.failure_count()
 
 
+def warm_index(library: Library) -> None:
+    """Map the search index into memory (in the opener) so the first click answers as fast
+    as the next ones; it is only an optimisation, so a failure is logged, never shown."""
+    try:
+        library.warm_index()
+    except Exception:
+        log.warning("warming the index of %s failed", shown(library.db_path), exc_info=True)
+
+
 class LibraryMixin:
     """Open, scan, reload and close ``self.library``, never waiting on the GUI thread."""
 
@@ -56,7 +65,9 @@ class LibraryMixin:
                 first = listing(library.photo_listing_earliest(FIRST_ROWS), sort_role)
                 first.rows, first.keys = first.rows[:FIRST_ROWS], first.keys[:FIRST_ROWS]
                 yield library, first, library.failure_count()  # a first screenful, at once
-            return (library, *grid_listing(library, sort_role))
+            listed = grid_listing(library, sort_role)
+            warm_index(library)
+            return (library, *listed)
 
         opener = Worker(open_it, name="photosim-open")
         opener.yielded.connect(lambda result: self._on_first_rows(opener, result))
@@ -89,7 +100,6 @@ class LibraryMixin:
         else:
             self._adopt(library, photos, failed)
         self.start_scan()
-        self.warmer = Worker(lambda _abort: library.warm_index(), name="photosim-warm").start()
 
     def _adopt(self, library: Library, photos: Listing, failed: int) -> None:
         """``library`` is the window's now: its photos in the grid, its folder in the recents."""
@@ -123,12 +133,11 @@ class LibraryMixin:
             self.opener = None
         self.watch.stop()
         scan = self.abandon_scan()
-        warmer, self.warmer = self.warmer, None
         for runner in (self.query_runner, self.preview_runner, self.records_runner,
                        self.record_runner):  # fmt: skip
             runner.cancel()
         if self.library is not None:
-            retire(self.library, [w for w in (scan, warmer) if w is not None])
+            retire(self.library, [scan] if scan else [])
             self.signals.library_closed.emit()
         self.library, self.model_error, self.last_scan, self._final = None, None, None, None
         self.history, self.current = History(), None

@@ -76,7 +76,6 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self.library: Library | None = None
         self.worker: Worker | None = None  # the scan of self.library
         self.opener: Worker | None = None  # the library being opened
-        self.warmer: Worker | None = None  # maps the library's search index into memory
         self.model_error: PhotosimError | None = None
         self.current: str | None = None  # the query shown: a library photo or a dropped file
         self.history = History()
