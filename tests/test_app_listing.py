@@ -215,3 +215,23 @@ def test_a_big_library_shows_its_first_rows_before_the_rest(qtbot, scanned, monk
     assert "1 skipped" in win.failed_link.text()
     qtbot.waitUntil(lambda: win.scanning() or win.last_scan is not None, timeout=WAIT)
     win.close()
+
+
+def test_a_search_index_that_cannot_be_warmed_does_not_stop_the_opening(
+    qtbot, scanned, monkeypatch
+):
+    root, db = scanned
+
+    def broken_warm(self):
+        raise OSError("the index file went away")
+
+    monkeypatch.setattr(Library, "warm_index", broken_warm)
+    win = MainWindow(backbone=make_tiny_backbone())
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
+        win.open_library(str(root), str(db))
+    qtbot.waitUntil(lambda: win.opener is None, timeout=WAIT)
+    assert win.photos.rowCount() == 6 and win.grid_stack.currentWidget() is win.grid
+    with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
+        assert win.select_path(str(root / "photo1.jpg"))  # queries load the index as before
+    win.close()
