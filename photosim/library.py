@@ -29,7 +29,7 @@ from photosim.errors import (
 from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
 from photosim.index import VectorIndex
 from photosim.modelspec import DEFAULT_MODEL, model_key
-from photosim.store import Store
+from photosim.store import PhotoRow, Store
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
@@ -449,6 +449,23 @@ class Library:
     def similar_to_image(self, image, k: int = 10) -> list[Match]:
         """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
         return self._neighbours(self.vector_of_image(image), k, exclude=None)
+
+    # -- (app-fast helper) what the app's grid lists --------------------------
+    def photo_listing(self) -> list[PhotoRow]:
+        """Every photo as the grid lists it (light tuples, fast at 100k); :meth:`photo` for more."""
+        return self.store.photo_listing(self.current_key())
+
+    def failure_count(self) -> int:
+        """How many files could not be used (the status bar's "N skipped")."""
+        return self.store.count_failed()
+
+    def photo_listing_earliest(self, limit: int) -> list[PhotoRow]:
+        """The photos that may come first by date (up to 3 x ``limit``, unordered; fast)."""
+        return self.store.photo_listing_earliest(self.current_key(), limit)
+
+    def photo_count(self) -> int:
+        """How many photos the library lists (skipped files included)."""
+        return self.store.count()
 
 
 # -- the registry of libraries (so `photosim similar` knows where to look) -----

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -29,7 +30,7 @@ from photosim.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, Unkn
 from photosim.events import FailKind, Failure, Photo
 from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "Store", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
 
 # photosim uses no sqlite-utils plugins: marked as loaded, a Database() does not scan every
 # installed package's entry points for them (~50 ms per process; importlib.metadata).
@@ -624,6 +625,53 @@ class Store:
                 self.bump_version()
         return len(ids)
 
+    # -- (app-fast helper) the grid's lean listing -----------------------------
+    def photo_listing(self, model_key: str | None = None) -> list[PhotoRow]:
+        """What the app's grid shows of every photo, as light tuples (by id).
+
+        About ten times faster than :meth:`photos` at 100,000 photos (no dict rows, no
+        ``Photo``/``Path`` objects); the full record of one photo comes from :meth:`photo`.
+        """
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot for both reads while a scan writes
+        try:  # a set lookup is ~2x faster than SQLite's join on the vectors' index
+            vectors = {h for (h,) in conn.execute(_VECTOR_HASHES, [model_key])}
+            rows = conn.execute(_LISTING).fetchall()
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        new = tuple.__new__
+        return [new(PhotoRow, (i, _dec(p), s or 0, m or 0, t, e, h in vectors))
+                for i, p, s, m, t, e, h in rows]  # fmt: skip
+
+    def photo_listing_earliest(self, model_key: str | None, limit: int) -> list[PhotoRow]:
+        """The photos that may come first by date: the ``limit`` earliest by EXIF date taken,
+        by file time in whole seconds (no date taken), and undated; ties by path; at most
+        3 x ``limit``, unordered.
+
+        Milliseconds at 100k photos: the app shows a first screenful from these (sorted by
+        its own key) while the whole listing loads.
+        """
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot for all reads
+        try:
+            rows = {r[0]: r for sql in _EARLIEST for r in conn.execute(sql, [limit])}
+            hashes = list({r[6] for r in rows.values() if r[6] is not None})
+            vectors = set()
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start : start + 500]
+                sql = f"{_VECTOR_HASHES} and hash in ({','.join('?' * len(chunk))})"
+                vectors.update(h for (h,) in conn.execute(sql, [model_key, *chunk]))
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        return [PhotoRow(i, _dec(p), s or 0, m or 0, t, e, h in vectors)
+                for i, p, s, m, t, e, h in rows.values()]  # fmt: skip
+
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
 _PHOTOS_WITH_VECTOR = (
@@ -652,3 +700,27 @@ def _photo(row: dict) -> Photo:
         has_vector=bool(row["has_vector"]),
         fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
     )  # fmt: skip
+
+
+# -- (app-fast helper) the grid's lean listing ------------------------------------
+class PhotoRow(NamedTuple):
+    """One photo as the grid lists it (:meth:`Store.photo_listing`): no metadata beyond."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    taken: str | None  # EXIF date taken, ISO 8601, when known
+    error: str | None  # why it cannot be used, when it cannot
+    has_vector: bool  # embedded with the model asked for
+
+
+_LISTING = "select id, path, size, mtime_ns, taken, error, hash from photos order by id"
+_VECTOR_HASHES = "select hash from vectors where model = ?"
+_LISTED = "select id, path, size, mtime_ns, taken, error, hash from photos"
+_EARLIEST = (  # by date taken; by file time when there is none; neither: last, by path
+    f"{_LISTED} where taken is not null and taken != '' order by taken, path limit ?",
+    f"{_LISTED} where (taken is null or taken = '') and mtime_ns "
+    "order by mtime_ns / 1000000000, path limit ?",  # the app's key: whole seconds, then path
+    f"{_LISTED} where (taken is null or taken = '') and not mtime_ns order by path limit ?",
+)

@@ -88,6 +88,7 @@ class PreviewPane(QWidget):
         self.path = path
         self._image = None
         self._facts = (photo, note)
+        self._size: int | None = None
         self.image.clear()
         for button in (self.open_button, self.folder_button, self.copy_button):
             button.setEnabled(path is not None)
@@ -132,10 +133,18 @@ class PreviewPane(QWidget):
             return  # a late answer for a photo no longer shown
         self._image = image
         if size is not None:
+            self._size = size
             self.details.setText(self._describe(path, *self._facts, size=size))
         if image is None:
             self.image.setText(f"Cannot show this photo: {error}" if error else "")
         self._fit()
+
+    def set_record(self, path: str, photo: Photo) -> None:
+        """The library's record of the photo shown, read after it was selected."""
+        if path != self.path:
+            return  # a late answer for a photo no longer shown
+        self._facts = (photo, self._facts[1])
+        self.details.setText(self._describe(path, *self._facts, size=self._size))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

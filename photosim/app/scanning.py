@@ -10,17 +10,37 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 from photosim.app import messages
-from photosim.app.models import History
+from photosim.app.models import DateKeyRole, History, Listing, listing
 from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
 from photosim.errors import LibraryBusy, shown
 from photosim.events import ScanKind, ScanProgress
 from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)
+
+FIRST_ROWS = 1000  # a big library shows this many photos first (more than a screenful)
+
+
+def grid_listing(library: Library, sort_role: int) -> tuple[Listing, int]:
+    """The grid's photos, sorted, and the count of skipped files: read in a worker.
+
+    The light listing (no record per photo) keeps a 100,000-photo library's launch short.
+    """
+    return listing(library.photo_listing(), sort_role), library.failure_count()
+
+
+def warm_index(library: Library) -> None:
+    """Map the search index into memory (in the opener) so the first click answers as fast
+    as the next ones; it is only an optimisation, so a failure is logged, never shown."""
+    try:
+        library.warm_index()
+    except Exception:
+        log.warning("warming the index of %s failed", shown(library.db_path), exc_info=True)
 
 
 class LibraryMixin:
@@ -34,43 +54,73 @@ class LibraryMixin:
         Returns at once; ``signals.library_opened`` follows (or the welcome page says why not).
         """
         self.close_library()
-        options = self.engine_options
+        options, sort_role = self.engine_options, self.photos.sort_role
 
-        def open_it(_abort) -> tuple[Library, list, int]:
+        def open_it(_abort) -> Iterator[tuple[Library, Listing, int]]:
             folder, where = root, db
             if folder and where is None and (known := known_db_for(folder)):
                 folder, where = None, known  # a folder of a library with several: all of it
             library = Library([Path(folder)] if folder else None, where, **options)
-            return library, library.photos(), len(library.failures())
+            if sort_role == DateKeyRole and library.photo_count() > FIRST_ROWS:
+                first = listing(library.photo_listing_earliest(FIRST_ROWS), sort_role)
+                first.rows, first.keys = first.rows[:FIRST_ROWS], first.keys[:FIRST_ROWS]
+                yield library, first, library.failure_count()  # a first screenful, at once
+            listed = grid_listing(library, sort_role)
+            warm_index(library)
+            return (library, *listed)
 
         opener = Worker(open_it, name="photosim-open")
+        opener.yielded.connect(lambda result: self._on_first_rows(opener, result))
         opener.finished.connect(lambda result: self._on_opened(opener, result))
         opener.errored.connect(lambda exc: self._on_open_failed(opener, exc))
         self.opener = opener
         self.status_text.setText(f"Opening {shown(root or db)}…")
         opener.start()
 
-    def _on_opened(self, opener: Worker, result: tuple[Library, list, int]) -> None:
+    def _on_first_rows(self, opener: Worker, result: tuple[Library, Listing, int]) -> None:
+        """A big library's first screenful: shown (and usable) while the rest loads."""
+        library, photos, failed = result
+        if opener is self.opener and self.library is None:
+            self._adopt(library, photos, failed)
+
+    def _on_opened(self, opener: Worker, result: tuple[Library, Listing, int] | None) -> None:
+        if result is None:  # abandoned after its first rows: nothing more to show
+            return
         library, photos, failed = result
         if opener is not self.opener:
-            retire(library, [])
+            if library is not self.library:
+                retire(library, [])
             return
-        self.opener, self.library = None, library
+        self.opener = None
+        if library is self.library:  # its first rows are shown: the rest goes below them
+            selected = self.selected_path()
+            if not self.photos.extend_listing(photos) and selected:
+                self.select_path(selected, push=False)
+            self.set_failed_count(failed)
+        else:
+            self._adopt(library, photos, failed)
+        self.start_scan()
+
+    def _adopt(self, library: Library, photos: Listing, failed: int) -> None:
+        """``library`` is the window's now: its photos in the grid, its folder in the recents."""
+        self.library = library
         folder = str(library.roots[0]) if library.roots else str(library.db_path)
         self.setWindowTitle(f"photosim: {shown(folder)}")
         recent = [folder] + [f for f in self.recent_folders() if f != folder]
         self.settings.setValue("recent", recent[:10])
         self._refresh_recent()
-        self.photos.set_photos(photos)
+        self.photos.set_listing(photos)
         self.set_failed_count(failed)
         self.grid_stack.setCurrentWidget(self.grid)
         self.signals.library_opened.emit(library)
-        self.start_scan()
 
     def _on_open_failed(self, opener: Worker, exc: Exception) -> None:
         if opener is not self.opener:
             return
         self.opener = None
+        if self.library is not None:  # its first rows are shown: they stay, with the reason
+            self.status_text.setText(messages.describe(exc))
+            return
         self.status_text.setText("")
         self.welcome.set_text(messages.describe(exc))
         self.grid_stack.setCurrentWidget(self.welcome)
@@ -83,7 +133,8 @@ class LibraryMixin:
             self.opener = None
         self.watch.stop()
         scan = self.abandon_scan()
-        for runner in (self.query_runner, self.preview_runner, self.records_runner):
+        for runner in (self.query_runner, self.preview_runner, self.records_runner,
+                       self.record_runner):  # fmt: skip
             runner.cancel()
         if self.library is not None:
             retire(self.library, [scan] if scan else [])
@@ -105,14 +156,15 @@ class LibraryMixin:
         if library is None:
             return
         self._final = final or self._final
-        self.records_runner.submit(lambda: (library, library.photos(), len(library.failures())))
+        sort_role = self.photos.sort_role
+        self.records_runner.submit(lambda: (library, *grid_listing(library, sort_role)))
 
     def _on_records(self, result: tuple) -> None:
         library, records, failed = result
         if library is not self.library:
             return
         selected = self.selected_path()
-        self.photos.set_photos(records)
+        self.photos.set_listing(records)
         self.set_failed_count(failed)
         if selected:
             self.select_path(selected, push=False)

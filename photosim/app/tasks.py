@@ -265,16 +265,19 @@ def retire(library: Library, workers: Iterable[Worker]) -> threading.Thread:
     return thread
 
 
-def neighbours_job(library: Library, path: str, k: int, inside: bool) -> tuple[str, list]:
-    """(path, matches), in a worker: a library photo answers from the cache, a file is embedded."""
+def neighbours_job(
+    library: Library, path: str, k: int, inside: bool
+) -> tuple[str, list, Photo | None]:
+    """(path, matches, its record or None), in a worker: a library photo answers from the
+    cache, a file is embedded."""
     photo = library.photo(path) if inside else None
     if photo is None:
-        return path, library.similar_to_file(path, k)
+        return path, library.similar_to_file(path, k), None
     if not photo.has_vector:
         if photo.error:
             raise DecodeError(path, photo.error)
         raise NotEmbedded(path)
-    return path, library.similar(photo, k)
+    return path, library.similar(photo, k), photo
 
 
 def preview_job(path: str, side: int) -> tuple[str, QImage, int]:

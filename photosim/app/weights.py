@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import threading
-import urllib.request
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, Signal
@@ -80,6 +79,8 @@ class Downloader(QThread):
                 tmp.unlink()
 
     def _fetch(self, tmp: Path) -> None:
+        import urllib.request  # here, not at launch: ~80 ms of imports (http, email, ssl)
+
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         with urllib.request.urlopen(self.url, timeout=30) as response, open(tmp, "wb") as out:

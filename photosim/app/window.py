@@ -90,6 +90,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self.query_runner = Runner("photosim-query", self)
         self.preview_runner = Runner("photosim-preview", self)
         self.records_runner = Runner("photosim-records", self)  # the library's photo list
+        self.record_runner = Runner("photosim-record", self)  # the selected photo's record
         self.watch = LibraryWatch(parent=self)
         self.menus: dict[str, QMenu] = {}  # "file", "view", "library", "help": add items here
         self._build_views()
@@ -219,6 +220,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
             lambda exc: self.preview.set_image(self.preview.path, None, messages.reason(exc))
         )
         self.records_runner.done.connect(self._on_records)
+        self.record_runner.done.connect(self._on_record)
         self.watch.changed.connect(self._on_library_changed)
         self.watch.retry.connect(self.start_scan)
         self.proxy.rowsInserted.connect(self._update_count)
@@ -312,6 +314,9 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         photo = None if outside else self.photos.photo_of(path)
         note = "Not in this library: compared, not added." if outside else ""
         self.preview.show_photo(path, photo, note)
+        entry = None if outside or photo is not None else self.photos.entry(path)
+        if entry is not None and (self.model_error or not entry.has_vector):
+            self._read_record(path)  # the grid lists no details; a neighbours query brings them
         self.preview_runner.submit(lambda: preview_job(path, PREVIEW_SIDE))
         self.strip.set_history(self.history.can_back(), self.history.can_forward())
         self.signals.photo_selected.emit(path)
@@ -323,9 +328,9 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         if path is None or library is None or self._requery_special():
             return
         k = self.strip.k_box.value()
-        inside = self.photos.row_of(path) is not None
-        photo = self.photos.photo_of(path)
-        if self.model_error and not (photo and photo.has_vector):
+        entry = self.photos.entry(path)
+        inside = entry is not None
+        if self.model_error and not (entry and entry.has_vector):
             title = f"Similar to {shown(os.path.basename(path))}"
             self.show_weights_prompt(messages.describe(self.model_error), title)
             return
@@ -334,17 +339,33 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self.strip.title.setText(f"Similar to <b>{name}</b>: searching…")
 
     def _on_neighbours(self, result) -> None:
-        query, matches = result
+        query, matches, *record = result  # a query of several photos has no record
         if query != self.current:
             return
+        self._on_record(record[0] if record else None)  # details first, whoever ended first
         self.strip.show_matches(query, matches)
         self.signals.neighbours_ready.emit(query, matches)
 
     def _on_neighbours_failed(self, exc: Exception) -> None:
+        if self.current and self.photos.photo_of(self.current) is None:
+            self._read_record(self.current)  # the details the answer would have brought
         message = messages.describe(exc, scanning=self.scanning())
         title = f"Similar to {shown(os.path.basename(self.current or ''))}"
         self.strip.show_message(message, title)
         self.signals.similarity_unavailable.emit(message)
+
+    def _read_record(self, path: str) -> None:
+        """Read the full record of a grid photo in a worker (``_on_record`` shows it)."""
+        library = self.library
+        if library is not None and self.photos.row_of(path) is not None:
+            self.record_runner.submit(lambda: library.photo(path))
+
+    def _on_record(self, photo) -> None:
+        """A selected photo's full record (the grid lists none): its details are shown."""
+        if photo is None:
+            return
+        self.photos.set_record(photo)
+        self.preview.set_record(str(photo.path), photo)
 
     def _on_preview(self, result) -> None:
         path, image, size = result
