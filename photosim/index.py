@@ -62,8 +62,12 @@ class Plan:
 
 
 def plan(count: int, dim: int) -> Plan:
-    """Trees grow with the library (search_k is calibrated later); wide vectors get a PCA."""
-    trees = int(min(32, max(8, round(4 * math.log10(max(count, 10))))))
+    """Trees grow with the library (search_k is calibrated later); wide vectors get a PCA.
+
+    Few trees: at a given search_k (what a query costs) recall@10 was as good or better
+    with 10 trees as with 20-24, at 100k and 1M (bench/index.py), and the index is smaller.
+    """
+    trees = int(min(12, max(6, round(2 * math.log10(max(count, 10))))))
     reduce = dim > INDEX_DIM and count >= REDUCE_FROM
     return Plan(trees, INDEX_DIM if reduce else dim, CANDIDATES if reduce else 1)
 
@@ -332,14 +336,22 @@ def _full_vectors(
     Read by rowid (one b-tree walk each: half the time of a look-up by hash); a vector
     rewritten since the build has another rowid, so those few are looked up by hash.
     """
-    full: dict[str, np.ndarray] = {}
-    if loaded.rowids is not None:
-        full = store.vectors_by_rowid([int(loaded.rowids[i]) for i in items], model_key)
-    missing = [h for h in hashes if h not in full]
-    if missing:
-        full.update(store.get_vectors(missing, model_key))
-    found = [h for h in hashes if h in full]
-    return found, np.stack([full[h] for h in found]) if found else np.zeros((0, 0), np.float32)
+    if loaded.rowids is None:
+        full = store.get_vectors(hashes, model_key)
+        found = [h for h in hashes if h in full]
+        return found, np.stack([full[h] for h in found]) if found else np.zeros((0, 0))
+    found, matrix = store.vectors_by_rowid(loaded.rowids[items].tolist(), model_key)
+    wanted = set(hashes)
+    if not wanted.issuperset(found):  # a rowid reused by another photo's vector
+        keep = [i for i, h in enumerate(found) if h in wanted]
+        found, matrix = [found[i] for i in keep], matrix[keep]
+    if missing := wanted.difference(found):
+        more = store.get_vectors(missing, model_key)
+        if more:
+            found = found + list(more)
+            rows = [matrix] if len(matrix) else []
+            matrix = np.vstack([*rows, np.stack(list(more.values()))])
+    return found, matrix
 
 
 # -- writing one build ---------------------------------------------------------

@@ -511,19 +511,24 @@ class Store:
                 out[h] = decode_vector(blob)
         return out
 
-    def vectors_by_rowid(self, rowids: Sequence[int], model_key: str) -> dict[str, np.ndarray]:
-        """hash -> float32 vector of the rows ``rowids`` that hold a vector of ``model_key``."""
-        out: dict[str, np.ndarray] = {}
+    def vectors_by_rowid(
+        self, rowids: Sequence[int], model_key: str
+    ) -> tuple[list[str], np.ndarray]:
+        """(hashes, float32 matrix) of the rows ``rowids`` that hold a vector of ``model_key``,
+        in rowid order. One query and one conversion: a search re-scores dozens of these."""
+        hashes: list[str] = []
+        blobs: list[bytes] = []
         for start in range(0, len(rowids), 500):
             chunk = list(rowids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             sql = f"select hash, vector from vectors where rowid in ({marks}) and model = ?"
-            rows = self.db.execute(sql, [*chunk, model_key]).fetchall()
-            if rows:  # one conversion for the lot: a query re-scores dozens of these
-                blob = b"".join(r[1] for r in rows)
-                matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
-                out.update(zip((r[0] for r in rows), matrix.astype(np.float32), strict=True))
-        return out
+            for h, blob in self.db.execute(sql, [*chunk, model_key]):
+                hashes.append(h)
+                blobs.append(blob)
+        if not blobs:
+            return [], np.zeros((0, 0), np.float32)
+        matrix = np.frombuffer(b"".join(blobs), VECTOR_DTYPE).reshape(len(blobs), -1)
+        return hashes, matrix.astype(np.float32)
 
     # -- duplicates (dupes helper) ------------------------------------------
     def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
