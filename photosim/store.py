@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import sqlite_utils
 
 from photosim import migrations
 from photosim.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, UnknownLibrary
 from photosim.events import FailKind, Failure, Photo
 from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
+from photosim.storecodec import _dec, _enc
+from photosim.storedupes import DuplicateRows
+from photosim.storevectors import VectorRows
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
 
@@ -44,27 +45,6 @@ PHOTO_COLUMNS = (
 PENDING_NEW, PENDING_UPDATE = 1, 2
 _READONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM)
 PendingJob = tuple[int, str, int, int, str | None, bool]  # id, path, size, mtime_ns, hash, is_new
-
-
-def _enc(path: str | os.PathLike) -> bytes:
-    return os.fsencode(path)
-
-
-def _dec(value: bytes | str) -> str:
-    return os.fsdecode(value) if isinstance(value, bytes) else value
-
-
-VECTOR_DTYPE = np.float16  # on disk; every reader gets float32
-
-
-def encode_vector(vector: np.ndarray) -> bytes:
-    """A vector's bytes as stored: float16 (unit vectors lose ~1e-3 at most)."""
-    return np.asarray(vector, np.float32).astype(VECTOR_DTYPE).tobytes()
-
-
-def decode_vector(blob: bytes) -> np.ndarray:
-    """The float32 vector stored as ``blob``."""
-    return np.frombuffer(blob, VECTOR_DTYPE).astype(np.float32)
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -83,7 +63,7 @@ def migrate(db: sqlite_utils.Database) -> int:
     return SCHEMA_VERSION
 
 
-class Store:
+class Store(VectorRows, DuplicateRows):
     """Thread-aware access to one library database (a connection per thread).
 
     ``read_only`` opens the file for queries only (``mode=ro``): nothing is written,
@@ -396,227 +376,6 @@ class Store:
 
     def count(self, where: str = "1") -> int:
         return int(self.db.execute(f"select count(*) from photos where {where}").fetchone()[0])
-
-    # -- vectors ------------------------------------------------------------
-    def vector_hashes(self, model_key: str) -> set[str]:
-        rows = self.db.execute("select hash from vectors where model = ?", [model_key])
-        return {r[0] for r in rows}
-
-    def put_vectors(self, model_key: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        self.db.conn.executemany(
-            "insert or replace into vectors (hash, model, vector) values (?, ?, ?)",
-            [(h, model_key, encode_vector(v)) for h, v in items],
-        )
-
-    def get_vector(self, hash_: str, model_key: str) -> np.ndarray | None:
-        row = self.db.execute(
-            "select vector from vectors where hash = ? and model = ?", [hash_, model_key]
-        ).fetchone()
-        return decode_vector(row[0]) if row else None
-
-    def iter_vectors(
-        self, model_key: str, only_present: bool = True
-    ) -> Iterator[tuple[str, np.ndarray]]:
-        """(hash, vector) of this model, by default only for photos still in the library."""
-        sql = "select hash, vector from vectors where model = ?"
-        if only_present:
-            sql += " and hash in (select hash from photos where error is null)"
-        for h, blob in self.db.execute(sql, [model_key]):
-            yield h, decode_vector(blob)
-
-    def drop_orphan_vectors(self) -> int:
-        cur = self.db.execute(
-            "delete from vectors where hash not in (select hash from photos where hash is not null)"
-        )
-        return cur.rowcount
-
-    def vector_models(self) -> dict[str, int]:
-        return dict(
-            self.db.execute("select model, count(*) from vectors group by model").fetchall()
-        )
-
-    # -- vectors and index (index helper) -------------------------------------
-    _PRESENT = " and hash in (select hash from photos where error is null)"
-
-    def max_vector_rowid(self) -> int:
-        """The newest vector row's id: vectors written later have larger ones."""
-        return int(self.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[0])
-
-    def count_vectors(self, model_key: str, only_present: bool = True) -> int:
-        sql = "select count(*) from vectors where model = ?" + (
-            self._PRESENT if only_present else ""
-        )
-        return int(self.db.execute(sql, [model_key]).fetchone()[0])
-
-    def content_state(self) -> tuple[int, ...]:
-        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
-        was killed before it could bump the version: what caches of derived results key on."""
-        row = self.db.execute(
-            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
-            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
-            " (select count(*) from fingerprints),"
-            " (select coalesce(max(rowid), 0) from fingerprints)"
-        ).fetchone()
-        return (int(self.get_meta("library_version", "0") or 0), *map(int, row))
-
-    def count_vectors_after(self, model_key: str, rowid: int) -> int:
-        """Vectors of ``model_key`` written after ``rowid``."""
-        sql = "select count(*) from vectors where rowid > ? and model = ?"
-        return int(self.db.execute(sql, [rowid, model_key]).fetchone()[0])
-
-    def vector_batches(
-        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
-    ) -> Iterator[tuple[list[str], np.ndarray]]:
-        """(hashes, float32 matrix) in batches, by rowid; ``every`` > 1 keeps one row in that many."""
-        for _, hashes, matrix in self.vector_rows(model_key, size, every, only_present):
-            yield hashes, matrix
-
-    def vector_rows(
-        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
-    ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
-        """(rowids, hashes, float32 matrix) in batches, like ``vector_batches``."""
-        sql = "select rowid, hash, vector from vectors where model = ?"
-        params: list = [model_key]
-        if every > 1:
-            sql += " and rowid % ? = 0"
-            params.append(every)
-        sql += self._PRESENT if only_present else ""
-        cursor = self.db.execute(sql, params)
-        while rows := cursor.fetchmany(size):
-            blob = b"".join(r[2] for r in rows)
-            matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
-            rowids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            yield rowids, [r[1] for r in rows], matrix.astype(np.float32)
-
-    def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
-        """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
-        rows = self.db.execute(
-            "select rowid, hash, vector from vectors where rowid > ? and model = ? order by rowid",
-            [rowid, model_key],
-        ).fetchall()
-        if not rows:
-            return rowid, [], None
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), VECTOR_DTYPE).reshape(len(rows), -1)
-        return int(rows[-1][0]), [r[1] for r in rows], matrix.astype(np.float32)
-
-    def get_vectors(self, hashes: Iterable[str], model_key: str) -> dict[str, np.ndarray]:
-        """hash -> float32 vector for those of ``hashes`` that have one."""
-        hashes = list(hashes)
-        out: dict[str, np.ndarray] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"select hash, vector from vectors where model = ? and hash in ({marks})"
-            for h, blob in self.db.execute(sql, [model_key, *chunk]):
-                out[h] = decode_vector(blob)
-        return out
-
-    def vectors_by_rowid(
-        self, rowids: Sequence[int], model_key: str
-    ) -> tuple[list[str], np.ndarray]:
-        """(hashes, float32 matrix) of the rows ``rowids`` that hold a vector of ``model_key``,
-        in rowid order. One query and one conversion: a search re-scores dozens of these."""
-        hashes: list[str] = []
-        blobs: list[bytes] = []
-        for start in range(0, len(rowids), 500):
-            chunk = list(rowids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            sql = f"select hash, vector from vectors where rowid in ({marks}) and model = ?"
-            for h, blob in self.db.execute(sql, [*chunk, model_key]):
-                hashes.append(h)
-                blobs.append(blob)
-        if not blobs:
-            return [], np.zeros((0, 0), np.float32)
-        matrix = np.frombuffer(b"".join(blobs), VECTOR_DTYPE).reshape(len(blobs), -1)
-        return hashes, matrix.astype(np.float32)
-
-    # -- duplicates (dupes helper) ------------------------------------------
-    def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
-        """Pixel fingerprints by content hash (all of them, or only ``hashes``)."""
-        if hashes is None:
-            return dict(self.db.execute("select hash, data from fingerprints").fetchall())
-        hashes = list(set(hashes))
-        out: dict[str, bytes] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"select hash, data from fingerprints where hash in ({marks})"
-            out.update(self.db.execute(sql, chunk).fetchall())
-        return out
-
-    def put_fingerprints(self, items: Iterable[tuple[str, bytes]]) -> None:
-        with self.atomic():
-            self.db.conn.executemany(
-                "insert or replace into fingerprints (hash, data) values (?, ?)", list(items)
-            )
-
-    def add_not_duplicates(self, hashes: Iterable[str]) -> None:
-        """Every pair of these contents is "not duplicates" (a pair, or a whole group)."""
-        unique = sorted(set(hashes))
-        pairs = [(a, b) for i, a in enumerate(unique) for b in unique[i + 1 :]]
-        if len(unique) == 1:  # copies of one content: the exact group is dismissed
-            pairs = [(unique[0], unique[0])]
-        with self.atomic():
-            self.db.conn.executemany(
-                "insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs
-            )
-
-    def bump_decisions(self) -> None:
-        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
-        with self.atomic():
-            self.set_meta(dup_decisions=int(self.get_meta("dup_decisions", "0")) + 1)
-
-    def not_duplicate_pairs(self) -> set[tuple[str, str]]:
-        return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
-
-    def add_keep(self, hash_: str, path: str) -> None:
-        """Keep this content; ``path`` picks among byte-identical copies while it exists."""
-        with self.atomic():
-            self.db.execute(
-                "insert or replace into dup_keep (hash, path, at) values (?, ?, ?)",
-                [hash_, _enc(path), time.time()],
-            )
-
-    def keep_hashes(self) -> dict[str, str]:
-        """Content hash -> the path that was marked (the content is what counts)."""
-        return {h: _dec(p) for h, p in self.db.execute("select hash, path from dup_keep")}
-
-    def get_calibration(self, model_key: str) -> dict | None:
-        row = self.db.execute(
-            "select data from dup_calibration where model = ?", [model_key]
-        ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def put_calibration(self, model_key: str, data: dict) -> None:
-        with self.atomic():
-            self.db.execute(
-                "insert or replace into dup_calibration (model, data) values (?, ?)",
-                [model_key, json.dumps(data)],
-            )
-
-    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
-        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
-        rows = self.db.execute(
-            "select vector from vectors where model = ? order by random() limit ?", [model_key, n]
-        )
-        return [decode_vector(blob) for (blob,) in rows]
-
-    def photo_record(self, path: str) -> dict | None:
-        """The raw row of the photo at ``path`` (``path`` as ``str``), to restore it as it was."""
-        cursor = self.db.execute("select * from photos where path = ?", [_enc(path)])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        record = dict(zip([d[0] for d in cursor.description], row, strict=True))
-        return {**record, "path": _dec(record["path"])}
-
-    def photo_rows(self) -> list[tuple]:
-        """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
-        sql = (
-            "select path, hash, size, width, height, taken, mtime_ns, make from photos "
-            "where error is null and hash is not null"
-        )
-        return [(_dec(r[0]), *r[1:]) for r in self.db.execute(sql)]
 
     # -- (desktop helper) folders leaving a library ---------------------------
     def delete_under(self, folder: str | Path) -> int:

@@ -1,0 +1,148 @@
+"""The vectors part of :class:`photosim.store.Store`: embeddings by content hash and model,
+read in batches, by rowid or after a rowid for the search index. SQL lives only in the
+store's classes; this one is a mixin of ``Store`` (``self.db``, ``self.atomic``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from photosim.storecodec import VECTOR_DTYPE, decode_vector, encode_vector
+
+
+class VectorRows:
+    """Vector rows of a :class:`~photosim.store.Store`."""
+
+    # -- vectors ------------------------------------------------------------
+    def vector_hashes(self, model_key: str) -> set[str]:
+        rows = self.db.execute("select hash from vectors where model = ?", [model_key])
+        return {r[0] for r in rows}
+
+    def put_vectors(self, model_key: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        self.db.conn.executemany(
+            "insert or replace into vectors (hash, model, vector) values (?, ?, ?)",
+            [(h, model_key, encode_vector(v)) for h, v in items],
+        )
+
+    def get_vector(self, hash_: str, model_key: str) -> np.ndarray | None:
+        row = self.db.execute(
+            "select vector from vectors where hash = ? and model = ?", [hash_, model_key]
+        ).fetchone()
+        return decode_vector(row[0]) if row else None
+
+    def iter_vectors(
+        self, model_key: str, only_present: bool = True
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(hash, vector) of this model, by default only for photos still in the library."""
+        sql = "select hash, vector from vectors where model = ?"
+        if only_present:
+            sql += " and hash in (select hash from photos where error is null)"
+        for h, blob in self.db.execute(sql, [model_key]):
+            yield h, decode_vector(blob)
+
+    def drop_orphan_vectors(self) -> int:
+        cur = self.db.execute(
+            "delete from vectors where hash not in (select hash from photos where hash is not null)"
+        )
+        return cur.rowcount
+
+    def vector_models(self) -> dict[str, int]:
+        return dict(
+            self.db.execute("select model, count(*) from vectors group by model").fetchall()
+        )
+
+    # -- for the search index ------------------------------------------------
+    _PRESENT = " and hash in (select hash from photos where error is null)"
+
+    def max_vector_rowid(self) -> int:
+        """The newest vector row's id: vectors written later have larger ones."""
+        return int(self.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[0])
+
+    def count_vectors(self, model_key: str, only_present: bool = True) -> int:
+        sql = "select count(*) from vectors where model = ?" + (
+            self._PRESENT if only_present else ""
+        )
+        return int(self.db.execute(sql, [model_key]).fetchone()[0])
+
+    def content_state(self) -> tuple[int, ...]:
+        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
+        was killed before it could bump the version: what caches of derived results key on."""
+        row = self.db.execute(
+            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
+            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
+            " (select count(*) from fingerprints),"
+            " (select coalesce(max(rowid), 0) from fingerprints)"
+        ).fetchone()
+        return (int(self.get_meta("library_version", "0") or 0), *map(int, row))
+
+    def count_vectors_after(self, model_key: str, rowid: int) -> int:
+        """Vectors of ``model_key`` written after ``rowid``."""
+        sql = "select count(*) from vectors where rowid > ? and model = ?"
+        return int(self.db.execute(sql, [rowid, model_key]).fetchone()[0])
+
+    def vector_batches(
+        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(hashes, float32 matrix) in batches, by rowid; ``every`` > 1 keeps one row in that many."""
+        for _, hashes, matrix in self.vector_rows(model_key, size, every, only_present):
+            yield hashes, matrix
+
+    def vector_rows(
+        self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
+    ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
+        """(rowids, hashes, float32 matrix) in batches, like ``vector_batches``."""
+        sql = "select rowid, hash, vector from vectors where model = ?"
+        params: list = [model_key]
+        if every > 1:
+            sql += " and rowid % ? = 0"
+            params.append(every)
+        sql += self._PRESENT if only_present else ""
+        cursor = self.db.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            blob = b"".join(r[2] for r in rows)
+            matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
+            rowids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield rowids, [r[1] for r in rows], matrix.astype(np.float32)
+
+    def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
+        """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
+        rows = self.db.execute(
+            "select rowid, hash, vector from vectors where rowid > ? and model = ? order by rowid",
+            [rowid, model_key],
+        ).fetchall()
+        if not rows:
+            return rowid, [], None
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), VECTOR_DTYPE).reshape(len(rows), -1)
+        return int(rows[-1][0]), [r[1] for r in rows], matrix.astype(np.float32)
+
+    def get_vectors(self, hashes: Iterable[str], model_key: str) -> dict[str, np.ndarray]:
+        """hash -> float32 vector for those of ``hashes`` that have one."""
+        hashes = list(hashes)
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"select hash, vector from vectors where model = ? and hash in ({marks})"
+            for h, blob in self.db.execute(sql, [model_key, *chunk]):
+                out[h] = decode_vector(blob)
+        return out
+
+    def vectors_by_rowid(
+        self, rowids: Sequence[int], model_key: str
+    ) -> tuple[list[str], np.ndarray]:
+        """(hashes, float32 matrix) of the rows ``rowids`` that hold a vector of ``model_key``,
+        in rowid order. One query and one conversion: a search re-scores dozens of these."""
+        hashes: list[str] = []
+        blobs: list[bytes] = []
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            sql = f"select hash, vector from vectors where rowid in ({marks}) and model = ?"
+            for h, blob in self.db.execute(sql, [*chunk, model_key]):
+                hashes.append(h)
+                blobs.append(blob)
+        if not blobs:
+            return [], np.zeros((0, 0), np.float32)
+        matrix = np.frombuffer(b"".join(blobs), VECTOR_DTYPE).reshape(len(blobs), -1)
+        return hashes, matrix.astype(np.float32)
