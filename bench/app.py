@@ -180,7 +180,7 @@ def main() -> None:
     if not db.exists():
         sys.exit(f"No library at {db}: run bench/rescan.py --photos {args.photos} first.")
     sys.path.insert(0, str(HERE))
-    from index import machine
+    from machine import SHARED, machine
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     env.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-app-"))
@@ -199,7 +199,7 @@ def main() -> None:
         result["thumbnail_cache"] = "cold" if i == 0 else "warm"
         print(json.dumps(result), flush=True)
         launches.append(result)
-    report = {"machine": machine(), "photos": args.photos, "summary": summary(launches),
+    report = {"machine": machine(note=SHARED), "photos": args.photos, "summary": summary(launches),
               "launches": launches}  # fmt: skip
     report["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out = args.out or RESULTS / f"app-{platform.node() or 'machine'}.json"

@@ -30,31 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "photos"
-
-
-def machine() -> dict:
-    """Where the figures come from (as bench/index.py, without importing it: numpy)."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "host": platform.node(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def generated(seed: int):
@@ -277,7 +257,7 @@ def main() -> None:
         commands[f"duplicates ({name})"] = ["duplicates", "--db", db]
     commands["duplicates (no weights)"] = ["duplicates", "--db", str(libraries["bare"])]
     result = {
-        "machine": machine(),
+        "machine": machine(load_average=[round(x, 2) for x in os.getloadavg()]),
         "photos": opts.photos,
         "libraries": {
             "trained": f"{trained}, scanned and calibrated through the Library API"

@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ import numpy as np
 
 os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"))
 
+from machine import SHARED, machine
+
 from photosim.index import CALIBRATION_QUERIES, VectorIndex, _TopK
 from photosim.library import Library
 from photosim.store import Store
@@ -35,28 +36,6 @@ from photosim.store import Store
 RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK = 10_000
 MODEL = "bench:generated"
-
-
-def machine() -> dict:
-    """Where the figures come from."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "host": platform.node(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "note": "2-core machine shared with other jobs: timings are noisy",
-    }
 
 
 class Generator:
@@ -201,7 +180,7 @@ def main() -> None:
     out = args.out or RESULTS / f"index-{platform.node() or 'machine'}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {"runs": []}
-    report = {"machine": machine(), "runs": previous.get("runs", [])}
+    report = {"machine": machine(note=SHARED), "runs": previous.get("runs", [])}
     for n in args.sizes:
         for dim in args.dims:
             row = run(n, dim, args.queries, args.tmp)

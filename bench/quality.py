@@ -74,10 +74,15 @@ def measure(backbone, index_dim: int) -> dict:
 
 def main() -> None:
     from effnet import load_effnet_backbone
-    from index import machine
+    from machine import SHARED, machine
 
     backbone = load_effnet_backbone()
-    report = {"machine": machine(), "model": backbone.key, "storage": "float16", "runs": []}
+    report = {
+        "machine": machine(note=SHARED),
+        "model": backbone.key,
+        "storage": "float16",
+        "runs": [],
+    }
     for dim in (8, 128):
         row = measure(backbone, dim)
         print(json.dumps(row), flush=True)
