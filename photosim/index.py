@@ -251,7 +251,7 @@ class VectorIndex:
             annoy.load(str(folder / "vectors.annoy"), prefault=prefault)
             items = np.load(folder / "items.npy", mmap_mode="r")
             pca = np.load(folder / "pca.npy") if state.index_dim != state.dim else None
-            rowids_path = folder / "rowids.npy"  # builds before 0.x lack it: look up by hash
+            rowids_path = folder / "rowids.npy"  # older builds lack it: look up by hash
             rowids = np.load(rowids_path, mmap_mode="r") if rowids_path.exists() else None
         except OSError:  # pruned by a build in between: the next query opens the new one
             self._meta_key = None
@@ -334,13 +334,13 @@ def _full_vectors(
     """The stored full vectors of Annoy's candidates, in a matrix, and their hashes.
 
     Read by rowid (one b-tree walk each: half the time of a look-up by hash); a vector
-    rewritten since the build has another rowid, so those few are looked up by hash.
+    rewritten since the build has another rowid, so those few (and every candidate of a
+    build without rowids) are looked up by hash.
     """
-    if loaded.rowids is None:
-        full = store.get_vectors(hashes, model_key)
-        found = [h for h in hashes if h in full]
-        return found, np.stack([full[h] for h in found]) if found else np.zeros((0, 0))
-    found, matrix = store.vectors_by_rowid(loaded.rowids[items].tolist(), model_key)
+    found: list[str] = []
+    matrix = np.zeros((0, 0), np.float32)
+    if loaded.rowids is not None:
+        found, matrix = store.vectors_by_rowid(loaded.rowids[items].tolist(), model_key)
     wanted = set(hashes)
     if not wanted.issuperset(found):  # a rowid reused by another photo's vector
         keep = [i for i, h in enumerate(found) if h in wanted]
@@ -410,7 +410,8 @@ def _write_build(
     annoy.save(str(folder / "vectors.annoy"))
     width = max(len(h.encode()) for h in items)
     np.save(folder / "items.npy", np.array([h.encode() for h in items], dtype=f"S{width}"))
-    np.save(folder / "rowids.npy", np.concatenate(rowids))
+    item_rowids = np.concatenate(rowids)
+    np.save(folder / "rowids.npy", item_rowids)
     if pca is not None:
         np.save(folder / "pca.npy", pca)
     state = IndexState(
@@ -418,8 +419,7 @@ def _write_build(
         index_dim=how.index_dim, count=len(items), trees=how.trees, search_k=0,
         candidates=how.candidates, recall=0.0, build_seconds=0.0,
     )  # fmt: skip
-    loaded = _Loaded("", state, annoy, np.array([h.encode() for h in items]), pca)
-    loaded.rowids = np.concatenate(rowids)
+    loaded = _Loaded("", state, annoy, np.array([h.encode() for h in items]), pca, item_rowids)
     expected = [
         [items[i] for i in row if items[i] != query_hashes[q]][:10]
         for q, row in enumerate(truth.best())

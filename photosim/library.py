@@ -204,7 +204,7 @@ class Library:
 
     def warm_index(self) -> bool:
         """Map the index into memory so that no query waits on a page fault (for the app,
-        off its GUI thread; at 1M photos this takes a second and saves 10-30 ms a query)."""
+        off its GUI thread; at 1M photos it took 0.07-0.1 s, and a cold query 120 ms)."""
         key = self.current_key()
         return bool(key) and self.index.warm(key)
 

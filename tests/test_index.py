@@ -307,3 +307,13 @@ def test_similar_still_gives_k_photos_when_near_ones_left_since_the_build(tmp_pa
     names = [m.path.name for m in matches]
     assert len(names) == 10 and "0.jpg" not in names
     assert not {f"{h[1:]}.jpg" for h in nearest} & set(names)
+
+
+def test_a_build_without_rowids_still_rescores_by_hash(tmp_path, monkeypatch):
+    _, index, matrix = _projected_index(tmp_path, monkeypatch)
+    before = index.query(matrix[3], "m", 10)
+    index.close()
+    name = index.current_path.read_text().strip()
+    (index.dir / name / "rowids.npy").unlink()  # as builds made before it existed
+    assert index.query(matrix[3], "m", 10) == before
+    assert index._loaded.rowids is None
