@@ -27,3 +27,8 @@ def encode_vector(vector: np.ndarray) -> bytes:
 def decode_vector(blob: bytes) -> np.ndarray:
     """The float32 vector stored as ``blob``."""
     return np.frombuffer(blob, VECTOR_DTYPE).astype(np.float32)
+
+
+def decode_vectors(blobs: list[bytes]) -> np.ndarray:
+    """The float32 matrix of many stored vectors (one join, one conversion for the lot)."""
+    return np.frombuffer(b"".join(blobs), VECTOR_DTYPE).reshape(len(blobs), -1).astype(np.float32)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from photosim.storecodec import VECTOR_DTYPE, decode_vector, encode_vector
+from photosim.storecodec import decode_vector, decode_vectors, encode_vector
 
 
 class VectorRows:
@@ -100,10 +100,8 @@ class VectorRows:
         sql += self._PRESENT if only_present else ""
         cursor = self.db.execute(sql, params)
         while rows := cursor.fetchmany(size):
-            blob = b"".join(r[2] for r in rows)
-            matrix = np.frombuffer(blob, VECTOR_DTYPE).reshape(len(rows), -1)
             rowids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            yield rowids, [r[1] for r in rows], matrix.astype(np.float32)
+            yield rowids, [r[1] for r in rows], decode_vectors([r[2] for r in rows])
 
     def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
         """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
@@ -113,8 +111,7 @@ class VectorRows:
         ).fetchall()
         if not rows:
             return rowid, [], None
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), VECTOR_DTYPE).reshape(len(rows), -1)
-        return int(rows[-1][0]), [r[1] for r in rows], matrix.astype(np.float32)
+        return int(rows[-1][0]), [r[1] for r in rows], decode_vectors([r[2] for r in rows])
 
     def get_vectors(self, hashes: Iterable[str], model_key: str) -> dict[str, np.ndarray]:
         """hash -> float32 vector for those of ``hashes`` that have one."""
@@ -144,5 +141,4 @@ class VectorRows:
                 blobs.append(blob)
         if not blobs:
             return [], np.zeros((0, 0), np.float32)
-        matrix = np.frombuffer(b"".join(blobs), VECTOR_DTYPE).reshape(len(blobs), -1)
-        return hashes, matrix.astype(np.float32)
+        return hashes, decode_vectors(blobs)
