@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication
 
 from photosim.app.duplicates import DuplicatesView
 from photosim.app.thumbnails import Thumbnails
-from photosim.duplicates import DupGroup, DupKind, DupMember, DupResult, Thresholds
+from photosim.dupes.finder import DupGroup, DupKind, DupMember, DupResult, Thresholds
 
 
 def synthetic(n: int) -> DupResult:

@@ -130,8 +130,8 @@ def run(args: list[str], env: dict, python_flags: tuple[str, ...] = ()) -> tuple
 
 
 # Where import time goes (cumulative, where first imported), when the command imports them.
-WATCHED = ("numpy", "sqlite_utils", "filelock", "annoy", "PIL", "torch", "photosim.store",
-           "photosim.index", "photosim.library", "photosim.duplicates", "photosim.dupcandidates")  # fmt: skip
+WATCHED = ("numpy", "sqlite_utils", "filelock", "annoy", "PIL", "torch", "photosim.storage.store",
+           "photosim.search.index", "photosim.library", "photosim.dupes.finder", "photosim.dupes.candidates")  # fmt: skip
 
 
 def import_seconds(args: list[str], env: dict) -> dict:

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim import pixels
 from photosim.library import Library
-from photosim.store import Store
+from photosim.media import pixels
+from photosim.storage.store import Store
 
 KEY = "bench:generated"
 LATENT = 256
@@ -153,7 +153,7 @@ def main() -> None:
             steps.append((step, now))
             last[0] = now
 
-        from photosim.duplicates import build_finder
+        from photosim.dupes.finder import build_finder
 
         t = time.perf_counter()
         finder = build_finder(lib, progress=progress)

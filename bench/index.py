@@ -29,9 +29,9 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 
 from machine import SHARED, machine
 
-from photosim.index import CALIBRATION_QUERIES, VectorIndex, _TopK
 from photosim.library import Library
-from photosim.store import Store
+from photosim.search.index import CALIBRATION_QUERIES, VectorIndex, _TopK
+from photosim.storage.store import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK = 10_000

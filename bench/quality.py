@@ -26,9 +26,9 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-import photosim.index as index_module  # noqa: E402
-from photosim.decode import load_image  # noqa: E402
+import photosim.search.index as index_module  # noqa: E402
 from photosim.library import Library  # noqa: E402
+from photosim.media.decode import load_image  # noqa: E402
 
 PHOTOS = HERE.parents[1] / "shared" / "photos"
 COPIES = ["_hflip.jpg", "_resize.jpg", "_gray.jpg", "_rotation.jpg"]

@@ -30,8 +30,8 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import SHARED, machine
 
-from photosim.embed import Backbone
 from photosim.library import Library
+from photosim.models.embed import Backbone
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

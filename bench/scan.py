@@ -150,8 +150,8 @@ def naive_main(folder: Path, model: str, weights: Path) -> None:
 # -- the compute limit ------------------------------------------------------------------
 def per_photo_work_s(photos: list[Path], input_size: int = 224) -> float:
     """Seconds per photo on one core: read, blake2b hash and draft decode to the model's size."""
-    from photosim.decode import decode_bytes
-    from photosim.pipeline import hash_bytes
+    from photosim.library.pipeline import hash_bytes
+    from photosim.media.decode import decode_bytes
 
     for p in photos[:3]:  # warm the page cache and Pillow
         decode_bytes(p.read_bytes(), p.name, input_size)
@@ -168,7 +168,7 @@ def model_rate(model: str, weights: Path, seconds: float = 6.0, batch: int = 32)
     import numpy as np
     import torch
 
-    from photosim.embed import load_backbone
+    from photosim.models.embed import load_backbone
 
     torch.set_num_threads(os.cpu_count() or 1)
     rates = {}
@@ -188,7 +188,7 @@ def model_rate(model: str, weights: Path, seconds: float = 6.0, batch: int = 32)
 def machine_info() -> dict:
     import torch
 
-    from photosim.embed import cpu_bf16_native
+    from photosim.models.embed import cpu_bf16_native
 
     cpu = platform.processor() or platform.machine()
     try:

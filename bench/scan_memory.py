@@ -25,7 +25,7 @@ CHILD = r"""
 import json, resource, sys, time
 import torch
 from torch import nn
-from photosim.embed import Backbone
+from photosim.models.embed import Backbone
 from photosim.library import Library
 
 class Tiny(nn.Module):

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim.errors import FolderMissing, PhotosimError, shown
-from photosim.log import setup_logging
-from photosim.modelspec import DEFAULT_MODEL, MODELS, PRECISIONS
+from photosim.core.errors import FolderMissing, PhotosimError, shown
+from photosim.core.log import setup_logging
+from photosim.models.registry import DEFAULT_MODEL, MODELS, PRECISIONS
 
 if TYPE_CHECKING:  # the library (numpy, SQLite) is imported by the commands that open one
-    from photosim.events import ScanProgress
+    from photosim.core.events import ScanProgress
     from photosim.library import Library
 
 
@@ -210,7 +210,7 @@ def _progress_bar():
 
 
 def _show(bar, ev: ScanProgress) -> None:
-    from photosim.events import ScanKind
+    from photosim.core.events import ScanKind
 
     if ev.kind == ScanKind.WALKED:
         bar.reset(total=ev.total)
@@ -310,13 +310,13 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     """Print duplicate groups, largest reclaimable space first; nothing is deleted."""
-    from photosim.duplicates import result_to_dict, write_csv, write_text
+    from photosim.dupes.finder import result_to_dict, write_csv, write_text
 
     for folder in args.reference:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
     with _open_for_query(args, read_only=False) as lib:
-        from photosim.calibrate import needs_model
+        from photosim.dupes.calibrate import needs_model
 
         if needs_model(lib):
             print("Calibrating the thresholds for this model (once; it loads the model)...",

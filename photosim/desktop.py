@@ -14,7 +14,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from photosim import paths
+from photosim.core import paths
 
 APP_ID = "photosim"
 ENTRY_NAME = f"{APP_ID}.desktop"

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.embed import Backbone
+from photosim.models.embed import Backbone
 
 # In-process widget tests never need a screen; the end-to-end test starts its own X server.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from photosim.embed import Backbone
+from photosim.models.embed import Backbone
 
 # (expand ratio, kernel, stride, output channels, repeats) per stage, as in EfficientNet-B0.
 STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),

@@ -18,13 +18,13 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photosim import thumbs
 from photosim.app.delegate import score_text
 from photosim.app.models import ErrorRole, PhotoModel, PhotoProxy
 from photosim.app.thumbnails import Thumbnails
 from photosim.app.window import MainWindow
-from photosim.events import Photo
+from photosim.core.events import Photo
 from photosim.library import Library
+from photosim.media import thumbs
 
 SCAN_TIMEOUT = 60_000
 

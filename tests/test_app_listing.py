@@ -25,9 +25,9 @@ from photosim.app.models import (
 )
 from photosim.app.thumbnails import Thumbnails
 from photosim.app.window import MainWindow
-from photosim.events import Photo
+from photosim.core.events import Photo
 from photosim.library import Library
-from photosim.store import PhotoRow
+from photosim.storage.store import PhotoRow
 
 WAIT = 60_000
 DAY_NS = 86_400 * 10**9

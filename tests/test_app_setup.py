@@ -21,11 +21,12 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QFileDialog
 
-from photosim import paths, thumbs
 from photosim.app.preferences import Preferences
 from photosim.app.setup_actions import DROPPED
 from photosim.app.window import MainWindow, app_settings
+from photosim.core import paths
 from photosim.library import Library
+from photosim.media import thumbs
 
 SCAN_TIMEOUT = 120_000
 
@@ -179,7 +180,7 @@ def slow_server():
 
 
 def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server):
-    from photosim.embed import expected_weights_file
+    from photosim.models.embed import expected_weights_file
 
     win = degraded_window(qtbot, folder)
     dialog = win.download_weights(url=slow_server)
@@ -297,7 +298,7 @@ def test_a_folder_of_a_library_with_several_opens_all_of_it(qtbot, window, folde
 # -- About and the log ------------------------------------------------------------------
 def test_about_shows_versions_model_device_and_where_files_are(qtbot, window, folder, monkeypatch):
     open_and_scan(qtbot, window, folder)
-    log = Path(os.environ["PHOTOSIM_HOME"]) / "photosim.log"
+    log = Path(os.environ["PHOTOSIM_HOME"]) / "photosim.core.log"
     log.write_text("hello\n")
     monkeypatch.setattr(paths, "log_file", lambda: log, raising=False)
     window.show_about()

@@ -26,9 +26,9 @@ from photosim.app import messages
 from photosim.app.panes import PreviewPane
 from photosim.app.tasks import Runner, Worker
 from photosim.app.window import MainWindow
-from photosim.errors import DecodeError, LibraryBusy, NotEmbedded, WeightsMissing
+from photosim.core.errors import DecodeError, LibraryBusy, NotEmbedded, WeightsMissing
 from photosim.library import Library
-from photosim.store import Store
+from photosim.storage.store import Store
 
 WAIT = 60_000
 
@@ -296,7 +296,7 @@ def test_closing_during_a_weights_download_returns_within_two_seconds(qtbot, fol
 
 
 def test_closing_during_an_index_build_returns_within_two_seconds(qtbot, folder, monkeypatch):
-    from photosim.index import VectorIndex
+    from photosim.search.index import VectorIndex
 
     gate, building = threading.Event(), threading.Event()
     real_build = VectorIndex.build
@@ -403,7 +403,7 @@ def test_the_app_shows_the_photos_of_a_scan_running_elsewhere(qtbot, folder, mon
 
 
 def test_with_the_real_scan_lock_the_app_shows_a_cli_scans_photos_after(qtbot, folder):
-    pytest.importorskip("photosim.locking")  # the scan lock (storage seam, issue 7)
+    pytest.importorskip("photosim.library.locking")  # the scan lock (storage seam, issue 7)
     backbone = GatedBackbone(delay=0)
 
     def cli_scan() -> None:

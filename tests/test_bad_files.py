@@ -17,13 +17,13 @@ import pytest
 from conftest import make_tiny_backbone, write_photo
 from PIL import Image
 
-import photosim.decode
-from photosim import thumbs
-from photosim.decode import MAX_PIXELS, DecodeError, load_image, read_photo_bytes, sniff_image
-from photosim.errors import FailKind
+import photosim.media.decode
+from photosim.core.errors import FailKind
+from photosim.core.log import setup_logging
 from photosim.library import Library
-from photosim.log import setup_logging
-from photosim.metadata import read_metadata
+from photosim.media import thumbs
+from photosim.media.decode import MAX_PIXELS, DecodeError, load_image, read_photo_bytes, sniff_image
+from photosim.media.metadata import read_metadata
 
 
 # -- builders of bad and strange files ------------------------------------------
@@ -282,13 +282,13 @@ def test_a_file_changed_while_being_read_says_so(tmp_path, monkeypatch):
     with pytest.raises(DecodeError) as err:  # differs from what the scan saw
         load_image(path, expect=(st.st_size + 1, st.st_mtime_ns))
     assert err.value.kind == FailKind.CHANGED
-    real_to_rgb = photosim.decode.to_rgb
+    real_to_rgb = photosim.media.decode.to_rgb
 
     def rewrite_meanwhile(image):
         write_photo(path, size=(100, 80), seed=2)  # another program saves over it
         return real_to_rgb(image)
 
-    monkeypatch.setattr(photosim.decode, "to_rgb", rewrite_meanwhile)
+    monkeypatch.setattr(photosim.media.decode, "to_rgb", rewrite_meanwhile)
     with pytest.raises(DecodeError, match="changed while being read") as err:
         load_image(path)
     assert err.value.kind == FailKind.CHANGED
@@ -439,13 +439,13 @@ def test_a_non_utf8_name_is_scanned_and_shown(tmp_path):
 
 
 def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
-    import photosim.scan
+    import photosim.library.scan
 
     root = tmp_path / "photos"
     keep = write_photo(root / "keep.jpg", seed=1)
     gone = write_photo(root / "gone.jpg", seed=2)
     busy = write_photo(root / "busy.jpg", seed=3)
-    real = photosim.scan.is_candidate
+    real = photosim.library.scan.is_candidate
 
     def after_stat(name, path):  # the walk has stat'ed the file: now others act
         if name == "gone.jpg":
@@ -454,12 +454,12 @@ def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
             write_photo(Path(path), size=(200, 100), seed=4)
         return real(name, path)
 
-    monkeypatch.setattr(photosim.scan, "is_candidate", after_stat)
+    monkeypatch.setattr(photosim.library.scan, "is_candidate", after_stat)
     with Library([root], backbone=make_tiny_backbone()) as lib:
         events = list(lib.scan())
         assert events[-1].kind == "done"
         assert lib.photo(keep).has_vector
-        monkeypatch.setattr(photosim.scan, "is_candidate", real)
+        monkeypatch.setattr(photosim.library.scan, "is_candidate", real)
         events = list(lib.scan())  # the changed file is read again; the gone one swept
         assert events[-1].kind == "done"
         assert lib.photo(gone) is None
@@ -469,7 +469,7 @@ def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
 def test_a_file_changed_during_its_decode_is_retried_next_scan(tmp_path, monkeypatch):
     root = tmp_path / "photos"
     busy = write_photo(root / "busy.jpg", seed=3)
-    real_to_rgb = photosim.decode.to_rgb
+    real_to_rgb = photosim.media.decode.to_rgb
     rewrites = []
 
     def rewrite_once(image):
@@ -478,7 +478,7 @@ def test_a_file_changed_during_its_decode_is_retried_next_scan(tmp_path, monkeyp
             write_photo(busy, size=(200, 100), seed=4)
         return real_to_rgb(image)
 
-    monkeypatch.setattr(photosim.decode, "to_rgb", rewrite_once)
+    monkeypatch.setattr(photosim.media.decode, "to_rgb", rewrite_once)
     with Library([root], backbone=make_tiny_backbone()) as lib:
         assert list(lib.scan())[-1].kind == "done"
         first = failures_of(lib).get(busy)
@@ -495,7 +495,7 @@ def test_nothing_reaches_the_terminal_in_a_real_process(tmp_path):
     tests = Path(__file__).parent
     code = (
         "import sys; sys.path.insert(0, sys.argv[2])\n"
-        "from photosim.log import setup_logging\n"
+        "from photosim.core.log import setup_logging\n"
         "log = setup_logging()  # first, as the CLI does\n"
         "from conftest import make_tiny_backbone\n"
         "from photosim.library import Library\n"
@@ -531,7 +531,7 @@ def test_a_vanished_file_has_no_thumbnail_but_a_typed_error(tmp_path):
 
 
 def test_bytes_already_read_decode_like_the_file(tmp_path, recwarn):
-    from photosim.decode import decode_bytes
+    from photosim.media.decode import decode_bytes
 
     path = write_photo(tmp_path / "a.jpg", size=(300, 200), orientation=6)
     data = read_photo_bytes(path)

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from conftest import rotated_copy, write_photo
 
-from photosim import library
 from photosim.cli import main
+from photosim.library import facade as library
 
 
 @pytest.fixture

@@ -16,21 +16,21 @@ from pathlib import Path
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
-from photosim import library
-from photosim.calibrate import DEFAULT
 from photosim.cli import main
-from photosim.errors import WeightsMissing
+from photosim.core.errors import WeightsMissing
+from photosim.dupes.calibrate import DEFAULT
 from photosim.library import Library
+from photosim.library import facade as library
 
 ROOT = Path(__file__).resolve().parents[1]
 # Never needed to answer from the cache: the model, decoders, the scan, a log file nobody
 # writes to, and the entry-point scan of sqlite-utils plugins (importlib.metadata).
-HEAVY = ("torch", "torchvision", "PIL", "pillow_heif", "exifread", "photosim.embed",
-         "photosim.pipeline", "photosim.decode", "photosim.scan", "photosim.locking",
+HEAVY = ("torch", "torchvision", "PIL", "pillow_heif", "exifread", "photosim.models.embed",
+         "photosim.library.pipeline", "photosim.media.decode", "photosim.library.scan", "photosim.library.locking",
          "logging.handlers", "importlib.metadata")  # fmt: skip
 # ... and for info and similar, nothing of duplicate finding either.
-DUPLICATES = ("photosim.duplicates", "photosim.dupcandidates", "photosim.pixels",
-              "photosim.calibrate", "threadpoolctl")  # fmt: skip
+DUPLICATES = ("photosim.dupes.finder", "photosim.dupes.candidates", "photosim.media.pixels",
+              "photosim.dupes.calibrate", "threadpoolctl")  # fmt: skip
 
 
 def make_library(tmp_path: Path, calibrate: bool = True) -> tuple[Path, Path]:
@@ -100,7 +100,11 @@ def test_duplicates_of_a_library_without_vectors_never_load_the_model(tmp_path, 
         assert lib.current_key() is None and lib.store.count() == 2  # listed, no vectors
     out, modules = run_cli(["duplicates", "--db", str(db)])
     assert "exact (2 photos" in out
-    assert not modules & {"torch", "torchvision", "photosim.embed"}  # decodes: no fingerprints
+    assert not modules & {
+        "torch",
+        "torchvision",
+        "photosim.models.embed",
+    }  # decodes: no fingerprints
     out, modules = run_cli(["duplicates", "--db", str(db)])  # fingerprints stored the first time
     assert "exact (2 photos" in out
     assert not modules & set(HEAVY)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
-from photosim import scan as scan_module
-from photosim.errors import LibraryBusy
+from photosim.core.errors import LibraryBusy
 from photosim.library import Library
-from photosim.scan import Scan
-from photosim.store import Store
+from photosim.library import scan as scan_module
+from photosim.library.scan import Scan
+from photosim.storage.store import Store
 
 TESTS = Path(__file__).resolve().parent
 

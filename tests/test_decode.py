@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photosim.decode import DecodeError, load_image, sniff_image
-from photosim.errors import FailKind
-from photosim.metadata import read_metadata
+from photosim.core.errors import FailKind
+from photosim.media.decode import DecodeError, load_image, sniff_image
+from photosim.media.metadata import read_metadata
 
 # Stored pixels for each EXIF orientation = the inverse of what the tag asks a viewer to do.
 T = Image.Transpose

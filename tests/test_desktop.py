@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
-from photosim import desktop, thumbs
+from photosim import desktop
 from photosim.cli import main
-from photosim.embed import validate_weights
-from photosim.errors import WeightsInvalid
+from photosim.core.errors import WeightsInvalid
 from photosim.library import Library
+from photosim.media import thumbs
+from photosim.models.embed import validate_weights
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from conftest import make_tiny_backbone, write_photo
 from PIL import Image
 
 from photosim.cli import main
-from photosim.duplicates import DupKind, result_to_dict
+from photosim.dupes.finder import DupKind, result_to_dict
 from photosim.library import Library
 
 
@@ -163,7 +163,7 @@ def test_stored_calibration_means_no_model_is_loaded(lib, monkeypatch):
 
 
 def test_empty_library_and_cancel(tmp_path, lib):
-    from photosim.errors import Cancelled
+    from photosim.core.errors import Cancelled
 
     (tmp_path / "empty").mkdir()
     empty = Library([tmp_path / "empty"], backbone=make_tiny_backbone())
@@ -178,7 +178,7 @@ def test_empty_library_and_cancel(tmp_path, lib):
 
 def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(folder, monkeypatch):
     """The decode the model needs also gives the pixel fingerprint: no second decode later."""
-    import photosim.dupcandidates
+    import photosim.dupes.candidates
 
     lib = Library([folder], backbone=make_tiny_backbone())
     scan(lib)
@@ -188,17 +188,18 @@ def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(fold
     def no_decode(*_args, **_kwargs):
         raise AssertionError("the duplicate finder decoded a photo the scan had fingerprinted")
 
-    monkeypatch.setattr(photosim.dupcandidates, "load_image", no_decode)
+    monkeypatch.setattr(photosim.dupes.candidates, "load_image", no_decode)
     assert groups_by_kind(lib.duplicates(), "exact")
 
 
-# -- the checked candidates are kept between runs (photosim.dupcache) -------------
+# -- the checked candidates are kept between runs (photosim.dupes.cache) -------------
 def _no_search(*_args, **_kwargs):
     raise AssertionError("searched again")
 
 
 def test_an_unchanged_library_reuses_the_checked_candidates(lib, folder, monkeypatch):
-    from photosim import dupcache, dupcandidates
+    from photosim.dupes import cache as dupcache
+    from photosim.dupes import candidates as dupcandidates
 
     first = result_to_dict(lib.duplicates())
     assert dupcache.cache_path(lib.db_path).exists()
@@ -214,7 +215,7 @@ def test_an_unchanged_library_reuses_the_checked_candidates(lib, folder, monkeyp
 
 
 def test_a_changed_library_or_threshold_searches_again(lib, folder, monkeypatch):
-    from photosim import dupcandidates
+    from photosim.dupes import candidates as dupcandidates
 
     lib.duplicates()
     searches = []
@@ -236,7 +237,7 @@ def test_a_changed_library_or_threshold_searches_again(lib, folder, monkeypatch)
 
 
 def test_a_damaged_cache_is_searched_again_not_an_error(lib):
-    from photosim import dupcache
+    from photosim.dupes import cache as dupcache
 
     expected = result_to_dict(lib.duplicates())
     dupcache.cache_path(lib.db_path).write_bytes(b"not a numpy file")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageEnhance
 
-from photosim.duplicates import DupKind
+from photosim.dupes.finder import DupKind
 from photosim.library import Library
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from photosim.decode import load_image
+from photosim.media.decode import load_image
 
 
 def test_copies_score_high_and_other_objects_low(effnet_backbone, shared_photos):

@@ -13,8 +13,8 @@ import torch
 import torchvision.models as tvm
 from PIL import Image
 
-from photosim.embed import expected_weights_file, letterbox, load_backbone, resolve_device
-from photosim.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.models.embed import expected_weights_file, letterbox, load_backbone, resolve_device
 
 
 def test_weights_file_gives_unit_vectors_of_the_model_dimension(resnet18_weights):

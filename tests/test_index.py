@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.index import VectorIndex, cosine_from_angular
-from photosim.store import Store
+from photosim.search.index import VectorIndex, cosine_from_angular
+from photosim.storage.store import Store
 
 
 def _unit(v):
@@ -83,7 +83,7 @@ def _exact(matrix: np.ndarray, q: int, n: int) -> list[str]:
 
 
 def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, monkeypatch):
-    import photosim.index as index_module
+    import photosim.search.index as index_module
 
     monkeypatch.setattr(index_module, "INDEX_DIM", 32)
     monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
@@ -195,7 +195,7 @@ def test_new_vectors_are_read_once_not_on_every_query(tmp_path, monkeypatch):
 
 
 def test_search_k_and_trees_grow_with_the_library():
-    from photosim.index import plan
+    from photosim.search.index import plan
 
     small, large = plan(300, 512), plan(1_000_000, 2048)
     assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
@@ -229,7 +229,7 @@ def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
 
 # -- query speed: re-scoring by rowid, calibration, warm-up ---------------------
 def _projected_index(tmp_path, monkeypatch, matrix: np.ndarray | None = None):
-    import photosim.index as index_module
+    import photosim.search.index as index_module
 
     monkeypatch.setattr(index_module, "INDEX_DIM", 32)
     monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
@@ -261,7 +261,7 @@ def test_vectors_by_rowid_reads_only_rows_of_the_model(tmp_path):
 
 
 def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monkeypatch):
-    import photosim.index as index_module
+    import photosim.search.index as index_module
 
     rng = np.random.default_rng(0)  # 24 dimensions of spread in 64: hard for the trees,
     spread = rng.normal(size=(3000, 24)) @ rng.normal(size=(24, 64))  # easy for the PCA

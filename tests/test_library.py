@@ -11,7 +11,7 @@ import pytest
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
 
-from photosim.errors import WeightsUnavailable
+from photosim.core.errors import WeightsUnavailable
 from photosim.library import Library
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from conftest import make_tiny_backbone, write_photo
 
 from photosim.library import Library
-from photosim.store import PhotoRow, Store
+from photosim.storage.store import PhotoRow, Store
 
 
 def test_listing_holds_what_the_grid_needs_of_every_photo(tmp_path):

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from photosim import paths
-from photosim.log import LOGGERS, setup_logging
+from photosim.core import paths
+from photosim.core.log import LOGGERS, setup_logging
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +26,15 @@ def _undo_logging():
 
 def test_log_file_lives_in_photosims_log_dir(_isolated_home):
     assert paths.log_dir() == _isolated_home / "photosim" / "logs"
-    assert setup_logging() == paths.log_file() == paths.log_dir() / "photosim.log"
+    assert setup_logging() == paths.log_file() == paths.log_dir() / "photosim.core.log"
 
 
 def test_warnings_go_to_the_log_file_not_the_terminal(capfd):
     path = setup_logging()
     warnings.warn("Corrupt EXIF data. Expecting to read 12 bytes but only got 2.", stacklevel=1)
-    logging.getLogger("photosim.scan").info("scanned %s", os.fsdecode(b"latin1-\xe9t\xe9.jpg"))
+    logging.getLogger("photosim.library.scan").info(
+        "scanned %s", os.fsdecode(b"latin1-\xe9t\xe9.jpg")
+    )
     logging.getLogger("exifread").error("Possibly corrupted field")
     assert capfd.readouterr().err == ""
     text = path.read_text(encoding="utf-8")
@@ -43,7 +45,7 @@ def test_warnings_go_to_the_log_file_not_the_terminal(capfd):
 def test_verbose_also_echoes_to_stderr(capfd):
     path = setup_logging(verbose=True)
     warnings.warn("Corrupt EXIF data", stacklevel=1)
-    logging.getLogger("photosim.decode").debug("details")
+    logging.getLogger("photosim.media.decode").debug("details")
     err = capfd.readouterr().err
     assert "Corrupt EXIF data" in err and "details" in err
     assert "Corrupt EXIF data" in path.read_text()

@@ -16,11 +16,10 @@ import pytest
 import torch
 from conftest import make_tiny_backbone, write_photo
 
-from photosim import pipeline
-from photosim.embed import Backbone
-from photosim.errors import FailKind
-from photosim.library import Library
-from photosim.pipeline import Embedded, Pipeline, Work, content_hash, embed_resilient
+from photosim.core.errors import FailKind
+from photosim.library import Library, pipeline
+from photosim.library.pipeline import Embedded, Pipeline, Work, content_hash, embed_resilient
+from photosim.models.embed import Backbone
 
 
 @dataclass
@@ -190,7 +189,7 @@ def test_out_of_memory_even_for_one_photo_falls_back_to_the_cpu(tmp_path, caplog
     lib = Library([tmp_path], backbone=Backbone(module=net, key="oom:test", input_size=32))
     for i in range(3):
         write_photo(tmp_path / f"p{i}.jpg", seed=i)
-    with caplog.at_level(logging.WARNING, logger="photosim.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="photosim.library.pipeline"):
         events = list(lib.scan(batch_size=4))
     notices = [e for e in events if e.kind == "notice"]
     assert len(notices) == 1 and "ran out of memory" in notices[0].reason
@@ -207,7 +206,7 @@ def test_notice_reaches_the_command_line(tmp_path, capsys):
         def write(self, text, file=None):
             print(text, file=file)
 
-    from photosim.events import ScanProgress
+    from photosim.core.events import ScanProgress
 
     _show(Bar(), ScanProgress(kind="notice", reason="The GPU ran out of memory."))
     assert "photosim: The GPU ran out of memory." in capsys.readouterr().err
@@ -222,8 +221,8 @@ def test_thread_plan_gives_model_and_decoders_every_core_on_a_cpu():
 
 # -- answers without the model never import torch ------------------------------------
 @pytest.mark.parametrize(
-    "module", ["photosim.cli", "photosim.library", "photosim.scan", "photosim.store",
-               "photosim.index", "photosim.pipeline"],
+    "module", ["photosim.cli", "photosim.library", "photosim.library.scan", "photosim.storage.store",
+               "photosim.search.index", "photosim.library.pipeline"],
 )  # fmt: skip
 def test_modules_for_answers_without_the_model_do_not_import_torch(module):
     code = f"import {module}, sys; assert 'torch' not in sys.modules, 'torch'; " \

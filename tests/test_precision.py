@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from photosim.decode import DecodeError, load_image
-from photosim.embed import Backbone, cpu_bf16_native, resolve_precision
+from photosim.media.decode import DecodeError, load_image
+from photosim.models.embed import Backbone, cpu_bf16_native, resolve_precision
 
 
 def _with_precision(backbone: Backbone, precision: str) -> Backbone:
@@ -16,7 +16,7 @@ def _with_precision(backbone: Backbone, precision: str) -> Backbone:
 
 
 def _pixels(folder, size: int) -> list[np.ndarray]:
-    from photosim.embed import letterbox
+    from photosim.models.embed import letterbox
 
     out = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".md"):
@@ -48,7 +48,7 @@ def test_bf16_vectors_and_rankings_match_fp32(effnet_backbone, shared_photos):
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
-    import photosim.embed as embed
+    import photosim.models.embed as embed
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(embed, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
@@ -63,7 +63,7 @@ def test_auto_precision_follows_the_cpu(monkeypatch):
 
 
 def test_precision_never_changes_the_model_key(resnet18_weights):
-    from photosim.embed import load_backbone
+    from photosim.models.embed import load_backbone
 
     keys = {
         load_backbone("resnet18", resnet18_weights, device="cpu", precision=p).key
@@ -75,8 +75,8 @@ def test_precision_never_changes_the_model_key(resnet18_weights):
 def test_precision_option_reaches_the_library(tmp_path, resnet18_weights, monkeypatch):
     from conftest import write_photo
 
-    from photosim import library
     from photosim.cli import main
+    from photosim.library import facade as library
 
     seen = {}
     real = library.load_backbone

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import _TinyNet, make_tiny_backbone, write_photo
 
-from photosim import library, migrations
 from photosim.cli import main
-from photosim.embed import Backbone, model_key
-from photosim.errors import (
+from photosim.core.errors import (
     FolderMissing,
     LibraryCorrupt,
     ModelMismatch,
@@ -24,9 +22,12 @@ from photosim.errors import (
     ReadOnlyLocation,
     SchemaTooNew,
 )
-from photosim.events import FailKind
+from photosim.core.events import FailKind
 from photosim.library import Library
-from photosim.store import SCHEMA_VERSION, Store
+from photosim.library import facade as library
+from photosim.models.embed import Backbone, model_key
+from photosim.storage import migrations
+from photosim.storage.store import SCHEMA_VERSION, Store
 
 
 def _fake_load(name="resnet50", weights=None, device="auto", download=None, **_options) -> Backbone:

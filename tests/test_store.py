@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.store import SCHEMA_VERSION, Store, migrate
+from photosim.storage.store import SCHEMA_VERSION, Store, migrate
 
 
 def test_migrations_run_once_and_are_recorded(tmp_path):
@@ -91,7 +91,7 @@ def test_paths_are_bytes_and_sweeps_match_byte_prefixes(tmp_path):
 
 
 def test_owed_work_is_recorded_and_paged_back(tmp_path):
-    from photosim.store import PENDING_UPDATE
+    from photosim.storage.store import PENDING_UPDATE
 
     store = Store(tmp_path / "lib.db")
     generation = store.begin_scan()
@@ -108,7 +108,7 @@ def test_owed_work_is_recorded_and_paged_back(tmp_path):
 
 
 def test_failures_come_back_typed(tmp_path):
-    from photosim.events import FailKind, Failure
+    from photosim.core.events import FailKind, Failure
 
     store = Store(tmp_path / "lib.db")
     store.upsert_photo(
@@ -127,7 +127,7 @@ def test_read_only_store_refuses_writes_and_missing_files(tmp_path):
 
     import pytest
 
-    from photosim.errors import UnknownLibrary
+    from photosim.core.errors import UnknownLibrary
 
     Store(tmp_path / "lib.db").upsert_photo({"path": "/p/a.jpg", "size": 1, "mtime_ns": 1})
     reader = Store(tmp_path / "lib.db", read_only=True)

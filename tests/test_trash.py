@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
+from photosim.dupes.trash import journal, move_to_trash, undo_last
 from photosim.library import Library
-from photosim.trash import journal, move_to_trash, undo_last
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from photosim import migrations
 from photosim.library import Library
-from photosim.pipeline import model_image
-from photosim.store import Store
+from photosim.library.pipeline import model_image
+from photosim.storage import migrations
+from photosim.storage.store import Store
 
 
 def test_vectors_round_trip_within_float16_tolerance(tmp_path):
@@ -46,7 +46,7 @@ def test_rankings_on_real_photos_hold_with_float16_and_projection(
     tmp_path, monkeypatch, effnet_backbone, shared_photos
 ):
     """The trained network's neighbours through the library equal exact float32 search."""
-    import photosim.index as index_module
+    import photosim.search.index as index_module
 
     monkeypatch.setattr(index_module, "INDEX_DIM", 8)  # force the projection on 30 photos
     monkeypatch.setattr(index_module, "REDUCE_FROM", 4)

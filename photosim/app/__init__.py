@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
-    from photosim.embed import Backbone
+    from photosim.models.embed import Backbone
 
 
 def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",
@@ -19,7 +19,7 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
 
     from photosim.app.delegate import resource_path
     from photosim.app.window import MainWindow
-    from photosim.log import setup_logging
+    from photosim.core.log import setup_logging
 
     setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])

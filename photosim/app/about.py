@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import sys
 
-from photosim import __version__, paths
+from photosim import __version__
+from photosim.core import paths
 
 
 def versions() -> list[tuple[str, str]]:

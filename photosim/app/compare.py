@@ -34,8 +34,8 @@ from photosim.app.messages import describe
 from photosim.app.panes import human_size
 from photosim.app.tasks import Runner
 from photosim.app.thumbnails import pil_to_qimage
-from photosim.decode import load_image
-from photosim.pixels import sharpness
+from photosim.media.decode import load_image
+from photosim.media.pixels import sharpness
 
 COMPARE_SIDE = 2048  # decoded size of each side: sharp enough to judge at 4x zoom on screen
 DIFF_GAIN = 4  # |A - B| is multiplied by this so faint differences show

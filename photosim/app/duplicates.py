@@ -1,11 +1,11 @@
 """The Duplicates view: groups of exact / near / similar photos, keep/remove marks, safe cleanup.
 
-The engine does the work (``photosim.duplicates``): ``Library.duplicate_finder``
+The engine does the work (``photosim.dupes.finder``): ``Library.duplicate_finder``
 is slow and runs in a worker; ``DuplicateFinder.group`` is fast and runs in a
 worker too, debounced, whenever the kind filter or a threshold slider moves.
 Marks live here, per group: the suggested keeper is pre-marked keep, the
 others remove; photos in reference folders are always kept. "Move marked to
-trash" asks first (count and size), then goes through ``photosim.trash``
+trash" asks first (count and size), then goes through ``photosim.dupes.trash``
 (system trash and a journal, undoable); nothing here deletes or writes a photo.
 """
 
@@ -45,7 +45,7 @@ from photosim.app.messages import describe
 from photosim.app.panes import human_size
 from photosim.app.tasks import Runner
 from photosim.app.thumbnails import Thumbnails
-from photosim.errors import PhotosimError
+from photosim.core.errors import PhotosimError
 
 KINDS = ("exact", "near", "similar")
 KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}

@@ -30,7 +30,7 @@ from photosim.app.messages import describe
 from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.panes import human_size
 from photosim.app.thumbnails import Thumbnails
-from photosim.errors import PhotosimError
+from photosim.core.errors import PhotosimError
 
 MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
 KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
@@ -336,7 +336,7 @@ class CleanupMixin:
         size = sum(self.freed(g) for g in self.groups)
         if not self.confirm(len(paths), size):
             return False
-        from photosim.trash import move_to_trash
+        from photosim.dupes.trash import move_to_trash
 
         self._set_busy(f"Moving {len(paths)} photos to the trash…")
         self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
@@ -347,7 +347,7 @@ class CleanupMixin:
         library = self.library
         if library is None:
             return
-        from photosim.trash import undo_last
+        from photosim.dupes.trash import undo_last
 
         self._set_busy("Bringing photos back from the trash…")
         self.trash_runner.submit(lambda: ("restored", undo_last(library)))

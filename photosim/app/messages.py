@@ -1,6 +1,6 @@
 """The app's words: chosen here, where they are shown, by the error's type (Qt-free).
 
-Errors travel as objects (``photosim.errors``); nothing matches message text.
+Errors travel as objects (``photosim.core.errors``); nothing matches message text.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-from photosim import paths
-from photosim.errors import (
+from photosim.core import paths
+from photosim.core.errors import (
     DecodeError,
     LibraryBusy,
     ModelMismatch,
@@ -18,7 +18,7 @@ from photosim.errors import (
     WeightsMissing,
     shown,
 )
-from photosim.events import ScanProgress
+from photosim.core.events import ScanProgress
 
 BUSY = "Another photosim scan is running: the photos will appear when it finishes."
 

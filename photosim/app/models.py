@@ -18,9 +18,9 @@ from PySide6.QtCore import (
 )
 
 from photosim.app.thumbnails import Thumbnails
-from photosim.errors import shown
-from photosim.events import Match, Photo
-from photosim.store import PhotoRow
+from photosim.core.errors import shown
+from photosim.core.events import Match, Photo
+from photosim.storage.store import PhotoRow
 
 PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
 PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded yet)
@@ -160,7 +160,7 @@ def _unlisted(path: str) -> PhotoRow:
 class PhotoModel(_ThumbModel):
     """Every photo of the library, kept sorted here (not in the proxy).
 
-    Rows are the library's light listing (:class:`~photosim.store.PhotoRow` tuples, no
+    Rows are the library's light listing (:class:`~photosim.storage.store.PhotoRow` tuples, no
     object per photo); full records are kept only for the photos that came with one
     (a scan's batches, a selected photo). Sorting 100,000 photos in a
     QSortFilterProxyModel costs a Python call per comparison (seconds); here each key

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
 
 from photosim.app.delegate import PAD, ThumbDelegate
 from photosim.app.models import SORTS, NeighbourModel
-from photosim.duplicates import human_size
-from photosim.errors import shown
-from photosim.events import Photo
+from photosim.core.errors import shown
+from photosim.core.events import Photo
+from photosim.dupes.finder import human_size
 
 
 def file_url(path: str) -> QUrl:

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from photosim import thumbs
 from photosim.app.panes import human_size
 from photosim.library import Library
-from photosim.modelspec import DEFAULT_MODEL, MODELS
+from photosim.media import thumbs
+from photosim.models.registry import DEFAULT_MODEL, MODELS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -17,8 +17,8 @@ from pathlib import Path
 from photosim.app import messages
 from photosim.app.models import DateKeyRole, History, Listing, listing
 from photosim.app.tasks import ScanBatch, Worker, retire, scan_job
-from photosim.errors import LibraryBusy, shown
-from photosim.events import ScanKind, ScanProgress
+from photosim.core.errors import LibraryBusy, shown
+from photosim.core.events import ScanKind, ScanProgress
 from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from PySide6.QtCore import QBuffer, QIODevice, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QMenu, QMessageBox
 
-from photosim import paths
 from photosim.app.about import about_html
 from photosim.app.preferences import (
     Preferences,
@@ -33,8 +32,9 @@ from photosim.app.weights import (
     WeightsDialog,
     WeightsPrompt,
 )
-from photosim.errors import PhotosimError, shown
-from photosim.modelspec import DEFAULT_MODEL
+from photosim.core import paths
+from photosim.core.errors import PhotosimError, shown
+from photosim.models.registry import DEFAULT_MODEL
 
 DROPPED = "the dropped image"
 

@@ -33,10 +33,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from photosim.decode import load_image
-from photosim.errors import DecodeError, NotEmbedded, PhotosimError
-from photosim.events import Photo, ScanKind, ScanProgress
+from photosim.core.errors import DecodeError, NotEmbedded, PhotosimError
+from photosim.core.events import Photo, ScanKind, ScanProgress
 from photosim.library import Library
+from photosim.media.decode import load_image
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from PySide6.QtGui import QImage, QPixmap
 
 from photosim.app.messages import describe
 from photosim.app.tasks import pil_to_qimage
-from photosim.decode import DecodeError
-from photosim.errors import shown
-from photosim.thumbs import load_thumbnail
+from photosim.core.errors import shown
+from photosim.media.decode import DecodeError
+from photosim.media.thumbs import load_thumbnail
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.errors import PhotosimError
+from photosim.core.errors import PhotosimError
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
 CHUNK = 1 << 20
@@ -36,7 +36,7 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 def weights_url(model: str) -> str:
     """Where torchvision downloads the default weights of ``model`` from."""
-    from photosim.embed import _weights_enum  # torch: only when weights are asked for
+    from photosim.models.embed import _weights_enum  # torch: only when weights are asked for
 
     return _weights_enum(model).url
 
@@ -113,7 +113,7 @@ class WeightsCheck(QThread):
 
     def run(self) -> None:
         try:
-            from photosim.embed import validate_weights
+            from photosim.models.embed import validate_weights
 
             validate_weights(self.path, self.model)
         except PhotosimError as exc:
@@ -141,7 +141,7 @@ class DownloadDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
         self.error: str | None = None
-        from photosim.embed import expected_weights_file
+        from photosim.models.embed import expected_weights_file
 
         dest = expected_weights_file(model)
         self.worker = Downloader(url or weights_url(model), dest, model, self)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
 )
 
-from photosim import paths
 from photosim.app import messages
 from photosim.app.delegate import resource_path
 from photosim.app.models import History, NeighbourModel, PhotoModel, PhotoProxy
@@ -44,8 +43,9 @@ from photosim.app.signals import Signals
 from photosim.app.tasks import Runner, Worker, neighbours_job, preview_job
 from photosim.app.thumbnails import Thumbnails
 from photosim.app.watch import LibraryWatch
-from photosim.errors import PhotosimError, shown
-from photosim.events import ScanProgress
+from photosim.core import paths
+from photosim.core.errors import PhotosimError, shown
+from photosim.core.events import ScanProgress
 from photosim.library import Library
 
 PREVIEW_SIDE = 1600
@@ -55,7 +55,7 @@ IMAGE_FILTER = (
 )
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
-    from photosim.embed import Backbone
+    from photosim.models.embed import Backbone
 
 
 def app_settings() -> QSettings:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from photosim import paths
-from photosim.decode import load_image, os_error
+from photosim.core import paths
+from photosim.media.decode import load_image, os_error
 
 THUMB_SIDE = 320
 QUALITY = 85

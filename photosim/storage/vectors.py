@@ -1,4 +1,4 @@
-"""The vectors part of :class:`photosim.store.Store`: embeddings by content hash and model,
+"""The vectors part of :class:`photosim.storage.store.Store`: embeddings by content hash and model,
 read in batches, by rowid or after a rowid for the search index. SQL lives only in the
 store's classes; this one is a mixin of ``Store`` (``self.db``, ``self.atomic``)."""
 
@@ -8,11 +8,11 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from photosim.storecodec import decode_vector, decode_vectors, encode_vector
+from photosim.storage.codec import decode_vector, decode_vectors, encode_vector
 
 
 class VectorRows:
-    """Vector rows of a :class:`~photosim.store.Store`."""
+    """Vector rows of a :class:`~photosim.storage.store.Store`."""
 
     # -- vectors ------------------------------------------------------------
     def vector_hashes(self, model_key: str) -> set[str]:

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from photosim import paths
+from photosim.core import paths
 
 # Loggers whose records belong in photosim's log: its own, Python warnings, decoders.
 LOGGERS = ("photosim", "py.warnings", "PIL", "exifread")

@@ -4,7 +4,7 @@ A :class:`Backbone` is a module that maps a normalised image batch to pooled
 features, plus the input size and a ``key`` naming the model and weights that
 made a vector (vectors of different keys never mix; precision is not part of
 the key). Tests inject tiny ones. Importing this module imports torch: code
-that needs no model imports :mod:`photosim.modelspec` instead.
+that needs no model imports :mod:`photosim.models.registry` instead.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
-from photosim.modelspec import (  # re-exported: the torch-free names
+from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
     MODELS,
     PRECISIONS,
@@ -47,7 +47,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _FILL = tuple(round(m * 255) for m in IMAGENET_MEAN)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # GPU memory one 224 px image needs in a ResNet-50 forward pass (fp16, generous): the batch
-# size comes from free memory; an out-of-memory error still halves it (photosim.pipeline).
+# size comes from free memory; an out-of-memory error still halves it (photosim.library.pipeline).
 _GPU_BYTES_PER_IMAGE = 48 * 2**20
 
 
@@ -405,7 +405,7 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     """
     import torchvision.models as tvm
 
-    from photosim.errors import WeightsInvalid, shown
+    from photosim.core.errors import WeightsInvalid, shown
 
     path = Path(path).expanduser()
     name = shown(path.name)

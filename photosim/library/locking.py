@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from photosim.errors import LibraryBusy, ReadOnlyLocation
+from photosim.core.errors import LibraryBusy, ReadOnlyLocation
 
 
 class ScanLock:

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photosim import pixels
-from photosim.decode import (
+from photosim.core.errors import FailKind
+from photosim.media import pixels
+from photosim.media.decode import (
     DecodeError,
     decode_bytes,
     load_image,
@@ -41,13 +42,12 @@ from photosim.decode import (
     read_photo_bytes,
     shrink,
 )
-from photosim.errors import FailKind
-from photosim.metadata import read_metadata
+from photosim.media.metadata import read_metadata
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from photosim.embed import Backbone
+    from photosim.models.embed import Backbone
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ read while a scan writes; queries may open it read-only. Every unit of work is
 one explicit :meth:`Store.atomic` block. Paths are stored as the file system's
 bytes (``os.fsencode``) and handed out as ``str`` (``os.fsdecode``: names that are
 not valid UTF-8 come back as surrogate escapes), so every name round-trips.
-The schema and the checks on opening live in :mod:`photosim.migrations`.
+The schema and the checks on opening live in :mod:`photosim.storage.migrations`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from typing import NamedTuple
 
 import sqlite_utils
 
-from photosim import migrations
-from photosim.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, UnknownLibrary
-from photosim.events import FailKind, Failure, Photo
-from photosim.migrations import MIGRATIONS, SCHEMA_VERSION
-from photosim.storecodec import _dec, _enc
-from photosim.storedupes import DuplicateRows
-from photosim.storevectors import VectorRows
+from photosim.core.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, UnknownLibrary
+from photosim.core.events import FailKind, Failure, Photo
+from photosim.storage import migrations
+from photosim.storage.codec import _dec, _enc
+from photosim.storage.dupes import DuplicateRows
+from photosim.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from photosim.storage.vectors import VectorRows
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
 

@@ -1,7 +1,7 @@
 """Duplicate photos: exact copies, the same picture altered (near), and similar shots.
 
 The CNN only *proposes* pairs; for ``near`` the pixels must *confirm* that two
-files are the same picture (see :mod:`photosim.pixels`). The slow part (kNN
+files are the same picture (see :mod:`photosim.media.pixels`). The slow part (kNN
 candidates and pixel checks) runs once in :meth:`Library.duplicate_finder`;
 :meth:`DuplicateFinder.group` then regroups in well under a second for any
 thresholds, so the app's slider can move live. Qt-free and torch-free.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.keep import (
+from photosim.dupes.keep import (
     KEEP_RULES,
     Candidate,
     KeepRule,
@@ -379,7 +379,7 @@ _KIND_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SIMILAR: 2}
 
 def build_finder(library, references: Sequence[Path] = (), cancel=None, progress=None):
     """Compute candidates and pixel checks for ``library`` (see Library.duplicate_finder)."""
-    from photosim import dupcandidates
+    from photosim.dupes import candidates as dupcandidates
 
     thresholds = library.calibration()
     refs = list(dict.fromkeys([*library.reference_folders(), *map(Path, references)]))

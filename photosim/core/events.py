@@ -7,10 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim.errors import FailKind
+from photosim.core.errors import FailKind
 
 if TYPE_CHECKING:
-    from photosim.errors import PhotosimError
+    from photosim.core.errors import PhotosimError
 
 __all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress"]
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim import paths
-from photosim.errors import (
+from photosim.core import paths
+from photosim.core.errors import (
     FolderMissing,
     LibraryCorrupt,
     ModelMismatch,
@@ -26,25 +26,25 @@ from photosim.errors import (
     PhotosimError,
     UnknownLibrary,
 )
-from photosim.events import Failure, Match, Photo, ScanKind, ScanProgress
-from photosim.index import VectorIndex
-from photosim.modelspec import DEFAULT_MODEL, model_key
-from photosim.store import PhotoRow, Store
+from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress
+from photosim.models.registry import DEFAULT_MODEL, model_key
+from photosim.search.index import VectorIndex
+from photosim.storage.store import PhotoRow, Store
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
 
-    from photosim.duplicates import DuplicateFinder, DupResult, Thresholds
-    from photosim.embed import Backbone
-    from photosim.scan import CancelFlag
+    from photosim.dupes.finder import DuplicateFinder, DupResult, Thresholds
+    from photosim.library.scan import CancelFlag
+    from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while
 # decoding (PIL), scanning, locking and duplicate finding are imported where they are used.
 
 
 def load_backbone(*args, **kwargs) -> Backbone:
-    """:func:`photosim.embed.load_backbone`, imported on first use: torch loads only to embed."""
-    from photosim.embed import load_backbone as load
+    """:func:`photosim.models.embed.load_backbone`, imported on first use: torch loads only to embed."""
+    from photosim.models.embed import load_backbone as load
 
     return load(*args, **kwargs)
 
@@ -86,7 +86,7 @@ class Library:
         self._backbone = backbone
         self._backbone_lock = threading.Lock()
         self.device = device
-        self.precision = precision  # auto, fp32, bf16, fp16: see photosim.embed
+        self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
         stored_model = self.store.get_meta("model_name")
         self.model_name = model or stored_model or DEFAULT_MODEL
         # The weights file of the last scan is reused only for the same model.
@@ -124,7 +124,7 @@ class Library:
         scan has it). The model is recorded as soon as it is loaded, so the vectors
         of every finished batch answer queries at once, even after a crash.
         """
-        from photosim.locking import ScanLock
+        from photosim.library.locking import ScanLock
 
         missing = [r for r in self.roots if not r.is_dir()]
         if missing:
@@ -137,7 +137,7 @@ class Library:
             lock.release()
 
     def _scan_locked(self, cancel, batch_size, workers) -> Iterator[ScanProgress]:
-        from photosim.scan import Scan
+        from photosim.library.scan import Scan
 
         key = self.model_key
         own = {str(self.db_path.parent), str(paths.cache_dir())}
@@ -221,7 +221,7 @@ class Library:
         inside = self.photo(path)
         if inside is not None and inside.has_vector:
             return self.similar(inside, k)
-        from photosim.pipeline import content_hash, model_image
+        from photosim.library.pipeline import content_hash, model_image
 
         key = self.current_key()
         vector = self.store.get_vector(content_hash(str(path)), key) if key else None
@@ -289,7 +289,7 @@ class Library:
         ``cancel`` (a callable or threading.Event) stops it with ``errors.Cancelled``;
         ``progress(step: str)`` hears each step (fingerprints, neighbours, rotations, pixels).
         """
-        from photosim.duplicates import build_finder
+        from photosim.dupes.finder import build_finder
 
         return build_finder(self, references, cancel, progress)
 
@@ -307,13 +307,13 @@ class Library:
 
     def calibration(self) -> Thresholds:
         """The near/similar thresholds of this library's model; calibrated when missing."""
-        from photosim.calibrate import stored_or_calibrate
+        from photosim.dupes.calibrate import stored_or_calibrate
 
         return stored_or_calibrate(self)
 
     def calibrate(self, sample: int = 48) -> Thresholds:
         """Measure the thresholds on augmented copies of the library's photos (needs the model)."""
-        from photosim.calibrate import calibrate
+        from photosim.dupes.calibrate import calibrate
 
         return calibrate(self, sample=sample)
 
@@ -386,7 +386,9 @@ class Library:
         model = model or self.model_name
         if weights is not None:
             if check:
-                from photosim.embed import validate_weights  # torch: only when weights change
+                from photosim.models.embed import (
+                    validate_weights,  # torch: only when weights change
+                )
 
                 validate_weights(weights, model)
             weights = str(Path(weights).expanduser().resolve())
@@ -414,7 +416,7 @@ class Library:
         path = record.path if record is not None else Path(item).expanduser().absolute()
         if not path.is_file():
             raise NotInLibrary(path)
-        from photosim.pipeline import model_image
+        from photosim.library.pipeline import model_image
 
         return self.vector_of_image(model_image(path, self.ensure_backbone().input_size))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.paths import atomic_write_bytes
+from photosim.core.paths import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def state_key(library, thresholds) -> str:
 
 def load(library, thresholds):
     """The saved candidates when they were made from this very state, else None."""
-    from photosim.dupcandidates import Candidates, Node
-    from photosim.duplicates import Thresholds
+    from photosim.dupes.candidates import Candidates, Node
+    from photosim.dupes.finder import Thresholds
 
     path = cache_path(library.db_path)
     if path is None:

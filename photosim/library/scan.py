@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.decode import IMAGE_EXTENSIONS, sniff_image
-from photosim.errors import WeightsUnavailable
-from photosim.events import FailKind, Failure, ScanKind, ScanProgress
-from photosim.pipeline import Embedded, Notice, Pipeline, Work
-from photosim.store import PENDING_NEW, PENDING_UPDATE, Store
+from photosim.core.errors import WeightsUnavailable
+from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
+from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
+from photosim.media.decode import IMAGE_EXTENSIONS, sniff_image
+from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
 if TYPE_CHECKING:
-    from photosim.embed import Backbone
+    from photosim.models.embed import Backbone
 
 # Extensions that are never photos: not even sniffed.
 NOT_PHOTOS = frozenset(
@@ -422,7 +422,7 @@ class Scan:
             return None
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
-        """Hash, decode and embed in the pipeline (photosim.pipeline), in completion order;
+        """Hash, decode and embed in the pipeline (photosim.library.pipeline), in completion order;
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip

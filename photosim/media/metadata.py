@@ -16,9 +16,9 @@ from typing import Any, BinaryIO
 import exifread
 from PIL import Image
 
-import photosim.decode  # noqa: F401  (registers the HEIF opener with Pillow)
-from photosim.decode import open_photo, upright_size
-from photosim.errors import DecodeError
+import photosim.media.decode  # noqa: F401  (registers the HEIF opener with Pillow)
+from photosim.core.errors import DecodeError
+from photosim.media.decode import open_photo, upright_size
 
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
@@ -85,7 +85,7 @@ def read_metadata(path: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
     The file is opened once, only if it is a regular file; any name works
     (surrogate-escaped ``str`` or ``bytes``); ``path`` may also be a binary file
     object (``BytesIO`` of bytes the scan already read). Warnings about broken EXIF go to
-    the log (see ``photosim.log``), never to the terminal once logging is set up.
+    the log (see ``photosim.core.log``), never to the terminal once logging is set up.
     """
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")

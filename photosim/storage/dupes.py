@@ -1,4 +1,4 @@
-"""The duplicates part of :class:`photosim.store.Store`: pixel fingerprints, the user's
+"""The duplicates part of :class:`photosim.storage.store.Store`: pixel fingerprints, the user's
 decisions (not duplicates, keep) by content hash, and the calibrated thresholds. A mixin of
 ``Store`` (``self.db``, ``self.atomic``), so SQL stays in the store's classes."""
 
@@ -10,11 +10,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from photosim.storecodec import _dec, _enc, decode_vector
+from photosim.storage.codec import _dec, _enc, decode_vector
 
 
 class DuplicateRows:
-    """Duplicate-finding rows of a :class:`~photosim.store.Store`."""
+    """Duplicate-finding rows of a :class:`~photosim.storage.store.Store`."""
 
     # -- fingerprints, decisions, calibration --------------------------------
     def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:

@@ -2,7 +2,7 @@
 
 Answers that need no model (``photosim info``, ``similar`` on a library photo,
 the app's browsing) import only this module, so they never pay torch's ~1.5 s
-import. :mod:`photosim.embed` re-exports these names.
+import. :mod:`photosim.models.embed` re-exports these names.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
     Precision is not part of it: fp32, bf16 and fp16 vectors agree (cosine > 0.999).
     Only torchvision's own weights need torchvision (to name them), which scans load anyway.
     """
-    from photosim.errors import WeightsUnavailable
+    from photosim.core.errors import WeightsUnavailable
 
     path = weights_from_env(weights)
     if path is None:
-        from photosim.embed import _weights_enum
+        from photosim.models.embed import _weights_enum
 
         return f"{name}:{_weights_enum(name).name}"
     if not path.is_file():

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-from photosim.errors import DecodeError, FailKind, shown
+from photosim.core.errors import DecodeError, FailKind, shown
 
 __all__ = [
     "IMAGE_EXTENSIONS",

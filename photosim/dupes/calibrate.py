@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.duplicates import Thresholds
-from photosim.errors import DecodeError, WeightsMissing
-from photosim.modelspec import weights_from_env
+from photosim.core.errors import DecodeError, WeightsMissing
+from photosim.dupes.finder import Thresholds
+from photosim.models.registry import weights_from_env
 
 if TYPE_CHECKING:  # PIL is imported only to calibrate: reading thresholds needs no decoder
     from PIL import Image
@@ -149,7 +149,7 @@ AUGMENTATIONS = {
 
 def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
     """Measure and store the thresholds for the library's model (loads the model)."""
-    from photosim.decode import load_image
+    from photosim.media.decode import load_image
 
     backbone = library.ensure_backbone()
     key = backbone.key

@@ -3,7 +3,7 @@
 Never all pairs. Candidates come from two proposals:
   - the CNN: each photo's nearest neighbours in the library's Annoy index;
   - the pixels: each photo's nearest neighbours by a rotation-invariant descriptor
-    of its fingerprint (:func:`photosim.pixels.rotation_descriptor`), in a small
+    of its fingerprint (:func:`photosim.media.pixels.rotation_descriptor`), in a small
     in-memory Annoy index. CNN features are not rotation-invariant, so a copy
     turned 90 degrees in its pixels is found here.
 Every pair that could be ``near`` at any threshold the finder supports is then
@@ -24,9 +24,9 @@ import numpy as np
 from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
-from photosim import pixels
-from photosim.duplicates import LANE_CNN, LANE_PIXELS, Thresholds
-from photosim.errors import Cancelled, DecodeError
+from photosim.core.errors import Cancelled, DecodeError
+from photosim.dupes.finder import LANE_CNN, LANE_PIXELS, Thresholds
+from photosim.media import pixels
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
@@ -71,8 +71,8 @@ class Candidates:
 
 
 def load_image(*args, **kwargs):
-    """:func:`photosim.decode.load_image`, imported on first use: PIL only when decoding."""
-    from photosim.decode import load_image as load
+    """:func:`photosim.media.decode.load_image`, imported on first use: PIL only when decoding."""
+    from photosim.media.decode import load_image as load
 
     return load(*args, **kwargs)
 
@@ -287,12 +287,12 @@ def build(
     library, thresholds: Thresholds, cancel=None, progress: Callable | None = None
 ) -> Candidates:
     """All candidate pairs of ``library`` with their CNN cosine and pixel check; kept
-    between runs beside the library (:mod:`photosim.dupcache`) while nothing changed.
+    between runs beside the library (:mod:`photosim.dupes.cache`) while nothing changed.
 
     BLAS runs on one thread here: the products are small or medium, and measured
     on a busy 2-core machine, threads made the pixel checks 20 times slower.
     """
-    from photosim import dupcache
+    from photosim.dupes import cache as dupcache
 
     cached = dupcache.load(library, thresholds)
     if cached is not None:

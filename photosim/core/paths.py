@@ -83,7 +83,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-# -- logs (photosim.log writes there) ------------------------------------------
+# -- logs (photosim.core.log writes there) ------------------------------------------
 def log_dir() -> Path:
     """Per-user folder for log files (platformdirs' user log dir, or PHOTOSIM_HOME/logs)."""
     home = home_override()
@@ -92,4 +92,4 @@ def log_dir() -> Path:
 
 def log_file() -> Path:
     """The log file: warnings from decoders, failures with their tracebacks."""
-    return log_dir() / "photosim.log"
+    return log_dir() / "photosim.core.log"

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.paths import atomic_write_bytes
-from photosim.store import Store
+from photosim.core.paths import atomic_write_bytes
+from photosim.storage.store import Store
 
 if TYPE_CHECKING:
     from annoy import AnnoyIndex

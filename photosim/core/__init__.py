@@ -1,0 +1,1 @@
+"""Errors, events, paths and logging: what every other package may use."""

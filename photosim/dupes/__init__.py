@@ -1,0 +1,1 @@
+"""Duplicate finding, keep rules, calibration and the trash."""

@@ -1,0 +1,5 @@
+"""The library API the CLI and the app share: open, scan, query."""
+
+from photosim.library.facade import Library, find_library_db, known_db_for
+
+__all__ = ["Library", "find_library_db", "known_db_for"]

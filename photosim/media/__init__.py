@@ -1,0 +1,1 @@
+"""Photo files: the format table, decoding, metadata, thumbnails and pixel fingerprints."""

@@ -1,0 +1,1 @@
+"""The library's SQLite file: the only place with SQL."""
