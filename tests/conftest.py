@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,22 @@ def shared_photos() -> Path:
     if not SHARED_PHOTOS.is_dir():
         pytest.skip("../shared/photos is not present")
     return SHARED_PHOTOS
+
+
+# The first shared folders: 30 photos of distinct objects, one series and edited copies. The
+# later ones (holidays/, raw/, modern/) have tests of their own.
+CLASSIC_FOLDERS = ("camera", "ukbench", "transforms", "formats")
+
+
+@pytest.fixture(scope="session")
+def classic_photos(tmp_path_factory) -> Path:
+    """A copy of the first shared folders, for tests written against that set."""
+    if not SHARED_PHOTOS.is_dir():
+        pytest.skip("../shared/photos is not present")
+    root = tmp_path_factory.mktemp("classic")
+    for name in CLASSIC_FOLDERS:
+        shutil.copytree(SHARED_PHOTOS / name, root / name)
+    return root
 
 
 def write_photo(

@@ -27,10 +27,10 @@ def _pixels(folder, size: int) -> list[np.ndarray]:
     return out
 
 
-def test_bf16_vectors_and_rankings_match_fp32(effnet_backbone, shared_photos):
+def test_bf16_vectors_and_rankings_match_fp32(effnet_backbone, classic_photos):
     if not cpu_bf16_native():
         pytest.skip("this CPU has no native bf16 (AMX or AVX512-BF16)")
-    pixels = _pixels(shared_photos, effnet_backbone.input_size)
+    pixels = _pixels(classic_photos, effnet_backbone.input_size)
     assert len(pixels) >= 20
     fp32 = _with_precision(effnet_backbone, "fp32").embed(pixels)
     bf16 = _with_precision(effnet_backbone, "bf16").embed(pixels)

@@ -43,14 +43,14 @@ def test_migration_converts_float32_rows(tmp_path):
 
 
 def test_rankings_on_real_photos_hold_with_float16_and_projection(
-    tmp_path, monkeypatch, effnet_backbone, shared_photos
+    tmp_path, monkeypatch, effnet_backbone, classic_photos
 ):
     """The trained network's neighbours through the library equal exact float32 search."""
     import photosim.search.index as index_module
 
     monkeypatch.setattr(index_module, "INDEX_DIM", 8)  # force the projection on 30 photos
     monkeypatch.setattr(index_module, "REDUCE_FROM", 4)
-    lib = Library([shared_photos], tmp_path / "lib.db", backbone=effnet_backbone)
+    lib = Library([classic_photos], tmp_path / "lib.db", backbone=effnet_backbone)
     for _ in lib.scan():
         pass
     assert lib.index.state().index_dim == 8
@@ -70,7 +70,7 @@ def test_rankings_on_real_photos_hold_with_float16_and_projection(
         gaps = np.sort(-scores)  # ties within float16 rounding may swap; otherwise same order
         if np.min(np.abs(np.diff(gaps[:7]))) > 5e-3:
             assert got[:4] == want[:4]
-    original = shared_photos / "transforms" / "ukbench00120.jpg"
+    original = classic_photos / "transforms" / "ukbench00120.jpg"
     top = [f"{m.path.parent.name}/{m.path.name}" for m in lib.similar(original, k=6)]
     assert top[0] == "ukbench/ukbench00120.jpg"  # the same bytes elsewhere, then every edit
     assert set(top[1:]) == {
