@@ -39,13 +39,13 @@ from photosim.app.dupparts import (
     MarkDelegate,
     MemberModel,
     MemberView,
-    is_under,
 )
 from photosim.app.messages import describe
 from photosim.app.panes import human_size
 from photosim.app.tasks import Runner
 from photosim.app.thumbnails import Thumbnails
 from photosim.core.errors import PhotosimError
+from photosim.core.paths import is_under
 
 KINDS = ("exact", "near", "similar")
 KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}

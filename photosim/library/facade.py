@@ -27,6 +27,7 @@ from photosim.core.errors import (
     UnknownLibrary,
 )
 from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress
+from photosim.core.paths import is_under
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -503,6 +504,6 @@ def find_library_db(near: Path | None = None) -> Path:
     if near is not None:
         near = near.expanduser().absolute()
         for entry in entries:
-            if any(near.is_relative_to(r) for r in entry["roots"]):
+            if is_under(near, entry["roots"]):
                 return Path(entry["db"])
     return Path(entries[0]["db"])
