@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.app.compare import CompareDialog
-from photosim.app.dupparts import (
+from photosim.app.browse.panes import human_size
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.dupes.compare import CompareDialog
+from photosim.app.dupes.parts import (
     KIND_LABEL,
     CleanupMixin,
     GroupModel,
@@ -41,9 +43,7 @@ from photosim.app.dupparts import (
     MemberView,
 )
 from photosim.app.messages import describe
-from photosim.app.panes import human_size
-from photosim.app.tasks import Runner
-from photosim.app.thumbnails import Thumbnails
+from photosim.app.workers import Runner
 from photosim.core.errors import PhotosimError
 from photosim.core.paths import is_under
 
