@@ -78,10 +78,6 @@ class WeightsMissing(PhotosimError):
         self.expected = expected
 
 
-# The name the engine used first; kept so older callers keep working.
-WeightsUnavailable = WeightsMissing
-
-
 class WeightsInvalid(WeightsMissing):
     """A weights file was given but is not a state dict of the selected model."""
 
@@ -167,10 +163,6 @@ class DiskFull(PhotosimError):
             f"The disk holding {shown(self.path)} is full; free some space and run the "
             f"command again (what was saved before is kept)."
         )
-
-
-class DeviceError(PhotosimError):
-    """The compute device asked for is not there or failed."""
 
 
 class FailKind(StrEnum):
