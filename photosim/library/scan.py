@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.core.errors import WeightsUnavailable
+from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
+from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
 from photosim.media import formats
 from photosim.media.decode import sniff_image
@@ -143,15 +144,15 @@ class Walk:
         return real, st
 
     def _inside(self, real: str) -> bool:
-        return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+        return is_under(real, self.roots)
 
     def _excluded(self, real: str) -> bool:
-        return any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in self.exclude)
+        return is_under(real, self.exclude)
 
     def _walked_directly(self, real: str) -> bool:
         """Whether the walk reaches this real file path by itself (not hidden nor excluded)."""
         for root in self.roots:
-            if not real.startswith(root.rstrip(os.sep) + os.sep):
+            if real == root or not is_under(real, [root]):
                 continue
             parts = os.path.relpath(real, root).split(os.sep)
             here = root
@@ -375,7 +376,7 @@ class Scan:
             return None
         try:
             return self.get_backbone()
-        except WeightsUnavailable as exc:
+        except WeightsMissing as exc:
             self.ev.model_error = exc
             return None
 
