@@ -102,7 +102,7 @@ FORMATS: tuple[Format, ...] = (
         ".json", ".txt", ".md", ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".odt", ".rtf",
         ".zip", ".gz", ".7z", ".rar", ".tar", ".mp3", ".wav", ".aac", ".m4a", ".flac", ".ogg",
         ".db", ".db-wal", ".db-shm", ".annoy", ".ini", ".html", ".htm", ".xml", ".csv", ".log",
-        ".py", ".pp3", ".dop", ".psd", ".svg", ".exe", ".dmg", ".iso",
+        ".py", ".pp3", ".dop", ".psd", ".exe", ".dmg", ".iso",
     ), Role.OTHER),
 )  # fmt: skip
 
