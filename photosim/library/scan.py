@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photosim.core.cancel import CancelFlag, is_cancelled
 from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 WALK_CHUNK = 500  # found files looked up and listed per transaction
-
-CancelFlag = Callable[[], bool] | threading.Event | None
 
 
 def is_candidate(name: str, path: str) -> bool:
@@ -202,12 +200,6 @@ class _Done:
     extras: dict = field(default_factory=dict)  # pipeline.photo_extras(), e.g. a fingerprint
 
 
-def _is_cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
 class _Rate:
     """Photos per second over the last few dozen completions (for rate and ETA)."""
 
@@ -348,10 +340,10 @@ class Scan:
         self.generation = self.store.begin_scan()
         for event in self._walk():
             yield event
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 yield self._event(ScanKind.DONE, cancelled=True)
                 return
-        if _is_cancelled(cancel):
+        if is_cancelled(cancel):
             yield self._event(ScanKind.DONE, cancelled=True)
             return
         self.vanished, removed = self._sweep(self.unreadable)
@@ -385,14 +377,14 @@ class Scan:
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip
-        for item in pipe.run(jobs, lambda: _is_cancelled(cancel)):
+        for item in pipe.run(jobs, lambda: is_cancelled(cancel)):
             if isinstance(item, Embedded):
                 yield from self._flush(item)
             elif isinstance(item, Notice):
                 yield self._event(ScanKind.NOTICE, reason=item.message)
             else:
                 yield self._record(self._done(item), vanished, self.have_vector)
-        return _is_cancelled(cancel)
+        return is_cancelled(cancel)
 
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
         """Store a batch of vectors and their photos' rows, in one transaction."""
