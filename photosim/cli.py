@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = dup.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
-    # (desktop helper) the applications-menu entry
+    # the applications-menu entry
     desktop = sub.add_parser(
         "install-desktop", help="add photosim to your applications menu (and folders' Open with)"
     )
@@ -125,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         return commands[command](args)
     except PhotosimError as exc:
         _say(exc)
+        return 2
+    except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
+        from photosim.storage.store import explain
+
+        explained = explain(exc, getattr(args, "db", None) or "your library")
+        if explained is None:
+            raise
+        _say(explained)
         return 2
     except KeyboardInterrupt:
         print(
@@ -336,7 +345,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- (desktop helper) -------------------------------------------------------------
+# -- the applications-menu entry --------------------------------------------------
 def cmd_install_desktop(args: argparse.Namespace) -> int:
     """Write (or remove) the .desktop entry and icon under the user's XDG data dir."""
     from photosim import desktop

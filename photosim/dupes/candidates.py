@@ -17,7 +17,6 @@ result is a table of edges that :class:`DuplicateFinder` filters in milliseconds
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ import numpy as np
 from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
-from photosim.core.errors import Cancelled, DecodeError
+from photosim.core.cancel import check_cancel, is_cancelled
+from photosim.core.errors import DecodeError
 from photosim.dupes.finder import LANE_CLOSURE, LANE_CNN, LANE_PIXELS, Thresholds
 from photosim.media import pixels
 
@@ -79,17 +79,6 @@ class Candidates:
     residual: np.ndarray | None = None  # float32 worst tile's difference (grey levels), or nan
 
 
-def _cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
-def _check(cancel) -> None:
-    if _cancelled(cancel):
-        raise Cancelled()
-
-
 def load_nodes(store) -> list[Node]:
     """Readable photos grouped by content; hard links found by inode where content repeats."""
     by_hash: dict[str, Node] = {}
@@ -123,7 +112,7 @@ def ensure_fingerprints(
     def compute(node: Node) -> tuple[str, bytes] | None:
         from photosim.media import decode  # PIL only when a photo must be decoded
 
-        if _cancelled(cancel):
+        if is_cancelled(cancel):
             return None
         for path in node.paths:
             try:
@@ -140,8 +129,8 @@ def ensure_fingerprints(
             with store.atomic():
                 store.put_fingerprints(done)
             have.update(done)
-            _check(cancel)
-    _check(cancel)  # a stop asked for while fingerprinting (or before) ends here
+            check_cancel(cancel)
+    check_cancel(cancel)  # a stop asked for while fingerprinting (or before) ends here
     return have
 
 
@@ -189,7 +178,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     full = np.stack(vectors)
     del vectors
     reduced = reduce(full)
-    _check(cancel)
+    check_cancel(cancel)
     index = AnnoyIndex(reduced.shape[1], "angular")
     for j, vector in enumerate(reduced):
         index.add_item(j, vector)
@@ -198,7 +187,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     pairs = []
     for j in range(len(have)):
         if j % 4096 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
     index.unload()
     if not pairs:
@@ -236,7 +225,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
     out = []
     for j in range(len(present)):
         if j % 4096 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         items, dists = index.get_nns_by_item(j, k, include_distances=True)
         for other, d in zip(items, dists, strict=True):
             c = 1.0 - d * d / 2.0
@@ -279,7 +268,7 @@ def check_pairs(
 
     for n in np.flatnonzero(ok & (score < WHOLE_ACCEPT)):
         if n % 1024 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         a, b = int(pairs[n, 0]), int(pairs[n, 1])
         s, t = pixels.match(prepared(a), prepared(b))
         if s > score[n]:
@@ -391,7 +380,7 @@ class Verifier:
                  verify.Verdict.WEAK: WEAK}  # fmt: skip
         for n, (a, b) in enumerate(pairs):
             if n % 256 == 0:
-                _check(self.cancel)
+                check_cancel(self.cancel)
             fa, fb = self._get(int(a)), self._get(int(b))
             if fa is None or fb is None:
                 continue
