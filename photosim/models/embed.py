@@ -237,7 +237,7 @@ def load_backbone(
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
-    Raises :class:`WeightsUnavailable` (missing) or :class:`WeightsInvalid` (unusable file).
+    Raises :class:`WeightsMissing` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 

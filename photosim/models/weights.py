@@ -19,7 +19,7 @@ import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
-from photosim.core.errors import WeightsInvalid, WeightsUnavailable, shown
+from photosim.core.errors import WeightsInvalid, WeightsMissing, shown
 from photosim.models.registry import DEFAULT_MODEL, weights_enum
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def load_file(path: Path) -> object:
 def state_dict_from_file(path: Path) -> dict:
     """The state dict of a local weights file (loaded safely); one sentence when it is not."""
     if not path.is_file():
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing ResNet state-dict file "
             f"with --weights FILE.",
             expected=str(path),
@@ -183,7 +183,7 @@ def torchvision_state_dict(name: str, download_allowed: bool) -> tuple[dict, str
     cached = expected_weights_file(name)
     if not cached.is_file():
         if not download_allowed:
-            raise WeightsUnavailable(
+            raise WeightsMissing(
                 missing_weights_message(name, "were not downloaded (downloads are off)"),
                 expected=str(cached),
             )
@@ -191,7 +191,7 @@ def torchvision_state_dict(name: str, download_allowed: bool) -> tuple[dict, str
             download(weights.url, cached, _log_progress(name))
         except Exception as exc:
             log.warning("downloading %s weights failed", name, exc_info=True)
-            raise WeightsUnavailable(
+            raise WeightsMissing(
                 missing_weights_message(name, download_failure(exc)), expected=str(cached)
             ) from None
     try:
@@ -231,7 +231,7 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     name = shown(path.name)
     try:
         state = state_dict_from_file(path)
-    except WeightsUnavailable:
+    except WeightsMissing:
         raise WeightsInvalid(
             f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
             f"(.pth) saved with torch.save(model.state_dict(), FILE).",
