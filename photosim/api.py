@@ -14,6 +14,7 @@ from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResul
 from photosim.dupes.trash import move_to_trash, undo_last
 from photosim.library import Library, known_db_for
 from photosim.media.decode import load_image
+from photosim.media.formats import open_filter
 from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails
@@ -44,6 +45,7 @@ __all__ = [
     "load_image",
     "load_thumbnail",
     "move_to_trash",
+    "open_filter",
     "prune_thumbnails",
     "sharpness",
     "undo_last",

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
 )
 
-from photosim.api import Library
+from photosim.api import Library, open_filter
 from photosim.app import messages
 from photosim.app.browse.delegate import resource_path
 from photosim.app.browse.models import History, NeighbourModel, PhotoModel, PhotoProxy
@@ -50,9 +50,7 @@ from photosim.core.events import ScanProgress
 
 PREVIEW_SIDE = 1600
 CLOSE_GRACE_S = 1.5  # how long closing lets a cancelled scan finish its batch
-IMAGE_FILTER = (
-    "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif *.mpo);;All files (*)"
-)
+IMAGE_FILTER = open_filter()
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.api import Backbone
