@@ -33,7 +33,7 @@ FRAME_SLACK = 0.025  # how far a frame may reach outside the other (fit and roun
 TURN_SLACK_DEG = 0.4  # the fit must be a quarter turn within this: copies 0.2, retakes 0.3-1.4
 SHEAR_SLACK = 0.03
 GRID = 8  # residual tiles per side
-RESIDUAL_MAX = 7.5  # worst tile's mean absolute difference (grey levels): copies <= 6, retakes >= 9.6
+RESIDUAL_MAX = 7.5  # worst tile's mean |difference| (grey levels): copies <= 6, retakes >= 9.6
 DETAIL_MIN = 5.0  # a tile has detail when its grey levels vary this much (std)
 DETAIL_TILES = 0.4  # the share of tiles with detail that makes the evidence strong
 
