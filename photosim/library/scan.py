@@ -301,8 +301,9 @@ class Scan:
                 chunk = []
         yield from self._list_chunk(chunk)
         self.unreadable = [os.fspath(f) for f in getattr(listing, "unreadable", ()) or ()]
-        self.ev.others, self.ev.companions = listing.others, listing.companions
-        self.store.set_meta(other_files=listing.others, companion_files=listing.companions)
+        self.ev.others = getattr(listing, "others", 0)
+        self.ev.companions = getattr(listing, "companions", 0)
+        self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
 
     def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""
