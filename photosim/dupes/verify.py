@@ -35,7 +35,8 @@ SHEAR_SLACK = 0.03
 GRID = 8  # residual tiles per side
 RESIDUAL_MAX = 7.5  # worst tile's mean |difference| (grey levels): copies <= 6, retakes >= 9.6
 DETAIL_MIN = 5.0  # a tile has detail when its grey levels vary this much (std)
-DETAIL_TILES = 0.4  # the share of tiles with detail that makes the evidence strong
+DETAIL_TILES = 0.4  # the share of compared tiles with detail that makes the evidence strong
+DETAIL_COUNT = 12  # and at least this many tiles with detail
 
 
 class Verdict(StrEnum):
@@ -186,8 +187,12 @@ def _residual(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> tuple[float, float
     use = valid & ~cv2.dilate(clipped.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     if use.sum() < 0.2 * use.size:
         return math.inf, 0.0
-    fb = _match_tones(fb, fa, use)
-    diff = np.maximum(_outside(fa, fb), _outside(fb, fa))
+    # compared in the tones of each side in turn, the lower of the two per tile: where an
+    # edit compressed a range of tones (highlights pushed up), that side's tones are fair
+    in_a = _match_tones(fb, fa, use)
+    in_b = _match_tones(fa, fb, use)
+    diffs = (np.maximum(_outside(fa, in_a), _outside(in_a, fa)),
+             np.maximum(_outside(fb, in_b), _outside(in_b, fb)))  # fmt: skip
     ys, xs = np.nonzero(valid)
     if len(ys) == 0:
         return math.inf, 0.0
@@ -203,12 +208,13 @@ def _residual(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> tuple[float, float
             if sel.sum() < 0.3 * sel.size:
                 continue
             tiles += 1
-            worst = max(worst, float(diff[r0:r1, c0:c1][sel].mean()))
+            worst = max(worst, min(float(d[r0:r1, c0:c1][sel].mean()) for d in diffs))
             if float(fa[r0:r1, c0:c1][sel].std()) >= DETAIL_MIN:
                 detailed += 1
     if tiles < GRID * GRID // 3:
         return math.inf, 0.0
-    return worst, detailed / (GRID * GRID)
+    # the share of the tiles compared that have detail; a few detailed tiles are not enough
+    return worst, detailed / tiles if detailed >= DETAIL_COUNT else 0.0
 
 
 def _outside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
