@@ -20,13 +20,14 @@ class DuplicateRows:
     def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
         """Pixel fingerprints by content hash (all of them, or only ``hashes``)."""
         if hashes is None:
-            return dict(self.db.execute("select hash, data from fingerprints").fetchall())
+            sql = "select hash, data from fingerprints where typeof(data) = 'blob'"
+            return dict(self.db.execute(sql).fetchall())
         hashes = list(set(hashes))
         out: dict[str, bytes] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, data from fingerprints where hash in ({marks})"
+            sql = f"select hash, data from fingerprints where hash in ({marks}) and typeof(data) = 'blob'"
             out.update(self.db.execute(sql, chunk).fetchall())
         return out
 
@@ -50,10 +51,11 @@ class DuplicateRows:
     def bump_decisions(self) -> None:
         """Count a change of the duplicate marks (a finder reloads them when it changed)."""
         with self.atomic():
-            self.set_meta(dup_decisions=int(self.get_meta("dup_decisions", "0")) + 1)
+            self.set_meta(dup_decisions=self.meta_int("dup_decisions") + 1)
 
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
-        return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
+        sql = "select a, b from dup_not_pairs where typeof(a) = 'text' and typeof(b) = 'text'"
+        return {(a, b) for a, b in self.db.execute(sql)}
 
     def add_keep(self, hash_: str, path: str) -> None:
         """Keep this content; ``path`` picks among byte-identical copies while it exists."""
@@ -65,13 +67,21 @@ class DuplicateRows:
 
     def keep_hashes(self) -> dict[str, str]:
         """Content hash -> the path that was marked (the content is what counts)."""
-        return {h: _dec(p) for h, p in self.db.execute("select hash, path from dup_keep")}
+        sql = (
+            "select hash, path from dup_keep "
+            "where typeof(hash) = 'text' and typeof(path) in ('blob', 'text')"
+        )
+        return {h: _dec(p) for h, p in self.db.execute(sql)}
 
     def get_calibration(self, model_key: str) -> dict | None:
         row = self.db.execute(
             "select data from dup_calibration where model = ?", [model_key]
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        try:
+            data = json.loads(row[0]) if row and isinstance(row[0], str) else None
+        except ValueError:  # damaged: as if never calibrated (it is measured again)
+            return None
+        return data if isinstance(data, dict) else None
 
     def put_calibration(self, model_key: str, data: dict) -> None:
         with self.atomic():
@@ -82,8 +92,11 @@ class DuplicateRows:
 
     def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
         """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        size = self.vector_size(model_key)
         rows = self.db.execute(
-            "select vector from vectors where model = ? order by random() limit ?", [model_key, n]
+            "select vector from vectors where model = ? and typeof(vector) = 'blob' "
+            "and length(vector) = ? order by random() limit ?",
+            [model_key, size, n],
         )
         return [decode_vector(blob) for (blob,) in rows]
 
@@ -100,6 +113,14 @@ class DuplicateRows:
         """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
         sql = (
             "select path, hash, size, width, height, taken, mtime_ns, make from photos "
-            "where error is null and hash is not null"
+            "where error is null and typeof(hash) = 'text' and typeof(path) in ('blob', 'text')"
         )
-        return [(_dec(r[0]), *r[1:]) for r in self.db.execute(sql)]
+
+        def num(v: object) -> int | None:
+            return v if isinstance(v, int) else None
+
+        def text(v: object) -> str | None:
+            return v if isinstance(v, str) else None
+
+        return [(_dec(p), h, num(s) or 0, num(w), num(ht), text(t), num(m) or 0, text(mk))
+                for p, h, s, w, ht, t, m, mk in self.db.execute(sql)]  # fmt: skip

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import logging
 import os
 import sqlite3
 import threading
@@ -40,6 +42,8 @@ from photosim.storage.codec import _dec, _enc
 from photosim.storage.dupes import DuplicateRows
 from photosim.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from photosim.storage.vectors import VectorRows
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "explain", "migrate"]
 
@@ -78,8 +82,8 @@ def explain(exc: BaseException, path: Path | str) -> PhotosimError | None:
         return ReadOnlyLocation(path)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return LibraryBusy(path)
-    if code == sqlite3.SQLITE_IOERR:
-        return LibraryUnreadable(path, str(exc))
+    if code == sqlite3.SQLITE_IOERR:  # on a full disk, writing the -wal/-shm says I/O error
+        return DiskFull(path) if _nearly_full(Path(path)) else LibraryUnreadable(path, str(exc))
     if migrations.is_damage(exc) or isinstance(exc, sqlite3.DataError | sqlite3.IntegrityError):
         return LibraryCorrupt(path, None)
     return None
@@ -236,8 +240,25 @@ class Store(VectorRows, DuplicateRows):
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A meta value as text (``default`` when missing, NULL or not text)."""
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
-        return row[0] if row else default
+        return row[0] if row and isinstance(row[0], str) else default
+
+    def meta_int(self, key: str, default: int = 0) -> int:
+        """A counter kept in meta; a value that is not a whole number reads as ``default``."""
+        value = self.get_meta(key)
+        try:
+            return int(value) if value is not None else default
+        except ValueError:
+            return default
+
+    def meta_paths(self, key: str) -> list[str]:
+        """A list of folders kept in meta as JSON; anything but a list of text reads as []."""
+        try:
+            data = json.loads(self.get_meta(key) or "[]")
+        except ValueError:
+            return []
+        return [p for p in data if isinstance(p, str)] if isinstance(data, list) else []
 
     def set_meta(self, **values: object) -> None:
         """Write several meta keys in one transaction (``None`` stores NULL)."""
@@ -251,7 +272,7 @@ class Store(VectorRows, DuplicateRows):
     def bump_version(self) -> int:
         """Count a change of the photo set; the index compares it to its own."""
         with self.atomic():
-            version = int(self.get_meta("library_version", "0")) + 1
+            version = self.meta_int("library_version") + 1
             self.set_meta(library_version=version)
         return version
 
@@ -259,10 +280,38 @@ class Store(VectorRows, DuplicateRows):
     def begin_scan(self) -> int:
         """A new scan generation: forget work owed by an earlier, interrupted scan."""
         with self.atomic() as db:
-            generation = int(self.get_meta("scan_generation", "0")) + 1
+            generation = self.meta_int("scan_generation") + 1
             self.set_meta(scan_generation=generation)
             db.conn.execute("update photos set pending = null where pending is not null")
+            repaired = self._drop_damaged_rows()
+        if repaired:
+            log.warning(
+                "%s: %d damaged rows were dropped; the scan redoes them", self.path, repaired
+            )
         return generation
+
+    def _drop_damaged_rows(self) -> int:
+        """Rows no photosim wrote (a damaged disk, a hand edit): photos without a usable path
+        go, columns of the wrong type are cleared (the scan reads those files again), and
+        vectors that are not a whole float16 vector of their model's size go (embedded again).
+        """
+        conn = self.db.conn
+        count = conn.execute(f"delete from photos where not ({_PATH_OK})").rowcount
+        for column, kind in _PHOTO_TYPES.items():
+            also = "" if column == "hash" else ", hash = null"  # read the file again
+            count += conn.execute(
+                f"update photos set {column} = null{also} where {column} is not null "
+                f"and typeof({column}) not in ({kind})"
+            ).rowcount
+        count += conn.execute(
+            "delete from vectors where typeof(hash) != 'text' or typeof(model) != 'text' "
+            "or typeof(vector) != 'blob' or length(vector) % 2 or length(vector) = 0"
+        ).rowcount
+        for model, size in conn.execute(_VECTOR_SIZES).fetchall():
+            count += conn.execute(
+                "delete from vectors where model = ? and length(vector) != ?", [model, size]
+            ).rowcount
+        return count
 
     def lookup(self, paths: list[str], model_key: str | None) -> dict[str, tuple]:
         """path -> (id, size, mtime_ns, hash, error, has_vector) for the paths that have rows."""
@@ -342,7 +391,8 @@ class Store(VectorRows, DuplicateRows):
         skipped = [_enc(str(s).rstrip("/\\")) for s in skip]
         out = []
         rows = self.db.execute(
-            "select id, path, hash from photos where seen is null or seen != ?", [generation]
+            f"select id, path, hash from photos where (seen is null or seen != ?) and {_PATH_OK}",
+            [generation],
         )
         for pid, raw, h in rows:
             path = raw if isinstance(raw, bytes) else _enc(raw)
@@ -372,12 +422,12 @@ class Store(VectorRows, DuplicateRows):
 
     # -- queries ------------------------------------------------------------
     def photos(self, model_key: str | None = None) -> list[Photo]:
-        sql = f"{_PHOTOS_WITH_VECTOR} order by p.path"
+        sql = f"{_PHOTOS_WITH_VECTOR} where {_P_PATH_OK} order by p.path"
         return [_photo(row) for row in self.db.query(sql, [model_key])]
 
     def photo(self, key: int | str | Path, model_key: str | None = None) -> Photo | None:
         column = "id" if isinstance(key, int) else "path"
-        sql = f"{_PHOTOS_WITH_VECTOR} where p.{column} = ?"
+        sql = f"{_PHOTOS_WITH_VECTOR} where {_P_PATH_OK} and p.{column} = ?"
         rows = list(self.db.query(sql, [model_key, key if isinstance(key, int) else _enc(key)]))
         return _photo(rows[0]) if rows else None
 
@@ -392,9 +442,10 @@ class Store(VectorRows, DuplicateRows):
     def failures(self) -> list[Failure]:
         """Every photo that could not be used, by path, with its kind and reason."""
         rows = self.db.execute(
-            "select path, fail_kind, error from photos where error is not null order by path"
+            "select path, fail_kind, error from photos "
+            f"where error is not null and {_PATH_OK} order by path"
         )
-        return [Failure(Path(_dec(p)), _fail_kind(k), e) for p, k, e in rows]
+        return [Failure(Path(_dec(p)), _fail_kind(k), str(e)) for p, k, e in rows]
 
     def paths_for_hashes(self, hashes: Iterable[str]) -> dict[str, list[str]]:
         hashes = list(set(hashes))
@@ -402,7 +453,10 @@ class Store(VectorRows, DuplicateRows):
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, path from photos where hash in ({marks}) and error is null"
+            sql = (
+                f"select hash, path from photos where hash in ({marks}) and error is null "
+                f"and {_PATH_OK}"
+            )
             for h, path in self.db.execute(sql, chunk):
                 out.setdefault(h, []).append(_dec(path))
         return out
@@ -441,7 +495,7 @@ class Store(VectorRows, DuplicateRows):
                 conn.execute("COMMIT")
         new = tuple.__new__
         return [new(PhotoRow, (i, _dec(p), s or 0, m or 0, t, e, h in vectors))
-                for i, p, s, m, t, e, h in rows]  # fmt: skip
+                for i, p, s, m, t, e, h in map(_listed, rows)]  # fmt: skip
 
     def photo_listing_earliest(self, model_key: str | None, limit: int) -> list[PhotoRow]:
         """The photos that may come first by date: the ``limit`` earliest by EXIF date taken,
@@ -467,7 +521,7 @@ class Store(VectorRows, DuplicateRows):
             if own:
                 conn.execute("COMMIT")
         return [PhotoRow(i, _dec(p), s or 0, m or 0, t, e, h in vectors)
-                for i, p, s, m, t, e, h in rows.values()]  # fmt: skip
+                for i, p, s, m, t, e, h in map(_listed, rows.values())]  # fmt: skip
 
 
 # Photo rows with has_vector for one model (the parameter); every photo query starts here.
@@ -475,6 +529,17 @@ _PHOTOS_WITH_VECTOR = (
     "select p.*, v.hash is not null as has_vector from photos p "
     "left join vectors v on v.hash = p.hash and v.model = ?"
 )
+
+
+def _nearly_full(path: Path) -> bool:
+    """Less than a megabyte left where ``path`` is (or its folder, or that one's)."""
+    for place in (path, path.parent, path.parent.parent):
+        try:
+            st = os.statvfs(place)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize < 1 << 20
+    return False
 
 
 def _retry_busy(statement: Callable[[], object], timeout: float = 30) -> None:
@@ -508,13 +573,49 @@ def _fail_kind(value: str | None) -> FailKind:
 
 def _photo(row: dict) -> Photo:
     return Photo(
-        id=row["id"], path=Path(_dec(row["path"])), size=row["size"] or 0,
-        mtime=(row["mtime_ns"] or 0) / 1e9, hash=row["hash"], width=row["width"],
-        height=row["height"], taken=row["taken"], make=row["make"], model=row["model"],
-        orientation=row["orientation"], lat=row["lat"], lon=row["lon"], error=row["error"],
-        has_vector=bool(row["has_vector"]),
+        id=row["id"], path=Path(_dec(row["path"])), size=_int(row["size"]) or 0,
+        mtime=(_int(row["mtime_ns"]) or 0) / 1e9, hash=_text(row["hash"]),
+        width=_int(row["width"]), height=_int(row["height"]), taken=_text(row["taken"]),
+        make=_text(row["make"]), model=_text(row["model"]),
+        orientation=_int(row["orientation"]), lat=_float(row["lat"]), lon=_float(row["lon"]),
+        error=_text(row["error"]), has_vector=bool(row["has_vector"]),
         fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
     )  # fmt: skip
+
+
+# A row's values as photosim wrote them, or None: a damaged row never reaches the caller
+# as a wrong type (the scan's repair, _drop_damaged_rows, clears them for good).
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _listed(row: tuple) -> tuple:
+    i, p, s, m, t, e, h = row
+    return i, p, _int(s), _int(m), _text(t), _text(e), h
+
+
+_PATH_OK = "typeof(path) in ('blob', 'text')"  # rows without a usable path are not photos
+_P_PATH_OK = "typeof(p.path) in ('blob', 'text')"
+_PHOTO_TYPES = {  # column -> the SQLite types photosim writes there (NULL aside)
+    "size": "'integer'", "mtime_ns": "'integer'", "hash": "'text'", "width": "'integer'",
+    "height": "'integer'", "taken": "'text'", "make": "'text'", "model": "'text'",
+    "orientation": "'integer'", "lat": "'real', 'integer'", "lon": "'real', 'integer'",
+    "error": "'text'", "fail_kind": "'text'", "seen": "'integer'", "pending": "'integer'",
+}  # fmt: skip
+# Each model's vector size: the size most of its vectors have (a damaged one is the odd one).
+_VECTOR_SIZES = (
+    "select model, size from (select model, length(vector) as size, count(*) as n, "
+    "row_number() over (partition by model order by count(*) desc) as r "
+    "from vectors group by model, length(vector)) where r = 1"
+)
 
 
 # -- the grid's lean listing ------------------------------------
@@ -530,12 +631,14 @@ class PhotoRow(NamedTuple):
     has_vector: bool  # embedded with the model asked for
 
 
-_LISTING = "select id, path, size, mtime_ns, taken, error, hash from photos order by id"
+_LISTING = (
+    f"select id, path, size, mtime_ns, taken, error, hash from photos where {_PATH_OK} order by id"
+)
 _VECTOR_HASHES = "select hash from vectors where model = ?"
-_LISTED = "select id, path, size, mtime_ns, taken, error, hash from photos"
+_LISTED = f"select id, path, size, mtime_ns, taken, error, hash from photos where {_PATH_OK}"
 _EARLIEST = (  # by date taken; by file time when there is none; neither: last, by path
-    f"{_LISTED} where taken is not null and taken != '' order by taken, path limit ?",
-    f"{_LISTED} where (taken is null or taken = '') and mtime_ns "
+    f"{_LISTED} and taken is not null and taken != '' order by taken, path limit ?",
+    f"{_LISTED} and (taken is null or taken = '') and mtime_ns "
     "order by mtime_ns / 1000000000, path limit ?",  # the app's key: whole seconds, then path
-    f"{_LISTED} where (taken is null or taken = '') and not mtime_ns order by path limit ?",
+    f"{_LISTED} and (taken is null or taken = '') and not mtime_ns order by path limit ?",
 )
