@@ -142,17 +142,22 @@ class Library:
         own = {str(self.db_path.parent), str(paths.cache_dir())}
         scan = Scan(self.store, self.roots, key, self._backbone_for_scan,
                     batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
-        for event in scan.run(cancel):
-            if event.kind != ScanKind.DONE:
-                yield event
-                continue
-            if not event.model_error:  # the model and weights that made the vectors, for next time
-                self._record_model(key)
-            if not event.cancelled and (scan.changed or self.index.status(key) != "fresh"):
-                yield ScanProgress(**{**event.__dict__, "kind": ScanKind.INDEXING})
-                self.index.build(key)
-            self.store.set_meta(last_scan=time.time())
-            yield event
+        with self.store.periodic_sync():  # batches synced once a second, not each
+            for event in scan.run(cancel):
+                if event.kind != ScanKind.DONE:
+                    yield event
+                    continue
+                done = event
+                break
+            else:
+                return
+        if not done.model_error:  # the model and weights that made the vectors, for next time
+            self._record_model(key)
+        if not done.cancelled and (scan.changed or self.index.status(key) != "fresh"):
+            yield ScanProgress(**{**done.__dict__, "kind": ScanKind.INDEXING})
+            self.index.build(key)
+        self.store.set_meta(last_scan=time.time())
+        yield done
 
     def _backbone_for_scan(self) -> Backbone:
         backbone = self.ensure_backbone()

@@ -53,6 +53,7 @@ PHOTO_COLUMNS = (
 )  # fmt: skip
 # What a scan still owes a photo (photos.pending): listed new, or known but changed/waiting.
 PENDING_NEW, PENDING_UPDATE = 1, 2
+SYNC_EVERY_S = 1.0  # a scan's commits reach the disk at least this often (periodic_sync)
 _READONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM)
 PendingJob = tuple[int, str, int, int, str | None, bool]  # id, path, size, mtime_ns, hash, is_new
 
@@ -98,7 +99,8 @@ class Store(VectorRows, DuplicateRows):
     A library of ours that SQLite cannot read is moved aside and a fresh one started
     (``recovered`` then holds the :class:`LibraryCorrupt` to show); read-only, it raises
     that error instead. Every commit is synced to disk (``synchronous=FULL``): what a
-    call returned from survives a power cut.
+    call returned from survives a power cut; a scan's batches, inside
+    :meth:`periodic_sync`, are synced once a second instead.
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -108,7 +110,7 @@ class Store(VectorRows, DuplicateRows):
         self.recovered: LibraryCorrupt | None = None
         self._local = threading.local()
         self._shared: sqlite_utils.Database | None = None
-        self._immutable = False
+        self._periodic: dict[int, tuple[float, float]] = {}  # id(conn) -> (every, last sync)
         if not self._memory:
             self._check_file()
         if not self.read_only:
@@ -218,6 +220,9 @@ class Store(VectorRows, DuplicateRows):
             with db.atomic():  # a savepoint: the block's own rollback
                 yield db
             conn.execute("COMMIT")
+            if (periodic := self._periodic.get(id(conn))) and time.monotonic() >= sum(periodic):
+                self._sync_wal()
+                self._periodic[id(conn)] = (periodic[0], time.monotonic())
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -227,6 +232,47 @@ class Store(VectorRows, DuplicateRows):
             if translated is None:
                 raise
             raise translated from exc
+
+    @contextlib.contextmanager
+    def periodic_sync(self, every: float = SYNC_EVERY_S) -> Iterator[None]:
+        """Bulk writes on this thread (a scan): commits are synced at most every ``every``
+        seconds and when the block ends, not each one (``synchronous=NORMAL`` meanwhile).
+
+        A power cut then loses at most the last second of batches (the scan redoes them),
+        and however fast the embedding, the syncs cost at most one fsync a second.
+        """
+        if self._memory or self.read_only:
+            yield
+            return
+        conn = self.db.conn
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._periodic[id(conn)] = (every, time.monotonic())
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._periodic.pop(id(conn), None)
+            try:
+                self._sync_wal()
+                conn.execute("PRAGMA synchronous=FULL")
+            except (OSError, sqlite3.Error):
+                if not failed:  # never hide why the block ended
+                    raise
+
+    def _sync_wal(self) -> None:
+        """fsync the WAL: every commit written to it so far survives a power cut (frames
+        moved to the database file were synced there by SQLite's checkpoint)."""
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDWR)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
