@@ -4,8 +4,8 @@ on a read-only disk, and a library folder whose name is not UTF-8.
 
 Refused with one sentence and exit 2, byte-for-byte untouched and nothing created beside it;
 a valid library on a read-only disk still answers ``info`` and ``similar`` (opened
-read-only), while ``scan`` says it cannot write there. The read-only disk is a real
-read-only bind mount in a private mount namespace (needs root and ``unshare``; skipped
+read-only), while ``scan`` says it cannot write there. The read-only disk (and the
+read-only file) is a real read-only bind mount in a private mount namespace (needs root and ``unshare``; skipped
 otherwise: chmod does not stop root, so it cannot be simulated with permissions).
 """
 
@@ -133,6 +133,12 @@ for name, argv in {{
 }}.items():
     results[name] = run(argv)
 results["files"] = [before, sorted(os.listdir(lib))]
+db2 = {str(tmp_path / "lib2" / "library.db")!r}
+results["setup-file"] = run(["scan", root, "--db", db2])
+subprocess.run(["mount", "--bind", db2, db2], check=True)  # the file alone read-only
+subprocess.run(["mount", "-o", "remount,bind,ro", db2, db2], check=True)
+results["file-info"] = run(["info", "--db", db2, "--json"])
+results["file-scan"] = run(["scan", root, "--db", db2])
 print(json.dumps(results))
 """
     done = run_mounted(script, tmp_path / "home")
@@ -146,3 +152,6 @@ print(json.dumps(results))
         rc, err, _ = results[name]
         assert _refused(rc, err) and "cannot write" in err, (name, results[name])
     assert results["files"][0] == results["files"][1]
+    assert results["setup-file"][0] == 0 and results["file-info"][0] == 0, results
+    rc, err, _ = results["file-scan"]
+    assert _refused(rc, err) and "cannot write" in err, err
