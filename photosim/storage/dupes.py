@@ -1,6 +1,6 @@
-"""The duplicates part of :class:`photosim.storage.store.Store`: pixel fingerprints, the user's
-decisions (not duplicates, keep) by content hash, and the calibrated thresholds. A mixin of
-``Store`` (``self.db``, ``self.atomic``), so SQL stays in the store's classes."""
+"""The duplicate-finding rows of the library (a part of :class:`photosim.storage.store.Store`):
+pixel fingerprints, the user's decisions (not duplicates, keep) by content hash, and the
+calibrated thresholds."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import json
 import time
 from collections.abc import Iterable
 
-import numpy as np
+from photosim.storage.codec import _dec, _enc
+from photosim.storage.rows import Rows
 
-from photosim.storage.codec import _dec, _enc, decode_vector
 
-
-class DuplicateRows:
+class DuplicateRows(Rows):
     """Duplicate-finding rows of a :class:`~photosim.storage.store.Store`."""
 
     # -- fingerprints, decisions, calibration --------------------------------
@@ -47,11 +46,6 @@ class DuplicateRows:
             self.db.conn.executemany(
                 "insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs
             )
-
-    def bump_decisions(self) -> None:
-        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
-        with self.atomic():
-            self.set_meta(dup_decisions=self.meta_int("dup_decisions") + 1)
 
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         sql = "select a, b from dup_not_pairs where typeof(a) = 'text' and typeof(b) = 'text'"
@@ -89,38 +83,3 @@ class DuplicateRows:
                 "insert or replace into dup_calibration (model, data) values (?, ?)",
                 [model_key, json.dumps(data)],
             )
-
-    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
-        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
-        size = self.vector_size(model_key)
-        rows = self.db.execute(
-            "select vector from vectors where model = ? and typeof(vector) = 'blob' "
-            "and length(vector) = ? order by random() limit ?",
-            [model_key, size, n],
-        )
-        return [decode_vector(blob) for (blob,) in rows]
-
-    def photo_record(self, path: str) -> dict | None:
-        """The raw row of the photo at ``path`` (``path`` as ``str``), to restore it as it was."""
-        cursor = self.db.execute("select * from photos where path = ?", [_enc(path)])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        record = dict(zip([d[0] for d in cursor.description], row, strict=True))
-        return {**record, "path": _dec(record["path"])}
-
-    def photo_rows(self) -> list[tuple]:
-        """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
-        sql = (
-            "select path, hash, size, width, height, taken, mtime_ns, make from photos "
-            "where error is null and typeof(hash) = 'text' and typeof(path) in ('blob', 'text')"
-        )
-
-        def num(v: object) -> int | None:
-            return v if isinstance(v, int) else None
-
-        def text(v: object) -> str | None:
-            return v if isinstance(v, str) else None
-
-        return [(_dec(p), h, num(s) or 0, num(w), num(ht), text(t), num(m) or 0, text(mk))
-                for p, h, s, w, ht, t, m, mk in self.db.execute(sql)]  # fmt: skip

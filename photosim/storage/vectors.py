@@ -1,6 +1,5 @@
-"""The vectors part of :class:`photosim.storage.store.Store`: embeddings by content hash and model,
-read in batches, by rowid or after a rowid for the search index. SQL lives only in the
-store's classes; this one is a mixin of ``Store`` (``self.db``, ``self.atomic``)."""
+"""The vectors of the library (a part of :class:`photosim.storage.store.Store`): embeddings by
+content hash and model, read in batches, by rowid or after a rowid for the search index."""
 
 from __future__ import annotations
 
@@ -9,10 +8,15 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from photosim.storage.codec import decode_vector, decode_vectors, encode_vector
+from photosim.storage.rows import Connections, Rows
 
 
-class VectorRows:
+class VectorRows(Rows):
     """Vector rows of a :class:`~photosim.storage.store.Store`."""
+
+    def __init__(self, connections: Connections) -> None:
+        super().__init__(connections)
+        self._sizes: dict[str, int] = {}  # model -> bytes of one vector (vector_size)
 
     # -- vectors ------------------------------------------------------------
     def vector_hashes(self, model_key: str) -> set[str]:
@@ -31,7 +35,7 @@ class VectorRows:
         Every read keeps only vectors of this size, so a damaged row (wrong size, odd
         length, NULL, text) is skipped, never decoded; the next scan replaces it.
         """
-        sizes = self.__dict__.setdefault("_vector_sizes", {})
+        sizes = self._sizes
         if not sizes.get(model_key):
             row = self.db.execute(_SIZE_OF_MOST, [model_key]).fetchone()
             sizes[model_key] = int(row[0]) if row else 0
@@ -77,17 +81,6 @@ class VectorRows:
             self._PRESENT if only_present else ""
         )
         return int(self.db.execute(sql, [model_key, self.vector_size(model_key)]).fetchone()[0])
-
-    def content_state(self) -> tuple[int, ...]:
-        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
-        was killed before it could bump the version: what caches of derived results key on."""
-        row = self.db.execute(
-            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
-            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
-            " (select count(*) from fingerprints),"
-            " (select coalesce(max(rowid), 0) from fingerprints)"
-        ).fetchone()
-        return (self.meta_int("library_version"), *map(int, row))
 
     def count_vectors_after(self, model_key: str, rowid: int) -> int:
         """Vectors of ``model_key`` written after ``rowid``."""
@@ -161,6 +154,16 @@ class VectorRows:
         if not blobs:
             return [], np.zeros((0, 0), np.float32)
         return hashes, decode_vectors(blobs)
+
+    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
+        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        size = self.vector_size(model_key)
+        rows = self.db.execute(
+            "select vector from vectors where model = ? and typeof(vector) = 'blob' "
+            "and length(vector) = ? order by random() limit ?",
+            [model_key, size, n],
+        )
+        return [decode_vector(blob) for (blob,) in rows]
 
 
 # A stored vector is read only when it is a blob of its model's size (and has a hash).
