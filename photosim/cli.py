@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim.core.errors import FolderMissing, PhotosimError, shown
+from photosim import terminal
+from photosim.core.errors import FolderMissing, PhotosimError, printable, shown
 from photosim.core.log import setup_logging
 from photosim.models.registry import DEFAULT_MODEL, MODELS, PRECISIONS
 
@@ -117,15 +118,31 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
     setup_logging(verbose=getattr(args, "verbose", False))
+    if command == "gui":  # the app closes its window on these signals itself
+        return _run(command, args)
+    with terminal.signals_as_interrupts():
+        code = _run(command, args)
+        signalled = terminal.interrupted_code()
+    if signalled is not None:  # SIGTERM 143, SIGHUP 129, Ctrl+C 130; never hang on a thread
+        return terminal.end_promptly(signalled)
+    return code
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
+    """The command's exit status; every way it can end is one line, never a traceback."""
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
         commands = {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
                     "duplicates": cmd_duplicates, "install-desktop": cmd_install_desktop}  # fmt: skip
-        return commands[command](args)
+        code = commands[command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except PhotosimError as exc:
         _say(exc)
         return 2
+    except BrokenPipeError:
+        return terminal.pipe_closed()
     except KeyboardInterrupt:
         print(
             "\nInterrupted: what was done is kept; run the command again to finish.",
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(message: object) -> None:
     """The one place the CLI prints an error: ``photosim: <message>``, once."""
-    print(f"photosim: {message}", file=sys.stderr)
+    print(f"photosim: {printable(str(message))}", file=sys.stderr)
 
 
 def _open_for_query(
@@ -177,13 +194,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         for last in events:
             _show(bar, last)
-    except KeyboardInterrupt:
-        events.close()
+    except KeyboardInterrupt:  # Ctrl+C, SIGTERM or SIGHUP (see photosim.terminal)
         bar.close()
         print(
             "Interrupted: the photos embedded so far are kept; run the scan again to finish.",
             file=sys.stderr,
         )
+        events.close()  # stops the pipeline's threads; a second signal leaves at once
         return 130
     finally:
         lib.close()
@@ -218,7 +235,7 @@ def _show(bar, ev: ScanProgress) -> None:
     elif ev.kind == ScanKind.INDEXING:
         bar.set_description("Indexing")
     elif ev.kind == ScanKind.NOTICE:
-        bar.write(f"photosim: {ev.reason}", file=sys.stderr)
+        bar.write(f"photosim: {printable(ev.reason or '')}", file=sys.stderr)
     elif ev.kind in (ScanKind.EMBEDDED, ScanKind.REUSED, ScanKind.FAILED, ScanKind.LISTED):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None
@@ -236,19 +253,19 @@ OUTCOMES = (
 
 def _summary(lib: Library, ev: ScanProgress) -> None:
     """What the scan did; the outcome lines add up to the photos found."""
-    roots = ", ".join(shown(r) for r in lib.roots)
+    roots = ", ".join(printable(r) for r in lib.roots)
     print(f"Scanned {roots}: {ev.found} photos found{' (cancelled)' if ev.cancelled else ''}")
     for label, meaning in OUTCOMES:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
     if ev.removed:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
     for failure in ev.failures:
-        print(f"    {shown(failure.path)}: {failure.reason}")
+        print(f"    {printable(failure.path)}: {printable(failure.reason)}")
     if ev.embedded:
         print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
     if ev.waiting:
         print(f"Waiting for the model weights: {ev.waiting} photos listed without a vector.")
-    print(f"Library: {shown(lib.db_path)}")
+    print(f"Library: {printable(lib.db_path)}")
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -270,7 +287,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         )
     else:
         for m in matches:
-            print(f"{m.score:.3f}  {shown(m.path)}")
+            print(f"{m.score:.3f}  {printable(m.path)}")
     return 0
 
 
@@ -288,9 +305,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     for key in ("roots", "db", "photos", "embedded", "failed", "model", "index"):
         value = ", ".join(info[key]) if key == "roots" else info[key]
-        print(f"{key:<10}{value}")
+        print(f"{key:<10}{printable(str(value))}")
     for item in info.get("failures", []):
-        print(f"  {item['path']}: {item['reason']}")
+        print(f"  {printable(item['path'])}: {printable(item['reason'])}")
     return 0
 
 
@@ -365,5 +382,5 @@ def cmd_similar_many(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     for m in [] if args.json else matches:
-        print(f"{m.score:.3f}  {shown(m.path)}")
+        print(f"{m.score:.3f}  {printable(m.path)}")
     return 0

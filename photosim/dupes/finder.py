@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photosim.core.errors import printable
 from photosim.dupes.keep import (
     KEEP_RULES,
     Candidate,
@@ -460,7 +461,7 @@ def write_text(result: DupResult, out) -> None:
         for i, m in enumerate(g.photos):
             mark = "keep" if i == 0 else "    "
             why = g.keep_reason if i == 0 else m.reason
-            print(f"  {mark} {m.score:.3f}  {m.path}  ({why})", file=out)
+            print(f"  {mark} {m.score:.3f}  {printable(m.path)}  ({why})", file=out)
     t = result.thresholds
     print(
         f"{len(result.groups)} groups; removing the copies frees {human_size(result.reclaimable)} "

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError
 
 from photosim.core.errors import DecodeError, FailKind, shown
+from photosim.media import libtiff_log
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -65,6 +66,8 @@ IMAGE_EXTENSIONS = frozenset(
         ".pnm",
     ]
 )
+
+libtiff_log.route()  # libtiff's complaints about a file go to the log, not the terminal
 
 # Refuse decompression bombs, but allow real panoramas (~ 32k x 16k).
 MAX_PIXELS = 512_000_000
@@ -210,6 +213,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         lo, hi = image.getextrema()
         span = (hi - lo) or 1.0
         return image.point(lambda v: (v - lo) * 255.0 / span).convert("L").convert("RGB")
+    if image.mode == "P":
+        _trim_transparency(image)
     if image.mode == "P" or image.mode == "PA":
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "La", "RGBa"}:
@@ -220,6 +225,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "1":
         image = image.convert("L")
     return image.convert("RGB")
+
+
+def _trim_transparency(image: Image.Image) -> None:
+    """A palette PNG's transparency cut to its palette: encoders write over-long tRNS chunks
+    (one alpha per possible index), which Pillow reads but refuses to convert."""
+    alpha = image.info.get("transparency")
+    if isinstance(alpha, bytes):
+        colours = len(image.getpalette() or ()) // 3
+        if len(alpha) > colours:
+            image.info["transparency"] = alpha[:colours]
 
 
 def _fits(size: tuple[int, int], max_side: int) -> tuple[int, int]:
