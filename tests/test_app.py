@@ -12,16 +12,18 @@ import numpy as np
 import pytest
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 
+from photosim.models.embed import Backbone
+
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photosim.app.delegate import score_text
-from photosim.app.models import ErrorRole, PhotoModel, PhotoProxy
-from photosim.app.thumbnails import Thumbnails
-from photosim.app.window import MainWindow
+from photosim.app.browse.delegate import score_text
+from photosim.app.browse.models import ErrorRole, PhotoModel, PhotoProxy
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.main_window import MainWindow
 from photosim.core.events import Photo
 from photosim.library import Library
 from photosim.media import thumbs
@@ -215,22 +217,19 @@ def test_dropping_an_outside_photo_queries_without_adding_it(qtbot, window, fold
     assert window.library.photo(outside) is None
 
 
-class SlowBackbone:
+class SlowBackbone(Backbone):
     """The tiny model, but each batch waits for a permit from the test."""
 
     def __init__(self) -> None:
-        self.inner = make_tiny_backbone()
+        tiny = make_tiny_backbone()
+        super().__init__(module=tiny.module, key=tiny.key, input_size=tiny.input_size)
         self.permits = threading.Semaphore(0)
         self.calls = 0  # batches that reached the model
-        self.key, self.input_size, self.device = self.inner.key, self.inner.input_size, "cpu"
-
-    def prepare(self, image):
-        return self.inner.prepare(image)
 
     def embed(self, batch) -> np.ndarray:
         self.calls += 1
         self.permits.acquire(timeout=30)
-        return self.inner.embed(batch)
+        return super().embed(batch)
 
 
 @pytest.fixture
@@ -321,7 +320,8 @@ def test_keyboard_filter_and_settings_are_remembered(qtbot, window, folder):
 def test_preview_actions_copy_open_and_show_in_folder(qtbot, window, folder, monkeypatch):
     opened: list[str] = []
     monkeypatch.setattr(
-        "photosim.app.panes.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile())
+        "photosim.app.browse.panes.QDesktopServices.openUrl",
+        lambda url: opened.append(url.toLocalFile()),
     )
     open_and_scan(qtbot, window, folder)
     select(qtbot, window, "photo3.jpg")

@@ -18,14 +18,16 @@ import numpy as np
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
+from photosim.models.embed import Backbone
+
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer
 
 from photosim.app import messages
-from photosim.app.panes import PreviewPane
-from photosim.app.tasks import Runner, Worker
-from photosim.app.window import MainWindow
+from photosim.app.browse.panes import PreviewPane
+from photosim.app.main_window import MainWindow
+from photosim.app.workers import Runner, Worker
 from photosim.core.errors import DecodeError, LibraryBusy, NotEmbedded, WeightsMissing
 from photosim.library import Library
 from photosim.storage.store import Store
@@ -54,24 +56,21 @@ def new_window(qtbot, **options) -> MainWindow:
     return win
 
 
-class GatedBackbone:
+class GatedBackbone(Backbone):
     """The tiny model, but every batch waits for ``gate`` and then takes ``delay`` seconds."""
 
     def __init__(self, delay: float = 0.25) -> None:
-        self.inner = make_tiny_backbone()
+        tiny = make_tiny_backbone()
+        super().__init__(module=tiny.module, key=tiny.key, input_size=tiny.input_size)
         self.gate = threading.Event()
         self.delay = delay
         self.calls = 0
-        self.key, self.input_size, self.device = self.inner.key, self.inner.input_size, "cpu"
-
-    def prepare(self, image):
-        return self.inner.prepare(image)
 
     def embed(self, batch) -> np.ndarray:
         self.calls += 1
         self.gate.wait(20)
         time.sleep(self.delay)
-        return self.inner.embed(batch)
+        return super().embed(batch)
 
 
 class Ticker:
@@ -166,7 +165,7 @@ def test_opening_a_library_never_waits_on_the_gui_thread(qtbot, folder, monkeypa
         gate.wait(10)  # migrating a big old library
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("photosim.app.scanning.Library", slow_library)
+    monkeypatch.setattr("photosim.app.library_state.Library", slow_library)
     win = new_window(qtbot)
     start = time.monotonic()
     win.open_library(str(folder))
@@ -192,7 +191,7 @@ def test_a_library_that_opens_late_is_ignored_for_the_one_asked_for_since(
         opened.append(real(roots, *args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr("photosim.app.scanning.Library", library)
+    monkeypatch.setattr("photosim.app.library_state.Library", library)
     win = new_window(qtbot)
     win.open_library(str(slow_root))
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
@@ -403,7 +402,7 @@ def test_the_app_shows_the_photos_of_a_scan_running_elsewhere(qtbot, folder, mon
 
 
 def test_with_the_real_scan_lock_the_app_shows_a_cli_scans_photos_after(qtbot, folder):
-    pytest.importorskip("photosim.library.locking")  # the scan lock (storage seam, issue 7)
+    pytest.importorskip("photosim.library.locking")  # the scan lock
     backbone = GatedBackbone(delay=0)
 
     def cli_scan() -> None:
@@ -472,7 +471,7 @@ def test_open_and_show_in_folder_use_the_desktop_handler_with_the_exact_name(
     path = tmp_path / os.fsdecode(b"lat\xe9 1.jpg")
     write_photo(path, size=(32, 24))
     opened = []
-    monkeypatch.setattr("photosim.app.panes.QDesktopServices.openUrl", opened.append)
+    monkeypatch.setattr("photosim.app.browse.panes.QDesktopServices.openUrl", opened.append)
     for name in ("Popen", "run", "call"):
         monkeypatch.setattr(subprocess, name, lambda *a, **k: pytest.fail("a shell was used"))
     pane = PreviewPane()
