@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -143,6 +144,14 @@ def _run(command: str, args: argparse.Namespace) -> int:
         return 2
     except BrokenPipeError:
         return terminal.pipe_closed()
+    except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
+        from photosim.storage.store import explain
+
+        explained = explain(exc, getattr(args, "db", None) or "your library")
+        if explained is None:
+            raise
+        _say(explained)
+        return 2
     except KeyboardInterrupt:
         print(
             "\nInterrupted: what was done is kept; run the command again to finish.",

@@ -25,68 +25,26 @@ from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
-from photosim.media.decode import IMAGE_EXTENSIONS, sniff_image
+from photosim.media import formats
+from photosim.media.decode import sniff_image
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
 if TYPE_CHECKING:
     from photosim.models.embed import Backbone
 
-# Extensions that are never photos: not even sniffed.
-NOT_PHOTOS = frozenset(
-    [
-        ".mp4",
-        ".mov",
-        ".avi",
-        ".mkv",
-        ".m4v",
-        ".3gp",
-        ".mts",
-        ".wmv",
-        ".mp3",
-        ".wav",
-        ".aac",
-        ".m4a",
-        ".xmp",
-        ".json",
-        ".txt",
-        ".md",
-        ".pdf",
-        ".doc",
-        ".docx",
-        ".xls",
-        ".zip",
-        ".gz",
-        ".7z",
-        ".rar",
-        ".db",
-        ".db-wal",
-        ".db-shm",
-        ".annoy",
-        ".ini",
-        ".html",
-        ".xml",
-        ".csv",
-        ".log",
-        ".py",
-        ".pp3",
-        ".dop",
-        ".aae",
-        ".thm",
-        ".lrv",
-    ]
-)
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 WALK_CHUNK = 500  # found files looked up and listed per transaction
 
 
 def is_candidate(name: str, path: str) -> bool:
-    """A photo by its extension, or by its first bytes when the extension says nothing."""
+    """A photo by its extension (the format table), or by its first bytes when the extension
+    says nothing; sidecars, videos and documents are never photos."""
     if name.startswith("."):
         return False
-    ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
-        return True
-    return ext not in NOT_PHOTOS and sniff_image(path)
+    role = formats.role_of(name)
+    if role is not None:
+        return role is formats.Role.PHOTO
+    return sniff_image(path)
 
 
 class Walk:

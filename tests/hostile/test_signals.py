@@ -26,7 +26,7 @@ SCAN = textwrap.dedent(
     import sys, time
     import torch
     from conftest import make_tiny_backbone
-    from photosim.library import facade
+    from photosim.models import embed
     from photosim.search import index
 
     def mark(stage):
@@ -54,7 +54,7 @@ SCAN = textwrap.dedent(
         time.sleep(0.5)
         return build(self, key, *args, **kwargs)
 
-    facade.load_backbone = load
+    embed.load_backbone = load
     index.VectorIndex.build = slow_build
     from photosim.cli import main
     sys.exit(main(sys.argv[1:]))

@@ -19,7 +19,7 @@ from conftest import make_tiny_backbone, write_photo
 from PIL import Image
 
 from photosim.cli import main
-from photosim.library import Library, facade
+from photosim.library import Library
 from photosim.media.decode import load_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_hostile_names_print_escaped_one_photo_per_line(hostile, capsys, monkeyp
     out = capsys.readouterr().out
     assert not raw_controls(out) and "broken\\x1b[2Jnews.jpg" in out
 
-    monkeypatch.setattr(facade, "load_backbone", lambda *a, **k: make_tiny_backbone())
+    monkeypatch.setattr("photosim.models.embed.load_backbone", lambda *a, **k: make_tiny_backbone())
     (folder / "more\x1b[5mblink.jpg").write_bytes(b"GIF89a broken")
     assert main(["scan", str(folder), "--db", str(db)]) == 0
     captured = capsys.readouterr()
