@@ -5,6 +5,7 @@ transparency chunk is read as Pillow reads it."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import struct
@@ -26,6 +27,18 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 # An OSC sequence that sets the terminal's title, a colour change, and a newline.
 HOSTILE = ("title\x1b]0;owned\x07.jpg", "red\x1b[31mtext.jpg", "two\nlines.jpg", "bell\x07.jpg")
+
+
+@pytest.fixture(autouse=True)
+def _logging_undone():
+    """``main`` sets up logging (and captures warnings): undone for the tests that follow."""
+    yield
+    for name in ("photosim", "py.warnings", "PIL", "exifread"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "_photosim", False)]:
+            logger.removeHandler(handler)
+            handler.close()
+    logging.captureWarnings(False)
 
 
 def raw_controls(text: str) -> list[str]:
