@@ -270,6 +270,12 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
     for failure in ev.failures:
         print(f"    {printable(failure.path)}: {printable(failure.reason)}")
+    if ev.companions:
+        print(
+            f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
+        )
+    if ev.others:
+        print(f"  {ev.others} other files (videos, documents): not photos, not listed")
     if ev.embedded:
         print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
     if ev.waiting:
@@ -315,6 +321,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key in ("roots", "db", "photos", "embedded", "failed", "model", "index"):
         value = ", ".join(info[key]) if key == "roots" else info[key]
         print(f"{key:<10}{printable(str(value))}")
+    print(f"{'others':<10}{info['other_files']} other files (videos, documents; not photos)")
+    print(f"{'companion':<10}{info['companions']} sidecars, Live Photo videos, RAW+JPEG halves")
     for item in info.get("failures", []):
         print(f"  {printable(item['path'])}: {printable(item['reason'])}")
     return 0
