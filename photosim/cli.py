@@ -268,6 +268,8 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
     if ev.removed:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
+    if ev.retried:
+        print(f"  {'retried':<10}{ev.retried:>7}  could not be read last time; tried again")
     for failure in ev.failures:
         print(f"    {printable(failure.path)}: {printable(failure.reason)}")
     if ev.companions:

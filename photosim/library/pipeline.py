@@ -40,6 +40,7 @@ from photosim.media.decode import (
     load_image,
     load_partner,
     open_photo,
+    probe,
     read_photo_bytes,
     shrink,
 )
@@ -146,6 +147,8 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
     try:
         # One read when the file fits in memory; a huge file is streamed twice instead.
         data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
+        if data is None and backbone is not None and not digest:  # not worth hashing GBs?
+            probe(job.path, decode_side(backbone.input_size), expect=expect)
         digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
         meta = read_metadata(io.BytesIO(data) if data is not None else job.path, name)
         if digest in have_vector or backbone is None:

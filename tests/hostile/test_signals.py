@@ -86,8 +86,8 @@ def scan_until(stage: str, sig: int, folder: Path, db: Path) -> tuple[int, str]:
                 proc.send_signal(sig)
                 break
         start = time.monotonic()
-        rest = proc.stderr.read()
-        code = proc.wait(30)
+        _, rest = proc.communicate(timeout=30)  # never hangs the test on a process that stays
+        code = proc.returncode
         assert time.monotonic() - start < 15, "the scan did not stop promptly"
     finally:
         if proc.poll() is None:
@@ -130,3 +130,49 @@ def test_a_signal_at_any_stage_ends_the_scan_with_one_line(folder, tmp_path, sta
     assert (done.embedded, done.found) == (24 - before, 24)
     if stage == "index":
         assert before == 24  # every batch was committed before the index build
+
+
+# The app on a folder, scanning with a slow tiny network, as `photosim gui FOLDER` runs it.
+APP = textwrap.dedent(
+    """
+    import sys
+    import torch
+    from PySide6.QtWidgets import QApplication
+    from conftest import make_tiny_backbone
+    from photosim.app import run
+
+    app = QApplication(sys.argv[:1])
+    backbone = make_tiny_backbone()
+    forward = backbone.module.forward
+
+    def busy_forward(x):
+        print("STAGE batch", file=sys.stderr, flush=True)
+        for _ in range(40):
+            torch.randn(192, 192) @ torch.randn(192, 192)
+        return forward(x)
+
+    backbone.module.forward = busy_forward
+    sys.exit(run(root=sys.argv[1], db=sys.argv[2], backbone=backbone))
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_app_killed_from_its_terminal_closes_as_its_window_would(folder, tmp_path, sig):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
+           "QT_QPA_PLATFORM": "offscreen"}  # fmt: skip
+    args = [sys.executable, "-c", APP, str(folder), str(tmp_path / "library.db")]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if line.strip() == "STAGE batch":  # mid-scan
+                proc.send_signal(sig)
+                break
+        _, err = proc.communicate(timeout=30)
+        code = proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 128 + sig, err
+    assert "terminate called" not in err and "Traceback" not in err, err
