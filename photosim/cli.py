@@ -145,7 +145,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return terminal.pipe_closed()
     except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
-        from photosim.storage.store import explain
+        from photosim.storage.faults import explain
 
         explained = explain(exc, getattr(args, "db", None) or "your library")
         if explained is None:

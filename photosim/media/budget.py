@@ -52,7 +52,8 @@ _DECODER = {"WEBP": 12, "HEIF": 4, "AVIF": 4, "TIFF": 4}
 
 
 def decode_cost(im: Image.Image, shrinks: bool = True) -> int:
-    """Bytes a decode of ``im`` (opened, its draft already set) allocates at its peak.
+    """Bytes a decode of ``im`` (opened, its draft already set) allocates at its peak, beside
+    a progressive JPEG's :func:`coefficient_bytes` (counted before the draft).
 
     ``shrinks``: the image is reduced to the requested size in its own mode before any
     conversion (``decode._decode`` does when a size is asked for); otherwise every
@@ -65,15 +66,30 @@ def decode_cost(im: Image.Image, shrinks: bool = True) -> int:
     return w * h * per_pixel
 
 
-def limit(im: Image.Image, file_size: int) -> int:
-    """The most memory a decode of ``im``, read from ``file_size`` bytes, may take."""
+def coefficient_bytes(im: Image.Image) -> int:
+    """What libjpeg holds for a progressive JPEG whatever the draft scale: every DCT
+    coefficient of the full-size image (2 bytes each) until the last scan is read."""
+    if im.format not in {"JPEG", "MPO"} or not {"progressive", "progression"} & set(im.info):
+        return 0
+    from PIL import JpegImagePlugin
+
     w, h = im.size
+    layers = getattr(im, "layers", 3)
+    if layers != 3:
+        return w * h * 2 * max(1, layers)
+    chroma = {0: 1.0, 1: 0.5, 2: 0.25}.get(JpegImagePlugin.get_sampling(im), 1.0)
+    return int(w * h * 2 * (1 + 2 * chroma))
+
+
+def limit(size: tuple[int, int], file_size: int) -> int:
+    """The most memory a decode of an image of ``size``, read from ``file_size`` bytes, may take."""
+    w, h = size
     return LARGE_DECODE if file_size * BOMB_PIXELS_PER_BYTE >= w * h else DECODE_BUDGET
 
 
-def too_large(im: Image.Image, cost: int, most: int) -> str:
-    """The reason recorded for a photo whose decode would cost more than ``most`` bytes."""
-    w, h = im.size
+def too_large(size: tuple[int, int], cost: int, most: int) -> str:
+    """The reason recorded for a photo of ``size`` whose decode would cost over ``most`` bytes."""
+    w, h = size
     return (
         f"too large to decode safely ({w}x{h} pixels would need {cost / 2**20:,.0f} MB "
         f"of memory; photosim decodes at most {most // 2**20} MB per photo)"

@@ -331,14 +331,16 @@ def _affordable(im: Image.Image, name: str, max_side: int | None, size: int) -> 
     before a pixel is allocated; over them, a ``TOO_LARGE`` DecodeError."""
     if im.width * im.height > MAX_PIXELS:
         raise Image.DecompressionBombError(f"{im.width}x{im.height}")
+    size_stated = im.size
+    coefficients = budget.coefficient_bytes(im)  # of the full size, whatever the draft
     if max_side and im.format in {"JPEG", "MPO"}:
         # Draft picks a DCT scale >= the request; the sides may swap after
         # rotation, so ask for a square bound.
         im.draft("RGB", (max_side, max_side))
-    cost = budget.decode_cost(im, shrinks=bool(max_side))
-    limit = budget.limit(im, size)
+    cost = budget.decode_cost(im, shrinks=bool(max_side)) + coefficients
+    limit = budget.limit(size_stated, size)
     if cost > limit:
-        raise DecodeError(name, budget.too_large(im, cost, limit), FailKind.TOO_LARGE)
+        raise DecodeError(name, budget.too_large(size_stated, cost, limit), FailKind.TOO_LARGE)
     return cost
 
 

@@ -74,8 +74,22 @@ def heic_bomb() -> bytes:
     return bytes(data)
 
 
+def progressive_bomb() -> bytes:
+    """A 687-byte progressive JPEG whose frame says 20000x20000: libjpeg keeps every DCT
+    coefficient of the full size (1.2 GB) even when decoding at 1/8."""
+    import numpy as np
+
+    pixels = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", progressive=True)
+    data = bytearray(buf.getvalue())
+    at = data.index(b"\xff\xc2") + 5
+    data[at : at + 4] = struct.pack(">HH", 20000, 20000)
+    return bytes(data)
+
+
 BOMBS = {"screen.gif": gif_bomb, "palette.png": png_bomb, "canvas.webp": webp_bomb,
-         "iloc.heic": heic_bomb}  # fmt: skip
+         "iloc.heic": heic_bomb, "progressive.jpg": progressive_bomb}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(BOMBS))

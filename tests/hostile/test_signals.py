@@ -176,3 +176,47 @@ def test_the_app_killed_from_its_terminal_closes_as_its_window_would(folder, tmp
             proc.wait()
     assert code == 128 + sig, err
     assert "terminate called" not in err and "Traceback" not in err, err
+
+
+# `photosim duplicates` with its grouping held up: the signal comes while it searches.
+DUPLICATES = textwrap.dedent(
+    """
+    import sys, time
+    from photosim.dupes import finder
+
+    group = finder.DuplicateFinder.group
+
+    def slow_group(self, *args, **kwargs):
+        print("STAGE search", file=sys.stderr, flush=True)
+        time.sleep(20)
+        return group(self, *args, **kwargs)
+
+    finder.DuplicateFinder.group = slow_group
+    from photosim.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_duplicates_search_ends_it_with_one_line(folder, tmp_path, sig):
+    db = tmp_path / "library.db"
+    with Library([folder], db, backbone=make_tiny_backbone()) as lib:
+        list(lib.scan())
+        lib.calibrate(sample=3)  # no model load in the child
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
+    args = [sys.executable, "-c", DUPLICATES, "duplicates", "--db", str(db)]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        for line in proc.stderr:
+            if line.strip() == "STAGE search":
+                proc.send_signal(sig)
+                break
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert err.count("Interrupted:") == 1 and "Traceback" not in err, err
