@@ -274,3 +274,13 @@ def companions_on_disk(photo: str | os.PathLike) -> list[str]:
     for owner in [name, *out]:
         out += [c for c in companion_names(owner, entries) if c not in out and c != name]
     return [os.path.join(folder, n) for n in out]
+
+
+def pair_label(photo: str | os.PathLike) -> str | None:
+    """ "RAW+JPG" or "RAW+HEIC" when the RAW ``photo`` has its camera JPEG/HEIC beside it (a
+    badge for the grid, made where files may be read); None otherwise."""
+    partner = partner_on_disk(photo) if is_raw(photo) else None
+    if partner is None:
+        return None
+    fmt = by_extension(partner)
+    return "RAW+HEIC" if fmt is not None and fmt.name == "HEIF" else "RAW+JPG"
