@@ -50,7 +50,7 @@ def window(qtbot):
 def test_pair_badge_details_and_modern_formats(qtbot, window, folder, tmp_path):
     with qtbot.waitSignal(window.signals.scan_finished, timeout=WAIT):
         window.open_library(str(folder))
-    model = window.photos
+    model = window.browser.photos
     qtbot.waitUntil(lambda: model.rowCount() == 1 + len(MODERN), timeout=WAIT)
     names = sorted(os.path.basename(model.item(r).path) for r in range(model.rowCount()))
     assert names == sorted(["IMG_0001.DNG", *MODERN])  # no JPEG half, no .MOV, no sidecar
@@ -64,15 +64,15 @@ def test_pair_badge_details_and_modern_formats(qtbot, window, folder, tmp_path):
     assert labels.pop("IMG_0001.DNG") == "RAW+JPG" and not any(labels.values())
     window.grab().save(str(tmp_path / "grid.png"))
     dng = str(folder / "IMG_0001.DNG")
-    assert window.select_path(dng)
-    qtbot.waitUntil(lambda: "With:" in window.preview.details.text(), timeout=WAIT)
-    details = window.preview.details.text()
+    assert window.browser.select_path(dng)
+    qtbot.waitUntil(lambda: "With:" in window.browser.preview.details.text(), timeout=WAIT)
+    details = window.browser.preview.details.text()
     assert "IMG_0001.JPG" in details and "IMG_0001.DNG.xmp" in details
     live = str(folder / "IMG_2682.heic")
-    assert window.select_path(live)
-    qtbot.waitUntil(lambda: "IMG_2682.MOV" in window.preview.details.text(), timeout=WAIT)
+    assert window.browser.select_path(live)
+    qtbot.waitUntil(lambda: "IMG_2682.MOV" in window.browser.preview.details.text(), timeout=WAIT)
     window.grab().save(str(tmp_path / "preview.png"))
     for name in ("10bit-HDR-P3-nclx.avif", "16bit-HDR-P3-nclx.jxl"):  # screenshots to look at
-        assert window.select_path(str(folder / name))
-        qtbot.waitUntil(lambda: window.preview._image is not None, timeout=WAIT)
-        window.preview.grab().save(str(tmp_path / f"preview-{name}.png"))
+        assert window.browser.select_path(str(folder / name))
+        qtbot.waitUntil(lambda: window.browser.preview._image is not None, timeout=WAIT)
+        window.browser.preview.grab().save(str(tmp_path / f"preview-{name}.png"))
