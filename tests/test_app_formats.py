@@ -49,7 +49,7 @@ def window(qtbot):
 
 def test_pair_badge_details_and_modern_formats(qtbot, window, folder, tmp_path):
     with qtbot.waitSignal(window.signals.scan_finished, timeout=WAIT):
-        window.open_library(str(folder))
+        window.state.open_library(str(folder))
     model = window.browser.photos
     qtbot.waitUntil(lambda: model.rowCount() == 1 + len(MODERN), timeout=WAIT)
     names = sorted(os.path.basename(model.item(r).path) for r in range(model.rowCount()))
