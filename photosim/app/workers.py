@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
@@ -309,7 +310,7 @@ def preview_job(path: str, side: int) -> tuple[str, QImage, int, list[str]]:
     return path, pil_to_qimage(image), size, companions_on_disk(path)
 
 
-def pil_to_qimage(image) -> QImage:
+def pil_to_qimage(image: Image.Image) -> QImage:
     """An RGB Pillow image as a QImage that owns its pixels (made in any thread)."""
     data = image.tobytes("raw", "RGB")
     qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
