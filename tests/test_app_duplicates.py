@@ -269,7 +269,7 @@ def test_a_keep_mark_survives_trash_undo_regroup_and_apply(qtbot, view, library,
     group = select(view, folder / "tree.jpg")
     assert {m.path.name for m in group.photos} == {"tree.jpg", "tree small.jpg", "tree grey.jpg"}
     assert view.mark(grey, remove=False)
-    view.confirm = lambda count, size: True
+    view.confirm = lambda count, size, companions=0: True
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # trashed, then found again
         assert view.move_marked_to_trash()
     assert not (folder / "tree small.jpg").exists()
@@ -307,7 +307,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     slide(qtbot, view.similar_slider, 700)
     before = {p for p in folder.rglob("*") if p.is_file()}
     asked = []
-    view.confirm = lambda count, size: asked.append((count, size)) or True
+    view.confirm = lambda count, size, companions=0: asked.append((count, size)) or True
     marked = set(view.marked_paths())
     size = sum(os.path.getsize(p) for p in marked)
     with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
@@ -324,10 +324,12 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
-def test_declining_the_confirmation_moves_nothing(view, folder):
+def test_declining_the_confirmation_moves_nothing(qtbot, view, folder):
     before = {p for p in folder.rglob("*") if p.is_file()}
-    view.confirm = lambda count, size: False
-    assert not view.move_marked_to_trash()
+    asked = []
+    view.confirm = lambda count, size, companions=0: asked.append(count) and False
+    assert view.move_marked_to_trash()  # asks once the files going with them are counted
+    qtbot.waitUntil(lambda: bool(asked), timeout=TIMEOUT)
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
@@ -438,7 +440,7 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
     ]
     assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
     before = window.browser.photos.rowCount()
-    view.confirm = lambda count, size: True
+    view.confirm = lambda count, size, companions=0: True
     marked = view.marked_paths()
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()

@@ -25,14 +25,17 @@ from photosim.api import Dismissed, human_size
 class TrashDialog(QDialog):
     """ "Move N photos (size) to the trash?" with every file and its size, scrollable."""
 
-    def __init__(self, files: Sequence[tuple[Path, int]], parent=None) -> None:
+    def __init__(self, files: Sequence[tuple[Path, int]], parent=None, companions: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle("Move to the trash")
         total = sum(size for _path, size in files)
         count = len(files)
-        head = QLabel(f"Move {count} photo{'s' if count != 1 else ''} ({human_size(total)}) to "
-                      "the trash? You can bring them back with Undo last move or from the "
-                      "system trash.", wordWrap=True)  # fmt: skip
+        text = f"Move {count} photo{'s' if count != 1 else ''} ({human_size(total)}) to the trash?"
+        if companions:
+            text += (f" {companions} file{'s' if companions != 1 else ''} that go with them "
+                     "(a RAW's JPEG, sidecars, Live Photo videos) move too.")  # fmt: skip
+        text += " You can bring them back with Undo last move or from the system trash."
+        head = QLabel(text, wordWrap=True)
         self.list = QListWidget()
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         for path, size in files:
