@@ -59,6 +59,9 @@ READ_ONCE_MAX = 256 * 2**20
 # batch of 32 takes ~1-2 s on a laptop CPU, and finished work is never thrown away lightly.
 # The app never waits for this (it abandons the scan thread), only the scan's own thread does.
 CANCEL_GRACE_S = 10.0
+# How long the pipeline waits, when it ends early, for the model to finish its batch: torch
+# threads still running when the process exits abort it.
+MODEL_STOP_S = 60.0
 
 
 @dataclass
@@ -265,6 +268,8 @@ class Pipeline:
             self._stop.set()
             self._to_model.put(_STOP)
             pool.shutdown(wait=False, cancel_futures=True)
+            if model is not None:  # a model thread killed mid-batch by the process's exit
+                model.join(MODEL_STOP_S)  # aborts it ("terminate called", exit 134)
 
     def _finish_running(self) -> Iterator[Work | Embedded | Notice]:
         """On cancel: keep what is finished, and the batch in the model if it ends within

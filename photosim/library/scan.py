@@ -409,13 +409,16 @@ class Scan:
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip
-        for item in pipe.run(jobs, lambda: is_cancelled(cancel)):
-            if isinstance(item, Embedded):
-                yield from self._flush(item)
-            elif isinstance(item, Notice):
-                yield self._event(ScanKind.NOTICE, reason=item.message)
-            else:
-                yield self._record(self._done(item), vanished, self.have_vector)
+        # closed at once when writing fails (a full disk): the pipeline's threads stop before
+        # the error leaves the scan, never at the process's exit
+        with contextlib.closing(pipe.run(jobs, lambda: is_cancelled(cancel))) as items:
+            for item in items:
+                if isinstance(item, Embedded):
+                    yield from self._flush(item)
+                elif isinstance(item, Notice):
+                    yield self._event(ScanKind.NOTICE, reason=item.message)
+                else:
+                    yield self._record(self._done(item), vanished, self.have_vector)
         return is_cancelled(cancel)
 
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
