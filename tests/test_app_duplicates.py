@@ -49,16 +49,16 @@ def trash_home(tmp_path, monkeypatch) -> Path:
 def folder(tmp_path) -> Path:
     """Originals with planted copies (byte copy, resized, PNG export), another shot of one scene."""
     root = tmp_path / "Photos"
-    write_photo(root / "beach.jpg", size=(800, 600), seed=1)
+    write_photo(root / "beach.jpg", size=(800, 600), seed=1, detail=True)
     (root / "backup").mkdir()
     shutil.copy2(root / "beach.jpg", root / "backup" / "beach.jpg")
-    write_photo(root / "tree.jpg", size=(800, 600), seed=2)
+    write_photo(root / "tree.jpg", size=(800, 600), seed=2, detail=True)
     Image.open(root / "tree.jpg").resize((400, 300)).save(root / "tree small.jpg", quality=80)
-    write_photo(root / "dog.jpg", size=(640, 480), seed=3)
+    write_photo(root / "dog.jpg", size=(640, 480), seed=3, detail=True)
     other_shot = Image.open(root / "dog.jpg").convert("RGB")  # the scene with a part changed
     ImageDraw.Draw(other_shot).rectangle([0, 0, 320, 240], fill=(30, 120, 200))
     other_shot.save(root / "dog 2.jpg", quality=90)
-    write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5)
+    write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5, detail=True)
     Image.open(root / "originals" / "cat.jpg").save(root / "cat export.png")
     return root
 
@@ -351,7 +351,7 @@ def window(qtbot, folder, trash_home):
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.signals.scan_finished, timeout=TIMEOUT):
-        win.open_library(str(folder))  # opens in a worker; the scan follows
+        win.state.open_library(str(folder))  # opens in a worker; the scan follows
     yield win
     win.close()
 
@@ -369,14 +369,14 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
         sorted([folder / "beach.jpg", backup])
     ]
     assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
-    before = window.photos.rowCount()
+    before = window.browser.photos.rowCount()
     view.confirm = lambda count, size: True
     marked = view.marked_paths()
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()
-    assert window.photos.rowCount() == before - len(marked)
+    assert window.browser.photos.rowCount() == before - len(marked)
     assert len(list((trash_home / "files").iterdir())) == len(marked)
-    assert all(window.photos.row_of(str(p)) is None for p in marked)
+    assert all(window.browser.photos.row_of(str(p)) is None for p in marked)
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
-    qtbot.waitUntil(lambda: window.photos.rowCount() == before, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.browser.photos.rowCount() == before, timeout=TIMEOUT)
