@@ -59,8 +59,8 @@ READ_ONCE_MAX = 256 * 2**20
 # batch of 32 takes ~1-2 s on a laptop CPU, and finished work is never thrown away lightly.
 # The app never waits for this (it abandons the scan thread), only the scan's own thread does.
 CANCEL_GRACE_S = 10.0
-# How long the pipeline waits, when it ends early, for the model to finish its batch: torch
-# threads still running when the process exits abort it.
+# How long the pipeline waits, when it is closed by an error, for the model to finish its
+# batch: torch threads still running when the process exits abort it.
 MODEL_STOP_S = 60.0
 
 
@@ -264,12 +264,19 @@ class Pipeline:
                     yield item
                 elif isinstance(item, BaseException):
                     raise item
+        except BaseException:  # closed early (an error, a write that failed): the caller may
+            # be on its way out, and a model thread killed mid-batch by the process's exit
+            # aborts it ("terminate called", exit 134). A cancel ends above, without waiting.
+            self._stop.set()
+            self._to_model.put(_STOP)
+            pool.shutdown(wait=False, cancel_futures=True)
+            if model is not None:
+                model.join(MODEL_STOP_S)
+            raise
         finally:
             self._stop.set()
             self._to_model.put(_STOP)
             pool.shutdown(wait=False, cancel_futures=True)
-            if model is not None:  # a model thread killed mid-batch by the process's exit
-                model.join(MODEL_STOP_S)  # aborts it ("terminate called", exit 134)
 
     def _finish_running(self) -> Iterator[Work | Embedded | Notice]:
         """On cancel: keep what is finished, and the batch in the model if it ends within

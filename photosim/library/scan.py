@@ -390,7 +390,7 @@ class Scan:
         cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
         if not cancelled:
             with self.store.atomic():
-                self.store.drop_orphan_vectors()
+                self.store.drop_orphan_vectors(self.model_key)
         if self.changed:
             self.store.bump_version()
         yield self._event(ScanKind.DONE, cancelled=cancelled)
