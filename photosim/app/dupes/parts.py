@@ -357,10 +357,14 @@ class CleanupMixin:
             self.trashed.emit(sorted(str(p) for p in gone))
             self.invalidate()  # find again without them (now if shown)
         else:
-            back = [str(p) for p in value or []]
-            self.note.setText(
+            back = [str(p) for p in value.restored]
+            text = (
                 f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
             )
+            if value.skipped:  # the journal named files photosim may not move back
+                path, reason = value.skipped[0]
+                text += f" {len(value.skipped)} left where they are ({Path(path).name}: {reason})."
+            self.note.setText(text)
             self._update_totals()
             self.restored.emit(back)
             self.invalidate()
