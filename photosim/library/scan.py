@@ -14,7 +14,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -278,9 +278,15 @@ class Scan:
         batch_size: int = 32,
         workers: int | None = None,
         exclude: set[str] | None = None,
+        model_step: Callable[[], str | None] | None = None,
+        model_notice: Callable[[], str | None] | None = None,
     ) -> None:
         self.store, self.roots, self.model_key = store, roots, model_key
         self.get_backbone = get_backbone
+        # Words for a slow first-time step loading the model will take (a conversion for this
+        # CPU's runtime), and, once loaded, anything people should know about it (a fallback).
+        self.model_step = model_step or (lambda: None)
+        self.model_notice = model_notice or (lambda: None)
         self.batch_size = max(1, batch_size)
         self.workers = workers  # None: pipeline.plan_threads chooses from the cores
         self.exclude = exclude or set()
@@ -401,7 +407,7 @@ class Scan:
         # Content that has a vector already: needed only when there is work (not on a rescan).
         self.have_vector = self.store.vector_hashes(self.model_key) if self.ev.total else set()
         yield self._event(ScanKind.WALKED)
-        backbone = self._load_backbone(self.ev.total)
+        backbone = yield from self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
             yield self._event(ScanKind.MODEL_UNAVAILABLE, reason=str(self.ev.model_error))
         cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
@@ -412,14 +418,21 @@ class Scan:
             self.store.bump_version()
         yield self._event(ScanKind.DONE, cancelled=cancelled)
 
-    def _load_backbone(self, total: int) -> Backbone | None:
+    def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Backbone | None]:
+        """The model, loaded when there is work; a slow first-time preparation is a step of
+        its own (``preparing``), a fallback a notice. Returns None without weights."""
         if not total:
             return None
         try:
-            return self.get_backbone()
+            if step := self.model_step():
+                yield self._event(ScanKind.PREPARING, reason=step)
+            backbone = self.get_backbone()
         except WeightsUnavailable as exc:
             self.ev.model_error = exc
             return None
+        if notice := self.model_notice():
+            yield self._event(ScanKind.NOTICE, reason=notice)
+        return backbone
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
         """Hash, decode and embed in the pipeline (photosim.library.pipeline), in completion order;
