@@ -267,3 +267,21 @@ def test_libraries_scanned_with_either_backend_answer_similar_alike(
         same += all(n in dict(want) or torch_sims[index[name], index[n]] >= fifth - 0.002
                     for n in got)  # fmt: skip
     assert same / len(answers["torch"]) >= 0.98, (same, len(answers["torch"]))
+
+
+def test_cli_backend_option_falls_back_with_one_line_and_info_names_it(
+    tmp_path, resnet18_weights, monkeypatch, capsys
+):
+    from photosim.cli import main
+
+    monkeypatch.setattr(backends, "runtime_version", lambda name="openvino": None)  # uninstalled
+    write_photo(tmp_path / "p" / "a.jpg")
+    db = str(tmp_path / "lib.db")
+    argv = ["scan", str(tmp_path / "p"), "--db", db, "--model", "resnet18", "--weights",
+            str(resnet18_weights), "--backend", "openvino"]  # fmt: skip
+    assert main(argv) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "OpenVINO" in line]
+    assert len(err) == 1 and "pip install openvino" in err[0]
+    assert main(["info", "--db", db]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("backend")]
+    assert line.split()[1] == "torch"

@@ -234,7 +234,8 @@ class LibraryMixin:
         self.signals.scan_progress.emit(last)
 
     def _show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
+        busy = (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.PREPARING, ScanKind.INDEXING)
+        if ev.kind in busy or not ev.total:
             self.progress.setRange(0, 0)
         else:
             self.progress.setRange(0, ev.total)

@@ -8,6 +8,7 @@ import. :mod:`photosim.models.embed` re-exports these names.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 from pathlib import Path
 
@@ -28,6 +29,14 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Where the network runs on a CPU (photosim.models.backends): auto picks the fastest installed
 # runtime whose vectors agree with torch's; a GPU always runs torch.
 BACKENDS = ("auto", "torch", "openvino")
+
+
+def runtime_version(name: str = "openvino") -> str | None:
+    """The installed version of a runtime's package (BACKENDS), or None when it is not."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def weights_from_env(weights: str | os.PathLike | None) -> Path | None:

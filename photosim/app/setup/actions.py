@@ -217,7 +217,7 @@ class SetupMixin:
         prefs = Preferences.read(self.settings)
         if self.library is not None:
             prefs = Preferences(self.library.model_name, self.library.device, prefs.precision,
-                                self.strip.k_box.value(), prefs.cache_mb)  # fmt: skip
+                                self.strip.k_box.value(), prefs.cache_mb, prefs.backend)  # fmt: skip
         dialog = PreferencesDialog(prefs, self)
         dialog.accepted.connect(lambda: self.apply_preferences(dialog.values()))
         self.preferences_dialog = dialog
@@ -225,11 +225,14 @@ class SetupMixin:
         return dialog
 
     def apply_preferences(self, prefs: Preferences) -> None:
-        """Apply at once: k, cache size, device, precision; a new model re-embeds the library."""
+        """Apply at once: k, cache size, device, precision, backend; a new model re-embeds the
+        library."""
         prefs.write(self.settings)
         self.strip.k_box.setValue(prefs.k)
         prune_in_background(prefs.cache_mb * 1_000_000)
         self.engine_options["device"] = prefs.device
+        if self.engine_options.get("backbone") is None:  # an injected model runs as given
+            self.engine_options["backend"] = prefs.backend
         if "precision" in self.engine_options:
             self.engine_options["precision"] = prefs.precision
         library = self.library
@@ -239,6 +242,8 @@ class SetupMixin:
         if hasattr(library, "precision"):
             library.precision = prefs.precision
         library.set_device(prefs.device)
+        if self.engine_options.get("backbone") is None:
+            library.set_backend(prefs.backend)
         if prefs.model != library.model_name:
             weights = remembered_weights(self.settings, prefs.model)
             self._stop_scan_now()
