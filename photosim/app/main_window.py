@@ -47,12 +47,11 @@ from photosim.core import paths
 from photosim.core.errors import PhotosimError, shown
 from photosim.core.events import ScanProgress
 from photosim.library import Library
+from photosim.media import formats
 
 PREVIEW_SIDE = 1600
 CLOSE_GRACE_S = 1.5  # how long closing lets a cancelled scan finish its batch
-IMAGE_FILTER = (
-    "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif *.mpo);;All files (*)"
-)
+IMAGE_FILTER = formats.open_filter()
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.models.embed import Backbone
@@ -479,7 +478,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
             scan.join(CLOSE_GRACE_S)
         super().closeEvent(event)
 
-    # -- duplicates (issue 8: the Duplicates tab beside the photos) ----------------
+    # -- duplicates (the Duplicates tab beside the photos) ----------------
     def _build_duplicates(self) -> None:
         """The grid area becomes a tab of "Photos | Duplicates"; View > Duplicates switches."""
         from PySide6.QtWidgets import QTabWidget

@@ -27,6 +27,7 @@ from photosim.core.errors import (
     UnknownLibrary,
 )
 from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress
+from photosim.core.paths import is_under
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -34,20 +35,13 @@ from photosim.storage.store import PhotoRow, Store
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
 
+    from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder, DupResult, Thresholds
-    from photosim.library.scan import CancelFlag
     from photosim.models.backends import CompiledBackbone
     from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while
 # decoding (PIL), scanning, locking and duplicate finding are imported where they are used.
-
-
-def load_backbone(*args, **kwargs) -> Backbone:
-    """:func:`photosim.models.embed.load_backbone`, imported on first use: torch loads only to embed."""
-    from photosim.models.embed import load_backbone as load
-
-    return load(*args, **kwargs)
 
 
 class Library:
@@ -114,7 +108,7 @@ class Library:
         return self._model_key
 
     def ensure_backbone(self) -> Backbone | CompiledBackbone:
-        """Load the model once, on its backend; raises WeightsUnavailable with a message for
+        """Load the model once, on its backend; raises WeightsMissing with a message for
         people. A backend that cannot run leaves torch running and says why in ``backend_notice``."""
         with self._backbone_lock:
             if self._backbone is None:
@@ -127,8 +121,10 @@ class Library:
 
     def _torch_backbone(self) -> Backbone:
         if self._source is None:
-            self._source = load_backbone(self.model_name, self.weights, self.device,
-                                         precision=self.precision)  # fmt: skip
+            from photosim.models import embed  # torch loads only to embed
+
+            self._source = embed.load_backbone(self.model_name, self.weights, self.device,
+                                               precision=self.precision)  # fmt: skip
         return self._source
 
     def preparing_step(self) -> str | None:
@@ -319,7 +315,7 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- duplicates (dupes helper) ------------------------------------------
+    # -- duplicates ------------------------------------------
     def duplicate_finder(
         self, references: Sequence[Path] = (), cancel=None, progress=None
     ) -> DuplicateFinder:
@@ -388,7 +384,7 @@ class Library:
             out.append(record.hash)
         return out
 
-    # -- (desktop helper) folders, weights and queries of several photos ----------
+    # -- folders, weights and queries of several photos ----------
     def add_root(self, folder: Path | str) -> Path:
         """Make ``folder`` part of this library (its photos join at the next scan)."""
         root = Path(folder).expanduser().resolve()
@@ -497,7 +493,7 @@ class Library:
         """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
         return self._neighbours(self.vector_of_image(image), k, exclude=None)
 
-    # -- (app-fast helper) what the app's grid lists --------------------------
+    # -- what the app's grid lists --------------------------
     def photo_listing(self) -> list[PhotoRow]:
         """Every photo as the grid lists it (light tuples, fast at 100k); :meth:`photo` for more."""
         return self.store.photo_listing(self.current_key())
@@ -548,6 +544,6 @@ def find_library_db(near: Path | None = None) -> Path:
     if near is not None:
         near = near.expanduser().absolute()
         for entry in entries:
-            if any(near.is_relative_to(r) for r in entry["roots"]):
+            if is_under(near, entry["roots"]):
                 return Path(entry["db"])
     return Path(entries[0]["db"])

@@ -141,7 +141,7 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
         # One read when the file fits in memory; a huge file is streamed twice instead.
         data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
         digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
-        meta = read_metadata(io.BytesIO(data) if data is not None else job.path)
+        meta = read_metadata(io.BytesIO(data) if data is not None else job.path, name)
         if digest in have_vector or backbone is None:
             return Work(job, digest, meta)
         side = decode_side(backbone.input_size)  # one decode serves model and fingerprint
@@ -190,14 +190,14 @@ class Pipeline:
     ) -> None:
         self.backbone = backbone
         self.have_vector = have_vector
-        device = getattr(getattr(backbone, "device", "cpu"), "type", "cpu")
+        device = backbone.device.type if backbone is not None else "cpu"
         planned_torch, planned_workers = plan_threads(None, device)
         self.workers = max(1, workers or planned_workers)
         env_threads = os.environ.get("PHOTOSIM_TORCH_THREADS", "")  # for measuring splits
         threads = torch_threads or (int(env_threads) if env_threads.isdigit() else planned_torch)
         self.torch_threads = max(1, threads)
-        sizer = getattr(backbone, "batch_size", None)  # tests inject duck-typed backbones
-        self.batch_size = max(1, sizer(batch_size) if callable(sizer) else batch_size)
+        sized = backbone.batch_size(batch_size) if backbone is not None else batch_size
+        self.batch_size = max(1, sized)
         # In flight at most: enough for two batches and every worker busy, never unbounded.
         self.window = max(2 * self.batch_size, 4 * self.workers)
         self._out: queue.Queue = queue.Queue()

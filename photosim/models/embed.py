@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsMissing
 from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
     MODELS,
@@ -295,7 +295,7 @@ def _load_file(path: Path) -> object:
 
 def _state_dict_from_file(path: Path) -> dict:
     if not path.is_file():
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing ResNet state-dict file "
             f"with --weights FILE.",
             expected=str(path),
@@ -343,7 +343,7 @@ def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
                 expected=str(cached),
             ) from None
     if not download:
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             missing_weights_message(name, "were not downloaded (downloads are off)"),
             expected=str(cached),
         )
@@ -351,7 +351,7 @@ def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
         state = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except Exception as exc:
         log.warning("downloading %s weights failed", name, exc_info=True)
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             missing_weights_message(name, _download_failure(exc)), expected=str(cached)
         ) from None
     return _as_state_dict(state, cached), weights.name
@@ -369,7 +369,7 @@ def load_backbone(
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
-    Raises :class:`WeightsUnavailable` (missing) or :class:`WeightsInvalid` (unusable file).
+    Raises :class:`WeightsMissing` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
@@ -399,7 +399,7 @@ def load_backbone(
     return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)
 
 
-# -- (desktop helper) weights chosen in the app ----------------------------------
+# -- weights chosen in the app ----------------------------------
 def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     """Check that ``path`` is a state dict of ``model_name`` before anything uses it.
 
@@ -414,7 +414,7 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     name = shown(path.name)
     try:
         state = _state_dict_from_file(path)
-    except WeightsUnavailable:
+    except WeightsMissing:
         raise WeightsInvalid(
             f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
             f"(.pth) saved with torch.save(model.state_dict(), FILE).",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 # Each model and torchvision's default weights for it: the weights' name (part of the model
 # key) and where torchvision downloads them. Data, so that naming a model needs no torch;
-# tests/test_registry.py checks it against torchvision.
+# tests/test_backends.py checks it against torchvision.
 WEIGHTS: dict[str, tuple[str, str]] = {
     "resnet18": ("IMAGENET1K_V1", "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
     "resnet34": ("IMAGENET1K_V1", "https://download.pytorch.org/models/resnet34-b627a593.pth"),
@@ -56,7 +56,7 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
 
     Precision is not part of it: fp32, bf16 and fp16 vectors agree (cosine > 0.999).
     """
-    from photosim.core.errors import PhotosimError, WeightsUnavailable
+    from photosim.core.errors import PhotosimError, WeightsMissing
 
     if name not in WEIGHTS:
         raise PhotosimError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
@@ -64,7 +64,7 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
     if path is None:
         return f"{name}:{WEIGHTS[name][0]}"
     if not path.is_file():
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing {name} state-dict file "
             f"with --weights FILE.",
             expected=str(path),

@@ -40,10 +40,6 @@ KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
 )
 
 
-def is_under(path: Path, folders: list[Path]) -> bool:
-    return any(path.is_relative_to(f) for f in folders)
-
-
 GROUP_COLUMNS = ("Kind", "Photos", "Frees", "Suggested keeper", "Why")
 KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar shot"}
 

@@ -41,11 +41,11 @@ from photosim.app.dupes.parts import (
     MarkDelegate,
     MemberModel,
     MemberView,
-    is_under,
 )
 from photosim.app.messages import describe
 from photosim.app.workers import Runner
 from photosim.core.errors import PhotosimError
+from photosim.core.paths import is_under
 
 KINDS = ("exact", "near", "similar")
 KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}

@@ -291,7 +291,7 @@ class SetupMixin:
             return 0
         self._stop_scan_now()
         removed = library.remove_root(folder)
-        if self.current and Path(self.current).is_relative_to(folder):
+        if self.current and paths.is_under(self.current, [folder]):
             self.current = None
             self.preview.show_photo(None)
             self.neighbours.set_matches([])
