@@ -8,7 +8,6 @@ import. :mod:`photosim.models.embed` re-exports these names.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 from pathlib import Path
 
@@ -33,6 +32,8 @@ BACKENDS = ("auto", "torch", "openvino")
 
 def runtime_version(name: str = "openvino") -> str | None:
     """The installed version of a runtime's package (BACKENDS), or None when it is not."""
+    import importlib.metadata  # ~10 ms: only when a runtime is chosen
+
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
