@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 # Each model and torchvision's default weights for it: the weights' name (part of the model
 # key) and where torchvision downloads them. Data, so that naming a model needs no torch;
@@ -50,6 +51,17 @@ def file_digest(path: Path) -> str:
     """Hex blake2b of a whole file (used to tell weights files apart)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=8)).hexdigest()
+
+
+def weights_enum(name: str) -> Any:
+    """torchvision's default weights entry of ``name`` (its url and tag); imports torchvision."""
+    from photosim.core.errors import PhotosimError
+
+    if name not in MODELS:
+        raise PhotosimError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
+    import torchvision.models as tvm
+
+    return tvm.get_model_weights(name).DEFAULT
 
 
 def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = None) -> str:
