@@ -47,8 +47,8 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="where the model runs on a CPU (default auto: OpenVINO when installed, else "
-        "PyTorch; PHOTOSIM_BACKEND sets another default)",
+        help="where the model runs on a CPU (default auto: OpenVINO where it is faster at the "
+        "same vectors, else PyTorch; PHOTOSIM_BACKEND sets another default)",
     )
 
 

@@ -285,3 +285,16 @@ def test_cli_backend_option_falls_back_with_one_line_and_info_names_it(
     assert main(["info", "--db", db]) == 0
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("backend")]
     assert line.split()[1] == "torch"
+
+
+@needs_openvino
+def test_auto_compiles_where_torch_runs_fp32_and_keeps_torchs_native_bf16(tmp_path, monkeypatch):
+    monkeypatch.delenv("PHOTOSIM_BACKEND")  # auto, as for a user
+    fp32 = _backbone()
+    assert backends.choose(fp32, "auto", root=tmp_path).backbone.backend == "openvino"
+    bf16 = _backbone()
+    bf16.precision = "bf16"  # as resolve_precision("auto") gives on AMX / AVX512-BF16 CPUs
+    assert backends.choose(bf16, "auto", root=tmp_path).backbone is bf16
+    assert backends.pending(bf16, "auto", root=tmp_path) is None
+    compiled = backends.choose(bf16, "openvino", "bf16", root=tmp_path).backbone
+    assert (compiled.backend, compiled.precision) == ("openvino", "bf16")  # when asked for

@@ -148,8 +148,8 @@ class PreferencesDialog(QDialog):
         self.precision_box = self._combo(PRECISIONS, prefs.precision)
         self.precision_box.setToolTip("Half precision is faster on GPUs; auto picks for you")
         self.backend_box = self._combo(BACKENDS, prefs.backend)
-        self.backend_box.setToolTip("Where the model runs on a CPU: OpenVINO is faster with the "
-                                    "same vectors; auto uses it when installed")  # fmt: skip
+        self.backend_box.setToolTip("Where the model runs on a CPU: auto uses OpenVINO where "
+                                    "it is faster at the same vectors")  # fmt: skip
         if runtime_version("openvino") is None:  # not installed: cannot be picked
             self.backend_box.model().item(BACKENDS.index("openvino")).setEnabled(False)
         self.k_box = QSpinBox(minimum=1, maximum=200, value=prefs.k)
