@@ -296,6 +296,9 @@ class Library:
             "photos": self.store.count(),
             "embedded": self.store.count_embedded(key),
             "failed": self.store.count_failed(),
+            # what the last walk saw besides photos: never listed, never failures
+            "other_files": int(self.store.get_meta("other_files", "0") or 0),
+            "companions": int(self.store.get_meta("companion_files", "0") or 0),
             "model": key,
             "backend": self.running_backend(),
             "index": self.index.status(key) if key else "missing",
