@@ -1,13 +1,12 @@
 """Edit > Preferences: model, device, precision, backend, neighbours shown, thumbnail cache.
 
 Values live in the app's QSettings (``photosim.app.main_window.app_settings()``); the window
-applies them at once where it can (see ``SetupMixin.apply_preferences``). Command-line
+applies them at once where it can (see ``SetupActions.apply_preferences``). Command-line
 flags win over them for the run they are given to.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ from photosim.api import (
     BACKENDS,
     DEFAULT_MODEL,
     MODELS,
-    Library,
     cache_size,
     clear_thumbnails,
     prune_thumbnails,
@@ -62,9 +60,9 @@ class Preferences:
             model=pick("engine/model", MODELS, DEFAULT_MODEL),
             device=pick("engine/device", DEVICES, "auto"),
             precision=pick("engine/precision", PRECISIONS, "auto"),
+            backend=pick("engine/backend", BACKENDS, "auto"),
             k=int(s.value("view/k", 12)),
             cache_mb=int(s.value("cache/thumbnail_mb", DEFAULT_CACHE_MB)),
-            backend=pick("engine/backend", BACKENDS, "auto"),
         )
 
     def write(self, s: QSettings) -> None:
@@ -89,8 +87,8 @@ def engine_defaults(options: dict, s: QSettings) -> dict:
         out["weights"] = remembered_weights(s, out["model"])
     if out.get("device", "auto") == "auto":
         out["device"] = prefs.device
-    if "precision" in inspect.signature(Library).parameters and out.get("precision") is None:
-        out["precision"] = prefs.precision  # the engine's speed option, where it has one
+    if out.get("precision") is None:
+        out["precision"] = prefs.precision  # the engine's speed option
     if out.get("backend") is None:
         out["backend"] = prefs.backend
     return out
@@ -193,9 +191,9 @@ class PreferencesDialog(QDialog):
             model=self.model_box.currentText(),
             device=self.device_box.currentText(),
             precision=self.precision_box.currentText(),
+            backend=self.backend_box.currentText(),
             k=self.k_box.value(),
             cache_mb=self.cache_box.value(),
-            backend=self.backend_box.currentText(),
         )
 
     def _show_cache_use(self) -> None:
