@@ -156,7 +156,7 @@ def _target(backbone: object, backend: str | None) -> str:
     """The runtime ``backend`` means for this backbone: torch off the CPU or for non-modules.
 
     ``auto`` is the faster runtime at the vectors people get: where torch runs fp32, OpenVINO
-    fp32 gives the same vectors 1.5-2.8x faster (README "Backends"). Where torch runs bf16
+    fp32 gives the same vectors 1.8-2.8x faster (README "Backends"). Where torch runs bf16
     natively (AMX, AVX512-BF16), torch stays: OpenVINO fp32 is about half as fast as torch
     bf16 there, and OpenVINO bf16, faster still, agrees less well (min cosine 0.9895 on the
     trained test network): ``--backend openvino --precision bf16`` chooses it explicitly.
