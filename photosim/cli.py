@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim.core.errors import FolderMissing, PhotosimError, shown
+from photosim import terminal
+from photosim.core.errors import FolderMissing, PhotosimError, printable, shown
 from photosim.core.log import setup_logging
 from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, PRECISIONS
 
@@ -101,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder of originals: never proposed for removal (repeatable)",
     )
+    dup.add_argument(
+        "--dismissed", action="store_true", help='list the groups marked "not duplicates"'
+    )
+    dup.add_argument(
+        "--restore",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PHOTO",
+        help='undo "not duplicates" for the dismissed group holding PHOTO (repeatable)',
+    )
     out = dup.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
@@ -125,15 +137,31 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
     setup_logging(verbose=getattr(args, "verbose", False))
+    if command == "gui":  # the app closes its window on these signals itself
+        return _run(command, args)
+    with terminal.signals_as_interrupts():
+        code = _run(command, args)
+        signalled = terminal.interrupted_code()
+    if signalled is not None:  # SIGTERM 143, SIGHUP 129, Ctrl+C 130; never hang on a thread
+        return terminal.end_promptly(signalled)
+    return code
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
+    """The command's exit status; every way it can end is one line, never a traceback."""
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
         commands = {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
                     "duplicates": cmd_duplicates, "install-desktop": cmd_install_desktop}  # fmt: skip
-        return commands[command](args)
+        code = commands[command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except PhotosimError as exc:
         _say(exc)
         return 2
+    except BrokenPipeError:
+        return terminal.pipe_closed()
     except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
         from photosim.storage.faults import explain
 
@@ -152,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(message: object) -> None:
     """The one place the CLI prints an error: ``photosim: <message>``, once."""
-    print(f"photosim: {message}", file=sys.stderr)
+    print(f"photosim: {printable(str(message))}", file=sys.stderr)
 
 
 def _open_for_query(
@@ -195,13 +223,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         for last in events:
             _show(bar, last)
-    except KeyboardInterrupt:
-        events.close()
+    except KeyboardInterrupt:  # Ctrl+C, SIGTERM or SIGHUP (see photosim.terminal)
         bar.close()
         print(
             "Interrupted: the photos embedded so far are kept; run the scan again to finish.",
             file=sys.stderr,
         )
+        events.close()  # stops the pipeline's threads; a second signal leaves at once
         return 130
     finally:
         lib.close()
@@ -239,7 +267,7 @@ def _show(bar, ev: ScanProgress) -> None:
         bar.set_description("Preparing the model")
         bar.write(f"photosim: {ev.reason}", file=sys.stderr)
     elif ev.kind == ScanKind.NOTICE:
-        bar.write(f"photosim: {ev.reason}", file=sys.stderr)
+        bar.write(f"photosim: {printable(ev.reason or '')}", file=sys.stderr)
     elif ev.kind in (ScanKind.EMBEDDED, ScanKind.REUSED, ScanKind.FAILED, ScanKind.LISTED):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None
@@ -257,14 +285,16 @@ OUTCOMES = (
 
 def _summary(lib: Library, ev: ScanProgress) -> None:
     """What the scan did; the outcome lines add up to the photos found."""
-    roots = ", ".join(shown(r) for r in lib.roots)
+    roots = ", ".join(printable(r) for r in lib.roots)
     print(f"Scanned {roots}: {ev.found} photos found{' (cancelled)' if ev.cancelled else ''}")
     for label, meaning in OUTCOMES:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
     if ev.removed:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
+    if ev.retried:
+        print(f"  {'retried':<10}{ev.retried:>7}  could not be read last time; tried again")
     for failure in ev.failures:
-        print(f"    {shown(failure.path)}: {failure.reason}")
+        print(f"    {printable(failure.path)}: {printable(failure.reason)}")
     if ev.companions:
         print(
             f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
@@ -275,7 +305,7 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
     if ev.waiting:
         print(f"Waiting for the model weights: {ev.waiting} photos listed without a vector.")
-    print(f"Library: {shown(lib.db_path)}")
+    print(f"Library: {printable(lib.db_path)}")
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -297,7 +327,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         )
     else:
         for m in matches:
-            print(f"{m.score:.3f}  {shown(m.path)}")
+            print(f"{m.score:.3f}  {printable(m.path)}")
     return 0
 
 
@@ -317,11 +347,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         value = ", ".join(info[key]) if key == "roots" else info[key]
         if value is None:
             continue
-        print(f"{key:<10}{value}")
+        print(f"{key:<10}{printable(str(value))}")
     print(f"{'others':<10}{info['other_files']} other files (videos, documents; not photos)")
     print(f"{'companion':<10}{info['companions']} sidecars, Live Photo videos, RAW+JPEG halves")
     for item in info.get("failures", []):
-        print(f"  {item['path']}: {item['reason']}")
+        print(f"  {printable(item['path'])}: {printable(item['reason'])}")
     return 0
 
 
@@ -346,6 +376,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     for folder in args.reference:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
+    if args.dismissed or args.restore:
+        return _dismissed(args)
     with _open_for_query(args, read_only=False) as lib:
         from photosim.dupes.calibrate import needs_model
 
@@ -364,6 +396,37 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         write_csv(result, sys.stdout)
     else:
         write_text(result, sys.stdout)
+    return 0
+
+
+def _dismissed(args: argparse.Namespace) -> int:
+    """List the dismissed groups, or restore those holding the --restore photos."""
+    with _open_for_query(args, read_only=not args.restore) as lib:
+        groups = lib.dismissed_groups()
+        if args.restore:
+            wanted = {p.expanduser().absolute() for p in args.restore}
+            chosen = [g for g in groups if wanted & set(g.paths)]
+            missing = wanted - {p for g in chosen for p in g.paths}
+            if missing:
+                raise PhotosimError(f"{sorted(missing)[0]} is in no dismissed group; "
+                                    "see photosim duplicates --dismissed.")  # fmt: skip
+            for g in chosen:
+                lib.restore_dismissed(g.hashes)
+            print(f"Restored {len(chosen)} dismissed group{'s' if len(chosen) != 1 else ''}: "
+                  "they are found as duplicates again.")  # fmt: skip
+            return 0
+    if args.json:
+        print(json.dumps([{"hashes": list(g.hashes), "paths": [str(p) for p in g.paths]}
+                          for g in groups], indent=1))  # fmt: skip
+        return 0
+    if not groups:
+        print('No groups are marked "not duplicates".')
+        return 0
+    for i, g in enumerate(groups, 1):
+        print(f"{i}. not duplicates ({len(g.paths)} photos)")
+        for p in g.paths:
+            print(f"     {p}")
+    print(f'{len(groups)} dismissed; "photosim duplicates --restore PHOTO" finds one again.')
     return 0
 
 
@@ -396,5 +459,5 @@ def cmd_similar_many(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     for m in [] if args.json else matches:
-        print(f"{m.score:.3f}  {shown(m.path)}")
+        print(f"{m.score:.3f}  {printable(m.path)}")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -61,7 +62,7 @@ class _ThumbModel(QAbstractListModel):
     Subclasses say how many rows there are (``_size``) and what one row is (``item``).
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self._rows: dict[str, int] = {}
@@ -85,7 +86,7 @@ class _ThumbModel(QAbstractListModel):
         row = self._rows.get(path)
         return self.item(row).photo if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= self._size():
             return None
         item = self.item(index.row())
@@ -168,7 +169,7 @@ class PhotoModel(_ThumbModel):
     are inserted in order.
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.sort_role = DateKeyRole
         self._list: list[PhotoRow] = []
@@ -195,7 +196,7 @@ class PhotoModel(_ThumbModel):
         row = self._rows.get(path)
         return self._list[row] if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == PathRole and index.isValid() and index.row() < len(self._list):
             return self._list[index.row()].path  # the filter asks this of every row: no Item
         return super().data(index, role)
@@ -348,7 +349,7 @@ def local_iso(seconds: int) -> str:
 class PhotoProxy(QSortFilterProxyModel):
     """Filters on the path (case-insensitive); the order is the source model's."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -369,7 +370,7 @@ class PhotoProxy(QSortFilterProxyModel):
 class NeighbourModel(_ThumbModel):
     """A query's matches with their scores; those under the minimum score are hidden."""
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.items: list[Item] = []
         self.matches: list[Match] = []

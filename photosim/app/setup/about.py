@@ -6,6 +6,7 @@ import html
 import sys
 
 from photosim import __version__
+from photosim.api import Library
 from photosim.core import paths
 
 
@@ -21,7 +22,7 @@ def versions() -> list[tuple[str, str]]:
     return rows
 
 
-def engine_rows(library, options: dict) -> list[tuple[str, str]]:
+def engine_rows(library: Library | None, options: dict) -> list[tuple[str, str]]:
     """The model, the device and the backend in use (or that will be, once something is
     embedded; the backend then is the one the last scan ran on)."""
     if library is None:
@@ -42,7 +43,7 @@ def engine_rows(library, options: dict) -> list[tuple[str, str]]:
             ("Backend", backend)]  # fmt: skip
 
 
-def file_rows(library) -> list[tuple[str, str]]:
+def file_rows(library: Library | None) -> list[tuple[str, str]]:
     """Where the library, the thumbnail cache, the settings and the log are."""
     log_file = getattr(paths, "log_file", None)  # from the logging work; absent before it
     rows = [
@@ -55,7 +56,7 @@ def file_rows(library) -> list[tuple[str, str]]:
     return rows
 
 
-def about_html(library, options: dict) -> str:
+def about_html(library: Library | None, options: dict) -> str:
     """The About box's text: a short line, then a table of the facts above."""
     rows = versions() + engine_rows(library, options) + file_rows(library)
     cells = "".join(
