@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
 from photosim.dupes.trash import move_to_trash, undo_last
 from photosim.library import Library, known_db_for
-from photosim.media.decode import load_image
-from photosim.media.formats import open_filter
+from photosim.media.decode import load_image, load_partner
+from photosim.media.formats import companions_on_disk, open_filter, pair_label
 from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails
@@ -39,14 +39,17 @@ __all__ = [
     "PhotoRow",
     "cache_size",
     "clear_thumbnails",
+    "companions_on_disk",
     "download",
     "expected_weights_file",
     "human_size",
     "known_db_for",
     "load_image",
+    "load_partner",
     "load_thumbnail",
     "move_to_trash",
     "open_filter",
+    "pair_label",
     "prune_thumbnails",
     "runtime_version",
     "sharpness",

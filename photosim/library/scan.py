@@ -43,6 +43,13 @@ SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "_
 WALK_CHUNK = 500  # found files looked up and listed per transaction
 
 
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def is_candidate(name: str, path: str) -> bool:
     """A photo by its extension (the format table), or by its first bytes when the extension
     says nothing; sidecars, videos and documents are never photos."""
@@ -120,21 +127,22 @@ class Walk:
     def _travelling(self, entries: list[os.DirEntry]) -> set[str]:
         """Names in one folder that travel with a photo there (never listed, never "other"):
         its sidecars and Live Photo video, and the JPEG/HEIC half of a RAW+JPEG pair."""
-        names = [e.name for e in entries if not e.name.startswith(".")]
-        raws = [e for e in entries if formats.is_raw(e.name)]
-        out: set[str] = set()
-        if raws:
-            times = {}
-            stems = {os.path.splitext(e.name)[0].lower() for e in raws}
-            for e in entries:
-                if os.path.splitext(e.name)[0].lower() in stems:
+        files = [e for e in entries if not e.name.startswith(".") and _is_file(e)]
+        out = formats.travelling_names(e.name for e in files)
+        raws = [e for e in files if formats.is_raw(e.name)]
+        if raws:  # the files sharing a RAW's name, by name: each pair is decided on its own
+            shots: dict[str, dict[str, float]] = {
+                os.path.splitext(e.name)[0].lower(): {} for e in raws
+            }
+            for e in files:
+                shot = shots.get(os.path.splitext(e.name)[0].lower())
+                if shot is not None:
                     with contextlib.suppress(OSError):
-                        times[e.name] = e.stat(follow_symlinks=False).st_mtime
-            out.update(p for e in raws if (p := formats.pair_partner(e.name, times)))
-        if len(names) > 1:
-            for name in names:
-                if formats.role_of(name) is formats.Role.PHOTO:
-                    out.update(formats.companion_names(name, names))
+                        shot[e.name] = e.stat(follow_symlinks=False).st_mtime
+            for e in raws:
+                partner = formats.pair_partner(e.name, shots[os.path.splitext(e.name)[0].lower()])
+                if partner:
+                    out.add(partner)
         return out
 
     def _missed(self, folder: str) -> None:
