@@ -12,8 +12,9 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.api import Backbone
 
 
-def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",
-        backbone: Backbone | None = None) -> int:  # fmt: skip
+def run(root: str | os.PathLike | None = None, db: str | os.PathLike | None = None,
+        model: str | None = None, weights: str | os.PathLike | None = None,
+        device: str = "auto", backbone: Backbone | None = None) -> int:  # fmt: skip
     """Start the app on ``root`` (or ``db``); without either, on the welcome page or a picker."""
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from importlib import resources
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photosim.app.browse.models import ErrorRole, ScoreRole, ThumbRole
+from photosim.app.browse.models import ErrorRole, LabelRole, ScoreRole, ThumbRole
 
 PAD = 6
 # Score badges are the only fixed colours (the design asks for it): one for
@@ -34,7 +34,7 @@ def score_text(score: float) -> str:
 class ThumbDelegate(QStyledItemDelegate):
     """Draws a square thumbnail cell of ``side`` pixels; the views change ``side`` to zoom."""
 
-    def __init__(self, side: int = 160, parent=None) -> None:
+    def __init__(self, side: int = 160, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.side = side
         self._broken = QSvgRenderer(resource_path("broken.svg"))
@@ -42,10 +42,10 @@ class ThumbDelegate(QStyledItemDelegate):
     def text_height(self, option: QStyleOptionViewItem) -> int:
         return option.fontMetrics.height() + 4
 
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(self.side + 2 * PAD, self.side + 2 * PAD + self.text_height(option))
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -63,6 +63,7 @@ class ThumbDelegate(QStyledItemDelegate):
         square = QRect(option.rect.x() + PAD, option.rect.y() + PAD, self.side, self.side)
         error = index.data(ErrorRole)
         pixmap: QPixmap | None = index.data(ThumbRole)
+        frame = square  # where the picture is drawn: a label sits on its corner
         if error:
             self._broken.render(painter, QRectF(square.adjusted(20, 20, -20, -20)))
         elif pixmap is None or pixmap.isNull():
@@ -74,9 +75,13 @@ class ThumbDelegate(QStyledItemDelegate):
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(square.center())
             painter.drawPixmap(target, pixmap)
+            frame = target
         score = index.data(ScoreRole)
         if score is not None:
             self._badge(painter, square, score)
+        label = index.data(LabelRole)
+        if label and not error:
+            self._label(painter, frame, label)
         text_rect = QRect(
             cell.x() + 2, square.bottom() + 4, cell.width() - 4, self.text_height(option)
         )
@@ -87,6 +92,22 @@ class ThumbDelegate(QStyledItemDelegate):
         )
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
         painter.restore()
+
+    def _label(self, painter: QPainter, square: QRect, text: str) -> None:
+        """A small tag in the top-left corner (a RAW+JPEG pair: "RAW+JPG")."""
+        original = painter.font()
+        font = QFont(original)
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.75))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 8, metrics.height()
+        tag = QRect(square.left() + 4, square.top() + 4, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(tag, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setFont(original)
 
     def _badge(self, painter: QPainter, square: QRect, score: float) -> None:
         text = score_text(score)

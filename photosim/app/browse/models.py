@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -27,6 +28,7 @@ PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded y
 ThumbRole = Qt.ItemDataRole.UserRole + 3  # QPixmap or None (loading)
 ErrorRole = Qt.ItemDataRole.UserRole + 4  # str: why it cannot be shown, or None
 ScoreRole = Qt.ItemDataRole.UserRole + 5  # float in [0, 1] (neighbours only)
+LabelRole = Qt.ItemDataRole.UserRole + 9  # str: a badge such as "RAW+JPG", or None
 DateKeyRole = Qt.ItemDataRole.UserRole + 6  # str sort key: date taken, else file date
 NameKeyRole = Qt.ItemDataRole.UserRole + 7
 FolderKeyRole = Qt.ItemDataRole.UserRole + 8
@@ -61,7 +63,7 @@ class _ThumbModel(QAbstractListModel):
     Subclasses say how many rows there are (``_size``) and what one row is (``item``).
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self._rows: dict[str, int] = {}
@@ -85,7 +87,7 @@ class _ThumbModel(QAbstractListModel):
         row = self._rows.get(path)
         return self.item(row).photo if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= self._size():
             return None
         item = self.item(index.row())
@@ -102,6 +104,8 @@ class _ThumbModel(QAbstractListModel):
             return error
         if role == ThumbRole:
             return None if error else self.thumbnails.get(item.path)
+        if role == LabelRole:
+            return self.thumbnails.label(item.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(item, error)
         return None
@@ -168,7 +172,7 @@ class PhotoModel(_ThumbModel):
     are inserted in order.
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.sort_role = DateKeyRole
         self._list: list[PhotoRow] = []
@@ -195,7 +199,7 @@ class PhotoModel(_ThumbModel):
         row = self._rows.get(path)
         return self._list[row] if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == PathRole and index.isValid() and index.row() < len(self._list):
             return self._list[index.row()].path  # the filter asks this of every row: no Item
         return super().data(index, role)
@@ -348,7 +352,7 @@ def local_iso(seconds: int) -> str:
 class PhotoProxy(QSortFilterProxyModel):
     """Filters on the path (case-insensitive); the order is the source model's."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -369,7 +373,7 @@ class PhotoProxy(QSortFilterProxyModel):
 class NeighbourModel(_ThumbModel):
     """A query's matches with their scores; those under the minimum score are hidden."""
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.items: list[Item] = []
         self.matches: list[Match] = []

@@ -7,8 +7,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtCore import QAbstractItemModel, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -51,7 +51,7 @@ def theme_icon(name: str, fallback: QIcon | None = None) -> QIcon:
 class PreviewPane(QWidget):
     """A large upright preview fitted to the pane, the photo's details and three actions."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: str | None = None
         self._image: QImage | None = None
@@ -89,6 +89,7 @@ class PreviewPane(QWidget):
         self._image = None
         self._facts = (photo, note)
         self._size: int | None = None
+        self._companions: list[str] = []
         self.image.clear()
         for button in (self.open_button, self.folder_button, self.copy_button):
             button.setEnabled(path is not None)
@@ -119,6 +120,9 @@ class PreviewPane(QWidget):
             when.append(camera)
         if when:
             lines.append(" · ".join(when))
+        if self._companions:
+            names = ", ".join(shown(os.path.basename(c)) for c in self._companions)
+            lines.append(f"With: {names}")
         if photo and photo.error:
             lines.append(f"Cannot be read: {photo.error}")
         if note:
@@ -126,12 +130,20 @@ class PreviewPane(QWidget):
         return "\n".join(lines)
 
     def set_image(
-        self, path: str, image: QImage | None, error: str | None = None, size: int | None = None
+        self,
+        path: str,
+        image: QImage | None,
+        error: str | None = None,
+        size: int | None = None,
+        companions: list[str] | None = None,
     ) -> None:
-        """The loaded image (or why not) and the file's size, read with it in the worker."""
+        """The loaded image (or why not), the file's size and the files that travel with it
+        (a RAW's JPEG, sidecars, a Live Photo's video), read with it in the worker."""
         if path != self.path:
             return  # a late answer for a photo no longer shown
         self._image = image
+        if companions is not None:
+            self._companions = companions
         if size is not None:
             self._size = size
             self.details.setText(self._describe(path, *self._facts, size=size))
@@ -146,7 +158,7 @@ class PreviewPane(QWidget):
         self._facts = (photo, self._facts[1])
         self.details.setText(self._describe(path, *self._facts, size=self._size))
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -182,7 +194,7 @@ class NeighboursPane(QWidget):
     forward = Signal()
     k_changed = Signal(int)
 
-    def __init__(self, model: NeighbourModel, parent=None) -> None:
+    def __init__(self, model: NeighbourModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.title = QLabel()
@@ -291,7 +303,7 @@ class WelcomePage(QWidget):
     open_folder = Signal()
     open_recent = Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         font = self.text.font()
@@ -331,7 +343,7 @@ class WelcomePage(QWidget):
 class BrowseBar(QToolBar):
     """The toolbar above the grid: thumbnail zoom, path filter, sort order."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Browse", parent, objectName="browse", movable=False)
         self.filter_edit = QLineEdit(
             placeholderText="Filter by path (Ctrl+F)", clearButtonEnabled=True
@@ -356,7 +368,7 @@ class BrowseBar(QToolBar):
 class PhotoGrid(QListView):
     """The library's thumbnails, zoomable (``set_side``)."""
 
-    def __init__(self, model, parent=None) -> None:
+    def __init__(self, model: QAbstractItemModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("grid")
         self.delegate = ThumbDelegate(160, self)
@@ -381,7 +393,7 @@ class PhotoGrid(QListView):
 class FailuresDialog(QDialog):
     """Every file the scans could not read, with the reason (non-modal)."""
 
-    def __init__(self, lines: list[tuple[str, str]], parent=None) -> None:
+    def __init__(self, lines: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Skipped files")
         self.resize(760, 420)

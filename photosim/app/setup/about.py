@@ -6,6 +6,7 @@ import html
 import sys
 
 from photosim import __version__
+from photosim.api import Library
 from photosim.core import paths
 
 
@@ -21,21 +22,28 @@ def versions() -> list[tuple[str, str]]:
     return rows
 
 
-def engine_rows(library, options: dict) -> list[tuple[str, str]]:
-    """The model and the device in use (or that will be, once something is embedded)."""
+def engine_rows(library: Library | None, options: dict) -> list[tuple[str, str]]:
+    """The model, the device and the backend in use (or that will be, once something is
+    embedded; the backend then is the one the last scan ran on)."""
     if library is None:
         return [("Model", options.get("model") or "the library's"),
-                ("Device", options.get("device") or "auto")]  # fmt: skip
+                ("Device", options.get("device") or "auto"),
+                ("Backend", options.get("backend") or "auto")]  # fmt: skip
     backbone = getattr(library, "_backbone", None)
     if backbone is not None:
         device = str(backbone.device)
     else:
         device = f"{library.device} (the model loads when a photo needs embedding)"
     weights = library.weights or "torchvision's pretrained weights"
-    return [("Model", f"{library.model_name}: {weights}"), ("Device", device)]
+    ran = library.running_backend()
+    backend = f"{ran} ({library.backend} asked for)" if ran else f"{library.backend} (not run yet)"
+    if library.backend_notice:
+        backend += f": {library.backend_notice}"
+    return [("Model", f"{library.model_name}: {weights}"), ("Device", device),
+            ("Backend", backend)]  # fmt: skip
 
 
-def file_rows(library) -> list[tuple[str, str]]:
+def file_rows(library: Library | None) -> list[tuple[str, str]]:
     """Where the library, the thumbnail cache, the settings and the log are."""
     log_file = getattr(paths, "log_file", None)  # from the logging work; absent before it
     rows = [
@@ -48,7 +56,7 @@ def file_rows(library) -> list[tuple[str, str]]:
     return rows
 
 
-def about_html(library, options: dict) -> str:
+def about_html(library: Library | None, options: dict) -> str:
     """The About box's text: a short line, then a table of the facts above."""
     rows = versions() + engine_rows(library, options) + file_rows(library)
     cells = "".join(
