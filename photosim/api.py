@@ -19,7 +19,7 @@ from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails
 from photosim.media.thumbs import prune as prune_thumbnails
-from photosim.models.registry import DEFAULT_MODEL, MODELS
+from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, runtime_version
 from photosim.models.weights import download, expected_weights_file, validate_weights, weights_url
 from photosim.storage.store import PhotoRow
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.models.embed import Backbone
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
     "MODELS",
     "Backbone",
@@ -50,6 +51,7 @@ __all__ = [
     "open_filter",
     "pair_label",
     "prune_thumbnails",
+    "runtime_version",
     "sharpness",
     "undo_last",
     "validate_weights",

@@ -85,6 +85,8 @@ def progress(ev: ScanProgress) -> str:
         return f"Looking for photos… {ev.found:,} found"
     if ev.kind == "indexing":
         return "Building the similarity index…"
+    if ev.kind == "preparing":  # a first-time conversion of the model: seconds, once
+        return f"{ev.reason}…"
     parts = [f"Scanning {ev.done:,} / {ev.total:,}"]
     if ev.rate:
         parts.append(f"{ev.rate:.1f} photos/s")

@@ -61,7 +61,8 @@ class StatusPane(QObject):
         self.rescan_action.setEnabled(not on)
 
     def show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
+        busy = (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.PREPARING, ScanKind.INDEXING)
+        if ev.kind in busy or not ev.total:
             self.progress.setRange(0, 0)
         else:
             self.progress.setRange(0, ev.total)

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 # How often the GUI hears from the scan: often enough to feel live, rarely enough to stay light.
 EMIT_EVERY_S = 0.15
-URGENT = frozenset({ScanKind.WALKED, ScanKind.INDEXING, ScanKind.MODEL_UNAVAILABLE, ScanKind.DONE})
+URGENT = frozenset({ScanKind.WALKED, ScanKind.PREPARING, ScanKind.INDEXING,
+                    ScanKind.MODEL_UNAVAILABLE, ScanKind.DONE})  # fmt: skip
 
 Job = Callable[[threading.Event], Any]
 # Workers whose thread may still run: held here (not by their thread) so the last

@@ -14,7 +14,7 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -272,9 +272,15 @@ class Scan:
         batch_size: int = 32,
         workers: int | None = None,
         exclude: set[str] | None = None,
+        model_step: Callable[[], str | None] | None = None,
+        model_notice: Callable[[], str | None] | None = None,
     ) -> None:
         self.store, self.roots, self.model_key = store, roots, model_key
         self.get_backbone = get_backbone
+        # Words for a slow first-time step loading the model will take (a conversion for this
+        # CPU's runtime), and, once loaded, anything people should know about it (a fallback).
+        self.model_step = model_step or (lambda: None)
+        self.model_notice = model_notice or (lambda: None)
         self.batch_size = max(1, batch_size)
         self.workers = workers  # None: pipeline.plan_threads chooses from the cores
         self.exclude = exclude or set()
@@ -399,38 +405,48 @@ class Scan:
         # Content that has a vector already: needed only when there is work (not on a rescan).
         self.have_vector = self.store.vector_hashes(self.model_key) if self.ev.total else set()
         yield self._event(ScanKind.WALKED)
-        backbone = self._load_backbone(self.ev.total)
+        backbone = yield from self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
             yield self._event(ScanKind.MODEL_UNAVAILABLE, reason=str(self.ev.model_error))
         cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
         if not cancelled:
             with self.store.atomic():
-                self.store.drop_orphan_vectors()
+                self.store.drop_orphan_vectors(self.model_key)
         if self.changed:
             self.store.bump_version()
         yield self._event(ScanKind.DONE, cancelled=cancelled)
 
-    def _load_backbone(self, total: int) -> Backbone | None:
+    def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Backbone | None]:
+        """The model, loaded when there is work; a slow first-time preparation is a step of
+        its own (``preparing``), a fallback a notice. Returns None without weights."""
         if not total:
             return None
         try:
-            return self.get_backbone()
+            if step := self.model_step():
+                yield self._event(ScanKind.PREPARING, reason=step)
+            backbone = self.get_backbone()
         except WeightsMissing as exc:
             self.ev.model_error = exc
             return None
+        if notice := self.model_notice():
+            yield self._event(ScanKind.NOTICE, reason=notice)
+        return backbone
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
         """Hash, decode and embed in the pipeline (photosim.library.pipeline), in completion order;
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip
-        for item in pipe.run(jobs, lambda: is_cancelled(cancel)):
-            if isinstance(item, Embedded):
-                yield from self._flush(item)
-            elif isinstance(item, Notice):
-                yield self._event(ScanKind.NOTICE, reason=item.message)
-            else:
-                yield self._record(self._done(item), vanished, self.have_vector)
+        # closed at once when writing fails (a full disk): the pipeline's threads stop before
+        # the error leaves the scan, never at the process's exit
+        with contextlib.closing(pipe.run(jobs, lambda: is_cancelled(cancel))) as items:
+            for item in items:
+                if isinstance(item, Embedded):
+                    yield from self._flush(item)
+                elif isinstance(item, Notice):
+                    yield self._event(ScanKind.NOTICE, reason=item.message)
+                else:
+                    yield self._record(self._done(item), vanished, self.have_vector)
         return is_cancelled(cancel)
 
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
