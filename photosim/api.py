@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
+from photosim.dupes.keep import regroup_marks, suggested_marks
 from photosim.dupes.trash import move_to_trash, undo_last
+from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
 from photosim.media.decode import load_image, load_partner
 from photosim.media.formats import companions_on_disk, open_filter, pair_label
@@ -31,11 +33,13 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODELS",
     "Backbone",
+    "Dismissed",
     "DupGroup",
     "DupMember",
     "DupResult",
     "DuplicateFinder",
     "Library",
+    "Mark",
     "PhotoRow",
     "cache_size",
     "clear_thumbnails",
@@ -51,8 +55,10 @@ __all__ = [
     "open_filter",
     "pair_label",
     "prune_thumbnails",
+    "regroup_marks",
     "runtime_version",
     "sharpness",
+    "suggested_marks",
     "undo_last",
     "validate_weights",
     "weights_url",
