@@ -302,7 +302,8 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
     if ev.others:
         print(f"  {ev.others} other files (videos, documents): not photos, not listed")
     if ev.embedded:
-        print(f"Embedded {ev.embedded} photos with {lib.model_key}.")
+        # The model that embedded them is still loaded: no read of the (closed) library.
+        print(f"Embedded {ev.embedded} photos with {lib.model_key} on {lib.running_backend()}.")
     if ev.waiting:
         print(f"Waiting for the model weights: {ev.waiting} photos listed without a vector.")
     print(f"Library: {printable(lib.db_path)}")
