@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.search.index import VectorIndex, cosine_from_angular
+from photosim.search.index import VectorIndex
+from photosim.search.knn import cosine_from_angular
 from photosim.storage.store import Store
 
 

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
@@ -41,6 +40,7 @@ from photosim.dupes.types import (
     Thresholds,
 )
 from photosim.media import pixels
+from photosim.search.knn import angular_index, cosine_from_angular, top_axes
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
@@ -121,15 +121,7 @@ def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -
     if len(matrix) <= dims:  # n vectors span n axes at most: the projection keeps every cosine,
         # so the unit vectors themselves are the same answer without the d x d products (~80 ms)
         return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    rows = matrix[:: max(1, len(matrix) // sample)]
-    gram = rows.T @ rows
-    # randomized range finder (Halko et al.): the top axes without a full 2048x2048 eigh
-    basis = np.random.default_rng(0).normal(size=(gram.shape[0], dims + 16)).astype(np.float32)
-    for _ in range(3):
-        basis, _ = np.linalg.qr(gram @ basis)
-    _, small = np.linalg.eigh(basis.T @ gram @ basis)
-    axes = basis @ small[:, -dims:]
-    reduced = matrix @ axes
+    reduced = matrix @ top_axes(matrix[:: max(1, len(matrix) // sample)], dims)
     return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
 
 
@@ -155,10 +147,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     del vectors
     reduced = reduce(full)
     check_cancel(cancel)
-    index = AnnoyIndex(reduced.shape[1], "angular")
-    for j, vector in enumerate(reduced):
-        index.add_item(j, vector)
-    index.build(CNN_TREES, n_jobs=1)
+    index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
     pairs = []
     for j in range(len(have)):
@@ -193,10 +182,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
         return []
     thumbs = np.stack([fps[i].thumb for i in present])
     desc = pixels.rotation_descriptor(thumbs)
-    index = AnnoyIndex(desc.shape[1], "angular")
-    for j, vector in enumerate(desc):
-        index.add_item(j, vector)
-    index.build(8, n_jobs=1)
+    index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
     out = []
     for j in range(len(present)):
@@ -204,7 +190,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
             check_cancel(cancel)
         items, dists = index.get_nns_by_item(j, k, include_distances=True)
         for other, d in zip(items, dists, strict=True):
-            c = 1.0 - d * d / 2.0
+            c = cosine_from_angular(d)
             if other != j and c >= ROTATION_MIN:
                 out.append((present[j], present[other], c))
     index.unload()

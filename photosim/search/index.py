@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photosim.core.paths import atomic_write_bytes
+from photosim.search.knn import cosine_from_angular, top_axes
 from photosim.storage.store import Store
 
 if TYPE_CHECKING:
@@ -48,11 +49,6 @@ CALIBRATION_QUERIES = 200
 # trees (a rebuild of 100k takes a minute; exact search over 10k new vectors a few ms).
 REFRESH_LIMIT = (1_000, 10_000, 0.02)
 BATCH = 4096
-
-
-def cosine_from_angular(distance: float) -> float:
-    """Annoy's angular distance d = sqrt(2 - 2 cos): cos = 1 - d^2 / 2, clamped to [0, 1]."""
-    return float(min(1.0, max(0.0, 1.0 - distance * distance / 2.0)))
 
 
 @dataclass(frozen=True)
@@ -393,7 +389,7 @@ def _write_build(
     sample = np.vstack(samples)
     dim = sample.shape[1]
     how = plan(count, dim)
-    pca = _learn_projection(sample, how.index_dim) if how.index_dim < dim else None
+    pca = top_axes(sample, how.index_dim) if how.index_dim < dim else None
     picks = np.linspace(0, len(sample) - 1, min(CALIBRATION_QUERIES, len(sample))).astype(int)
     queries, query_hashes = sample[picks], [sample_hashes[i] for i in picks]
 
@@ -433,23 +429,6 @@ def _write_build(
     state.build_seconds = round(time.perf_counter() - started, 3)
     (folder / "meta.json").write_text(json.dumps(asdict(state)))
     return state
-
-
-def _learn_projection(sample: np.ndarray, index_dim: int) -> np.ndarray:
-    """The top principal axes of the (uncentred) vectors: inner products are kept best.
-
-    A randomised eigensolver (Halko et al.): the top axes of a 2048-d second moment in about
-    a second, where a full ``eigh`` takes 10-17 s on two cores.
-    """
-    moment = sample.T.astype(np.float64) @ sample.astype(np.float64)
-    dim = len(moment)
-    width = min(dim, index_dim + 64)
-    basis = np.random.default_rng(0).normal(size=(dim, width))
-    for _ in range(3):  # power iterations sharpen the leading subspace
-        basis, _ = np.linalg.qr(moment @ basis)
-    _, small = np.linalg.eigh(basis.T @ moment @ basis)
-    axes = basis @ small[:, ::-1][:, :index_dim]
-    return np.ascontiguousarray(axes, dtype=np.float32)
 
 
 class _TopK:
