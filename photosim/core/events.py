@@ -12,7 +12,7 @@ from photosim.core.errors import FailKind
 if TYPE_CHECKING:
     from photosim.core.errors import PhotosimError
 
-__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress"]
+__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress", "WeightsDownload"]
 
 
 class ScanKind(StrEnum):
@@ -119,3 +119,13 @@ class Photo:
     error: str | None = None
     has_vector: bool = False
     fail_kind: FailKind | None = None
+
+
+@dataclass(frozen=True)
+class WeightsDownload:
+    """A download of pretrained weights about to start: what, how big, from where, to where."""
+
+    model: str
+    url: str
+    megabytes: float | None
+    target: Path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photosim.core.text import plural
 from photosim.dupes.keep import (
     KEEP_RULES,
     Candidate,
@@ -463,7 +464,7 @@ def write_text(result: DupResult, out) -> None:
             print(f"  {mark} {m.score:.3f}  {m.path}  ({why})", file=out)
     t = result.thresholds
     print(
-        f"{len(result.groups)} groups; removing the copies frees {human_size(result.reclaimable)} "
+        f"{plural(len(result.groups), 'group')}; removing the copies frees {human_size(result.reclaimable)} "
         f"(thresholds: near {t.near:.3f}, similar {t.similar:.3f}). Nothing was deleted.",
         file=out,
     )

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +25,9 @@ from photosim.core.errors import (
     NotInLibrary,
     PhotosimError,
     UnknownLibrary,
+    shown,
 )
-from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress
+from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -55,6 +56,8 @@ class Library:
     ``read_only`` opens it for queries: nothing is written (no meta, no registry).
     ``lock_owner`` names this process in the scan lock ("photosim scan", "photosim app").
     ``recovered`` is the :class:`LibraryCorrupt` to show when a damaged file was moved aside.
+    ``download``: may missing torchvision weights be fetched (None: unless PHOTOSIM_OFFLINE);
+    the app passes False (it downloads only on a click); ``announce`` hears of a download first.
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class Library:
         read_only: bool = False,
         lock_owner: str = "photosim app",
         precision: str = "auto",
+        download: bool | None = None,
+        announce: Callable[[WeightsDownload], None] | None = None,
     ) -> None:
         if not roots and db_path is None:
             raise UnknownLibrary("Name a folder of photos or a library database (--db FILE).")
@@ -87,6 +92,7 @@ class Library:
         self._backbone_lock = threading.Lock()
         self.device = device
         self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
+        self.download, self.announce = download, announce
         stored_model = self.store.get_meta("model_name")
         self.model_name = model or stored_model or DEFAULT_MODEL
         # The weights file of the last scan is reused only for the same model.
@@ -109,8 +115,9 @@ class Library:
         """Load the model once; raises WeightsUnavailable with a message for people."""
         with self._backbone_lock:
             if self._backbone is None:
-                self._backbone = load_backbone(self.model_name, self.weights, self.device,
-                                               precision=self.precision)  # fmt: skip
+                self._backbone = load_backbone(
+                    self.model_name, self.weights, self.device, download=self.download,
+                    precision=self.precision, announce=self.announce)  # fmt: skip
                 self._model_key = self._backbone.key
             return self._backbone
 
@@ -259,9 +266,10 @@ class Library:
         return {
             "roots": [str(r) for r in self.roots],
             "db": str(self.db_path),
-            "photos": self.store.count(),
+            "photos": self.store.count() - (failed := self.store.count_failed()),
+            "skipped": failed,  # files that could not be read: not photos
             "embedded": self.store.count_embedded(key),
-            "failed": self.store.count_failed(),
+            "failed": failed,  # (the same, under the name JSON readers had)
             "model": key,
             "index": self.index.status(key) if key else "missing",
         }
@@ -506,3 +514,23 @@ def find_library_db(near: Path | None = None) -> Path:
             if any(near.is_relative_to(r) for r in entry["roots"]):
                 return Path(entry["db"])
     return Path(entries[0]["db"])
+
+
+def library_for_folder(folder: Path) -> Path:
+    """The library whose folders hold ``folder`` (one of its roots or inside one).
+
+    Unlike :func:`find_library_db` it never falls back to another library: a folder
+    named on purpose that no library holds is an :class:`UnknownLibrary`.
+    """
+    own = paths.default_db_path([folder])
+    if own.is_file():
+        return own
+    for candidate in dict.fromkeys((folder.expanduser().absolute(), folder.expanduser().resolve())):
+        for entry in known_libraries():
+            if Path(entry["db"]).is_file() and any(
+                candidate.is_relative_to(r) for r in entry["roots"]
+            ):
+                return Path(entry["db"])
+    raise UnknownLibrary(
+        f"No library holds {shown(folder)}; run `photosim scan {shown(folder)}` first."
+    )

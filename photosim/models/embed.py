@@ -15,7 +15,7 @@ import os
 import platform
 import socket
 import urllib.error
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +26,12 @@ from PIL import Image
 from torch import nn
 
 from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.core.events import WeightsDownload
 from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
     MODELS,
     PRECISIONS,
+    downloads_allowed,
     file_digest,
     model_key,
     weights_from_env,
@@ -324,8 +326,19 @@ def _as_state_dict(state: object, path: Path | None) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
-    """torchvision's weights from its cache (loaded safely), else downloaded once."""
+def weights_download(name: str = DEFAULT_MODEL) -> WeightsDownload:
+    """What downloading torchvision's weights of ``name`` fetches: url, size and target file."""
+    weights = _weights_enum(name)
+    size = weights.meta.get("_file_size")  # MB, in torchvision's metadata since 0.17
+    return WeightsDownload(name, weights.url, float(size) if size else None,
+                           expected_weights_file(name))  # fmt: skip
+
+
+def _torchvision_state_dict(
+    name: str, download: bool, announce: Callable[[WeightsDownload], None] | None = None
+) -> tuple[dict, str]:
+    """torchvision's weights from its cache (loaded safely), else downloaded once
+    (``announce`` is told what is fetched first)."""
     weights = _weights_enum(name)
     cached = expected_weights_file(name)
     if cached.is_file():
@@ -341,9 +354,13 @@ def _torchvision_state_dict(name: str, download: bool) -> tuple[dict, str]:
             ) from None
     if not download:
         raise WeightsUnavailable(
-            missing_weights_message(name, "were not downloaded (downloads are off)"),
+            missing_weights_message(
+                name, "were not downloaded (downloads are off: --offline or PHOTOSIM_OFFLINE=1)"
+            ),
             expected=str(cached),
         )
+    if announce is not None:
+        announce(weights_download(name))
     try:
         state = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except Exception as exc:
@@ -360,24 +377,27 @@ def load_backbone(
     device: str = "auto",
     download: bool | None = None,
     precision: str = "auto",
+    announce: Callable[[WeightsDownload], None] | None = None,
 ) -> Backbone:
     """Build a pretrained ResNet feature extractor.
 
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
+    ``download`` None allows it unless :func:`downloads_allowed` says no; ``announce`` is
+    told what a download fetches before it starts.
     Raises :class:`WeightsUnavailable` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
     _weights_enum(name)  # validates the name
     if download is None:
-        download = not os.environ.get("PHOTOSIM_NO_DOWNLOAD")
+        download = downloads_allowed()
     path = weights_from_env(weights)
     if path is not None:
         state, key = _state_dict_from_file(path), model_key(name, path)
     else:
-        state, tag = _torchvision_state_dict(name, download)
+        state, tag = _torchvision_state_dict(name, download, announce)
         key = f"{name}:{tag}"
     model = tvm.get_model(name, weights=None)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
