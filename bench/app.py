@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/app.py [--photos 100000] [--folder /tmp/rescan]
 
 Uses the library that ``bench/rescan.py`` leaves in ``--folder`` (same ``--photos``) and
-its tiny model, injected into ``photosim.app.window.MainWindow`` (torch loads only if the
+its tiny model, injected into ``photosim.app.main_window.MainWindow`` (torch loads only if the
 model is used, as in the app), headless (QT_QPA_PLATFORM=offscreen). Each launch is a fresh process, timed from before it starts
 to the moment every tile in view has its thumbnail; the first launch fills the thumbnail
 cache, the next ones are the warm figures. In each launch, tiles in view are clicked one
@@ -60,7 +60,7 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     sys.path.insert(0, str(HERE))
     from PySide6.QtWidgets import QApplication
 
-    from photosim.app.window import MainWindow
+    from photosim.app.main_window import MainWindow
 
     marks["imports_done_s"] = round(time.time() - started, 3)
     app = QApplication.instance() or QApplication([])

@@ -23,8 +23,8 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 
 from PySide6.QtWidgets import QApplication
 
-from photosim.app.duplicates import DuplicatesView
-from photosim.app.thumbnails import Thumbnails
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.dupes.view import DuplicatesView
 from photosim.dupes.finder import DupGroup, DupKind, DupMember, DupResult, Thresholds
 
 

@@ -18,10 +18,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photosim.app.delegate import score_text
-from photosim.app.models import ErrorRole, PhotoModel, PhotoProxy
-from photosim.app.thumbnails import Thumbnails
-from photosim.app.window import MainWindow
+from photosim.app.browse.delegate import score_text
+from photosim.app.browse.models import ErrorRole, PhotoModel, PhotoProxy
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.main_window import MainWindow
 from photosim.core.events import Photo
 from photosim.library import Library
 from photosim.media import thumbs
@@ -321,7 +321,8 @@ def test_keyboard_filter_and_settings_are_remembered(qtbot, window, folder):
 def test_preview_actions_copy_open_and_show_in_folder(qtbot, window, folder, monkeypatch):
     opened: list[str] = []
     monkeypatch.setattr(
-        "photosim.app.panes.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile())
+        "photosim.app.browse.panes.QDesktopServices.openUrl",
+        lambda url: opened.append(url.toLocalFile()),
     )
     open_and_scan(qtbot, window, folder)
     select(qtbot, window, "photo3.jpg")

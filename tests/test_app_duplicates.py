@@ -22,9 +22,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from photosim.app.compare import CompareView, Side, difference, load_pair
-from photosim.app.duplicates import DuplicatesView
-from photosim.app.thumbnails import Thumbnails
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.dupes.compare import CompareView, Side, difference, load_pair
+from photosim.app.dupes.view import DuplicatesView
 from photosim.library import Library
 
 TIMEOUT = 30_000
@@ -345,7 +345,7 @@ def test_views_render_for_screenshots(qtbot, view, folder, tmp_path):
 # -- in the main window -----------------------------------------------------------------
 @pytest.fixture
 def window(qtbot, folder, trash_home):
-    from photosim.app.window import MainWindow
+    from photosim.app.main_window import MainWindow
 
     win = MainWindow(backbone=make_tiny_backbone())
     qtbot.addWidget(win)

@@ -15,7 +15,7 @@ from conftest import make_tiny_backbone, write_photo
 
 pytest.importorskip("pytestqt")
 
-from photosim.app.models import (
+from photosim.app.browse.models import (
     DateKeyRole,
     NameKeyRole,
     PhotoModel,
@@ -23,8 +23,8 @@ from photosim.app.models import (
     listing,
     local_iso,
 )
-from photosim.app.thumbnails import Thumbnails
-from photosim.app.window import MainWindow
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.main_window import MainWindow
 from photosim.core.events import Photo
 from photosim.library import Library
 from photosim.storage.store import PhotoRow
@@ -185,7 +185,7 @@ def test_the_whole_listing_goes_below_the_first_rows_without_a_reset(qtbot):
 def test_a_big_library_shows_its_first_rows_before_the_rest(qtbot, scanned, monkeypatch):
     import threading
 
-    from photosim.app import scanning
+    from photosim.app import library_state as scanning
 
     root, db = scanned
     monkeypatch.setattr(scanning, "FIRST_ROWS", 3)

@@ -21,9 +21,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QFileDialog
 
-from photosim.app.preferences import Preferences
-from photosim.app.setup_actions import DROPPED
-from photosim.app.window import MainWindow, app_settings
+from photosim.app.main_window import MainWindow, app_settings
+from photosim.app.setup.actions import DROPPED
+from photosim.app.setup.preferences import Preferences
 from photosim.core import paths
 from photosim.library import Library
 from photosim.media import thumbs
@@ -308,7 +308,7 @@ def test_about_shows_versions_model_device_and_where_files_are(qtbot, window, fo
         assert fact in text, fact
     window.about_box.close()
     opened = []
-    monkeypatch.setattr("photosim.app.setup_actions.QDesktopServices.openUrl",
+    monkeypatch.setattr("photosim.app.setup.actions.QDesktopServices.openUrl",
                         lambda url: opened.append(url.toLocalFile()) or True)  # fmt: skip
     assert window.show_log() and opened == [str(log)]
 

@@ -23,9 +23,9 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QTimer
 
 from photosim.app import messages
-from photosim.app.panes import PreviewPane
-from photosim.app.tasks import Runner, Worker
-from photosim.app.window import MainWindow
+from photosim.app.browse.panes import PreviewPane
+from photosim.app.main_window import MainWindow
+from photosim.app.workers import Runner, Worker
 from photosim.core.errors import DecodeError, LibraryBusy, NotEmbedded, WeightsMissing
 from photosim.library import Library
 from photosim.storage.store import Store
@@ -166,7 +166,7 @@ def test_opening_a_library_never_waits_on_the_gui_thread(qtbot, folder, monkeypa
         gate.wait(10)  # migrating a big old library
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("photosim.app.scanning.Library", slow_library)
+    monkeypatch.setattr("photosim.app.library_state.Library", slow_library)
     win = new_window(qtbot)
     start = time.monotonic()
     win.open_library(str(folder))
@@ -192,7 +192,7 @@ def test_a_library_that_opens_late_is_ignored_for_the_one_asked_for_since(
         opened.append(real(roots, *args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr("photosim.app.scanning.Library", library)
+    monkeypatch.setattr("photosim.app.library_state.Library", library)
     win = new_window(qtbot)
     win.open_library(str(slow_root))
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
@@ -472,7 +472,7 @@ def test_open_and_show_in_folder_use_the_desktop_handler_with_the_exact_name(
     path = tmp_path / os.fsdecode(b"lat\xe9 1.jpg")
     write_photo(path, size=(32, 24))
     opened = []
-    monkeypatch.setattr("photosim.app.panes.QDesktopServices.openUrl", opened.append)
+    monkeypatch.setattr("photosim.app.browse.panes.QDesktopServices.openUrl", opened.append)
     for name in ("Popen", "run", "call"):
         monkeypatch.setattr(subprocess, name, lambda *a, **k: pytest.fail("a shell was used"))
     pane = PreviewPane()

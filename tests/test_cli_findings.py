@@ -146,7 +146,6 @@ def test_the_weights_download_is_announced_before_it_starts(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_offline_forbids_the_download(tmp_path, monkeypatch, capsys, how):
-    from photosim.models import embed
 
     monkeypatch.delenv("PHOTOSIM_NO_DOWNLOAD")
 

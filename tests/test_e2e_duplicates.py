@@ -91,7 +91,7 @@ def main(folder: str, out: str) -> int:
     from PySide6.QtCore import QPointF, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from photosim.app.window import MainWindow
+    from photosim.app.main_window import MainWindow
 
     try:
         from effnet import load_effnet_backbone, weights_file

@@ -174,3 +174,13 @@ def test_walk_returns_a_listing_that_knows_what_it_missed(tmp_path, monkeypatch)
     listing = walk([tmp_path / "photos"])
     assert [p for p, _ in listing] == [str(good)]
     assert listing.unreadable == [str(tmp_path / "photos" / "locked")]
+
+
+def test_is_under_is_by_whole_folder_names():
+    from photosim.core.paths import is_under
+
+    assert is_under("/photos/2024/a.jpg", ["/photos"])
+    assert is_under("/photos", ["/photos/"])
+    assert not is_under("/photos-old/a.jpg", ["/photos"])
+    assert not is_under("/other/a.jpg", ["/photos", "/pictures"])
+    assert is_under("/anything", ["/"])

@@ -17,8 +17,8 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from photosim.app.delegate import resource_path
-    from photosim.app.window import MainWindow
+    from photosim.app.browse.delegate import resource_path
+    from photosim.app.main_window import MainWindow
     from photosim.core.log import setup_logging
 
     setup_logging()

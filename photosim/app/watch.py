@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from photosim.app.tasks import Worker
+from photosim.app.workers import Worker
 from photosim.library import Library
 
 WATCH_EVERY_MS = 3000

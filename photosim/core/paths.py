@@ -9,10 +9,25 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 APP_NAME = "photosim"
 DB_NAME = "library.db"
+
+
+def is_under(path: str | os.PathLike[str], folders: Iterable[str | os.PathLike[str]]) -> bool:
+    """Whether ``path`` is one of ``folders`` or lies inside one, by name alone.
+
+    The one test of "is this path under that folder" (walk, trash, references, library
+    look-up). No file system access: callers pass the paths they mean (absolute, real).
+    """
+    text = os.fspath(path)
+    for folder in folders:
+        top = os.fspath(folder).rstrip(os.sep) + os.sep
+        if text == top[:-1] or text.startswith(top) or top == os.sep:
+            return True
+    return False
 
 
 def _user_dir(kind: str) -> Path:

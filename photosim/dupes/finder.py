@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photosim.core.paths import is_under
 from photosim.core.text import plural
 from photosim.dupes.keep import (
     KEEP_RULES,
@@ -244,7 +245,7 @@ class DuplicateFinder:
         node = self.c.nodes[i]
         text = node.paths[j]
         path = Path(text)
-        ref = any(text.startswith(r + "/") or text.startswith(r + "\\") for r in self.references)
+        ref = is_under(text, self.references)
         marked = node.hash in self.keep
         if marked and len(node.paths) > 1 and self.keep[node.hash] in node.paths:
             marked = self.keep[node.hash] == text  # the marked one of byte-identical copies

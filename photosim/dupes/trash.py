@@ -22,6 +22,8 @@ from urllib.parse import unquote
 
 from send2trash import send2trash
 
+from photosim.core.paths import is_under
+
 JOURNAL_NAME = "trash-journal.jsonl"
 
 
@@ -47,11 +49,11 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     Only photos of the library move, never one under a reference folder; a file
     that cannot move is reported in ``failed`` with the reason, the others still move.
     """
-    refs = [str(r).rstrip("/\\") for r in library.reference_folders()]
+    refs = library.reference_folders()
     moved, failed, entries, freed, gone_ids = [], [], [], 0, []
     for raw in dict.fromkeys(Path(p).expanduser().absolute() for p in paths):
         text = str(raw)
-        if any(text.startswith(r + os.sep) or text == r for r in refs):
+        if is_under(text, refs):
             failed.append((raw, "in a reference folder: photosim never removes those"))
             continue
         record = library.store.photo_record(text)

@@ -28,6 +28,7 @@ from photosim.core.errors import (
     shown,
 )
 from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
+from photosim.core.paths import is_under
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -511,7 +512,7 @@ def find_library_db(near: Path | None = None) -> Path:
     if near is not None:
         near = near.expanduser().absolute()
         for entry in entries:
-            if any(near.is_relative_to(r) for r in entry["roots"]):
+            if is_under(near, entry["roots"]):
                 return Path(entry["db"])
     return Path(entries[0]["db"])
 
@@ -527,9 +528,7 @@ def library_for_folder(folder: Path) -> Path:
         return own
     for candidate in dict.fromkeys((folder.expanduser().absolute(), folder.expanduser().resolve())):
         for entry in known_libraries():
-            if Path(entry["db"]).is_file() and any(
-                candidate.is_relative_to(r) for r in entry["roots"]
-            ):
+            if Path(entry["db"]).is_file() and is_under(candidate, entry["roots"]):
                 return Path(entry["db"])
     raise UnknownLibrary(
         f"No library holds {shown(folder)}; run `photosim scan {shown(folder)}` first."

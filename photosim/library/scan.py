@@ -23,6 +23,7 @@ import numpy as np
 
 from photosim.core.errors import WeightsUnavailable
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
+from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
 from photosim.media.decode import IMAGE_EXTENSIONS, sniff_image
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
@@ -185,15 +186,15 @@ class Walk:
         return real, st
 
     def _inside(self, real: str) -> bool:
-        return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+        return is_under(real, self.roots)
 
     def _excluded(self, real: str) -> bool:
-        return any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in self.exclude)
+        return is_under(real, self.exclude)
 
     def _walked_directly(self, real: str) -> bool:
         """Whether the walk reaches this real file path by itself (not hidden nor excluded)."""
         for root in self.roots:
-            if not real.startswith(root.rstrip(os.sep) + os.sep):
+            if real == root or not is_under(real, [root]):
                 continue
             parts = os.path.relpath(real, root).split(os.sep)
             here = root

@@ -1,7 +1,7 @@
 """The main window: grid of thumbnails, preview and details, neighbours strip, scan status.
 
 It assembles the panes and wires them; everything slow (opening a library, loading
-photos and their records, queries, scans) runs in workers (tasks.py), so the GUI
+photos and their records, queries, scans) runs in workers (workers.py), so the GUI
 thread never waits and never queries the library itself.
 """
 
@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.app import messages
-from photosim.app.delegate import resource_path
-from photosim.app.models import History, NeighbourModel, PhotoModel, PhotoProxy
-from photosim.app.panes import (
+from photosim.app.browse.delegate import resource_path
+from photosim.app.browse.models import History, NeighbourModel, PhotoModel, PhotoProxy
+from photosim.app.browse.panes import (
     BrowseBar,
     FailuresDialog,
     NeighboursPane,
@@ -37,12 +37,12 @@ from photosim.app.panes import (
     PreviewPane,
     WelcomePage,
 )
-from photosim.app.scanning import LibraryMixin
-from photosim.app.setup_actions import SetupMixin
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.library_state import LibraryMixin
+from photosim.app.setup.actions import SetupMixin
 from photosim.app.signals import Signals
-from photosim.app.tasks import Runner, Worker, neighbours_job, preview_job
-from photosim.app.thumbnails import Thumbnails
 from photosim.app.watch import LibraryWatch
+from photosim.app.workers import Runner, Worker, neighbours_job, preview_job
 from photosim.core import paths
 from photosim.core.errors import PhotosimError, shown
 from photosim.core.events import ScanProgress
@@ -64,7 +64,7 @@ def app_settings() -> QSettings:
 
 
 class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
-    """One library at a time; every slow step runs in a worker (see tasks.py)."""
+    """One library at a time; every slow step runs in a worker (see workers.py)."""
 
     def __init__(self, *, model: str | None = None, weights: str | None = None,
                  device: str = "auto", backbone: Backbone | None = None) -> None:  # fmt: skip
@@ -99,7 +99,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         self._build_status()
         self._connect()
         self._build_duplicates()
-        self._init_setup()  # weights, preferences, folders (setup_actions.py)
+        self._init_setup()  # weights, preferences, folders (setup/actions.py)
         self.setAcceptDrops(True)
         self.setWindowTitle("photosim")
         self.setWindowIcon(QIcon(resource_path("photosim.svg")))
@@ -484,7 +484,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
         """The grid area becomes a tab of "Photos | Duplicates"; View > Duplicates switches."""
         from PySide6.QtWidgets import QTabWidget
 
-        from photosim.app.duplicates import DuplicatesView
+        from photosim.app.dupes.view import DuplicatesView
 
         self.duplicates = DuplicatesView(self.thumbnails, self)
         self.tabs = QTabWidget(documentMode=True)

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from photosim.app.thumbnails import Thumbnails
+from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.errors import shown
 from photosim.core.events import Match, Photo
 from photosim.storage.store import PhotoRow

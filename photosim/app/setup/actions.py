@@ -17,15 +17,15 @@ from PySide6.QtCore import QBuffer, QIODevice, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QMenu, QMessageBox
 
-from photosim.app.about import about_html
-from photosim.app.preferences import (
+from photosim.app.setup.about import about_html
+from photosim.app.setup.preferences import (
     Preferences,
     PreferencesDialog,
     engine_defaults,
     prune_in_background,
     remembered_weights,
 )
-from photosim.app.weights import (
+from photosim.app.setup.weights import (
     WEIGHTS_FILTER,
     DownloadDialog,
     WeightsCheck,
@@ -286,7 +286,7 @@ class SetupMixin:
             return 0
         self._stop_scan_now()
         removed = library.remove_root(folder)
-        if self.current and Path(self.current).is_relative_to(folder):
+        if self.current and paths.is_under(self.current, [folder]):
             self.current = None
             self.preview.show_photo(None)
             self.neighbours.set_matches([])

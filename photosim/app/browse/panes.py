@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.app.delegate import PAD, ThumbDelegate
-from photosim.app.models import SORTS, NeighbourModel
+from photosim.app.browse.delegate import PAD, ThumbDelegate
+from photosim.app.browse.models import SORTS, NeighbourModel
 from photosim.core.errors import shown
 from photosim.core.events import Photo
 from photosim.dupes.finder import human_size

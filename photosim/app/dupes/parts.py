@@ -1,6 +1,6 @@
 """Parts of the Duplicates view: a group's photos (model, badge delegate, view), reference folders.
 
-Kept apart from ``duplicates.py`` to keep each module short; only that view uses them.
+Kept apart from ``view.py`` to keep each module short; only that view uses them.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from photosim.app.compare import CompareDialog
-from photosim.app.delegate import PAD, ThumbDelegate
+from photosim.app.browse.delegate import PAD, ThumbDelegate
+from photosim.app.browse.models import ErrorRole, PathRole, ScoreRole, ThumbRole
+from photosim.app.browse.panes import human_size
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.dupes.compare import CompareDialog
 from photosim.app.messages import describe
-from photosim.app.models import ErrorRole, PathRole, ScoreRole, ThumbRole
-from photosim.app.panes import human_size
-from photosim.app.thumbnails import Thumbnails
 from photosim.core.errors import PhotosimError
 
 MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
@@ -38,10 +38,6 @@ KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
     QColor(192, 57, 43),
     QColor(52, 101, 164),
 )
-
-
-def is_under(path: Path, folders: list[Path]) -> bool:
-    return any(path.is_relative_to(f) for f in folders)
 
 
 GROUP_COLUMNS = ("Kind", "Photos", "Frees", "Suggested keeper", "Why")

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from photosim.app.messages import describe
-from photosim.app.tasks import pil_to_qimage
+from photosim.app.workers import pil_to_qimage
 from photosim.core.errors import shown
 from photosim.media.decode import DecodeError
 from photosim.media.thumbs import load_thumbnail

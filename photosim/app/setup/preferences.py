@@ -1,6 +1,6 @@
 """Edit > Preferences: model, device, precision, neighbours shown, thumbnail cache size.
 
-Values live in the app's QSettings (``photosim.app.window.app_settings()``); the window
+Values live in the app's QSettings (``photosim.app.main_window.app_settings()``); the window
 applies them at once where it can (see ``SetupMixin.apply_preferences``). Command-line
 flags win over them for the run they are given to.
 """
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from photosim.app.panes import human_size
+from photosim.app.browse.panes import human_size
 from photosim.library import Library
 from photosim.media import thumbs
 from photosim.models.registry import DEFAULT_MODEL, MODELS

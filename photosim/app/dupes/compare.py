@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.app.browse.panes import human_size
+from photosim.app.browse.thumbnails import pil_to_qimage
 from photosim.app.messages import describe
-from photosim.app.panes import human_size
-from photosim.app.tasks import Runner
-from photosim.app.thumbnails import pil_to_qimage
+from photosim.app.workers import Runner
 from photosim.media.decode import load_image
 from photosim.media.pixels import sharpness
 

@@ -31,21 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.app.compare import CompareDialog
-from photosim.app.dupparts import (
+from photosim.app.browse.panes import human_size
+from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.dupes.compare import CompareDialog
+from photosim.app.dupes.parts import (
     KIND_LABEL,
     CleanupMixin,
     GroupModel,
     MarkDelegate,
     MemberModel,
     MemberView,
-    is_under,
 )
 from photosim.app.messages import describe
-from photosim.app.panes import human_size
-from photosim.app.tasks import Runner
-from photosim.app.thumbnails import Thumbnails
+from photosim.app.workers import Runner
 from photosim.core.errors import PhotosimError
+from photosim.core.paths import is_under
 
 KINDS = ("exact", "near", "similar")
 KIND_PLURAL = {"exact": "Exact copies", "near": "Same pictures", "similar": "Similar shots"}

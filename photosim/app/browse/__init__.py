@@ -1,0 +1,1 @@
+"""Browsing photos: the grid, the preview, the neighbours strip, thumbnails and their models."""

@@ -1,0 +1,1 @@
+"""The Duplicates view: groups of duplicates, their parts, and the side-by-side compare."""

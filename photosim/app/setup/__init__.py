@@ -1,0 +1,1 @@
+"""Setting up: preferences, model weights, about, and the desktop-ish setup actions."""
