@@ -285,8 +285,10 @@ OUTCOMES = (
 def _summary(lib: Library, ev: ScanProgress) -> None:
     """What the scan did; the outcome lines add up to the photos found."""
     roots = ", ".join(shown(r) for r in lib.roots)
-    counts = plural(ev.found - ev.failed, "photo")
-    skipped = f", {ev.failed:,} skipped (could not be read)" if ev.failed else ""
+    # Files that could not be read are skipped, not photos: those of this scan and earlier ones.
+    failed = ev.failed if ev.cancelled else max(ev.failed, min(ev.found, lib.failure_count()))
+    counts = plural(ev.found - failed, "photo")
+    skipped = f", {failed:,} skipped (could not be read)" if failed else ""
     print(f"Scanned {roots}: {counts}{skipped}{' (cancelled)' if ev.cancelled else ''}")
     for label, meaning in OUTCOMES:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
