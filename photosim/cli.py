@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = dup.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
-    # (desktop helper) the applications-menu entry
+    # the applications-menu entry
     desktop = sub.add_parser(
         "install-desktop", help="add photosim to your applications menu (and folders' Open with)"
     )
@@ -405,7 +405,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- (desktop helper) -------------------------------------------------------------
+# -- the applications-menu entry --------------------------------------------------
 def cmd_install_desktop(args: argparse.Namespace) -> int:
     """Write (or remove) the .desktop entry and icon under the user's XDG data dir."""
     from photosim import desktop

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 
+from photosim.models.embed import Backbone
+
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -215,22 +217,19 @@ def test_dropping_an_outside_photo_queries_without_adding_it(qtbot, window, fold
     assert window.library.photo(outside) is None
 
 
-class SlowBackbone:
+class SlowBackbone(Backbone):
     """The tiny model, but each batch waits for a permit from the test."""
 
     def __init__(self) -> None:
-        self.inner = make_tiny_backbone()
+        tiny = make_tiny_backbone()
+        super().__init__(module=tiny.module, key=tiny.key, input_size=tiny.input_size)
         self.permits = threading.Semaphore(0)
         self.calls = 0  # batches that reached the model
-        self.key, self.input_size, self.device = self.inner.key, self.inner.input_size, "cpu"
-
-    def prepare(self, image):
-        return self.inner.prepare(image)
 
     def embed(self, batch) -> np.ndarray:
         self.calls += 1
         self.permits.acquire(timeout=30)
-        return self.inner.embed(batch)
+        return super().embed(batch)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
+from photosim.models.embed import Backbone
+
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer
@@ -54,24 +56,21 @@ def new_window(qtbot, **options) -> MainWindow:
     return win
 
 
-class GatedBackbone:
+class GatedBackbone(Backbone):
     """The tiny model, but every batch waits for ``gate`` and then takes ``delay`` seconds."""
 
     def __init__(self, delay: float = 0.25) -> None:
-        self.inner = make_tiny_backbone()
+        tiny = make_tiny_backbone()
+        super().__init__(module=tiny.module, key=tiny.key, input_size=tiny.input_size)
         self.gate = threading.Event()
         self.delay = delay
         self.calls = 0
-        self.key, self.input_size, self.device = self.inner.key, self.inner.input_size, "cpu"
-
-    def prepare(self, image):
-        return self.inner.prepare(image)
 
     def embed(self, batch) -> np.ndarray:
         self.calls += 1
         self.gate.wait(20)
         time.sleep(self.delay)
-        return self.inner.embed(batch)
+        return super().embed(batch)
 
 
 class Ticker:
@@ -403,7 +402,7 @@ def test_the_app_shows_the_photos_of_a_scan_running_elsewhere(qtbot, folder, mon
 
 
 def test_with_the_real_scan_lock_the_app_shows_a_cli_scans_photos_after(qtbot, folder):
-    pytest.importorskip("photosim.library.locking")  # the scan lock (storage seam, issue 7)
+    pytest.importorskip("photosim.library.locking")  # the scan lock
     backbone = GatedBackbone(delay=0)
 
     def cli_scan() -> None:

@@ -10,7 +10,6 @@ import pytest
 from conftest import rotated_copy, write_photo
 
 from photosim.cli import main
-from photosim.library import facade as library
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def test_similar_inside_library_needs_no_model(folder, resnet18_weights, monkeyp
     def no_model(*a, **k):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(library, "load_backbone", no_model)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", no_model)
     assert main(["similar", str(folder / "img1.jpg"), "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results[0] == {"path": str(folder / "img1-copy.jpg"), "score": 1.0}

@@ -20,7 +20,6 @@ from photosim.cli import main
 from photosim.core.errors import WeightsMissing
 from photosim.dupes.calibrate import DEFAULT
 from photosim.library import Library
-from photosim.library import facade as library
 
 ROOT = Path(__file__).resolve().parents[1]
 # Never needed to answer from the cache: the model, decoders, the scan, a log file nobody
@@ -93,7 +92,7 @@ def test_duplicates_of_a_library_without_vectors_never_load_the_model(tmp_path, 
     def no_weights(*_args, **_kwargs):
         raise WeightsMissing("no weights here", expected=str(tmp_path / "weights.pth"))
 
-    monkeypatch.setattr(library, "load_backbone", no_weights)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", no_weights)
     with Library([folder], db, model="resnet18") as lib:
         assert list(lib.scan())[-1].model_error
     with Library(db_path=db, read_only=True) as lib:
@@ -122,7 +121,7 @@ def test_a_model_that_cannot_load_is_tried_again_only_once_the_weights_change(
         tries.append(1)
         raise WeightsMissing("no weights here", expected=str(weights))
 
-    monkeypatch.setattr(library, "load_backbone", no_weights)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", no_weights)
     assert main(["duplicates", "--db", str(db)]) == 0
     assert len(tries) == 1 and "Calibrating" in capsys.readouterr().err
     assert main(["duplicates", "--db", str(db)]) == 0

@@ -15,7 +15,6 @@ from photosim.cli import main
 from photosim.core.events import WeightsDownload
 from photosim.core.text import plural
 from photosim.library import Library
-from photosim.library import facade as library
 
 
 def tiny_load(*_args, **_kwargs):
@@ -25,7 +24,7 @@ def tiny_load(*_args, **_kwargs):
 @pytest.fixture
 def two_libraries(tmp_path, monkeypatch) -> tuple[Path, Path]:
     """Two scanned folders; the second was used last. A broken JPEG lies in the first."""
-    monkeypatch.setattr(library, "load_backbone", tiny_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", tiny_load)
     first, second = tmp_path / "first", tmp_path / "second"
     for seed in range(3):
         write_photo(first / "sub" / f"a{seed}.jpg", size=(200, 150), seed=seed)
@@ -91,7 +90,7 @@ def test_a_broken_jpeg_is_skipped_not_counted_as_a_photo(two_libraries, capsys):
 
 
 def test_scan_summary_counts_photos_and_skipped_with_plurals(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(library, "load_backbone", tiny_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", tiny_load)
     folder = tmp_path / "one"
     write_photo(folder / "only.jpg", size=(200, 150), seed=3)
     (folder / "bad.jpg").write_bytes(b"garbage")

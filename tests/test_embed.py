@@ -13,7 +13,7 @@ import torch
 import torchvision.models as tvm
 from PIL import Image
 
-from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsMissing
 from photosim.models.embed import expected_weights_file, letterbox, load_backbone, resolve_device
 
 
@@ -32,12 +32,12 @@ def test_weights_from_environment_variable(resnet18_weights, monkeypatch):
 
 
 def test_weights_of_another_architecture_are_refused_clearly(resnet18_weights):
-    with pytest.raises(WeightsUnavailable, match="do not fit resnet50"):
+    with pytest.raises(WeightsMissing, match="do not fit resnet50"):
         load_backbone("resnet50", weights=resnet18_weights, device="cpu")
 
 
 def test_missing_weights_message_names_the_file_and_both_remedies():
-    with pytest.raises(WeightsUnavailable) as info:
+    with pytest.raises(WeightsMissing) as info:
         load_backbone("resnet50", device="cpu")
     message = str(info.value)
     assert str(expected_weights_file("resnet50")) in message
@@ -140,7 +140,7 @@ def test_download_failures_say_what_went_wrong(monkeypatch, failure, words):
     import torchvision.models._api as api
 
     monkeypatch.setattr(api, "load_state_dict_from_url", fail)  # never the network in tests
-    with pytest.raises(WeightsUnavailable) as info:
+    with pytest.raises(WeightsMissing) as info:
         load_backbone("resnet18", device="cpu", download=True)
     message = str(info.value)
     assert words in message and "--weights FILE" in message
@@ -149,6 +149,6 @@ def test_download_failures_say_what_went_wrong(monkeypatch, failure, words):
 
 
 def test_missing_weights_message_does_not_start_with_photosim():
-    with pytest.raises(WeightsUnavailable) as info:
+    with pytest.raises(WeightsMissing) as info:
         load_backbone("resnet50", device="cpu")
     assert not str(info.value).lower().startswith("photosim")

@@ -59,7 +59,7 @@ def test_index_of_another_model_is_not_used(tmp_path):
     assert index.status("other") == "missing"
 
 
-# -- sizes, projection, atomic builds (index helper) ---------------------------
+# -- sizes, projection, atomic builds ---------------------------
 def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
     """Unit vectors around 50 centres, like photos of a few subjects."""
     rng = np.random.default_rng(seed)

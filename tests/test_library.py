@@ -11,7 +11,7 @@ import pytest
 from conftest import make_tiny_backbone, rotated_copy, write_photo
 from PIL import Image
 
-from photosim.core.errors import WeightsUnavailable
+from photosim.core.errors import WeightsMissing
 from photosim.library import Library
 
 
@@ -155,11 +155,11 @@ def test_similar_to_outside_file_does_not_add_it(folder, tmp_path):
 def test_without_weights_photos_are_listed_and_the_reason_reported(folder):
     lib = Library([folder], model="resnet18")
     events, done = scan_all(lib)
-    assert isinstance(done.model_error, WeightsUnavailable)
+    assert isinstance(done.model_error, WeightsMissing)
     assert "--weights" in str(done.model_error) and done.waiting == 7
     assert any(e.kind == "model_unavailable" for e in events)
     assert len(lib.photos()) == 7 and not any(p.has_vector for p in lib.photos())
-    with pytest.raises(WeightsUnavailable):
+    with pytest.raises(WeightsMissing):
         lib.ensure_backbone()
 
 

@@ -76,16 +76,17 @@ def test_precision_option_reaches_the_library(tmp_path, resnet18_weights, monkey
     from conftest import write_photo
 
     from photosim.cli import main
-    from photosim.library import facade as library
 
     seen = {}
-    real = library.load_backbone
+    from photosim.models import embed
+
+    real = embed.load_backbone
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(library, "load_backbone", spy)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", spy)
     write_photo(tmp_path / "p" / "a.jpg")
     argv = ["scan", str(tmp_path / "p"), "--model", "resnet18", "--weights",
             str(resnet18_weights), "--precision", "fp32"]  # fmt: skip

@@ -24,7 +24,6 @@ from photosim.core.errors import (
 )
 from photosim.core.events import FailKind
 from photosim.library import Library
-from photosim.library import facade as library
 from photosim.models.embed import Backbone, model_key
 from photosim.storage import migrations
 from photosim.storage.store import SCHEMA_VERSION, Store
@@ -37,7 +36,7 @@ def _fake_load(name="resnet50", weights=None, device="auto", download=None, **_o
 @pytest.fixture
 def fake_weights(monkeypatch):
     """`photosim` CLI runs get a tiny model under the ResNet's key (no weights, no network)."""
-    monkeypatch.setattr(library, "load_backbone", _fake_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
 
 
 def odd_names_folder(tmp_path: Path) -> tuple[Path, list[Path]]:
@@ -145,7 +144,7 @@ def test_summaries_add_up_after_a_weights_less_first_scan(tmp_path, monkeypatch,
         1,
     ) and "29 photos listed without a vector" in captured.out
     assert ": 29 photos, 1 skipped" in captured.out
-    monkeypatch.setattr(library, "load_backbone", _fake_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
     assert main(["scan", str(root)]) == 0
     out = capsys.readouterr().out
     c = counts(out)
@@ -170,7 +169,7 @@ def test_typed_errors_for_queries(tmp_path, monkeypatch, capsys):
     with pytest.raises(FolderMissing):
         next(Library([tmp_path / "gone"]).scan())
     lib.close()
-    monkeypatch.setattr(library, "load_backbone", _fake_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
     assert main(["scan", str(root), "--model", "resnet50"]) == 0
     capsys.readouterr()
     assert main(["similar", str(root / "p0.jpg"), "--model", "resnet18"]) == 2

@@ -24,7 +24,7 @@ class AutoTest(QObject):
         self._polls = 0
         window.signals.scan_finished.connect(self._on_scan_finished)
         window.signals.neighbours_ready.connect(self._on_neighbours)
-        # (desktop helper) the degraded state (no weights) is screenshotted too
+        # the degraded state (no weights) is screenshotted too
         window.signals.similarity_unavailable.connect(lambda _text: self._wait_for_thumbnails())
         QTimer.singleShot(int(self.script.get("timeout_s", 240) * 1000), self._give_up)
 

@@ -479,7 +479,7 @@ class MainWindow(SetupMixin, LibraryMixin, QMainWindow):
             scan.join(CLOSE_GRACE_S)
         super().closeEvent(event)
 
-    # -- duplicates (issue 8: the Duplicates tab beside the photos) ----------------
+    # -- duplicates (the Duplicates tab beside the photos) ----------------
     def _build_duplicates(self) -> None:
         """The grid area becomes a tab of "Photos | Duplicates"; View > Duplicates switches."""
         from PySide6.QtWidgets import QTabWidget

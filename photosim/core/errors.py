@@ -78,10 +78,6 @@ class WeightsMissing(PhotosimError):
         self.expected = expected
 
 
-# The name the engine used first; kept so older callers keep working.
-WeightsUnavailable = WeightsMissing
-
-
 class WeightsInvalid(WeightsMissing):
     """A weights file was given but is not a state dict of the selected model."""
 
@@ -131,10 +127,6 @@ class ReadOnlyLocation(PhotosimError):
             f"photosim cannot write its library at {shown(self.path)}; choose a writable "
             f"place with --db FILE (or PHOTOSIM_HOME=DIR)."
         )
-
-
-class DeviceError(PhotosimError):
-    """The compute device asked for is not there or failed."""
 
 
 class FailKind(StrEnum):

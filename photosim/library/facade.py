@@ -44,13 +44,6 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
 # decoding (PIL), scanning, locking and duplicate finding are imported where they are used.
 
 
-def load_backbone(*args, **kwargs) -> Backbone:
-    """:func:`photosim.models.embed.load_backbone`, imported on first use: torch loads only to embed."""
-    from photosim.models.embed import load_backbone as load
-
-    return load(*args, **kwargs)
-
-
 class Library:
     """Photos under ``roots`` and their cached vectors (see module docstring).
 
@@ -113,10 +106,12 @@ class Library:
         return self._model_key
 
     def ensure_backbone(self) -> Backbone:
-        """Load the model once; raises WeightsUnavailable with a message for people."""
+        """Load the model once; raises WeightsMissing with a message for people."""
         with self._backbone_lock:
             if self._backbone is None:
-                self._backbone = load_backbone(
+                from photosim.models import embed  # torch loads only to embed
+
+                self._backbone = embed.load_backbone(
                     self.model_name, self.weights, self.device, download=self.download,
                     precision=self.precision, announce=self.announce)  # fmt: skip
                 self._model_key = self._backbone.key
@@ -289,7 +284,7 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- duplicates (dupes helper) ------------------------------------------
+    # -- duplicates ------------------------------------------
     def duplicate_finder(
         self, references: Sequence[Path] = (), cancel=None, progress=None
     ) -> DuplicateFinder:
@@ -358,7 +353,7 @@ class Library:
             out.append(record.hash)
         return out
 
-    # -- (desktop helper) folders, weights and queries of several photos ----------
+    # -- folders, weights and queries of several photos ----------
     def add_root(self, folder: Path | str) -> Path:
         """Make ``folder`` part of this library (its photos join at the next scan)."""
         root = Path(folder).expanduser().resolve()
@@ -461,7 +456,7 @@ class Library:
         """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
         return self._neighbours(self.vector_of_image(image), k, exclude=None)
 
-    # -- (app-fast helper) what the app's grid lists --------------------------
+    # -- what the app's grid lists --------------------------
     def photo_listing(self) -> list[PhotoRow]:
         """Every photo as the grid lists it (light tuples, fast at 100k); :meth:`photo` for more."""
         return self.store.photo_listing(self.current_key())

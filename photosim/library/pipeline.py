@@ -200,14 +200,14 @@ class Pipeline:
     ) -> None:
         self.backbone = backbone
         self.have_vector = have_vector
-        device = getattr(getattr(backbone, "device", "cpu"), "type", "cpu")
+        device = backbone.device.type if backbone is not None else "cpu"
         planned_torch, planned_workers = plan_threads(None, device)
         self.workers = max(1, workers or planned_workers)
         env_threads = os.environ.get("PHOTOSIM_TORCH_THREADS", "")  # for measuring splits
         threads = torch_threads or (int(env_threads) if env_threads.isdigit() else planned_torch)
         self.torch_threads = max(1, threads)
-        sizer = getattr(backbone, "batch_size", None)  # tests inject duck-typed backbones
-        self.batch_size = max(1, sizer(batch_size) if callable(sizer) else batch_size)
+        sized = backbone.batch_size(batch_size) if backbone is not None else batch_size
+        self.batch_size = max(1, sized)
         # In flight at most: enough for two batches and every worker busy, never unbounded.
         self.window = max(2 * self.batch_size, 4 * self.workers)
         self._out: queue.Queue = queue.Queue()

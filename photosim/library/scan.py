@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.core.errors import WeightsUnavailable
+from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
@@ -418,7 +418,7 @@ class Scan:
             return None
         try:
             return self.get_backbone()
-        except WeightsUnavailable as exc:
+        except WeightsMissing as exc:
             self.ev.model_error = exc
             return None
 

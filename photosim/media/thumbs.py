@@ -54,7 +54,7 @@ def load_thumbnail(path: str | os.PathLike) -> Image.Image:
     return image
 
 
-# -- (desktop helper) keeping the cache to a size ---------------------------------
+# -- keeping the cache to a size ---------------------------------
 def cache_size() -> int:
     """Bytes the thumbnail cache uses on disk now."""
     return sum(size for _, size, _ in _cached_files())

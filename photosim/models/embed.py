@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsUnavailable
+from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsMissing
 from photosim.core.events import WeightsDownload
 from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
@@ -294,7 +294,7 @@ def _load_file(path: Path) -> object:
 
 def _state_dict_from_file(path: Path) -> dict:
     if not path.is_file():
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing ResNet state-dict file "
             f"with --weights FILE.",
             expected=str(path),
@@ -353,7 +353,7 @@ def _torchvision_state_dict(
                 expected=str(cached),
             ) from None
     if not download:
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             missing_weights_message(
                 name, "were not downloaded (downloads are off: --offline or PHOTOSIM_OFFLINE=1)"
             ),
@@ -365,7 +365,7 @@ def _torchvision_state_dict(
         state = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except Exception as exc:
         log.warning("downloading %s weights failed", name, exc_info=True)
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             missing_weights_message(name, _download_failure(exc)), expected=str(cached)
         ) from None
     return _as_state_dict(state, cached), weights.name
@@ -386,7 +386,7 @@ def load_backbone(
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
     ``download`` None allows it unless :func:`downloads_allowed` says no; ``announce`` is
     told what a download fetches before it starts.
-    Raises :class:`WeightsUnavailable` (missing) or :class:`WeightsInvalid` (unusable file).
+    Raises :class:`WeightsMissing` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
@@ -416,7 +416,7 @@ def load_backbone(
     return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)
 
 
-# -- (desktop helper) weights chosen in the app ----------------------------------
+# -- weights chosen in the app ----------------------------------
 def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     """Check that ``path`` is a state dict of ``model_name`` before anything uses it.
 
@@ -431,7 +431,7 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     name = shown(path.name)
     try:
         state = _state_dict_from_file(path)
-    except WeightsUnavailable:
+    except WeightsMissing:
         raise WeightsInvalid(
             f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
             f"(.pth) saved with torch.save(model.state_dict(), FILE).",

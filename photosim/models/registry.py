@@ -44,7 +44,7 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
     Precision is not part of it: fp32, bf16 and fp16 vectors agree (cosine > 0.999).
     Only torchvision's own weights need torchvision (to name them), which scans load anyway.
     """
-    from photosim.core.errors import WeightsUnavailable
+    from photosim.core.errors import WeightsMissing
 
     path = weights_from_env(weights)
     if path is None:
@@ -52,7 +52,7 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
 
         return f"{name}:{_weights_enum(name).name}"
     if not path.is_file():
-        raise WeightsUnavailable(
+        raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing {name} state-dict file "
             f"with --weights FILE.",
             expected=str(path),

@@ -377,7 +377,7 @@ class Store(VectorRows, DuplicateRows):
     def count(self, where: str = "1") -> int:
         return int(self.db.execute(f"select count(*) from photos where {where}").fetchone()[0])
 
-    # -- (desktop helper) folders leaving a library ---------------------------
+    # -- folders leaving a library ---------------------------
     def delete_under(self, folder: str | Path) -> int:
         """Forget the photos under ``folder`` (rows only: files on disk are untouched)."""
         prefix = _enc(str(folder).rstrip("/\\"))
@@ -389,7 +389,7 @@ class Store(VectorRows, DuplicateRows):
                 self.bump_version()
         return len(ids)
 
-    # -- (app-fast helper) the grid's lean listing -----------------------------
+    # -- the grid's lean listing -----------------------------
     def photo_listing(self, model_key: str | None = None) -> list[PhotoRow]:
         """What the app's grid shows of every photo, as light tuples (by id).
 
@@ -466,7 +466,7 @@ def _photo(row: dict) -> Photo:
     )  # fmt: skip
 
 
-# -- (app-fast helper) the grid's lean listing ------------------------------------
+# -- the grid's lean listing ------------------------------------
 class PhotoRow(NamedTuple):
     """One photo as the grid lists it (:meth:`Store.photo_listing`): no metadata beyond."""
 
