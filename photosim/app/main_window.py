@@ -47,12 +47,11 @@ from photosim.core import paths
 from photosim.core.errors import PhotosimError, shown
 from photosim.core.events import ScanProgress
 from photosim.library import Library
+from photosim.media import formats
 
 PREVIEW_SIDE = 1600
 CLOSE_GRACE_S = 1.5  # how long closing lets a cancelled scan finish its batch
-IMAGE_FILTER = (
-    "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif *.mpo);;All files (*)"
-)
+IMAGE_FILTER = formats.open_filter()
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.models.embed import Backbone

@@ -14,7 +14,6 @@ filters by thresholds in milliseconds.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ import numpy as np
 from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
-from photosim.core.errors import Cancelled, DecodeError
+from photosim.core.cancel import check_cancel, is_cancelled
+from photosim.core.errors import DecodeError
 from photosim.dupes.finder import LANE_CNN, LANE_PIXELS, Thresholds
 from photosim.media import pixels
 
@@ -77,17 +77,6 @@ def load_image(*args, **kwargs):
     return load(*args, **kwargs)
 
 
-def _cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
-def _check(cancel) -> None:
-    if _cancelled(cancel):
-        raise Cancelled()
-
-
 def load_nodes(store) -> list[Node]:
     """Readable photos grouped by content; hard links found by inode where content repeats."""
     by_hash: dict[str, Node] = {}
@@ -119,7 +108,7 @@ def ensure_fingerprints(
     missing = [n for n in nodes if n.hash not in have]
 
     def compute(node: Node) -> tuple[str, bytes] | None:
-        if _cancelled(cancel):
+        if is_cancelled(cancel):
             return None
         for path in node.paths:
             try:
@@ -136,8 +125,8 @@ def ensure_fingerprints(
             with store.atomic():
                 store.put_fingerprints(done)
             have.update(done)
-            _check(cancel)
-    _check(cancel)  # a stop asked for while fingerprinting (or before) ends here
+            check_cancel(cancel)
+    check_cancel(cancel)  # a stop asked for while fingerprinting (or before) ends here
     return have
 
 
@@ -185,7 +174,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     full = np.stack(vectors)
     del vectors
     reduced = reduce(full)
-    _check(cancel)
+    check_cancel(cancel)
     index = AnnoyIndex(reduced.shape[1], "angular")
     for j, vector in enumerate(reduced):
         index.add_item(j, vector)
@@ -194,7 +183,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     pairs = []
     for j in range(len(have)):
         if j % 4096 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
     index.unload()
     if not pairs:
@@ -232,7 +221,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
     out = []
     for j in range(len(present)):
         if j % 4096 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         items, dists = index.get_nns_by_item(j, k, include_distances=True)
         for other, d in zip(items, dists, strict=True):
             c = 1.0 - d * d / 2.0
@@ -275,7 +264,7 @@ def check_pairs(
 
     for n in np.flatnonzero(ok & (score < WHOLE_ACCEPT)):
         if n % 1024 == 0:
-            _check(cancel)
+            check_cancel(cancel)
         a, b = int(pairs[n, 0]), int(pairs[n, 1])
         s, t = pixels.match(prepared(a), prepared(b))
         if s > score[n]:

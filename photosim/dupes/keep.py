@@ -12,6 +12,8 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+from photosim.media import formats
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -39,8 +41,6 @@ class Candidate:
 
 
 KeepRule = Callable[[list[Candidate]], tuple[list[Candidate], str | None]]
-ORIGINAL_FORMATS = {"heic": 3, "heif": 3, "hif": 3, "dng": 3, "tif": 3, "tiff": 3,
-                    "jpg": 2, "jpeg": 2, "jpe": 2}  # fmt: skip
 
 
 def _best(cands: list[Candidate], value, tolerance: float) -> list[Candidate]:
@@ -72,8 +72,9 @@ def keep_sharper(cands):
 
 
 def keep_original(cands):
-    """HEIC/TIFF, then JPEG, over PNG or other exports; camera EXIF; a much larger file."""
-    best = _best(cands, lambda x: ORIGINAL_FORMATS.get(x.format, 1), 0.0)
+    """Camera RAW, then HEIC/AVIF/JXL/TIFF, then JPEG, over PNG or other exports (the format
+    table's ``original`` rank); camera EXIF; a much larger file."""
+    best = _best(cands, lambda x: formats.original_rank(x.path), 0.0)
     if len(best) < len(cands):
         return best, f"original format ({best[0].format.upper()})"
     best = [x for x in cands if x.node.camera] or cands

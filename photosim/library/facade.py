@@ -36,8 +36,8 @@ from photosim.storage.store import PhotoRow, Store
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
 
+    from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder, DupResult, Thresholds
-    from photosim.library.scan import CancelFlag
     from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while

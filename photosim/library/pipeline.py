@@ -145,7 +145,7 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
         # One read when the file fits in memory; a huge file is streamed twice instead.
         data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
         digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
-        meta = read_metadata(io.BytesIO(data) if data is not None else job.path)
+        meta = read_metadata(io.BytesIO(data) if data is not None else job.path, name)
         if digest in have_vector:
             return Work(job, digest, meta)
         if backbone is None:  # no model: still decoded (small), so a broken file is a skip

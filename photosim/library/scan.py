@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,74 +20,31 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photosim.core.cancel import CancelFlag, is_cancelled
 from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
-from photosim.media.decode import IMAGE_EXTENSIONS, sniff_image
+from photosim.media import formats
+from photosim.media.decode import sniff_image
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
 if TYPE_CHECKING:
     from photosim.models.embed import Backbone
 
-# Extensions that are never photos: not even sniffed.
-NOT_PHOTOS = frozenset(
-    [
-        ".mp4",
-        ".mov",
-        ".avi",
-        ".mkv",
-        ".m4v",
-        ".3gp",
-        ".mts",
-        ".wmv",
-        ".mp3",
-        ".wav",
-        ".aac",
-        ".m4a",
-        ".xmp",
-        ".json",
-        ".txt",
-        ".md",
-        ".pdf",
-        ".doc",
-        ".docx",
-        ".xls",
-        ".zip",
-        ".gz",
-        ".7z",
-        ".rar",
-        ".db",
-        ".db-wal",
-        ".db-shm",
-        ".annoy",
-        ".ini",
-        ".html",
-        ".xml",
-        ".csv",
-        ".log",
-        ".py",
-        ".pp3",
-        ".dop",
-        ".aae",
-        ".thm",
-        ".lrv",
-    ]
-)
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 WALK_CHUNK = 500  # found files looked up and listed per transaction
 
-CancelFlag = Callable[[], bool] | threading.Event | None
-
 
 def is_candidate(name: str, path: str) -> bool:
-    """A photo by its extension, or by its first bytes when the extension says nothing."""
+    """A photo by its extension (the format table), or by its first bytes when the extension
+    says nothing; sidecars, videos and documents are never photos."""
     if name.startswith("."):
         return False
-    ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
-        return True
-    return ext not in NOT_PHOTOS and sniff_image(path)
+    role = formats.role_of(name)
+    if role is not None:
+        return role is formats.Role.PHOTO
+    return sniff_image(path)
 
 
 class Walk:
@@ -244,12 +200,6 @@ class _Done:
     extras: dict = field(default_factory=dict)  # pipeline.photo_extras(), e.g. a fingerprint
 
 
-def _is_cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
 class _Rate:
     """Photos per second over the last few dozen completions (for rate and ETA)."""
 
@@ -390,10 +340,10 @@ class Scan:
         self.generation = self.store.begin_scan()
         for event in self._walk():
             yield event
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 yield self._event(ScanKind.DONE, cancelled=True)
                 return
-        if _is_cancelled(cancel):
+        if is_cancelled(cancel):
             yield self._event(ScanKind.DONE, cancelled=True)
             return
         self.vanished, removed = self._sweep(self.unreadable)
@@ -427,14 +377,14 @@ class Scan:
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip
-        for item in pipe.run(jobs, lambda: _is_cancelled(cancel)):
+        for item in pipe.run(jobs, lambda: is_cancelled(cancel)):
             if isinstance(item, Embedded):
                 yield from self._flush(item)
             elif isinstance(item, Notice):
                 yield self._event(ScanKind.NOTICE, reason=item.message)
             else:
                 yield self._record(self._done(item), vanished, self.have_vector)
-        return _is_cancelled(cancel)
+        return is_cancelled(cancel)
 
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
         """Store a batch of vectors and their photos' rows, in one transaction."""

@@ -8,15 +8,18 @@ enough: about eight times faster than a full decode of a 12 MP photo.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import stat
 from typing import BinaryIO
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from photosim.core.errors import DecodeError, FailKind, shown
+from photosim.media import colour, formats
+from photosim.media.raw import decode_raw
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -42,49 +45,19 @@ try:  # HEIC/HEIF from phones; optional at runtime, required by pyproject.
 except ImportError:  # pragma: no cover - pillow-heif is a dependency
     HEIF = False
 
-IMAGE_EXTENSIONS = frozenset(
-    [
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".jfif",
-        ".png",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".bmp",
-        ".gif",
-        ".mpo",
-        ".heic",
-        ".heif",
-        ".hif",
-        ".avif",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".pnm",
-    ]
-)
+with contextlib.suppress(ImportError):  # JPEG XL; pillow-jxl-plugin is a dependency
+    import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
+
+if not features.check("avif"):  # pragma: no cover - Pillow >= 11.3 reads AVIF itself
+    with contextlib.suppress(ImportError):
+        import pillow_avif  # noqa: F401  (an older Pillow with pillow-avif-plugin installed)
+
+# Every photo extension of the format table (photosim.media.formats).
+IMAGE_EXTENSIONS = formats.photo_extensions()
 
 # Refuse decompression bombs, but allow real panoramas (~ 32k x 16k).
 MAX_PIXELS = 512_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-_MAGIC = (
-    b"\xff\xd8\xff",  # JPEG / MPO
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"II*\x00",  # TIFF little-endian
-    b"MM\x00*",  # TIFF big-endian
-    b"BM",
-    b"P1",
-    b"P2",
-    b"P3",
-    b"P4",
-    b"P5",
-    b"P6",
-)
 
 
 def sniff_image(path: str | os.PathLike) -> bool:
@@ -94,17 +67,10 @@ def sniff_image(path: str | os.PathLike) -> bool:
     """
     try:
         with open_photo(path) as f:
-            head = f.read(32)
+            head = f.read(formats.SNIFF_BYTES)
     except (DecodeError, OSError):
         return False
-    if head.startswith(_MAGIC):
-        return True
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return True
-    # ISO-BMFF (HEIC/HEIF/AVIF): ....ftypheic etc.
-    return head[4:8] == b"ftyp" and head[8:12] in {
-        b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif",
-    }  # fmt: skip
+    return formats.by_content(head) is not None
 
 
 # -- opening files safely -------------------------------------------------------
@@ -281,10 +247,21 @@ def shrink(image: Image.Image, max_side: int | None) -> Image.Image:
     return image
 
 
+# Enough of a file's start for any signature and for the colour box of an AVIF/HEIF.
+_HEAD_BYTES = 4096
+
+
 def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Image:
     """Decode an open file (or ``BytesIO``) of ``size`` bytes; failures become typed DecodeErrors."""
     if size == 0:
         raise DecodeError(name, "an empty file (0 bytes)", FailKind.NOT_AN_IMAGE)
+    try:
+        head = f.read(_HEAD_BYTES)  # the signature, and an ISO-BMFF file's colour box
+        f.seek(0)
+    except OSError as exc:
+        raise os_error(name, exc) from None
+    if formats.decoder_for(name, head) is formats.Decoder.RAW:
+        return decode_raw(f, name, max_side)
     try:
         with Image.open(f) as im:
             if im.width * im.height > MAX_PIXELS:
@@ -295,7 +272,11 @@ def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Im
                 im.draft("RGB", (max_side, max_side))
             orientation = _orientation(im)
             im.load()
-            image = to_rgb(im)
+            icc = im.info.get("icc_profile")
+            image = colour.to_srgb(im, icc) if im.mode == "CMYK" else im
+            image = shrink(to_rgb(image), max_side)  # colours converted on what is kept
+            if image.mode != "CMYK":
+                image = colour.to_srgb(image, icc, head)
             if image is im:
                 image = im.copy()
     except UnidentifiedImageError:

@@ -18,7 +18,9 @@ from PIL import Image
 
 import photosim.media.decode  # noqa: F401  (registers the HEIF opener with Pillow)
 from photosim.core.errors import DecodeError
+from photosim.media import formats
 from photosim.media.decode import open_photo, upright_size
+from photosim.media.raw import raw_size
 
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
@@ -79,17 +81,21 @@ def _orientation(tags: dict) -> int | None:
     return value if value in range(1, 9) else None
 
 
-def read_metadata(path: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
-    """Keys taken, make, model, orientation, width, height (upright), lat, lon; None when unknown.
+def read_metadata(
+    path: str | os.PathLike | bytes | BinaryIO, name: str | None = None
+) -> dict[str, Any]:
+    """Keys taken, make, model, lens, orientation, width, height (upright), lat, lon; None when unknown.
 
     The file is opened once, only if it is a regular file; any name works
     (surrogate-escaped ``str`` or ``bytes``); ``path`` may also be a binary file
-    object (``BytesIO`` of bytes the scan already read). Warnings about broken EXIF go to
+    object (``BytesIO`` of bytes the scan already read), then ``name`` is the file's name
+    (a camera RAW is told by it). Warnings about broken EXIF go to
     the log (see ``photosim.core.log``), never to the terminal once logging is set up.
     """
     meta: dict[str, Any] = dict.fromkeys(
-        ("taken", "make", "model", "orientation", "width", "height", "lat", "lon")
+        ("taken", "make", "model", "lens", "orientation", "width", "height", "lat", "lon")
     )
+    name = name or ("" if hasattr(path, "read") else os.fsdecode(path))
     if hasattr(path, "read"):  # bytes the scan already read (a BytesIO): not closed here
         f = path
         f.seek(0)
@@ -106,15 +112,33 @@ def read_metadata(path: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
         meta["model"] = _text(tags, "Image Model")
         meta["orientation"] = _orientation(tags)
         meta["lat"], meta["lon"] = _gps(tags)
+        meta["lens"] = _text(tags, "EXIF LensModel")
+        if formats.decoder_for(name, _head(f)) is formats.Decoder.RAW:
+            found = raw_size(f)  # the TIFF Pillow sees in a RAW is a preview's size
+            if found is not None:
+                width, height, flip = found
+                meta["orientation"] = meta["orientation"] or flip
+                meta["width"], meta["height"] = upright_size(width, height, meta["orientation"])
+            return meta
         try:
             f.seek(0)
             with Image.open(f) as im:
                 if meta["orientation"] is None:
                     meta["orientation"] = _pillow_orientation(im)
-                meta["width"], meta["height"] = upright_size(*im.size, meta["orientation"])
+                # HEIF's decoder turns the photo itself (``original_orientation``): its size is upright
+                turned = None if "original_orientation" in im.info else meta["orientation"]
+                meta["width"], meta["height"] = upright_size(*im.size, turned)
         except Exception:  # not decodable: the scan records why when it decodes
             pass
     return meta
+
+
+def _head(f: BinaryIO) -> bytes:
+    try:
+        f.seek(0)
+        return f.read(formats.SNIFF_BYTES)
+    except OSError:
+        return b""
 
 
 def _exif_tags(f: BinaryIO) -> dict:

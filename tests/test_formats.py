@@ -1,0 +1,154 @@
+"""The format table, camera RAW, AVIF/JPEG XL/HEIC: what each shared file becomes."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photosim.core.errors import DecodeError, FailKind
+from photosim.dupes.keep import Candidate, keep_original
+from photosim.library.scan import is_candidate, walk
+from photosim.media import formats
+from photosim.media.decode import decode_bytes, load_image
+from photosim.media.metadata import read_metadata
+
+TIFF_HEAD = b"II*\x00" + bytes(28)
+JPEG_HEAD = b"\xff\xd8\xff\xe0" + bytes(28)
+
+
+def test_one_row_per_format_tells_names_and_content():
+    assert formats.by_extension("IMG_1.CR3").decoder is formats.Decoder.RAW
+    assert formats.by_extension("a.jxl").name == "JPEG XL"
+    assert formats.by_content(b"\x00\x00\x00\x18ftypcrx ").decoder is formats.Decoder.RAW
+    assert formats.by_content(b"\x00\x00\x00\x1cftypavif").name == "AVIF"
+    assert formats.by_content(b"\xff\x0a\xfa").name == "JPEG XL"
+    assert formats.by_content(b"FUJIFILMCCD-RAW 0201").decoder is formats.Decoder.RAW
+    assert formats.by_content(b"<x:xmpmeta") is None
+    # TIFF-based RAWs are told from a TIFF by name; content wins over any other wrong name
+    assert formats.decoder_for("x.nef", TIFF_HEAD) is formats.Decoder.RAW
+    assert formats.decoder_for("x.tif", TIFF_HEAD) is formats.Decoder.PILLOW
+    assert formats.decoder_for("x.dng", JPEG_HEAD) is formats.Decoder.PILLOW
+    assert formats.decoder_for("x.png", JPEG_HEAD) is formats.Decoder.PILLOW
+
+
+def test_walk_lists_photos_only():
+    for name in ("a.cr2", "a.ARW", "a.raf", "a.jxl", "a.avif", "a.heic", "a.jpg"):
+        assert is_candidate(name, "/nonexistent/" + name)
+    for name in ("a.xmp", "a.jpg.xmp", "a.aae", "a.MOV", "a.mp4", "a.jpg.json", "a.pdf"):
+        assert not is_candidate(name, "/nonexistent/" + name)
+
+
+def test_open_filter_and_keep_rank_come_from_the_table():
+    pattern = formats.open_filter()
+    for ext in ("*.jpg", "*.cr3", "*.nef", "*.jxl", "*.avif", "*.heic", "*.dng"):
+        assert ext in pattern
+    assert "*.mov" not in pattern and "*.xmp" not in pattern
+    ranks = [formats.original_rank(n) for n in ("a.cr2", "a.heic", "a.jpg", "a.png")]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] > ranks[1] > ranks[2] > ranks[3]
+
+
+class _Node:
+    width = height = 4000
+    sharpness = None
+    camera = True
+    size = 1000
+    taken = (None,)
+    mtime = (0.0,)
+
+
+def test_keep_rule_prefers_the_raw():
+    cands = [Candidate(0, 0, Path(f"/p/a.{ext}"), _Node(), False, False) for ext in ("jpg", "nef")]
+    best, reason = keep_original(cands)
+    assert [c.path.name for c in best] == ["a.nef"] and "NEF" in reason
+
+
+# -- the shared RAW files: what LibRaw reads of each -----------------------------------
+# (file, decodes?, fail kind, words in the reason)
+RAW_EXPECTED = [
+    ("CanonRaw.cr2", False, FailKind.NOT_AN_IMAGE, "LibRaw cannot open"),
+    ("CanonRaw.cr3", False, FailKind.DAMAGED, "damaged or cut short"),
+    ("DNG.dng", False, FailKind.DAMAGED, "blank"),  # never its 8-pixel TIFF preview
+    ("Nikon.nef", False, FailKind.DAMAGED, "damaged or cut short"),
+    ("FujiFilm.raf", True, None, None),  # sensor data cut: its 160x120 preview
+    ("Panasonic.rw2", True, None, None),  # 8x8 preview: a half-size demosaic
+]
+
+
+@pytest.mark.parametrize(("name", "decodes", "kind", "words"), RAW_EXPECTED)
+def test_shared_raw_files(shared_photos: Path, name, decodes, kind, words):
+    path = shared_photos / "raw" / name
+    if decodes:
+        image = load_image(path, max_side=320)
+        assert image.mode == "RGB" and max(image.size) >= 160
+        assert decode_bytes(path.read_bytes(), name, max_side=320).size == image.size
+    else:
+        with pytest.raises(DecodeError) as err:
+            load_image(path, max_side=320)
+        assert err.value.kind == kind and words in err.value.reason
+
+
+def test_raw_metadata(shared_photos: Path):
+    nef = read_metadata(shared_photos / "raw" / "Nikon.nef")
+    assert (nef["make"], nef["taken"]) == ("NIKON CORPORATION", "2004-06-09T16:02:35")
+    assert (nef["width"], nef["height"]) == (3039, 2014)  # the sensor's, not the preview's
+    dng = read_metadata(io.BytesIO((shared_photos / "raw" / "DNG.dng").read_bytes()), "DNG.dng")
+    assert (dng["width"], dng["height"]) == (3474, 2314)
+
+
+def test_raw_folder_walk_skips_the_sidecar(shared_photos: Path, tmp_path: Path):
+    shutil.copytree(shared_photos / "raw", tmp_path / "raw")
+    names = sorted(Path(p).name for p, _ in walk([tmp_path]))
+    assert "XMP.xmp" not in names and len(names) == 6
+
+
+# -- modern formats: upright, sRGB ---------------------------------------------------------
+MODERN_UPRIGHT = {
+    "8bit-sRGB.avif": (1617, 1080),
+    "10bit-HDR-P3-nclx.avif": (3681, 5594),
+    "8bit-sRGB.jxl": (1440, 1080),
+    "16bit-HDR-P3-nclx.jxl": (5667, 3685),
+    "IMG_2682.heic": (4032, 3024),
+    "samsung-one-ui-6.heic": (3000, 4000),
+    "portrait-orientation-6.jpg": (840, 700),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODERN_UPRIGHT))
+def test_modern_files_decode_upright(shared_photos: Path, name):
+    path = shared_photos / "modern" / name
+    image = load_image(path, max_side=400)
+    w, h = MODERN_UPRIGHT[name]
+    assert image.mode == "RGB" and (image.width > image.height) == (w > h)
+    meta = read_metadata(path)
+    assert (meta["width"], meta["height"]) == (w, h)
+
+
+def _chroma(image: Image.Image) -> float:
+    a = np.asarray(image, dtype=np.float32)
+    return float((a.max(2) - a.min(2)).mean())
+
+
+def test_hdr_p3_avif_is_tone_mapped_not_washed_out(shared_photos: Path):
+    """A PQ/Display-P3 AVIF shown as raw code values is grey and flat; converted it has colour."""
+    path = shared_photos / "modern" / "10bit-HDR-P3-nclx.avif"
+    shown = load_image(path, max_side=300)
+    with Image.open(path) as im:
+        naive = im.convert("RGB").resize(shown.size)
+    assert _chroma(shown) > 1.5 * _chroma(naive)
+    assert 40 < np.asarray(shown).mean() < 200  # neither black nor blown out
+
+
+def test_sdr_files_keep_their_colours(shared_photos: Path):
+    """An sRGB AVIF (nclx 1/13) is shown as decoded: no conversion, no tone mapping."""
+    path = shared_photos / "modern" / "8bit-sRGB.avif"
+    with Image.open(path) as im:
+        naive = im.convert("RGB")
+        naive.thumbnail((300, 300))
+    shown = load_image(path, max_side=300)
+    diff = np.abs(np.asarray(shown, dtype=np.int16) - np.asarray(naive.resize(shown.size)))
+    assert diff.mean() < 3
