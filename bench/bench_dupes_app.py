@@ -65,7 +65,7 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        view._on_grouped((view.finder, result))
+        view._on_grouped((view.finder, result, []))
         app.processEvents()  # the table paints its visible rows
         times.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         return commands[command](args)
     except PhotosimError as exc:
         _say(exc)
+        return 2
+    except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
+        from photosim.storage.store import explain
+
+        explained = explain(exc, getattr(args, "db", None) or "your library")
+        if explained is None:
+            raise
+        _say(explained)
         return 2
     except KeyboardInterrupt:
         print(

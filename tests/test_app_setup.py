@@ -180,14 +180,15 @@ def slow_server():
 
 
 def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server):
-    from photosim.models.embed import expected_weights_file
+    from photosim.models.weights import expected_weights_file
 
     win = degraded_window(qtbot, folder)
     dialog = win.download_weights(url=slow_server)
     qtbot.waitUntil(lambda: dialog.bar.value() > 0, timeout=20_000)
     assert "MB" in dialog.label.text()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
-    assert not dialog.isVisible() and not dialog.worker.isRunning()
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.worker.running(), timeout=20_000)  # stops in the background
     target = expected_weights_file("resnet18")
     assert not target.exists() and not list(target.parent.glob(".*.part"))
     assert win.model_error and win.library.weights is None and not win.scanning()

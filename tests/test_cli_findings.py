@@ -122,21 +122,25 @@ def test_the_weights_download_is_announced_before_it_starts(tmp_path, monkeypatc
     """First use with a network: one line says what is fetched, how big and where, then fetches."""
     import torchvision.models as tvm
 
-    from photosim.models import embed
+    from photosim.models import weights
 
     monkeypatch.delenv("PHOTOSIM_NO_DOWNLOAD")
     fetched = []
 
-    def fake_fetch(self, *args, **kwargs):
-        fetched.append(self.url)
-        return tvm.resnet18(weights=None).state_dict()
+    def fake_fetch(url, dest, *args, **kwargs):
+        import torch
 
-    monkeypatch.setattr(tvm.ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fake_fetch)
+        fetched.append(url)
+        dest.parent.mkdir(parents=True)
+        torch.save(tvm.resnet18(weights=None).state_dict(), dest)
+        return True
+
+    monkeypatch.setattr("photosim.models.weights.download", fake_fetch)
     folder = tmp_path / "p"
     write_photo(folder / "a.jpg", size=(200, 150))
     assert main(["scan", str(folder), "--model", "resnet18"]) == 0
     err = capsys.readouterr().err
-    plan = embed.weights_download("resnet18")
+    plan = weights.weights_download("resnet18")
     assert fetched == [plan.url]
     line = next(x for x in err.splitlines() if "downloading" in x)
     assert plan.url in line and str(plan.target) in line and f"({plan.megabytes:.0f} MB)" in line
@@ -151,9 +155,7 @@ def test_offline_forbids_the_download(tmp_path, monkeypatch, capsys, how):
     def no_fetch(*_a, **_k):
         raise AssertionError("downloaded while offline")
 
-    import torchvision.models as tvm
-
-    monkeypatch.setattr(tvm.ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict", no_fetch)
+    monkeypatch.setattr("photosim.models.weights.download", no_fetch)
     folder = tmp_path / "p"
     write_photo(folder / "a.jpg", size=(200, 150))
     args = ["scan", str(folder), "--model", "resnet18"]
@@ -167,9 +169,9 @@ def test_offline_forbids_the_download(tmp_path, monkeypatch, capsys, how):
 
 
 def test_weights_download_plan_names_size_and_target():
-    from photosim.models import embed
+    from photosim.models import weights
 
-    plan = embed.weights_download("resnet50")
+    plan = weights.weights_download("resnet50")
     assert isinstance(plan, WeightsDownload)
     assert plan.url.startswith("https://") and plan.target.name in plan.url
     assert plan.megabytes is not None and 90 < plan.megabytes < 110

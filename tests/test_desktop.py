@@ -18,7 +18,7 @@ from photosim.cli import main
 from photosim.core.errors import WeightsInvalid
 from photosim.library import Library
 from photosim.media import thumbs
-from photosim.models.embed import validate_weights
+from photosim.models.weights import validate_weights
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import torchvision.models as tvm
 from PIL import Image
 
 from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsMissing
-from photosim.models.embed import expected_weights_file, letterbox, load_backbone, resolve_device
+from photosim.models.embed import letterbox, load_backbone, resolve_device
+from photosim.models.weights import expected_weights_file
 
 
 def test_weights_file_gives_unit_vectors_of_the_model_dimension(resnet18_weights):
@@ -137,9 +138,7 @@ def test_download_failures_say_what_went_wrong(monkeypatch, failure, words):
     def fail(*args, **kwargs):
         raise failure
 
-    import torchvision.models._api as api
-
-    monkeypatch.setattr(api, "load_state_dict_from_url", fail)  # never the network in tests
+    monkeypatch.setattr("photosim.models.weights.download", fail)  # never the network in tests
     with pytest.raises(WeightsMissing) as info:
         load_backbone("resnet18", device="cpu", download=True)
     message = str(info.value)

@@ -97,7 +97,7 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path, monkeypatch):
     conn = sqlite3.connect(tmp_path / "lib.db")
     tables = {r[0] for r in conn.execute("select name from sqlite_master")}
     assert "half_done" not in tables
-    assert "999_b" not in {r[0] for r in conn.execute("select name from _migrations")}
+    assert "999_b" not in {r[0] for r in conn.execute("select name from _sqlite_migrations")}
 
 
 def _snapshot(db: Path) -> dict[str, bytes]:
@@ -193,7 +193,7 @@ def test_failures_are_typed_and_stored_with_their_kind(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["garbage", "foreign"])
-def test_corrupt_or_foreign_library_is_moved_aside(tmp_path, fake_weights, capsys, content):
+def test_a_file_not_ours_is_refused_and_left_untouched(tmp_path, fake_weights, capsys, content):
     root = tmp_path / "photos"
     write_photo(root / "p.jpg")
     db = tmp_path / "lib" / "library.db"
@@ -206,13 +206,35 @@ def test_corrupt_or_foreign_library_is_moved_aside(tmp_path, fake_weights, capsy
         conn.commit()
         conn.close()
     original = db.read_bytes()
+    for argv in (["info", "--db", str(db)], ["scan", str(root), "--db", str(db)],
+                 ["duplicates", "--db", str(db)]):  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("photosim:") == 1 and "left it untouched" in err, err
+    assert db.read_bytes() == original
+    assert sorted(p.name for p in db.parent.iterdir()) == ["library.db"]
+
+
+def test_a_damaged_library_of_ours_is_moved_aside(tmp_path, fake_weights, capsys):
+    root = tmp_path / "photos"
+    write_photo(root / "p.jpg")
+    db = tmp_path / "lib" / "library.db"
+    assert main(["scan", str(root), "--db", str(db)]) == 0
+    data = bytearray(db.read_bytes())
+    data[100:] = b"\xee" * (len(data) - 100)  # our header (application_id), pages destroyed
+    db.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    original = db.read_bytes()
+    capsys.readouterr()
     assert main(["info", "--db", str(db)]) == 2  # a query never moves anything
     assert "damaged or not a photosim library" in capsys.readouterr().err
     assert db.read_bytes() == original
     assert main(["scan", str(root), "--db", str(db)]) == 0
     err = capsys.readouterr().err
     assert err.count("photosim:") == 1 and "moved to" in err
-    aside = [p for p in db.parent.iterdir() if ".damaged-" in p.name]
+    aside = [p for p in db.parent.iterdir() if p.name.startswith("library.db.damaged-")]
+    aside = [p for p in aside if not p.name.endswith(("-wal", "-shm"))]
     assert len(aside) == 1 and aside[0].read_bytes() == original
     with Library(db_path=db, read_only=True) as lib:
         assert lib.info()["embedded"] == 1 and lib.store.integrity_ok()
@@ -227,7 +249,10 @@ def test_newer_schema_is_refused(tmp_path, capsys):
     db = tmp_path / "lib.db"
     store = Store(db)
     with store.atomic() as conn:
-        conn.execute("insert into _migrations values ('999_from_the_future', 0)")
+        conn.execute(
+            "insert into _sqlite_migrations (migration_set, name, applied_at) "
+            "values ('photosim', '999_from_the_future', '0')"
+        )
         conn.execute("pragma user_version = 999")
     store.close()
     with pytest.raises(SchemaTooNew) as info:

@@ -11,10 +11,10 @@ from photosim.storage.store import SCHEMA_VERSION, Store, migrate
 
 def test_migrations_run_once_and_are_recorded(tmp_path):
     store = Store(tmp_path / "lib.db")
-    names = [r["name"] for r in store.db["_migrations"].rows]
+    names = [r["name"] for r in store.db["_sqlite_migrations"].rows]
     assert len(names) == SCHEMA_VERSION
     assert migrate(store.db) == SCHEMA_VERSION  # a second run applies nothing new
-    assert [r["name"] for r in store.db["_migrations"].rows] == names
+    assert [r["name"] for r in store.db["_sqlite_migrations"].rows] == names
     assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 

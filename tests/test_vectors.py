@@ -31,9 +31,10 @@ def test_vectors_round_trip_within_float16_tolerance(tmp_path):
 def test_migration_converts_float32_rows(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    for name, step in migrations.pending_steps(conn)[:3]:  # a library from before float16
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at FLOAT)")
+    for name, step in migrations.MIGRATIONS[:3]:  # a library from before float16
         step(conn)
-        migrations.record(conn, name)
+        conn.execute("INSERT INTO _migrations VALUES (?, 0)", [name])
     v = np.linspace(-1, 1, 64, dtype=np.float32)
     conn.execute("insert into vectors values ('h', 'm', ?)", [v.tobytes()])
     conn.commit()

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
-    from photosim.models.embed import Backbone
+    from photosim.api import Backbone
 
 
 def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",

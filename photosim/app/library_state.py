@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+from photosim.api import Library, known_db_for
 from photosim.app import messages
 from photosim.app.browse.models import DateKeyRole, History, Listing, listing
 from photosim.app.workers import ScanBatch, Worker, retire, scan_job
 from photosim.core.errors import LibraryBusy, shown
 from photosim.core.events import ScanKind, ScanProgress
-from photosim.library import Library, known_db_for
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
 )
 
+from photosim.api import Library, open_filter
 from photosim.app import messages
 from photosim.app.browse.delegate import resource_path
 from photosim.app.browse.models import History, NeighbourModel, PhotoModel, PhotoProxy
@@ -46,15 +47,13 @@ from photosim.app.workers import Runner, Worker, neighbours_job, preview_job
 from photosim.core import paths
 from photosim.core.errors import PhotosimError, shown
 from photosim.core.events import ScanProgress
-from photosim.library import Library
-from photosim.media import formats
 
 PREVIEW_SIDE = 1600
 CLOSE_GRACE_S = 1.5  # how long closing lets a cancelled scan finish its batch
-IMAGE_FILTER = formats.open_filter()
+IMAGE_FILTER = open_filter()
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
-    from photosim.models.embed import Backbone
+    from photosim.api import Backbone
 
 
 def app_settings() -> QSettings:

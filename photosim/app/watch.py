@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from photosim.api import Library
 from photosim.app.workers import Worker
-from photosim.library import Library
 
 WATCH_EVERY_MS = 3000
 RETRY_EVERY = 5  # polls
@@ -20,7 +20,7 @@ RETRY_EVERY = 5  # polls
 
 def stamp(library: Library) -> tuple[str | None, int]:
     """What changes when a scan writes: the library's version and its number of photos."""
-    return library.store.get_meta("library_version"), library.store.count()
+    return library.change_stamp()
 
 
 class LibraryWatch(QObject):

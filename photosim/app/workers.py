@@ -33,10 +33,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from photosim.api import Library, load_image
 from photosim.core.errors import DecodeError, NotEmbedded, PhotosimError
 from photosim.core.events import Photo, ScanKind, ScanProgress
-from photosim.library import Library
-from photosim.media.decode import load_image
 
 log = logging.getLogger(__name__)
 

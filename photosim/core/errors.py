@@ -129,6 +129,42 @@ class ReadOnlyLocation(PhotosimError):
         )
 
 
+class NotALibrary(PhotosimError):
+    """``--db`` (or the place a library should be) names something that is not provably a
+    photosim library: a photo, a text file, another program's database, a folder, a FIFO.
+    photosim refuses it and leaves it untouched (nothing renamed, written or created)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path, self.reason = os.fspath(path), reason
+        super().__init__(
+            f"{shown(self.path)} {reason}, so photosim left it untouched; pass a photosim "
+            f"library file or a new file name with --db."
+        )
+
+
+class LibraryUnreadable(PhotosimError):
+    """The disk could not read or write the library file (an I/O error)."""
+
+    def __init__(self, path: str | os.PathLike, detail: str = "") -> None:
+        self.path, self.detail = os.fspath(path), detail
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The disk failed reading or writing the library {shown(self.path)}{why}; check "
+            f"the disk, then run the command again."
+        )
+
+
+class DiskFull(PhotosimError):
+    """A write failed because the disk (or the folder's quota) is full; nothing was lost."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        super().__init__(
+            f"The disk holding {shown(self.path)} is full; free some space and run the "
+            f"command again (what was saved before is kept)."
+        )
+
+
 class FailKind(StrEnum):
     """Why a file could not be read as a photo: for code to tell failures apart.
 

@@ -390,9 +390,7 @@ class Library:
         model = model or self.model_name
         if weights is not None:
             if check:
-                from photosim.models.embed import (
-                    validate_weights,  # torch: only when weights change
-                )
+                from photosim.models.weights import validate_weights  # torch: only now
 
                 validate_weights(weights, model)
             weights = str(Path(weights).expanduser().resolve())
@@ -468,6 +466,10 @@ class Library:
     def photo_listing_earliest(self, limit: int) -> list[PhotoRow]:
         """The photos that may come first by date (up to 3 x ``limit``, unordered; fast)."""
         return self.store.photo_listing_earliest(self.current_key(), limit)
+
+    def change_stamp(self) -> tuple[str | None, int]:
+        """What changes when a scan writes (its version, its number of photos): cheap to poll."""
+        return self.store.get_meta("library_version"), self.store.count()
 
     def photo_count(self) -> int:
         """How many photos the library lists (skipped files included)."""

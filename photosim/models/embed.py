@@ -9,12 +9,8 @@ that needs no model imports :mod:`photosim.models.registry` instead.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import platform
-import socket
-import urllib.error
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -25,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from photosim.core.errors import PhotosimError, WeightsInvalid, WeightsMissing
+from photosim.core.errors import PhotosimError, WeightsInvalid
 from photosim.core.events import WeightsDownload
 from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
@@ -34,8 +30,10 @@ from photosim.models.registry import (  # re-exported: the torch-free names
     downloads_allowed,
     file_digest,
     model_key,
+    weights_enum,
     weights_from_env,
 )
+from photosim.models.weights import state_dict_from_file, torchvision_state_dict
 
 __all__ = ["DEFAULT_MODEL", "MODELS", "PRECISIONS", "Backbone", "file_digest", "letterbox",
            "load_backbone", "model_key", "resolve_device", "resolve_precision",
@@ -228,149 +226,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-# -- weights ---------------------------------------------------------------------------
-def _weights_enum(name: str):
-    import torchvision.models as tvm
-
-    if name not in MODELS:
-        raise PhotosimError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
-    return tvm.get_model_weights(name).DEFAULT
-
-
-def expected_weights_file(name: str = DEFAULT_MODEL) -> Path:
-    """Where torchvision's cache keeps the pretrained weights of ``name``."""
-    url = _weights_enum(name).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
-
-def _remedy(name: str, expected: Path) -> str:
-    return (
-        f"The file expected is {expected}. Either run photosim once with an internet "
-        f"connection so torchvision downloads it there, or pass a local {name} state-dict file "
-        f"with --weights FILE (or set PHOTOSIM_WEIGHTS=FILE)."
-    )
-
-
-def missing_weights_message(name: str, why: str = "could not be downloaded") -> str:
-    """One message for people: why the weights are missing and both ways to get them."""
-    expected = expected_weights_file(name)
-    return (
-        f"The pretrained {name} weights are needed and are not in torchvision's cache; "
-        f"they {why}. {_remedy(name, expected)}"
-    )
-
-
-def _download_failure(exc: BaseException) -> str:
-    """Why a weights download failed, in words: network, disk space, permissions, data."""
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"could not be downloaded (the server answered {exc.code} {exc.reason})"
-    if isinstance(exc, urllib.error.URLError):
-        reason = exc.reason
-        if isinstance(reason, socket.gaierror):
-            return (
-                "could not be downloaded (no network: the download server's name did not resolve)"
-            )
-        if isinstance(reason, TimeoutError | socket.timeout):
-            return "could not be downloaded (the connection timed out)"
-        return f"could not be downloaded (no network connection: {reason})"
-    if isinstance(exc, TimeoutError):
-        return "could not be downloaded (the connection timed out)"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "could not be saved (no space left on the disk that holds the cache)"
-    if isinstance(exc, PermissionError | OSError) and exc.errno in (errno.EACCES, errno.EPERM,
-                                                                    errno.EROFS):  # fmt: skip
-        return "could not be saved (no permission to write torchvision's cache folder)"
-    if isinstance(exc, RuntimeError) and "hash" in str(exc):
-        return "were downloaded damaged (their checksum is wrong; try again)"
-    if isinstance(exc, ConnectionError | OSError):
-        return f"could not be downloaded ({exc.__class__.__name__}: {exc})"
-    return f"could not be loaded ({exc.__class__.__name__})"
-
-
-def _load_file(path: Path) -> object:
-    """``torch.load`` with ``weights_only=True``: tensors and plain containers, never code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _state_dict_from_file(path: Path) -> dict:
-    if not path.is_file():
-        raise WeightsMissing(
-            f"The weights file {path} does not exist; pass an existing ResNet state-dict file "
-            f"with --weights FILE.",
-            expected=str(path),
-        )
-    try:
-        state = _load_file(path)
-    except Exception as exc:
-        log.warning("could not load weights file %s", path, exc_info=True)
-        raise WeightsInvalid(
-            f"{path} is not a PyTorch state-dict file photosim can load safely "
-            f"({exc.__class__.__name__}); pass a file saved with "
-            f"torch.save(model.state_dict(), FILE).",
-            expected=str(path),
-        ) from None
-    return _as_state_dict(state, path)
-
-
-def _as_state_dict(state: object, path: Path | None) -> dict:
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise WeightsInvalid(
-            f"{path or 'The weights file'} holds no state dict of tensors; save one with "
-            f"torch.save(model.state_dict(), FILE).",
-            expected=str(path) if path else None,
-        )
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
-def weights_download(name: str = DEFAULT_MODEL) -> WeightsDownload:
-    """What downloading torchvision's weights of ``name`` fetches: url, size and target file."""
-    weights = _weights_enum(name)
-    size = weights.meta.get("_file_size")  # MB, in torchvision's metadata since 0.17
-    return WeightsDownload(name, weights.url, float(size) if size else None,
-                           expected_weights_file(name))  # fmt: skip
-
-
-def _torchvision_state_dict(
-    name: str, download: bool, announce: Callable[[WeightsDownload], None] | None = None
-) -> tuple[dict, str]:
-    """torchvision's weights from its cache (loaded safely), else downloaded once
-    (``announce`` is told what is fetched first)."""
-    weights = _weights_enum(name)
-    cached = expected_weights_file(name)
-    if cached.is_file():
-        try:
-            return _as_state_dict(_load_file(cached), cached), weights.name
-        except Exception as exc:
-            log.warning("cached weights %s do not load", cached, exc_info=True)
-            raise WeightsInvalid(
-                f"The cached {name} weights file {cached} is damaged (an interrupted download?) "
-                f"({exc.__class__.__name__}); delete it and run photosim again with an internet "
-                f"connection, or pass a local {name} state-dict file with --weights FILE.",
-                expected=str(cached),
-            ) from None
-    if not download:
-        raise WeightsMissing(
-            missing_weights_message(
-                name, "were not downloaded (downloads are off: --offline or PHOTOSIM_OFFLINE=1)"
-            ),
-            expected=str(cached),
-        )
-    if announce is not None:
-        announce(weights_download(name))
-    try:
-        state = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
-    except Exception as exc:
-        log.warning("downloading %s weights failed", name, exc_info=True)
-        raise WeightsMissing(
-            missing_weights_message(name, _download_failure(exc)), expected=str(cached)
-        ) from None
-    return _as_state_dict(state, cached), weights.name
-
-
 def load_backbone(
     name: str = DEFAULT_MODEL,
     weights: str | Path | None = None,
@@ -384,20 +239,20 @@ def load_backbone(
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
-    ``download`` None allows it unless :func:`downloads_allowed` says no; ``announce`` is
-    told what a download fetches before it starts.
+    ``download`` None allows it unless :func:`downloads_allowed` says no (PHOTOSIM_OFFLINE);
+    ``announce`` is told what a download fetches before it starts.
     Raises :class:`WeightsMissing` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
-    _weights_enum(name)  # validates the name
+    weights_enum(name)  # validates the name
     if download is None:
         download = downloads_allowed()
     path = weights_from_env(weights)
     if path is not None:
-        state, key = _state_dict_from_file(path), model_key(name, path)
+        state, key = state_dict_from_file(path), model_key(name, path)
     else:
-        state, tag = _torchvision_state_dict(name, download, announce)
+        state, tag = torchvision_state_dict(name, download, announce)
         key = f"{name}:{tag}"
     model = tvm.get_model(name, weights=None)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
@@ -414,40 +269,3 @@ def load_backbone(
         )
     model.fc = nn.Identity()
     return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)
-
-
-# -- weights chosen in the app ----------------------------------
-def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
-    """Check that ``path`` is a state dict of ``model_name`` before anything uses it.
-
-    Loads with ``weights_only=True`` (no code runs) and compares names and shapes with
-    the model's own; raises :class:`WeightsInvalid` with one sentence when it does not fit.
-    """
-    import torchvision.models as tvm
-
-    from photosim.core.errors import WeightsInvalid, shown
-
-    path = Path(path).expanduser()
-    name = shown(path.name)
-    try:
-        state = _state_dict_from_file(path)
-    except WeightsMissing:
-        raise WeightsInvalid(
-            f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
-            f"(.pth) saved with torch.save(model.state_dict(), FILE).",
-            expected=str(path),
-        ) from None
-    _weights_enum(model_name)  # a known model name
-    with torch.device("meta"):  # shapes only: nothing is allocated
-        wanted = tvm.get_model(model_name, weights=None).state_dict()
-    fits = all(
-        hasattr(state.get(k), "shape") and tuple(state[k].shape) == tuple(v.shape)
-        for k, v in wanted.items()
-        if not k.startswith("fc.")
-    )
-    if not fits:
-        raise WeightsInvalid(
-            f"{name} does not hold {model_name} weights; choose a {model_name} state-dict "
-            f"file, or pick the matching model in Preferences.",
-            expected=str(path),
-        )

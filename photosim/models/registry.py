@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 DEFAULT_MODEL = "resnet50"
@@ -38,6 +39,17 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=8)).hexdigest()
 
 
+def weights_enum(name: str) -> Any:
+    """torchvision's default weights entry of ``name`` (its url and tag); imports torchvision."""
+    from photosim.core.errors import PhotosimError
+
+    if name not in MODELS:
+        raise PhotosimError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
+    import torchvision.models as tvm
+
+    return tvm.get_model_weights(name).DEFAULT
+
+
 def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = None) -> str:
     """The tag stored with every vector: model name plus which weights made it.
 
@@ -48,9 +60,7 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
 
     path = weights_from_env(weights)
     if path is None:
-        from photosim.models.embed import _weights_enum
-
-        return f"{name}:{_weights_enum(name).name}"
+        return f"{name}:{weights_enum(name).name}"
     if not path.is_file():
         raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing {name} state-dict file "

@@ -1,19 +1,32 @@
 """The library schema and its migrations, and how a library file is checked on opening.
 
-Each migration runs once, in its own transaction together with its record in
-``_migrations`` and ``PRAGMA user_version`` (the schema version a newer photosim
-compares against). Migrations are plain SQL so that nothing inside them commits
-on its own. A file that is not SQLite, or SQLite without our tables, is "foreign";
-one whose schema is newer than this photosim knows is refused.
+Migrations are applied by sqlite-utils' :class:`sqlite_utils.Migrations` (set ``photosim``,
+recorded in ``_sqlite_migrations``), all pending ones inside one ``BEGIN IMMEDIATE``
+transaction together with ``PRAGMA user_version`` (the schema version a newer photosim
+compares against) and ``PRAGMA application_id`` (what makes a file provably photosim's).
+Taking the write lock first is what lets several processes open a new library at once:
+the second waits, then finds nothing left to do, and nobody ever sees a half-made one.
+Libraries made before sqlite-utils' table recorded their steps in ``_migrations``; those
+records are adopted on the first upgrade. Migrations are plain SQL, so nothing inside
+them commits on its own.
+
+A file is photosim's when SQLite says its ``application_id`` is ours, or (older libraries,
+id 0) when it holds our tables. Anything else (a photo, a text file, someone else's
+database, a folder, a FIFO) is "foreign": refused, never renamed, migrated or written.
+Only a file proven ours that SQLite cannot read is "damaged" (moved aside by the store).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-import time
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import sqlite_utils
 
 Step = Callable[[sqlite3.Connection], None]
 
@@ -89,55 +102,236 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("005_duplicates", _m005_duplicates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"photos", "vectors", "meta", "_migrations"})
+OUR_TABLES = frozenset({"photos", "vectors", "meta"})
+MIGRATION_SET = "photosim"  # sqlite-utils' name for our steps in _sqlite_migrations
+LEGACY_TABLE = "_migrations"  # where libraries before sqlite-utils' Migrations kept them
+APPLICATION_ID = int.from_bytes(b"PhSm", "big")  # PRAGMA application_id of every library
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def migration_set() -> sqlite_utils.Migrations:
+    """Our steps as sqlite-utils migrations (built on use: MIGRATIONS is the one list)."""
+    steps = sqlite_utils.Migrations(MIGRATION_SET)
+    for name, step in MIGRATIONS:
+        steps(name=name)(_on_connection(step))
+    return steps
+
+
+def _on_connection(step: Step) -> Callable[[sqlite_utils.Database], None]:
+    def run(db: sqlite_utils.Database) -> None:
+        step(db.conn)
+
+    run.__name__ = getattr(step, "__name__", "step")
+    return run
+
+
+def upgrade(db: sqlite_utils.Database) -> int:
+    """Apply every migration this file lacks in one write transaction; returns the version.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before anything is read, so a second process
+    opening the same new library waits for the first and then applies nothing (sqlite-utils'
+    own ``apply`` reads what is pending before it locks). Each step is a savepoint inside.
+    """
+    conn = db.conn
+    if _is_current(conn):
+        return SCHEMA_VERSION
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _adopt_legacy(db)
+        migration_set().apply(db)
+        count = conn.execute(
+            "select count(*) from _sqlite_migrations where migration_set = ?", [MIGRATION_SET]
+        ).fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {max(int(count), _user_version(conn))}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return SCHEMA_VERSION
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("pragma user_version").fetchone()[0])
+
+
+def _is_current(conn: sqlite3.Connection) -> bool:
+    """Every step applied and the file marked ours (a read; no write lock needed)."""
+    if int(conn.execute("pragma application_id").fetchone()[0]) != APPLICATION_ID:
+        return False
+    try:
+        done = {r[0] for r in conn.execute(
+            "select name from _sqlite_migrations where migration_set = ?", [MIGRATION_SET]
+        )}  # fmt: skip
+    except sqlite3.OperationalError:
+        return False
+    return {name for name, _ in MIGRATIONS} <= done
+
+
+def _adopt_legacy(db: sqlite_utils.Database) -> None:
+    """Record the steps an older photosim applied (``_migrations``) in sqlite-utils' table."""
+    if not db[LEGACY_TABLE].exists():
+        return
+    steps = migration_set()
+    steps.ensure_migrations_table(db)
+    done = {m.name for m in steps.applied(db)}
+    for name, applied_at in db.execute(f"select name, applied_at from {LEGACY_TABLE}").fetchall():
+        if name not in done:
+            db.execute(
+                "insert into _sqlite_migrations (migration_set, name, applied_at) values (?, ?, ?)",
+                [MIGRATION_SET, name, str(applied_at)],
+            )
 
 
 @dataclass(frozen=True)
 class FileState:
-    """What a library file holds: ``kind`` is missing, empty, ours, foreign or corrupt."""
+    """What a library file holds.
+
+    ``kind``: missing, empty (nothing to lose: a new or half-made library), ours, foreign
+    (not provably photosim's: never touched; ``reason`` says what it is) or damaged (proven
+    ours, but SQLite cannot read it).
+    """
 
     kind: str
     version: int = 0
     unknown: tuple[str, ...] = ()  # migrations a newer photosim applied
+    reason: str = ""
+
+
+def connect_read_only(path: Path, timeout: float = 30) -> sqlite3.Connection:
+    """A read-only connection; on read-only media (no -shm can be made) an immutable one."""
+    uri = path.absolute().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, check_same_thread=False)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if not _on_read_only_media(path, exc):
+            raise
+    return sqlite3.connect(
+        f"{uri}?mode=ro&immutable=1", uri=True, timeout=timeout, check_same_thread=False
+    )
+
+
+def _on_read_only_media(path: Path, exc: sqlite3.OperationalError) -> bool:
+    """SQLite could not make the -shm beside a WAL library because nothing may be written."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+        return False
+    return read_only_media(path)
+
+
+def read_only_media(path: Path) -> bool:
+    """The folder of ``path`` is on a read-only mount (or cannot be written by us)."""
+    folder = path.absolute().parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK)
 
 
 def inspect(path: Path) -> FileState:
-    """Look at a library file without writing to it."""
-    if not path.exists():
+    """Look at a library file without writing to it (or creating anything beside it)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
         return FileState("missing")
-    if path.stat().st_size == 0:
+    except NotADirectoryError:
+        return FileState("foreign", reason="is inside a file, not a folder")
+    except OSError as exc:
+        return FileState("foreign", reason=f"cannot be opened ({exc.strerror or exc})")
+    if stat.S_ISDIR(st.st_mode):
+        return FileState("foreign", reason="is a folder, not a photosim library file")
+    if not stat.S_ISREG(st.st_mode):
+        return FileState("foreign", reason="is not a regular file (a FIFO, socket or device)")
+    if st.st_size == 0:
         return FileState("empty")
+    header = _header(path)
+    if header is None:
+        return FileState("foreign", reason="cannot be read")
+    if not header.startswith(SQLITE_MAGIC):
+        return FileState("foreign", reason=NOT_OURS)
+    raw_id = int.from_bytes(header[68:72], "big") if len(header) >= 72 else 0
+    wal = Path(f"{path}-wal")
+    if not (wal.exists() and wal.stat().st_size > 0):
+        # immutable: creates no -wal/-shm beside a file that may not be ours; exact when
+        # there is no WAL. A verdict of damage is only ever taken from a locking read.
+        state = _inspect_with(path, raw_id, immutable=True)
+        if state.kind != "damaged":
+            return state
+    return _inspect_with(path, raw_id, immutable=False)
+
+
+def _inspect_with(path: Path, raw_id: int, *, immutable: bool) -> FileState:
     try:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return FileState("corrupt")
+        if immutable:
+            uri = f"{path.absolute().as_uri()}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            conn = connect_read_only(path)
+        with contextlib.closing(conn):
+            return _inspect_open(conn)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise  # busy, no permission, I/O: said as such by the store, never "damaged"
+        # SQLite cannot read it: damaged if the header proves it ours, else not ours
+        if raw_id == APPLICATION_ID:
+            return FileState("damaged")
+        return FileState("foreign", reason=NOT_OURS)
+
+
+NOT_OURS = "is not a photosim library (or is damaged beyond recognition)"
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite says the file is not a database or is malformed (not: busy, denied, I/O)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or (
+        type(exc) is sqlite3.DatabaseError and code == 0
+    )
+
+
+def _header(path: Path) -> bytes | None:
     try:
-        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-        if not tables:
-            return FileState("empty")
-        if not {"_migrations", "photos"} <= tables:
-            return FileState("foreign")
-        names = [r[0] for r in conn.execute("select name from _migrations")]
-        version = int(conn.execute("pragma user_version").fetchone()[0])
+        with open(path, "rb") as f:
+            return f.read(100)
+    except OSError:
+        return None
+
+
+def _inspect_open(conn: sqlite3.Connection) -> FileState:
+    app_id = int(conn.execute("pragma application_id").fetchone()[0])
+    if app_id not in (0, APPLICATION_ID):
+        return FileState("foreign", reason="is another program's database")
+    tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    legacy = LEGACY_TABLE in tables and "photos" in tables
+    if app_id == 0 and not tables:
+        return FileState("empty")  # SQLite with nothing in it: a library being made
+    if app_id == 0 and not legacy:
+        return FileState("foreign", reason="is another program's database")
+    try:
+        names = _applied_names(conn, tables)
+        version = _user_version(conn)
         conn.execute("select count(*) from photos").fetchone()
-    except sqlite3.DatabaseError:
-        return FileState("corrupt")
-    finally:
-        conn.close()
+    except sqlite3.DatabaseError as exc:  # a missing table of ours is damage too
+        if not (is_damage(exc) or (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == 1):
+            raise
+        return FileState("damaged")
     known = {name for name, _ in MIGRATIONS}
     unknown = tuple(n for n in names if n not in known)
     return FileState("ours", max(version, len(names)), unknown)
 
 
-def pending_steps(conn: sqlite3.Connection) -> list[tuple[str, Step]]:
-    """The migrations this file lacks, in order."""
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at FLOAT)")
-    done = {r[0] for r in conn.execute("select name from _migrations")}
-    return [(name, step) for name, step in MIGRATIONS if name not in done]
-
-
-def record(conn: sqlite3.Connection, name: str) -> None:
-    """Mark one migration applied (inside that migration's transaction)."""
-    conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
-    count = conn.execute("select count(*) from _migrations").fetchone()[0]
-    conn.execute(f"PRAGMA user_version = {int(count)}")
+def _applied_names(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+    names: list[str] = []
+    if "_sqlite_migrations" in tables:
+        names += [r[0] for r in conn.execute(
+            "select name from _sqlite_migrations where migration_set = ?", [MIGRATION_SET]
+        )]  # fmt: skip
+    if LEGACY_TABLE in tables:
+        names += [r[0] for r in conn.execute(f"select name from {LEGACY_TABLE}")]
+    return list(dict.fromkeys(names))

@@ -13,17 +13,27 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import sqlite_utils
 
-from photosim.core.errors import LibraryCorrupt, ReadOnlyLocation, SchemaTooNew, UnknownLibrary
+from photosim.core.errors import (
+    DiskFull,
+    LibraryBusy,
+    LibraryCorrupt,
+    LibraryUnreadable,
+    NotALibrary,
+    PhotosimError,
+    ReadOnlyLocation,
+    SchemaTooNew,
+    UnknownLibrary,
+    shown,
+)
 from photosim.core.events import FailKind, Failure, Photo
 from photosim.storage import migrations
 from photosim.storage.codec import _dec, _enc
@@ -31,11 +41,7 @@ from photosim.storage.dupes import DuplicateRows
 from photosim.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from photosim.storage.vectors import VectorRows
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "migrate"]
-
-# photosim uses no sqlite-utils plugins: marked as loaded, a Database() does not scan every
-# installed package's entry points for them (~50 ms per process; importlib.metadata).
-sqlite_utils.plugins._plugins_loaded = True
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "explain", "migrate"]
 
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
@@ -48,28 +54,47 @@ PendingJob = tuple[int, str, int, int, str | None, bool]  # id, path, size, mtim
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this file lacks, each in one transaction; returns the version."""
-    conn = db.conn
-    for name, step in migrations.pending_steps(conn):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if name not in {r[0] for r in conn.execute("select name from _migrations")}:
-                step(conn)
-                migrations.record(conn, name)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    return SCHEMA_VERSION
+    """Apply the migrations this file lacks (one write transaction); returns the version."""
+    return migrations.upgrade(db)
+
+
+def explain(exc: BaseException, path: Path | str) -> PhotosimError | None:
+    """The photosim error a failed SQLite call or file write on the library at ``path`` means,
+    or None when it means none of these (a bug: let it show)."""
+    if isinstance(exc, PhotosimError):
+        return exc
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DiskFull(exc.filename or path)
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return ReadOnlyLocation(exc.filename or path)
+        return None
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return DiskFull(path)
+    if code in _READONLY_CODES:
+        return ReadOnlyLocation(path)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return LibraryBusy(path)
+    if code == sqlite3.SQLITE_IOERR:
+        return LibraryUnreadable(path, str(exc))
+    if migrations.is_damage(exc) or isinstance(exc, sqlite3.DataError | sqlite3.IntegrityError):
+        return LibraryCorrupt(path, None)
+    return None
 
 
 class Store(VectorRows, DuplicateRows):
     """Thread-aware access to one library database (a connection per thread).
 
-    ``read_only`` opens the file for queries only (``mode=ro``): nothing is written,
-    unless the file needs a schema migration first. A damaged or foreign file is
-    moved aside and a fresh library started (``recovered`` then holds the
-    :class:`LibraryCorrupt` to show); read-only, it raises that error instead.
+    ``read_only`` opens the file for queries only (``mode=ro``; on read-only media an
+    immutable one): nothing is written, unless the file needs a schema migration first.
+    A file that is not provably photosim's is refused (:class:`NotALibrary`), untouched.
+    A library of ours that SQLite cannot read is moved aside and a fresh one started
+    (``recovered`` then holds the :class:`LibraryCorrupt` to show); read-only, it raises
+    that error instead. Every commit is synced to disk (``synchronous=FULL``): what a
+    call returned from survives a power cut.
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -79,6 +104,7 @@ class Store(VectorRows, DuplicateRows):
         self.recovered: LibraryCorrupt | None = None
         self._local = threading.local()
         self._shared: sqlite_utils.Database | None = None
+        self._immutable = False
         if not self._memory:
             self._check_file()
         if not self.read_only:
@@ -86,30 +112,38 @@ class Store(VectorRows, DuplicateRows):
 
     # -- opening ------------------------------------------------------------
     def _check_file(self) -> None:
-        """Refuse a newer schema; move a damaged or foreign file aside; migrate if needed."""
-        if not self.read_only:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except PermissionError:
-                raise ReadOnlyLocation(self.path) from None
-            except OSError as exc:
-                if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                    raise ReadOnlyLocation(self.path) from None
-                raise
+        """Refuse what is not ours or newer; move a damaged library aside; migrate if needed."""
         state = migrations.inspect(self.path)
+        if state.kind == "foreign":
+            raise NotALibrary(self.path, state.reason)
         if state.kind in ("missing", "empty") and self.read_only:
             raise UnknownLibrary(
-                f"No library database at {self.path}; run `photosim scan FOLDER --db {self.path}` first."
+                f"No library database at {shown(self.path)}; run `photosim scan FOLDER "
+                f"--db {shown(self.path)}` first."
             )
-        if state.kind in ("corrupt", "foreign"):
+        if not self.read_only:
+            self._make_folder()
+        if state.kind == "damaged":
             if self.read_only:
                 raise LibraryCorrupt(self.path, None)
             self.recovered = LibraryCorrupt(self.path, self._move_aside())
         elif state.unknown or state.version > SCHEMA_VERSION:
             raise SchemaTooNew(self.path, state.version, SCHEMA_VERSION)
         elif self.read_only and state.version < SCHEMA_VERSION:
+            if migrations.read_only_media(self.path):
+                raise ReadOnlyLocation(self.path)  # an old library must be upgraded once
             writer = Store(self.path)  # an older schema is upgraded once, then read
             writer.close()
+
+    def _make_folder(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotALibrary(self.path, "cannot be made: a folder in its path is a file") from None
+        except OSError as exc:
+            raise explain(exc, self.path) or exc from None
+        if migrations.read_only_media(self.path):
+            raise ReadOnlyLocation(self.path)
 
     def _move_aside(self) -> Path:
         """Rename the file (and its -wal/-shm) beside itself; never delete or overwrite."""
@@ -128,23 +162,21 @@ class Store(VectorRows, DuplicateRows):
     def _migrate_or_refuse(self, db: sqlite_utils.Database) -> None:
         try:
             migrate(db)
-        except sqlite3.OperationalError as exc:
-            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _READONLY_CODES:
-                raise ReadOnlyLocation(self.path) from None
-            raise
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) or exc from None
 
     def _connect(self) -> sqlite3.Connection:
-        if self.read_only:
-            uri = f"{self.path.absolute().as_uri()}?mode=ro"
-            return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
         try:
+            if self.read_only:
+                return migrations.connect_read_only(self.path)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.OperationalError as exc:
-            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _READONLY_CODES:
-                raise ReadOnlyLocation(self.path) from None
-            raise
+            _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            # Each commit is synced (the WAL's fsync): what a scan committed, and every
+            # decision, survives a power cut; NORMAL left it in the page cache until a
+            # checkpoint. The cost is one fsync per transaction (a batch of photos).
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) or exc from None
         return conn
 
     @property
@@ -152,44 +184,45 @@ class Store(VectorRows, DuplicateRows):
         """This thread's connection (an in-memory store shares one, for tests)."""
         if self._memory:
             if self._shared is None:
-                self._shared = sqlite_utils.Database(
-                    sqlite3.connect(":memory:", check_same_thread=False)
-                )
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+                self._shared = sqlite_utils.Database(conn, execute_plugins=False)
             return self._shared
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = sqlite_utils.Database(self._connect())
+            # no sqlite-utils plugins: a Database() then skips scanning every installed
+            # package's entry points for them (~50 ms per process; importlib.metadata)
+            db = self._local.db = sqlite_utils.Database(self._connect(), execute_plugins=False)
         return db
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
         """One unit of work as one transaction: all of it is written, or none of it.
 
-        The outermost block takes the write lock at once (``BEGIN IMMEDIATE``), so two
-        writers queue instead of failing half-way; nested blocks are savepoints. This does
-        not depend on sqlite-utils' autocommit rules (4.x commits each ``execute`` alone).
+        sqlite-utils' ``db.atomic()`` (nested blocks are savepoints); the outermost block
+        first takes the write lock (``BEGIN IMMEDIATE``), so two writers queue instead of
+        one failing half-way with "database is locked". A full disk, a read-only place or
+        a damaged file come out as photosim errors (:func:`explain`).
         """
-        conn = self.db.conn
+        db = self.db
+        conn = db.conn
         if conn.in_transaction:
-            name = f"sp_{secrets.token_hex(8)}"
-            conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield self.db
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                    conn.execute(f"RELEASE SAVEPOINT {name}")
-                raise
-            conn.execute(f"RELEASE SAVEPOINT {name}")
+            with db.atomic():
+                yield db
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
-        except BaseException:
+            conn.execute("BEGIN IMMEDIATE")
+            with db.atomic():  # a savepoint: the block's own rollback
+                yield db
+            conn.execute("COMMIT")
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            translated = None  # a write on a read-only store is a bug, not a place to name
+            if isinstance(exc, sqlite3.Error) and not self.read_only:
+                translated = explain(exc, self.path)
+            if translated is None:
+                raise
+            raise translated from exc
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -442,6 +475,24 @@ _PHOTOS_WITH_VECTOR = (
     "select p.*, v.hash is not null as has_vector from photos p "
     "left join vectors v on v.hash = p.hash and v.model = ?"
 )
+
+
+def _retry_busy(statement: Callable[[], object], timeout: float = 30) -> None:
+    """Run ``statement``, again while SQLite says busy: switching a new file to WAL needs an
+    exclusive lock and SQLite's busy timeout does not wait for it (racing starts failed)."""
+    deadline, delay = time.monotonic() + timeout, 0.002
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _under(path: bytes, prefix: bytes) -> bool:

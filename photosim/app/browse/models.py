@@ -17,10 +17,10 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from photosim.api import PhotoRow
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.errors import shown
 from photosim.core.events import Match, Photo
-from photosim.storage.store import PhotoRow
 
 PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
 PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded yet)

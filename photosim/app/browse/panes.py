@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.api import human_size
 from photosim.app.browse.delegate import PAD, ThumbDelegate
 from photosim.app.browse.models import SORTS, NeighbourModel
 from photosim.core.errors import shown
 from photosim.core.events import Photo
-from photosim.dupes.finder import human_size
 
 
 def file_url(path: str) -> QUrl:

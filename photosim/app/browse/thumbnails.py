@@ -15,11 +15,10 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from photosim.api import load_thumbnail
 from photosim.app.messages import describe
 from photosim.app.workers import pil_to_qimage
-from photosim.core.errors import shown
-from photosim.media.decode import DecodeError
-from photosim.media.thumbs import load_thumbnail
+from photosim.core.errors import DecodeError, shown
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.api import load_image, sharpness
 from photosim.app.browse.panes import human_size
-from photosim.app.browse.thumbnails import pil_to_qimage
 from photosim.app.messages import describe
-from photosim.app.workers import Runner
-from photosim.media.decode import load_image
-from photosim.media.pixels import sharpness
+from photosim.app.workers import Runner, pil_to_qimage
 
 COMPARE_SIDE = 2048  # decoded size of each side: sharp enough to judge at 4x zoom on screen
 DIFF_GAIN = 4  # |A - B| is multiplied by this so faint differences show

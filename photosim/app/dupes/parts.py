@@ -29,8 +29,7 @@ from photosim.app.browse.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.browse.panes import human_size
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.dupes.compare import CompareDialog
-from photosim.app.messages import describe
-from photosim.core.errors import PhotosimError
+from photosim.app.workers import Worker
 
 MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
 KEEP_COLOUR, REMOVE_COLOUR, REF_COLOUR = (
@@ -273,12 +272,8 @@ class CleanupMixin:
         group = self.current_group()
         if group is None or self.library is None:
             return
-        paths = [m.path for m in group.photos]
-        try:
-            self.library.mark_not_duplicates(paths)
-        except PhotosimError as exc:
-            self.note.setText(describe(exc))
-            return
+        paths, library = [m.path for m in group.photos], self.library
+        self._write(lambda: library.mark_not_duplicates(paths), "photosim-not-duplicates")
         self.dismissed.append(frozenset(paths))
         row = self.tree.currentIndex().row()
         self.groups = [g for g in self.groups if g.id != group.id]
@@ -332,7 +327,7 @@ class CleanupMixin:
         size = sum(self.freed(g) for g in self.groups)
         if not self.confirm(len(paths), size):
             return False
-        from photosim.dupes.trash import move_to_trash
+        from photosim.api import move_to_trash
 
         self._set_busy(f"Moving {len(paths)} photos to the trash…")
         self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
@@ -343,7 +338,7 @@ class CleanupMixin:
         library = self.library
         if library is None:
             return
-        from photosim.dupes.trash import undo_last
+        from photosim.api import undo_last
 
         self._set_busy("Bringing photos back from the trash…")
         self.trash_runner.submit(lambda: ("restored", undo_last(library)))
@@ -389,11 +384,18 @@ class CleanupMixin:
     def edit_reference_folders(self) -> None:
         if self.library is None:
             return
-        dialog = ReferenceDialog(self.library.reference_folders(), self)
+        dialog = ReferenceDialog(self._refs, self)  # as read by the last grouping
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.set_reference_folders(dialog.folders())
 
     def set_reference_folders(self, folders: list[Path]) -> None:
-        """Store the reference folders with the library and find again (keepers change)."""
-        self.library.set_reference_folders(folders)
-        self.refresh()
+        """Store the reference folders with the library (in a worker), then find again."""
+        library = self.library
+        if library is None:
+            return
+        worker = Worker(lambda _abort: library.set_reference_folders(folders),
+                        name="photosim-references")  # fmt: skip
+        worker.finished.connect(lambda _none: library is self.library and self.refresh())
+        worker.errored.connect(self._on_failed)
+        self._set_busy("Saving the reference folders…")
+        worker.start()

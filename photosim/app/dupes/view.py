@@ -12,6 +12,7 @@ trash" asks first (count and size), then goes through ``photosim.dupes.trash``
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -43,8 +44,7 @@ from photosim.app.dupes.parts import (
     MemberView,
 )
 from photosim.app.messages import describe
-from photosim.app.workers import Runner
-from photosim.core.errors import PhotosimError
+from photosim.app.workers import Runner, Worker
 from photosim.core.paths import is_under
 
 KINDS = ("exact", "near", "similar")
@@ -82,6 +82,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._counts: dict[str, tuple[int, int]] = {}  # group id -> (marked, bytes freed)
         self._keepers: dict[str, str] = {}  # group id -> the keeper its marks were made for
         self._refs: list[Path] = []  # the library's reference folders, read once per grouping
+        self.writes: list[Worker] = []  # marks being written to the library
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
                                                                    for _ in range(3))  # fmt: skip
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -266,8 +267,16 @@ class DuplicatesView(CleanupMixin, QWidget):
         cancel = self._cancel
         self._set_busy("Looking for duplicates… (this reads every photo once; later it is quick)")
         step = self.step.emit  # from the worker; delivered on the GUI thread (queued)
-        self.find_runner.submit(lambda: (library, library.duplicate_finder(
-            references=library.reference_folders(), cancel=cancel, progress=step)))  # fmt: skip
+        writes = list(self.writes)
+
+        def find() -> tuple:
+            for write in writes:  # marks still being written count in this search
+                write.join()
+            return library, library.duplicate_finder(
+                references=library.reference_folders(), cancel=cancel, progress=step
+            )
+
+        self.find_runner.submit(find)
 
     def _on_step(self, step: str) -> None:
         if self.busy.isVisible() and self.finder is None:
@@ -300,10 +309,12 @@ class DuplicatesView(CleanupMixin, QWidget):
         if self._thresholds_known:
             near, similar = self.near_slider.value() / 1000, self.similar_slider.value() / 1000
         self._set_busy("Grouping…")
-        self.group_runner.submit(lambda: (finder, finder.group(kinds, near=near, similar=similar)))
+        library = self.library
+        self.group_runner.submit(lambda: (finder, finder.group(kinds, near=near, similar=similar),
+                                          library.reference_folders() if library else []))  # fmt: skip
 
     def _on_grouped(self, outcome) -> None:
-        finder, result = outcome
+        finder, result, refs = outcome  # the reference folders: read in the worker too
         if finder is not self.finder:
             return  # grouped by a finder replaced since (another library, a refresh)
         self.result = result
@@ -316,7 +327,7 @@ class DuplicatesView(CleanupMixin, QWidget):
                 slider.blockSignals(False)
                 slider.valueChanged.emit(slider.value())  # the label; the debounce restarts
             self.debounce.stop()
-        self._refs = self.library.reference_folders() if self.library is not None else []
+        self._refs = refs
         count = f" ({len(self._refs)})" if self._refs else ""
         self.reference_button.setText(f"Reference folders{count}…")
         self.groups = [g for g in result.groups if not self._dismissed(g)]
@@ -475,13 +486,21 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._counts.pop(group.id, None)
         self.note.clear()
         if not remove and Path(key) != group.keep and self.library is not None:
-            try:  # remembered by content: suggested as the keeper next time
-                self.library.mark_keep(Path(key))
-            except PhotosimError as exc:
-                self.note.setText(str(exc))
+            self._remember_keep(self.library, Path(key))
         self.members.marks_changed()
         self._after_marks(group)
         return True
+
+    def _remember_keep(self, library, path: Path) -> None:
+        """Remembered by content (in a worker): suggested as the keeper next time."""
+        self._write(lambda: library.mark_keep(path), "photosim-keep")
+
+    def _write(self, fn: Callable[[], object], name: str) -> None:
+        """A mark written to the library in a worker; the next search waits for it there."""
+        worker = Worker(lambda _abort: fn(), name=name)
+        worker.errored.connect(lambda exc: self.note.setText(describe(exc)))
+        self.writes = [w for w in self.writes if w.running()] + [worker]
+        worker.start()
 
     def toggle_rows(self, *rows: int) -> None:
         for row in rows:

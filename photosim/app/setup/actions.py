@@ -17,6 +17,7 @@ from PySide6.QtCore import QBuffer, QIODevice, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QMenu, QMessageBox
 
+from photosim.api import DEFAULT_MODEL
 from photosim.app.setup.about import about_html
 from photosim.app.setup.preferences import (
     Preferences,
@@ -28,13 +29,13 @@ from photosim.app.setup.preferences import (
 from photosim.app.setup.weights import (
     WEIGHTS_FILTER,
     DownloadDialog,
-    WeightsCheck,
     WeightsDialog,
     WeightsPrompt,
+    check_weights,
 )
+from photosim.app.workers import pil_to_qimage
 from photosim.core import paths
 from photosim.core.errors import PhotosimError, shown
-from photosim.models.registry import DEFAULT_MODEL
 
 DROPPED = "the dropped image"
 
@@ -169,9 +170,9 @@ class SetupMixin:
         if not weights:
             self._switch_weights(None, model)
             return
-        check = WeightsCheck(weights, model, self)
-        check.passed.connect(lambda: self._switch_weights(weights, model))
-        check.refused.connect(self._on_weights_refused)
+        check = check_weights(weights, model)
+        check.finished.connect(lambda _none: self._switch_weights(weights, model))
+        check.errored.connect(self._on_weights_refused)
         self.weights_check = check
         self.status_text.setText(f"Checking {shown(os.path.basename(weights))}…")
         check.start()
@@ -378,8 +379,7 @@ class SetupMixin:
         self.preview.show_photo(None)
         self.preview.name.setText("Dropped image")
         self.preview.details.setText("From the drag: compared, not saved or added.")
-        self.preview._image = QImage(image.tobytes(), image.width, image.height,
-                                     3 * image.width, QImage.Format.Format_RGB888).copy()  # fmt: skip
+        self.preview._image = pil_to_qimage(image)
         self.preview._fit()
         self.start_special_query(DROPPED, lambda k: library.similar_to_image(image, k))
 

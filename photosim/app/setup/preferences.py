@@ -24,10 +24,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from photosim.api import (
+    DEFAULT_MODEL,
+    MODELS,
+    Library,
+    cache_size,
+    clear_thumbnails,
+    prune_thumbnails,
+)
 from photosim.app.browse.panes import human_size
-from photosim.library import Library
-from photosim.media import thumbs
-from photosim.models.registry import DEFAULT_MODEL, MODELS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -115,7 +120,7 @@ def detected_devices() -> str:
 
 def prune_in_background(max_bytes: int) -> threading.Thread:
     """Shrink the thumbnail cache to ``max_bytes`` without holding up the window."""
-    thread = threading.Thread(target=thumbs.prune, args=(max_bytes,), daemon=True)
+    thread = threading.Thread(target=prune_thumbnails, args=(max_bytes,), daemon=True)
     thread.start()
     return thread
 
@@ -180,8 +185,8 @@ class PreferencesDialog(QDialog):
         )
 
     def _show_cache_use(self) -> None:
-        self.cache_label.setText(f"{human_size(thumbs.cache_size())} in use")
+        self.cache_label.setText(f"{human_size(cache_size())} in use")
 
     def _on_clear(self) -> None:
-        thumbs.clear()
+        clear_thumbnails()
         self._show_cache_use()

@@ -1,20 +1,15 @@
 """Model weights from the app: choose a file, or download torchvision's, with progress and Cancel.
 
-The download runs in a ``QThread`` and writes into torch's own cache (where torchvision looks
-for the weights), through a temporary file so a cancelled or failed download leaves nothing
-half-written. Errors come back as one sentence for people.
+The download (:func:`photosim.models.weights.download`, the engine's own) runs in one of the
+app's workers and writes into torch's cache (where torchvision looks for the weights)
+through a temporary file, so a cancelled or failed download leaves nothing half-written.
+Cancel never waits: the worker stops at its next chunk in the background. Errors come back
+as one sentence for people.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import re
-import threading
-from pathlib import Path
-
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,100 +21,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.errors import PhotosimError
+from photosim.api import download, expected_weights_file, validate_weights, weights_url
+from photosim.app.workers import Worker
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
-CHUNK = 1 << 20
-# torch.hub's convention: "resnet50-11ad3fa6.pth" carries the start of the file's SHA-256.
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 
-def weights_url(model: str) -> str:
-    """Where torchvision downloads the default weights of ``model`` from."""
-    from photosim.models.embed import _weights_enum  # torch: only when weights are asked for
-
-    return _weights_enum(model).url
-
-
-class Downloader(QThread):
-    """Fetch ``url`` into ``dest`` off the GUI thread; ``cancel()`` stops between chunks.
-
-    ``progress(done, total)`` (total 0 when unknown), then ``succeeded(dest)`` or
-    ``failed(sentence)``; a cancelled download emits ``failed("")``.
-    """
-
-    progress = Signal(int, int)
-    succeeded = Signal(str)
-    failed = Signal(str)
-
-    def __init__(self, url: str, dest: Path, model: str, parent=None) -> None:
-        super().__init__(parent)
-        self.url, self.dest, self.model = url, Path(dest), model
-        self._abort = threading.Event()
-
-    def cancel(self) -> None:
-        self._abort.set()
-
-    def run(self) -> None:
-        tmp = self.dest.with_name(f".{self.dest.name}.{os.getpid()}.part")
-        try:
-            self._fetch(tmp)
-        except Exception:
-            self.failed.emit(
-                f"The {self.model} weights could not be downloaded (no network?); "
-                f"connect to the internet and try again, or choose a weights file instead."
-            )
-        else:
-            if self._abort.is_set():
-                self.failed.emit("")
-            else:
-                self.succeeded.emit(str(self.dest))
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-    def _fetch(self, tmp: Path) -> None:
-        import urllib.request  # here, not at launch: ~80 ms of imports (http, email, ssl)
-
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with urllib.request.urlopen(self.url, timeout=30) as response, open(tmp, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            read = getattr(response, "read1", response.read)  # what has arrived: Cancel is quick
-            while not self._abort.is_set() and (chunk := read(CHUNK)):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                self.progress.emit(done, total)
-        if self._abort.is_set():
-            return
-        if (m := _HASH_IN_NAME.search(os.path.basename(self.url))) and not (
-            digest.hexdigest().startswith(m.group(1))
-        ):
-            raise OSError("the download is damaged")
-        os.replace(tmp, self.dest)
+def check_weights(path: str, model: str) -> Worker:
+    """``validate_weights`` in a worker (a large state dict takes ~0.5 s to read): ``finished``
+    when the file fits ``model``, ``errored(WeightsInvalid)`` when not. Not started."""
+    return Worker(lambda _abort: validate_weights(path, model), name="photosim-weights-check")
 
 
-class WeightsCheck(QThread):
-    """``validate_weights`` off the GUI thread: ``passed()`` or ``refused(WeightsInvalid)``."""
+class _Progress(QObject):
+    """Carries a download's progress from its worker thread to the dialog (queued)."""
 
-    passed = Signal()
-    refused = Signal(object)
-
-    def __init__(self, path: str, model: str, parent=None) -> None:
-        super().__init__(parent)
-        self.path, self.model = path, model
-
-    def run(self) -> None:
-        try:
-            from photosim.models.embed import validate_weights
-
-            validate_weights(self.path, self.model)
-        except PhotosimError as exc:
-            self.refused.emit(exc)
-        else:
-            self.passed.emit()
+    changed = Signal(int, int)
 
 
 class DownloadDialog(QDialog):
@@ -141,13 +58,23 @@ class DownloadDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
         self.error: str | None = None
-        from photosim.models.embed import expected_weights_file
+        self._progress = _Progress(self)
+        self._progress.changed.connect(self._on_progress)
+        progress = self._progress
 
-        dest = expected_weights_file(model)
-        self.worker = Downloader(url or weights_url(model), dest, model, self)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.succeeded.connect(self._on_succeeded)
-        self.worker.failed.connect(self._on_failed)
+        def fetch(abort) -> bool:  # torch is imported here, off the GUI thread
+            def report(done: int, total: int) -> None:
+                try:
+                    progress.changed.emit(done, total)
+                except RuntimeError:  # the dialog is gone: the download is being cancelled
+                    abort.set()
+
+            dest = expected_weights_file(model)
+            return download(url or weights_url(model), dest, report, abort)
+
+        self.worker = Worker(fetch, name="photosim-download")
+        self.worker.finished.connect(self._on_finished)
+        self.worker.errored.connect(self._on_errored)
         self.worker.start()
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -156,27 +83,27 @@ class DownloadDialog(QDialog):
             self.bar.setValue(int(done * 1000 / total))
         self.label.setText(f"Downloading the {self.model} weights: {done / 1e6:.0f} MB")
 
-    def _on_succeeded(self, _dest: str) -> None:
-        self.downloaded.emit(self.model)
-        self.accept()
+    def _on_finished(self, complete: bool) -> None:
+        if complete:
+            self.downloaded.emit(self.model)
+            self.accept()
 
-    def _on_failed(self, message: str) -> None:
-        if not message:  # cancelled
-            return
-        self.error = message
-        self.label.setText(message)
+    def _on_errored(self, _exc: Exception) -> None:
+        self.error = (
+            f"The {self.model} weights could not be downloaded (no network?); "
+            f"connect to the internet and try again, or choose a weights file instead."
+        )
+        self.label.setText(self.error)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.cancel_button.setText("Close")
 
     def reject(self) -> None:
-        self.worker.cancel()
-        self.worker.wait()
+        self.worker.abandon()  # it stops at its next chunk and removes its partial file
         super().reject()
 
     def closeEvent(self, event) -> None:
-        self.worker.cancel()
-        self.worker.wait()
+        self.worker.abandon()
         super().closeEvent(event)
 
 

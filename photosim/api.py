@@ -1,0 +1,54 @@
+"""What the app uses of the engine, in one place: the ``Library`` API and the types and
+helpers re-exported for it.
+
+The app imports the engine only from here and from :mod:`photosim.core` (checked by
+tests/test_app_imports.py), so the engine's inner layout can change without touching
+the app. Importing this module imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
+from photosim.dupes.trash import move_to_trash, undo_last
+from photosim.library import Library, known_db_for
+from photosim.media.decode import load_image
+from photosim.media.formats import open_filter
+from photosim.media.pixels import sharpness
+from photosim.media.thumbs import cache_size, load_thumbnail
+from photosim.media.thumbs import clear as clear_thumbnails
+from photosim.media.thumbs import prune as prune_thumbnails
+from photosim.models.registry import DEFAULT_MODEL, MODELS
+from photosim.models.weights import download, expected_weights_file, validate_weights, weights_url
+from photosim.storage.store import PhotoRow
+
+if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
+    from photosim.models.embed import Backbone
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "Backbone",
+    "DupGroup",
+    "DupMember",
+    "DupResult",
+    "DuplicateFinder",
+    "Library",
+    "PhotoRow",
+    "cache_size",
+    "clear_thumbnails",
+    "download",
+    "expected_weights_file",
+    "human_size",
+    "known_db_for",
+    "load_image",
+    "load_thumbnail",
+    "move_to_trash",
+    "open_filter",
+    "prune_thumbnails",
+    "sharpness",
+    "undo_last",
+    "validate_weights",
+    "weights_url",
+]
