@@ -305,6 +305,12 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
     for failure in ev.failures:
         print(f"    {shown(failure.path)}: {failure.reason}")
+    if ev.companions:
+        print(
+            f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
+        )
+    if ev.others:
+        print(f"  {ev.others} other files (videos, documents): not photos, not listed")
     if ev.embedded:
         print(f"Embedded {plural(ev.embedded, 'photo')} with {lib.model_key}.")
     if ev.waiting:
@@ -361,6 +367,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key in ("roots", "db", "photos", "skipped", "embedded", "model", "index"):
         value = ", ".join(info[key]) if key == "roots" else info[key]
         print(f"{key:<10}{value}")
+    print(f"{'others':<10}{info['other_files']} other files (videos, documents; not photos)")
+    print(f"{'companion':<10}{info['companions']} sidecars, Live Photo videos, RAW+JPEG halves")
     for item in info.get("failures", []):
         print(f"  {item['path']}: {item['reason']}")
     return 0

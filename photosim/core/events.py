@@ -70,6 +70,7 @@ class ScanProgress:
     a vector before) or ``failed``; ``embedded`` counts vectors made, ``waiting``
     the files listed without a vector because the model could not be loaded.
     ``model_error`` is the error that kept the model from loading (an object).
+    ``others`` and ``companions`` count what the walk saw besides photos (not in ``found``).
     """
 
     kind: ScanKind
@@ -85,6 +86,8 @@ class ScanProgress:
     updated: int = 0
     waiting: int = 0
     embedded: int = 0
+    others: int = 0  # files that are not photos (videos, documents): counted, never listed
+    companions: int = 0  # sidecars, Live Photo videos, the JPEG of a RAW+JPEG pair
     done: int = 0
     total: int = 0
     rate: float = 0.0

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from send2trash import send2trash
 
 from photosim.core.paths import is_under
+from photosim.media import formats
 
 JOURNAL_NAME = "trash-journal.jsonl"
 
@@ -36,6 +37,7 @@ class TrashRecord:
     moved: tuple[tuple[Path, Path | None], ...]  # (original path, path in the trash if known)
     failed: tuple[tuple[Path, str], ...] = ()  # (path, reason) of files that were not moved
     freed: int = 0
+    companions: int = 0  # of ``moved``: files that went with their photo (sidecars, videos)
 
 
 def journal_path(library) -> Path:
@@ -46,11 +48,13 @@ def journal_path(library) -> Path:
 def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     """Send ``paths`` to the system trash, journal the move, and remove their rows.
 
-    Only photos of the library move, never one under a reference folder; a file
-    that cannot move is reported in ``failed`` with the reason, the others still move.
+    Only photos of the library move, never one under a reference folder; each takes
+    its companions along (``formats.companions_on_disk``: the JPEG of a RAW+JPEG pair,
+    sidecars, a Live Photo's video), journalled beside it so an undo brings all back. A
+    file that cannot move is reported in ``failed`` with the reason, the others still move.
     """
     refs = library.reference_folders()
-    moved, failed, entries, freed, gone_ids = [], [], [], 0, []
+    moved, failed, entries, freed, gone_ids, companions = [], [], [], 0, [], 0
     for raw in dict.fromkeys(Path(p).expanduser().absolute() for p in paths):
         text = str(raw)
         if is_under(text, refs):
@@ -60,6 +64,7 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
         if record is None:
             failed.append((raw, "not a photo of this library"))
             continue
+        travelling = formats.companions_on_disk(raw)  # listed while the photo is still there
         try:
             where = _send(raw)
         except OSError as exc:
@@ -69,7 +74,21 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
         freed += record.get("size") or 0
         gone_ids.append(record.pop("id"))
         entries.append({"path": text, "trash": str(where) if where else None, "row": record})
-    rec = TrashRecord(secrets.token_hex(8), time.time(), tuple(moved), tuple(failed), freed)
+        for companion in map(Path, travelling):  # sidecars, Live Photo video, the pair's JPEG
+            try:
+                size, where = companion.stat().st_size, _send(companion)
+            except OSError as exc:
+                failed.append(
+                    (companion, f"could not move it to the trash ({exc.strerror or exc})")
+                )
+                continue
+            moved.append((companion, where))
+            freed += size
+            companions += 1
+            entries.append({"path": str(companion), "trash": str(where) if where else None,
+                            "row": None, "companion_of": text})  # fmt: skip
+    rec = TrashRecord(secrets.token_hex(8), time.time(), tuple(moved), tuple(failed), freed,
+                      companions)  # fmt: skip
     if moved:
         _append(library, {"action": "trash", "id": rec.id, "at": rec.at, "moved": entries,
                           "failed": [[str(p), r] for p, r in failed]})  # fmt: skip
@@ -99,7 +118,8 @@ def undo_last(library) -> list[Path]:
         if info is not None:
             info.unlink(missing_ok=True)
         restored.append(original)
-        rows.append(entry["row"])
+        if entry.get("row"):  # a companion has no row of its own
+            rows.append(entry["row"])
     _append(library, {"action": "undo", "of": last["id"], "at": time.time(),
                       "restored": [str(p) for p in restored]})  # fmt: skip
     if rows:

@@ -266,6 +266,9 @@ class Library:
             "skipped": failed,  # files that could not be read: not photos
             "embedded": self.store.count_embedded(key),
             "failed": failed,  # (the same, under the name JSON readers had)
+            # what the last walk saw besides photos: never listed, never failures
+            "other_files": int(self.store.get_meta("other_files", "0") or 0),
+            "companions": int(self.store.get_meta("companion_files", "0") or 0),
             "model": key,
             "index": self.index.status(key) if key else "missing",
         }

@@ -38,6 +38,7 @@ from photosim.media.decode import (
     DecodeError,
     decode_bytes,
     load_image,
+    load_partner,
     open_photo,
     read_photo_bytes,
     shrink,
@@ -141,6 +142,7 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
     expect = (job.size, job.mtime_ns)  # what the walk saw: a file changed since is retried
     digest: str | None = job.hash
     meta: dict | None = None
+    side: int | None = None  # known once the file is read and needs decoding
     try:
         # One read when the file fits in memory; a huge file is streamed twice instead.
         data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
@@ -160,7 +162,9 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
         else:
             image = load_image(job.path, max_side=side, expect=expect)
     except DecodeError as exc:
-        return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
+        image = load_partner(job.path, side) if side else None
+        if image is None:
+            return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
     extras = photo_extras(image)
     pixels_in = backbone.prepare(shrink(image, backbone.input_size))
     return Work(job, digest, meta, pixels=pixels_in, extras=extras)

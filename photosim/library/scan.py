@@ -9,6 +9,7 @@ vector. Work is committed in batches, so a cancelled scan keeps what it did.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -62,6 +63,8 @@ class Walk:
         self.roots = [os.path.realpath(r) for r in roots]
         self.exclude = {os.path.realpath(e) for e in exclude or ()}
         self.unreadable: list[str] = []
+        self.others = 0  # files that are not photos nor a photo's companions (videos, documents)
+        self.companions = 0  # sidecars, Live Photo videos and RAW+JPEG partners: not listed
         self._seen_dirs: set[tuple[int, int]] = set()
         self._linked_files: set[str] = set()  # real paths yielded through links
 
@@ -73,8 +76,12 @@ class Walk:
             if entries is None:
                 continue
             subdirs: list[str] = []
+            travelling = self._travelling(entries)
             for entry in entries:
                 if entry.name.startswith(".") or entry.path in self.exclude:
+                    continue
+                if entry.name in travelling:
+                    self.companions += 1
                     continue
                 try:
                     found = self._entry(entry, subdirs)
@@ -104,6 +111,26 @@ class Walk:
             self._missed(folder)
             return None
 
+    def _travelling(self, entries: list[os.DirEntry]) -> set[str]:
+        """Names in one folder that travel with a photo there (never listed, never "other"):
+        its sidecars and Live Photo video, and the JPEG/HEIC half of a RAW+JPEG pair."""
+        names = [e.name for e in entries if not e.name.startswith(".")]
+        raws = [e for e in entries if formats.is_raw(e.name)]
+        out: set[str] = set()
+        if raws:
+            times = {}
+            stems = {os.path.splitext(e.name)[0].lower() for e in raws}
+            for e in entries:
+                if os.path.splitext(e.name)[0].lower() in stems:
+                    with contextlib.suppress(OSError):
+                        times[e.name] = e.stat(follow_symlinks=False).st_mtime
+            out.update(p for e in raws if (p := formats.pair_partner(e.name, times)))
+        if len(names) > 1:
+            for name in names:
+                if formats.role_of(name) is formats.Role.PHOTO:
+                    out.update(formats.companion_names(name, names))
+        return out
+
     def _missed(self, folder: str) -> None:
         if folder not in self.unreadable:
             self.unreadable.append(folder)
@@ -117,8 +144,10 @@ class Walk:
             if entry.name not in SKIP_DIRS:
                 subdirs.append(entry.path)
             return None
-        if stat.S_ISREG(st.st_mode) and is_candidate(entry.name, entry.path):
-            return entry.path, st
+        if stat.S_ISREG(st.st_mode):
+            if is_candidate(entry.name, entry.path):
+                return entry.path, st
+            self.others += 1
         return None
 
     def _link(self, path: str, subdirs: list[str]) -> tuple[str, os.stat_result] | None:
@@ -272,6 +301,9 @@ class Scan:
                 chunk = []
         yield from self._list_chunk(chunk)
         self.unreadable = [os.fspath(f) for f in getattr(listing, "unreadable", ()) or ()]
+        self.ev.others = getattr(listing, "others", 0)
+        self.ev.companions = getattr(listing, "companions", 0)
+        self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
 
     def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""

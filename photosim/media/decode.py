@@ -28,6 +28,7 @@ __all__ = [
     "FailKind",
     "decode_bytes",
     "load_image",
+    "load_partner",
     "open_photo",
     "os_error",
     "read_photo_bytes",
@@ -222,6 +223,20 @@ def load_image(
         if not _same(before, os.fstat(f.fileno())):
             raise _changed(name)
     return shrink(image, max_side)
+
+
+def load_partner(path: str | os.PathLike, max_side: int | None = None) -> Image.Image | None:
+    """For a camera RAW that cannot be developed: the JPEG/HEIC the camera wrote beside it
+    (a RAW+JPEG pair is one photo, the same picture), decoded; None for any other file."""
+    if not formats.is_raw(path):
+        return None
+    partner = formats.partner_on_disk(path)
+    if partner is None:
+        return None
+    try:
+        return load_image(partner, max_side)
+    except DecodeError:
+        return None
 
 
 def decode_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:

@@ -10,7 +10,9 @@ rules and the app's open-file filter all read this table.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -183,3 +185,92 @@ def open_filter() -> str:
     """The open-file dialog's filter: every photo extension, then all files."""
     patterns = " ".join(f"*{e}" for f in FORMATS if f.is_photo for e in f.extensions)
     return f"Images ({patterns});;All files (*)"
+
+
+# -- what travels with a photo ---------------------------------------------------------
+# A RAW and the JPEG/HEIC the camera wrote beside it are one shot when their file times
+# are this close (a camera writes both within seconds; a copy keeps or resets both).
+PAIR_WINDOW_S = 120.0
+_PAIR_PARTNERS = frozenset({"JPEG", "HEIF"})
+
+
+def companion_names(photo: str, siblings: Iterable[str]) -> list[str]:
+    """The names among ``siblings`` (one folder's files) that travel with ``photo``.
+
+    Sidecars ``name.xmp``, ``name.ext.xmp``, ``name.aae``, Google Takeout's
+    ``name.ext.json`` and a Live Photo's video ``name.mov`` (case-insensitive); never
+    another photo (a RAW+JPEG pair is :func:`pair_partner`'s).
+    """
+    stem, full = os.path.splitext(photo)[0].lower(), photo.lower()
+    return [name for name in siblings if name.lower() != full and _travels(name, stem, full)]
+
+
+def _travels(name: str, stem: str, full: str) -> bool:
+    """Whether ``name`` belongs to the photo named ``full`` (``stem`` without its extension)."""
+    base, ext = os.path.splitext(name.lower())
+    role = role_of(name)
+    if role is Role.SIDECAR:
+        return base in (stem, full)  # name.xmp, name.jpg.xmp, name.aae
+    if role is Role.VIDEO:
+        return base == stem and ext in LIVE_VIDEO_EXTENSIONS  # a Live Photo's video
+    return ext == ".json" and base in (full, f"{full}.supplemental-metadata")  # Takeout
+
+
+LIVE_VIDEO_EXTENSIONS = frozenset({".mov", ".mp4"})
+
+
+def pair_partner(photo: str, siblings: dict[str, float]) -> str | None:
+    """For a camera RAW: the JPEG/HEIC of the same shot in ``siblings`` (name -> mtime), if any.
+
+    Same folder, same name but the extension, file times within ``PAIR_WINDOW_S``.
+    """
+    if not is_raw(photo) or photo not in siblings:
+        return None
+    stem = os.path.splitext(photo)[0].lower()
+    found = [
+        name for name, mtime in siblings.items()
+        if os.path.splitext(name)[0].lower() == stem
+        and (fmt := by_extension(name)) is not None and fmt.name in _PAIR_PARTNERS
+        and abs(mtime - siblings[photo]) <= PAIR_WINDOW_S
+    ]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
+def _listing(folder: str) -> dict[str, os.DirEntry]:
+    try:
+        with os.scandir(folder or ".") as it:
+            return {e.name: e for e in it if not e.name.startswith(".") and e.is_file()}
+    except OSError:
+        return {}
+
+
+def _partner_in(name: str, entries: dict[str, os.DirEntry]) -> str | None:
+    if not is_raw(name):
+        return None
+    times = {}
+    stem = os.path.splitext(name)[0].lower()
+    for n, e in entries.items():
+        if os.path.splitext(n)[0].lower() == stem:
+            with contextlib.suppress(OSError):
+                times[n] = e.stat().st_mtime
+    return pair_partner(name, times)
+
+
+def partner_on_disk(photo: str | os.PathLike) -> str | None:
+    """The JPEG/HEIC half of the RAW ``photo``'s pair, found by listing its folder; or None."""
+    folder, name = os.path.split(os.fspath(photo))
+    partner = _partner_in(name, _listing(folder))
+    return os.path.join(folder, partner) if partner else None
+
+
+def companions_on_disk(photo: str | os.PathLike) -> list[str]:
+    """Paths that travel with the photo file ``photo`` now: the JPEG/HEIC half of a RAW+JPEG
+    pair, sidecars and a Live Photo's video (see :func:`companion_names`), found by listing
+    its folder. Nothing when the folder cannot be listed."""
+    folder, name = os.path.split(os.fspath(photo))
+    entries = _listing(folder)
+    partner = _partner_in(name, entries)
+    out = [partner] if partner else []
+    for owner in [name, *out]:
+        out += [c for c in companion_names(owner, entries) if c not in out and c != name]
+    return [os.path.join(folder, n) for n in out]

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 # never a tiny placeholder (some RAWs carry 8x8 previews).
 MIN_FALLBACK_SIDE = 160
 
+# The fewest bits per sensor pixel a whole RAW file holds: lossless compression of real sensor
+# data needs several bits, even lossy RAW formats keep over 2; under this, the data is cut.
+MIN_BITS_PER_PIXEL = 0.5
+
 # LibRaw's flip (sizes.flip) as the transposes that make the image upright.
 _FLIP = {
     3: (Image.Transpose.ROTATE_180,),
@@ -76,10 +80,11 @@ def decode_raw(f: BinaryIO, name: str, max_side: int | None) -> Image.Image:
         raise _damaged(name, exc) from None
     with raw:
         flip = raw.sizes.flip
-        preview = _preview(raw)
+        preview = _preview(raw, max_side)
         if preview is not None and max_side and max(preview.size) >= max_side:
             return _upright(preview, flip)
         try:
+            _check_size(raw, f)
             pixels = raw.postprocess(
                 half_size=bool(max_side), use_camera_wb=True, output_bps=8, user_flip=0
             )
@@ -96,13 +101,30 @@ def decode_raw(f: BinaryIO, name: str, max_side: int | None) -> Image.Image:
     return _upright(Image.fromarray(np.ascontiguousarray(pixels), "RGB"), flip)
 
 
-def _preview(raw) -> Image.Image | None:
-    """The embedded preview as RGB (JPEG or bitmap), or None when there is none usable."""
+def _check_size(raw, f: BinaryIO) -> None:
+    """ValueError when the file is too small to hold its sensor data (a file cut short):
+    LibRaw then fills the missing rows with whatever its buffer held, not a picture."""
+    size = f.seek(0, 2)
+    pixels = raw.sizes.raw_width * raw.sizes.raw_height
+    if size * 8 < pixels * MIN_BITS_PER_PIXEL:
+        raise ValueError(
+            f"{size:,} bytes cannot hold a {raw.sizes.raw_width}x{raw.sizes.raw_height} sensor image"
+        )
+
+
+def _preview(raw, max_side: int | None) -> Image.Image | None:
+    """The embedded preview as RGB (JPEG or bitmap), or None when there is none usable.
+
+    A JPEG preview that covers ``max_side`` is decoded at reduced size (``draft``), as a
+    JPEG photo is: this is what makes a RAW cost about what its JPEG costs.
+    """
     rawpy = _rawpy()
     try:
         thumb = raw.extract_thumb()
         if thumb.format == rawpy.ThumbFormat.JPEG:
             with Image.open(io.BytesIO(thumb.data)) as im:
+                if max_side and max(im.size) >= max_side:
+                    im.draft("RGB", (max_side, max_side))
                 im.load()
                 return im.convert("RGB")
         return Image.fromarray(np.ascontiguousarray(thumb.data)).convert("RGB")

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from photosim.core import paths
-from photosim.media.decode import load_image, os_error
+from photosim.media.decode import DecodeError, load_image, load_partner, os_error
 
 THUMB_SIDE = 320
 QUALITY = 85
@@ -46,7 +46,12 @@ def load_thumbnail(path: str | os.PathLike) -> Image.Image:
             return im.convert("RGB")
     except (OSError, SyntaxError, ValueError):
         pass  # not cached yet, or a damaged cache file: make it again
-    image = load_image(path, max_side=THUMB_SIDE)
+    try:
+        image = load_image(path, max_side=THUMB_SIDE)
+    except DecodeError:
+        image = load_partner(path, THUMB_SIDE)  # a RAW LibRaw cannot develop: its JPEG
+        if image is None:
+            raise
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=QUALITY, optimize=False)
     with contextlib.suppress(OSError):  # a read-only or full cache disk still shows it

@@ -1,0 +1,167 @@
+"""RAW+JPEG pairs are one photo; sidecars and Live Photo videos travel with their photo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_tiny_backbone, write_photo
+from dngs import write_dng
+from PIL import Image
+from test_trash import trash_home  # noqa: F401  (fixture: a private freedesktop trash)
+
+from photosim.dupes.trash import journal, move_to_trash, undo_last
+from photosim.library import Library
+from photosim.media import formats
+from photosim.media.decode import load_image
+from photosim.media.thumbs import load_thumbnail
+
+
+def _touch(path: Path, text: str = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _scan(root: Path, backbone=None) -> tuple[Library, object]:
+    lib = Library([root], backbone=backbone or make_tiny_backbone())
+    done = list(lib.scan())[-1]
+    return lib, done
+
+
+def test_names_that_travel_with_a_photo():
+    names = ["IMG_1.HEIC", "IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp", "IMG_1.aae",
+             "IMG_1.HEIC.json", "IMG_10.MOV", "IMG_1.jpg.json", "notes.txt"]  # fmt: skip
+    got = formats.companion_names("IMG_1.HEIC", names)
+    assert sorted(got) == sorted(["IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp", "IMG_1.aae",
+                                  "IMG_1.HEIC.json"])  # fmt: skip
+    now = 1_700_000_000.0
+    assert formats.pair_partner("A.CR2", {"A.CR2": now, "A.JPG": now + 1}) == "A.JPG"
+    assert formats.pair_partner("A.CR2", {"A.CR2": now, "A.JPG": now + 86400}) is None
+    assert formats.pair_partner("A.JPG", {"A.CR2": now, "A.JPG": now}) is None
+
+
+def test_walk_lists_photos_and_counts_companions_and_other_files(tmp_path: Path):
+    root = tmp_path / "Pictures"
+    write_photo(root / "IMG_1.HEIC.jpg")  # a photo with an odd name: still a photo
+    write_photo(root / "IMG_2.jpg", seed=2)
+    for name in ("IMG_2.MOV", "IMG_2.jpg.xmp", "IMG_2.aae", "IMG_2.jpg.json"):
+        _touch(root / name)
+    _touch(root / "holiday.mov")  # a video without its photo: another file
+    _touch(root / "notes.pdf")
+    lib, done = _scan(root)
+    names = sorted(p.path.name for p in lib.photos())
+    assert names == ["IMG_1.HEIC.jpg", "IMG_2.jpg"]
+    assert (done.found, done.failed, done.companions, done.others) == (2, 0, 4, 2)
+    info = lib.info()
+    assert (info["photos"], info["failed"], info["other_files"], info["companions"]) == (2, 0, 2, 4)
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> Image.Image:
+    """A real photo (shared ukbench, else a synthetic one), full size."""
+    from conftest import SHARED_PHOTOS
+
+    path = SHARED_PHOTOS / "ukbench" / "ukbench00120.jpg"
+    if path.is_file():
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    tmp = write_photo(tmp_path_factory.mktemp("shot") / "shot.jpg", size=(640, 480), seed=5)
+    return Image.open(tmp).convert("RGB")
+
+
+def _pair(folder: Path, stem: str, photo: Image.Image) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    jpg = folder / f"{stem}.JPG"
+    photo.save(jpg, quality=92)
+    dng = write_dng(photo, folder / f"{stem}.DNG")
+    return dng, jpg
+
+
+def test_dng_from_pidng_decodes_to_the_photo(tmp_path: Path, shot: Image.Image):
+    dng, jpg = _pair(tmp_path, "IMG_0001", shot)
+    image = load_image(dng, max_side=256)
+    ref = load_image(jpg, max_side=256)
+    assert image.size == ref.size
+    diff = np.abs(np.asarray(image, np.float32) - np.asarray(ref, np.float32)).mean()
+    assert diff < 25  # same picture (LibRaw's demosaic and auto-brightness differ a little)
+
+
+def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_home):  # noqa: F811
+    root = tmp_path / "Pictures"
+    dng, jpg = _pair(root, "IMG_0001", shot)
+    sidecar = _touch(root / "IMG_0001.DNG.xmp", "<x:xmpmeta/>")
+    write_photo(root / "other.jpg", seed=3)
+    lib, done = _scan(root)
+    names = sorted(p.path.name for p in lib.photos())
+    assert names == ["IMG_0001.DNG", "other.jpg"]  # one item for the pair: the RAW
+    assert done.companions == 2 and done.failed == 0
+    assert {Path(p).name for p in formats.companions_on_disk(dng)} == {jpg.name, sidecar.name}
+    record = move_to_trash(lib, [dng])
+    assert {p.name for p, _ in record.moved} == {dng.name, jpg.name, sidecar.name}
+    assert record.companions == 2 and not record.failed
+    assert not dng.exists() and not jpg.exists() and not sidecar.exists()
+    entries = journal(lib)[-1]["moved"]
+    assert {Path(e["path"]).name for e in entries if e.get("companion_of")} == {
+        jpg.name, sidecar.name}  # fmt: skip
+    restored = undo_last(lib)
+    assert {p.name for p in restored} == {dng.name, jpg.name, sidecar.name}
+    assert dng.exists() and jpg.exists() and sidecar.exists()
+    assert sorted(p.path.name for p in lib.photos()) == names
+
+
+def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_home):  # noqa: F811
+    root = tmp_path / "Pictures"
+    photo = write_photo(root / "IMG_1234.HEIC.jpg", seed=1)
+    live = root / "IMG_1234.HEIC"
+    os.rename(photo, live)  # JPEG bytes behind a .HEIC name: decided by content
+    video = _touch(root / "IMG_1234.MOV", "moov")
+    aae = _touch(root / "IMG_1234.AAE", "<plist/>")
+    xmp = _touch(root / "IMG_1234.HEIC.xmp", "<x:xmpmeta/>")
+    takeout = _touch(root / "IMG_1234.HEIC.json", "{}")
+    lone = _touch(root / "IMG_9999.MOV", "moov")
+    lib, done = _scan(root)
+    assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
+    assert (done.companions, done.others) == (4, 1)
+    record = move_to_trash(lib, [live])
+    assert record.companions == 4
+    assert not any(p.exists() for p in (live, video, aae, xmp, takeout)) and lone.exists()
+    undo_last(lib)
+    assert all(p.exists() for p in (live, video, aae, xmp, takeout))
+    assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
+
+
+def test_a_raw_libraw_cannot_read_shows_its_jpeg(tmp_path: Path, shot: Image.Image):
+    root = tmp_path / "Pictures"
+    _, jpg = _pair(root, "IMG_0002", shot)
+    broken = root / "IMG_0002.NEF"
+    broken.write_bytes(b"II*\x00" + bytes(4000))  # a NEF LibRaw cannot open
+    now = time.time()
+    os.utime(broken, (now, now))
+    os.utime(jpg, (now, now))
+    (root / "IMG_0002.DNG").unlink()
+    lib, done = _scan(root)
+    assert [p.path.name for p in lib.photos()] == ["IMG_0002.NEF"] and done.failed == 0
+    assert load_thumbnail(broken).size == load_image(jpg, 320).size
+
+
+@pytest.mark.parametrize("name", ["ukbench/ukbench00120.jpg", "camera/100001.jpg"])
+def test_dng_scores_as_its_jpeg_with_a_trained_network(tmp_path, shared_photos, name,
+                                                       effnet_backbone):  # fmt: skip
+    """The same shot as a full-size DNG (developed by LibRaw) and as a JPEG: one photo to the
+    trained network; a phone photo and an 8 MP camera photo."""
+    root = tmp_path / "Pictures"
+    with Image.open(shared_photos / name) as im:
+        photo = im.convert("RGB")
+    dng, _ = _pair(root / "raw", "shot", photo)
+    shutil.move(root / "raw" / "shot.JPG", root / "shot-as-jpeg.jpg")  # not a pair: apart
+    for i, path in enumerate(sorted((shared_photos / "ukbench").glob("*.jpg"))[1:4]):
+        shutil.copy(path, root / f"d{i}.jpg")
+    lib, done = _scan(root, effnet_backbone)
+    assert done.failed == 0
+    best = lib.similar(dng, k=3)[0]
+    assert best.path.name == "shot-as-jpeg.jpg" and best.score >= 0.98, best
