@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
 from photosim.dupes.trash import move_to_trash, undo_last
 from photosim.library import Library, known_db_for
+from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image
 from photosim.media.formats import open_filter
 from photosim.media.pixels import sharpness
@@ -34,8 +35,11 @@ __all__ = [
     "DupMember",
     "DupResult",
     "DuplicateFinder",
+    "Folder",
     "Library",
+    "Month",
     "PhotoRow",
+    "Year",
     "cache_size",
     "clear_thumbnails",
     "download",

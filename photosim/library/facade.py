@@ -29,6 +29,7 @@ from photosim.core.errors import (
 )
 from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
 from photosim.core.paths import is_under
+from photosim.library.browse import Folder, Year, folder_tree, timeline
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -272,6 +273,25 @@ class Library:
             "model": key,
             "index": self.index.status(key) if key else "missing",
         }
+
+    # -- browsing: the sidebar's folder tree and timeline --------------------------
+    def folder_tree(self) -> list[Folder]:
+        """The folders holding photos, the library's roots on top, with photo counts."""
+        return folder_tree(self.store.folder_counts(), self.roots)
+
+    def timeline(self) -> list[Year]:
+        """Years and months (newest first) with their photo counts: date taken, else file time."""
+        return timeline(self.store.month_counts())
+
+    def photos_in_folder(self, folder: str | Path, *, subfolders: bool = True,
+                         after: str | None = None, limit: int = 500) -> list[PhotoRow]:  # fmt: skip
+        """A page of the photos in ``folder`` (with its subfolders), by path; ``after``: the
+        last path of the previous page."""
+        rows = self.store.photos_in_folder(str(folder), subfolders=subfolders, after=after,
+                                           limit=limit)  # fmt: skip
+        key = self.current_key()
+        have = self.store.hashes_with_vector([r[6] for r in rows if r[6]], key) if key else set()
+        return [PhotoRow(i, p, s or 0, m or 0, t, e, h in have) for i, p, s, m, t, e, h in rows]
 
     def failures(self) -> list[Failure]:
         """Every file that could not be used: path, kind and reason."""

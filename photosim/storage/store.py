@@ -36,6 +36,7 @@ from photosim.core.errors import (
 )
 from photosim.core.events import FailKind, Failure, Photo
 from photosim.storage import migrations
+from photosim.storage.browse import BrowseRows
 from photosim.storage.codec import _dec, _enc
 from photosim.storage.dupes import DuplicateRows
 from photosim.storage.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -85,7 +86,7 @@ def explain(exc: BaseException, path: Path | str) -> PhotosimError | None:
     return None
 
 
-class Store(VectorRows, DuplicateRows):
+class Store(VectorRows, DuplicateRows, BrowseRows):
     """Thread-aware access to one library database (a connection per thread).
 
     ``read_only`` opens the file for queries only (``mode=ro``; on read-only media an
