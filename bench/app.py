@@ -71,22 +71,22 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
 
     def opened(_library) -> None:  # the grid shows the library (a big one: its first rows)
         marks["library_open_s"] = round(time.time() - started, 3)
-        marks["rows_at_open"] = win.photos.rowCount()
+        marks["rows_at_open"] = win.browser.photos.rowCount()
 
     win.signals.library_opened.connect(opened)
-    win.open_library(str(root), str(db))
+    win.state.open_library(str(root), str(db))
 
     def visible_paths() -> list[str]:
-        view = win.grid
+        view = win.browser.grid
         rect = view.viewport().rect()
         first = view.indexAt(rect.topLeft())
         row = first.row() if first.isValid() else 0
         paths = []
-        while row < win.proxy.rowCount():
-            index = win.proxy.index(row, 0)
+        while row < win.browser.proxy.rowCount():
+            index = win.browser.proxy.index(row, 0)
             if not view.visualRect(index).intersects(rect):
                 break
-            paths.append(win.proxy.path_at(row))
+            paths.append(win.browser.proxy.path_at(row))
             row += 1
         return paths
 
@@ -102,11 +102,11 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     marks["thumbnails_shown_s"] = round(time.time() - started, 3)
     marks["tiles_in_view"] = len(visible_paths())
     marks["rss_after_launch_mib"] = rss_mib()
-    while win.opener is not None and time.time() < deadline:  # a big library's rest
+    while win.state.opener is not None and time.time() < deadline:  # a big library's rest
         app.processEvents()
         time.sleep(0.002)
     marks["all_listed_s"] = round(time.time() - started, 3)
-    marks["photos_in_grid"] = win.photos.rowCount()
+    marks["photos_in_grid"] = win.browser.photos.rowCount()
     if not marks["tiles_in_view"]:
         print("RESULT " + json.dumps(marks), flush=True)  # nothing to click: the grid is empty
         return
@@ -123,7 +123,7 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
         path = order[i % len(order)]
         got.pop(path, None)
         start = time.perf_counter()
-        win.select_path(path)
+        win.browser.select_path(path)
         while path not in got and time.perf_counter() - start < 10:
             app.processEvents()
         times.append((got.get(path, time.perf_counter()) - start) * 1000)
@@ -134,7 +134,7 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
         "max": round(times[-1], 1),
         "clicks": len(times),
     }
-    marks["scan_running_at_end"] = bool(win.scanning())
+    marks["scan_running_at_end"] = bool(win.state.scanning())
     marks["rss_end_mib"] = rss_mib()
     win.close()
     print("RESULT " + json.dumps(marks), flush=True)

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(exc)
         return 2
     except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
-        from photosim.storage.store import explain
+        from photosim.storage.faults import explain
 
         explained = explain(exc, getattr(args, "db", None) or "your library")
         if explained is None:

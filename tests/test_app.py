@@ -52,14 +52,14 @@ def window(qtbot):
 
 def open_and_scan(qtbot, win: MainWindow, folder: Path):
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     return blocker.args[0]
 
 
 def select(qtbot, win: MainWindow, name: str):
-    path = str(next(p for p in (win.library.roots[0]).rglob(name)))
+    path = str(next(p for p in (win.state.library.roots[0]).rglob(name)))
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=10_000) as blocker:
-        assert win.select_path(path)
+        assert win.browser.select_path(path)
     return blocker.args
 
 
@@ -146,21 +146,21 @@ def test_scan_fills_grid_and_selecting_shows_rotated_copy_first(qtbot, window, f
     final = open_and_scan(qtbot, window, folder)
     assert window.windowTitle() == f"photosim: {folder}"
     assert final.found == 10 and final.failed == 1
-    assert window.proxy.rowCount() == 10
+    assert window.browser.proxy.rowCount() == 10
     query, matches = select(qtbot, window, "photo3.jpg")
     assert query == str(folder / "photo3.jpg")
     assert matches[0].path == folder / "copy of photo3.jpg" and matches[0].score > 0.95
-    assert window.neighbours.rowCount() == 8  # everything else that could be read
-    assert window.strip.stack.currentWidget() is window.strip.view
-    assert window.preview.name.text() == "photo3.jpg"
-    qtbot.waitUntil(lambda: window.preview._image is not None, timeout=10_000)
-    assert window.preview._image.width() == 320  # upright full frame, not cropped
+    assert window.browser.neighbours.rowCount() == 8  # everything else that could be read
+    assert window.browser.strip.stack.currentWidget() is window.browser.strip.view
+    assert window.browser.preview.name.text() == "photo3.jpg"
+    qtbot.waitUntil(lambda: window.browser.preview._image is not None, timeout=10_000)
+    assert window.browser.preview._image.width() == 320  # upright full frame, not cropped
 
 
 def test_broken_file_shows_its_reason(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
-    row = window.proxy.row_of(str(folder / "broken.jpg"))
-    index = window.proxy.index(row, 0)
+    row = window.browser.proxy.row_of(str(folder / "broken.jpg"))
+    index = window.browser.proxy.index(row, 0)
     assert "not an image" in index.data(ErrorRole)
     assert "Cannot show this photo" in index.data(Qt.ItemDataRole.ToolTipRole)
 
@@ -168,35 +168,37 @@ def test_broken_file_shows_its_reason(qtbot, window, folder):
 def test_activating_a_neighbour_walks_with_back_and_forward(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
     select(qtbot, window, "photo3.jpg")
-    first = window.neighbours.path_at(0)
+    first = window.browser.neighbours.path_at(0)
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000):
-        window.strip.view.activated.emit(window.neighbours.index(0))
-    assert window.selected_path() == first
+        window.browser.strip.view.activated.emit(window.browser.neighbours.index(0))
+    assert window.browser.selected_path() == first
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000):
-        qtbot.keyClick(window.grid, Qt.Key.Key_Backspace)
-    assert window.selected_path() == str(folder / "photo3.jpg")
+        qtbot.keyClick(window.browser.grid, Qt.Key.Key_Backspace)
+    assert window.browser.selected_path() == str(folder / "photo3.jpg")
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000):
-        window.go_forward()
-    assert window.selected_path() == first
+        window.browser.go_forward()
+    assert window.browser.selected_path() == first
 
 
 def test_min_score_slider_hides_weak_matches_and_says_so(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
     _, matches = select(qtbot, window, "photo3.jpg")
     cut = (matches[0].score + matches[1].score) / 2
-    window.strip.slider.setValue(int(cut * 100))
-    assert window.neighbours.rowCount() == sum(m.score >= int(cut * 100) / 100 for m in matches)
-    window.strip.slider.setValue(100)
+    window.browser.strip.slider.setValue(int(cut * 100))
+    assert window.browser.neighbours.rowCount() == sum(
+        m.score >= int(cut * 100) / 100 for m in matches
+    )
+    window.browser.strip.slider.setValue(100)
     if matches[0].score < 1.0:
-        assert window.neighbours.rowCount() == 0
-        assert "Lower the minimum score" in window.strip.message.text()
+        assert window.browser.neighbours.rowCount() == 0
+        assert "Lower the minimum score" in window.browser.strip.message.text()
 
 
 def test_k_box_sets_how_many_neighbours(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
     select(qtbot, window, "photo3.jpg")
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        window.strip.k_box.setValue(3)
+        window.browser.strip.k_box.setValue(3)
     assert len(blocker.args[1]) == 3
 
 
@@ -208,13 +210,15 @@ def test_dropping_an_outside_photo_queries_without_adding_it(qtbot, window, fold
     event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        window.dropEvent(event)
+        window.browser.dropEvent(event)
     query, matches = blocker.args
     assert query == str(outside) and matches[0].path == folder / "photo5.jpg"
-    assert "from phone.jpg" in window.strip.title.text()
-    assert window.preview.path == str(outside)
-    qtbot.waitUntil(lambda: "KB" in window.preview.details.text(), timeout=10_000)  # size, later
-    assert window.library.photo(outside) is None
+    assert "from phone.jpg" in window.browser.strip.title.text()
+    assert window.browser.preview.path == str(outside)
+    qtbot.waitUntil(
+        lambda: "KB" in window.browser.preview.details.text(), timeout=10_000
+    )  # size, later
+    assert window.state.library.photo(outside) is None
 
 
 class SlowBackbone(Backbone):
@@ -246,11 +250,11 @@ def scanning_window(qtbot, folder: Path) -> tuple[MainWindow, SlowBackbone]:
     win = MainWindow(backbone=backbone)
     qtbot.addWidget(win)
     win.show()
-    win.open_library(str(folder))
+    win.state.open_library(str(folder))
     qtbot.waitUntil(
-        lambda: win.proxy.rowCount() == 70, timeout=SCAN_TIMEOUT
+        lambda: win.browser.proxy.rowCount() == 70, timeout=SCAN_TIMEOUT
     )  # listed before embedding
-    assert win.cancel_button.isVisible() and win.scanning()
+    assert win.status.cancel_button.isVisible() and win.state.scanning()
     return win, backbone
 
 
@@ -258,29 +262,29 @@ def test_cancel_keeps_finished_work_and_f5_resumes(qtbot, big_folder):
     win, backbone = scanning_window(qtbot, big_folder)
     qtbot.waitUntil(lambda: backbone.calls == 1, timeout=SCAN_TIMEOUT)  # first batch in the model
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(win.status.cancel_button, Qt.MouseButton.LeftButton)
         backbone.permits.release()
     assert blocker.args[0].cancelled
-    assert "cancelled" in win.status_text.text()
-    assert not win.cancel_button.isVisible()
-    assert win.library.info()["embedded"] == 32  # the finished batch is kept
+    assert "cancelled" in win.status.status_text.text()
+    assert not win.status.cancel_button.isVisible()
+    assert win.state.library.info()["embedded"] == 32  # the finished batch is kept
     backbone.permits.release(10)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         qtbot.keyClick(win, Qt.Key.Key_F5)
     assert not blocker.args[0].cancelled
     assert blocker.args[0].embedded == 38  # resumed, nothing embedded twice
-    assert win.library.info()["embedded"] == 70
+    assert win.state.library.info()["embedded"] == 70
     win.close()
 
 
 def test_closing_during_a_scan_stops_it_and_keeps_finished_work(qtbot, big_folder):
     win, backbone = scanning_window(qtbot, big_folder)
-    db = win.library.db_path
+    db = win.state.library.db_path
     backbone.permits.release()
     qtbot.waitUntil(lambda: backbone.calls == 2, timeout=SCAN_TIMEOUT)  # batch 1 done, 2 waiting
-    worker = win.worker
+    worker = win.state.worker
     win.close()  # the scan is told to stop; batch 2 is still in the model
-    assert win.worker is None and not win.isVisible()
+    assert win.state.worker is None and not win.isVisible()
     backbone.permits.release()  # batch 2 finishes in the background, then the scan stops
     assert worker.join(30)
     with Library(db_path=db) as lib:
@@ -293,28 +297,28 @@ def test_without_weights_the_app_browses_and_says_how_to_get_them(qtbot, folder)
     qtbot.addWidget(win)
     win.show()
     open_and_scan(qtbot, win, folder)
-    assert win.proxy.rowCount() == 10
-    win.select_path(str(folder / "photo3.jpg"))
-    assert "Similarity needs the ResNet weights" in win.strip.message.text()
-    assert "--weights" in win.strip.message.text()
-    assert "Similarity is off" in win.status_text.text()
+    assert win.browser.proxy.rowCount() == 10
+    win.browser.select_path(str(folder / "photo3.jpg"))
+    assert "Similarity needs the ResNet weights" in win.browser.strip.message.text()
+    assert "--weights" in win.browser.strip.message.text()
+    assert "Similarity is off" in win.status.status_text.text()
     win.close()
 
 
 def test_keyboard_filter_and_settings_are_remembered(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.filter_edit.hasFocus()
-    qtbot.keyClicks(window.filter_edit, "photo1")
-    assert window.proxy.rowCount() == 1
-    window.zoom.setValue(250)
-    window.strip.k_box.setValue(5)
+    assert window.browser.filter_edit.hasFocus()
+    qtbot.keyClicks(window.browser.filter_edit, "photo1")
+    assert window.browser.proxy.rowCount() == 1
+    window.browser.zoom.setValue(250)
+    window.browser.strip.k_box.setValue(5)
     window.close()
     again = MainWindow(backbone=make_tiny_backbone())
     qtbot.addWidget(again)
-    assert again.zoom.value() == 250 and again.strip.k_box.value() == 5
-    assert again.recent_folders()[0] == str(folder)
-    assert again.grid.gridSize().width() > 250
+    assert again.browser.zoom.value() == 250 and again.browser.strip.k_box.value() == 5
+    assert again.folders.recent_folders()[0] == str(folder)
+    assert again.browser.grid.gridSize().width() > 250
 
 
 def test_preview_actions_copy_open_and_show_in_folder(qtbot, window, folder, monkeypatch):
@@ -325,21 +329,21 @@ def test_preview_actions_copy_open_and_show_in_folder(qtbot, window, folder, mon
     )
     open_and_scan(qtbot, window, folder)
     select(qtbot, window, "photo3.jpg")
-    assert "320 × 240" in window.preview.details.text()  # pixel size from the library
-    qtbot.mouseClick(window.preview.copy_button, Qt.MouseButton.LeftButton)
+    assert "320 × 240" in window.browser.preview.details.text()  # pixel size from the library
+    qtbot.mouseClick(window.browser.preview.copy_button, Qt.MouseButton.LeftButton)
     assert QApplication.clipboard().text() == str(folder / "photo3.jpg")
-    qtbot.mouseClick(window.preview.open_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(window.preview.folder_button, Qt.MouseButton.LeftButton)
-    qtbot.keyClick(window.grid, Qt.Key.Key_Return)  # Enter on a thumbnail opens it too
+    qtbot.mouseClick(window.browser.preview.open_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.browser.preview.folder_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.browser.grid, Qt.Key.Key_Return)  # Enter on a thumbnail opens it too
     assert opened == [str(folder / "photo3.jpg"), str(folder), str(folder / "photo3.jpg")]
 
 
 def test_arrow_keys_move_the_selection_and_show_its_neighbours(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
-    window.sort_box.setCurrentText("Name")
+    window.browser.sort_box.setCurrentText("Name")
     select(qtbot, window, "photo3.jpg")
-    window.grid.setFocus()
+    window.browser.grid.setFocus()
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+        qtbot.keyClick(window.browser.grid, Qt.Key.Key_Right)
     assert blocker.args[0] == str(folder / "photo4.jpg")
-    assert window.preview.name.text() == "photo4.jpg"
+    assert window.browser.preview.name.text() == "photo4.jpg"

@@ -351,7 +351,7 @@ def window(qtbot, folder, trash_home):
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.signals.scan_finished, timeout=TIMEOUT):
-        win.open_library(str(folder))  # opens in a worker; the scan follows
+        win.state.open_library(str(folder))  # opens in a worker; the scan follows
     yield win
     win.close()
 
@@ -369,14 +369,14 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
         sorted([folder / "beach.jpg", backup])
     ]
     assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
-    before = window.photos.rowCount()
+    before = window.browser.photos.rowCount()
     view.confirm = lambda count, size: True
     marked = view.marked_paths()
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()
-    assert window.photos.rowCount() == before - len(marked)
+    assert window.browser.photos.rowCount() == before - len(marked)
     assert len(list((trash_home / "files").iterdir())) == len(marked)
-    assert all(window.photos.row_of(str(p)) is None for p in marked)
+    assert all(window.browser.photos.row_of(str(p)) is None for p in marked)
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
-    qtbot.waitUntil(lambda: window.photos.rowCount() == before, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.browser.photos.rowCount() == before, timeout=TIMEOUT)

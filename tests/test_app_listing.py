@@ -142,24 +142,24 @@ def test_opening_lists_photos_without_full_records_then_reads_one_when_selected(
     finished: list = []
     win.signals.scan_finished.connect(finished.append)
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
-        win.open_library(str(root), str(db))
-    assert win.photos.rowCount() == 6
-    assert win.failed_link.isVisibleTo(win) and "1 skipped" in win.failed_link.text()
+        win.state.open_library(str(root), str(db))
+    assert win.browser.photos.rowCount() == 6
+    assert win.status.failed_link.isVisibleTo(win) and "1 skipped" in win.status.failed_link.text()
     qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)  # opening scans, then reloads
     path = str(root / "photo2.jpg")
-    assert win.photos.photo_of(path) is None  # listed only: no record yet
+    assert win.browser.photos.photo_of(path) is None  # listed only: no record yet
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
-        assert win.select_path(path)
-    assert "320 × 240" in win.preview.details.text()  # pixel size: from the record
-    assert win.photos.photo_of(path).width == 320
-    with qtbot.waitSignal(win.records_runner.done, timeout=WAIT):
-        win.reload_photos()  # as after a scan: a fresh listing
-    assert win.selected_path() == path  # the selection survives the reload
-    assert "320 × 240" in win.preview.details.text()  # and the record, still true, is kept
-    assert win.photos.photo_of(path).width == 320
+        assert win.browser.select_path(path)
+    assert "320 × 240" in win.browser.preview.details.text()  # pixel size: from the record
+    assert win.browser.photos.photo_of(path).width == 320
+    with qtbot.waitSignal(win.state.records_runner.done, timeout=WAIT):
+        win.state.reload()  # as after a scan: a fresh listing
+    assert win.browser.selected_path() == path  # the selection survives the reload
+    assert "320 × 240" in win.browser.preview.details.text()  # and the record, still true, is kept
+    assert win.browser.photos.photo_of(path).width == 320
     broken = str(root / "broken.jpg")
-    win.select_path(broken)
-    qtbot.waitUntil(lambda: "Cannot be read" in win.preview.details.text(), timeout=WAIT)
+    win.browser.select_path(broken)
+    qtbot.waitUntil(lambda: "Cannot be read" in win.browser.preview.details.text(), timeout=WAIT)
     win.close()
     assert os.path.exists(path)  # (the photos are never touched)
 
@@ -201,19 +201,19 @@ def test_a_big_library_shows_its_first_rows_before_the_rest(qtbot, scanned, monk
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
-        win.open_library(str(root), str(db))
-    assert win.photos.rowCount() == 3 and not win.scanning()
+        win.state.open_library(str(root), str(db))
+    assert win.browser.photos.rowCount() == 3 and not win.state.scanning()
     with Library([root], db) as lib:
         expected = [r.path for r in listing(whole(lib), DateKeyRole).rows]
-    assert [win.photos.path_at(r) for r in range(3)] == expected[:3]
+    assert [win.browser.photos.path_at(r) for r in range(3)] == expected[:3]
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
-        assert win.select_path(expected[1])  # usable at once
+        assert win.browser.select_path(expected[1])  # usable at once
     gate.set()
-    qtbot.waitUntil(lambda: win.photos.rowCount() == 6, timeout=WAIT)
-    assert [win.photos.path_at(r) for r in range(6)] == expected
-    assert win.selected_path() == expected[1]  # the selection stays
-    assert "1 skipped" in win.failed_link.text()
-    qtbot.waitUntil(lambda: win.scanning() or win.last_scan is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: win.browser.photos.rowCount() == 6, timeout=WAIT)
+    assert [win.browser.photos.path_at(r) for r in range(6)] == expected
+    assert win.browser.selected_path() == expected[1]  # the selection stays
+    assert "1 skipped" in win.status.failed_link.text()
+    qtbot.waitUntil(lambda: win.state.scanning() or win.state.last_scan is not None, timeout=WAIT)
     win.close()
 
 
@@ -229,9 +229,12 @@ def test_a_search_index_that_cannot_be_warmed_does_not_stop_the_opening(
     win = MainWindow(backbone=make_tiny_backbone())
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
-        win.open_library(str(root), str(db))
-    qtbot.waitUntil(lambda: win.opener is None, timeout=WAIT)
-    assert win.photos.rowCount() == 6 and win.grid_stack.currentWidget() is win.grid
+        win.state.open_library(str(root), str(db))
+    qtbot.waitUntil(lambda: win.state.opener is None, timeout=WAIT)
+    assert (
+        win.browser.photos.rowCount() == 6
+        and win.browser.grid_stack.currentWidget() is win.browser.grid
+    )
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
-        assert win.select_path(str(root / "photo1.jpg"))  # queries load the index as before
+        assert win.browser.select_path(str(root / "photo1.jpg"))  # queries load the index as before
     win.close()

@@ -21,8 +21,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QFileDialog
 
+from photosim.app.browse.queries import DROPPED
 from photosim.app.main_window import MainWindow, app_settings
-from photosim.app.setup.actions import DROPPED
 from photosim.app.setup.preferences import Preferences
 from photosim.core import paths
 from photosim.library import Library
@@ -57,14 +57,14 @@ def window(qtbot):
 
 def open_and_scan(qtbot, win: MainWindow, folder: Path):
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     return blocker.args[0]
 
 
 def drop(win: MainWindow, mime: QMimeData) -> None:
     event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
-    win.dropEvent(event)
+    win.browser.dropEvent(event)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -76,10 +76,10 @@ def degraded_window(qtbot, folder) -> MainWindow:
     """A new user's first start: no weights anywhere, no network."""
     win = make_window(qtbot, model="resnet18")
     done = open_and_scan(qtbot, win, folder)
-    assert done.model_error and win.library.info()["embedded"] == 0
-    win.select_path(str(folder / "photo3.jpg"))
-    assert win.strip.stack.currentWidget() is win.weights_prompt
-    assert win.weights_prompt.choose_button.text() == "Choose weights file…"
+    assert done.model_error and win.state.library.info()["embedded"] == 0
+    win.browser.select_path(str(folder / "photo3.jpg"))
+    assert win.browser.strip.stack.currentWidget() is win.setup.weights_prompt
+    assert win.setup.weights_prompt.choose_button.text() == "Choose weights file…"
     return win
 
 
@@ -89,12 +89,15 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     win = degraded_window(qtbot, folder)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(resnet18_weights), ""))
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=SCAN_TIMEOUT) as blocker:
-        qtbot.mouseClick(win.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(win.setup.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
     query, matches = blocker.args
     assert query == str(folder / "photo3.jpg") and len(matches) == 8
     assert matches[0].path == folder / "copy of photo3.jpg"
-    assert win.library.info()["embedded"] == 9  # the waiting photos were embedded
-    assert win.model_error is None and win.strip.stack.currentWidget() is win.strip.view
+    assert win.state.library.info()["embedded"] == 9  # the waiting photos were embedded
+    assert (
+        win.state.model_error is None
+        and win.browser.strip.stack.currentWidget() is win.browser.strip.view
+    )
     win.close()
     assert app_settings().value("weights/resnet18") == str(resnet18_weights.resolve())
     other = folder.parent / "Other"  # another library of that model, made without weights
@@ -103,9 +106,9 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
         lib.store.set_meta(model_name="resnet18")
     again = make_window(qtbot)  # the next start: the library's model gets the chosen weights
     with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        again.open_library(str(other))
-    assert again.library.weights == str(resnet18_weights.resolve())
-    assert not again.model_error and blocker.args[0].embedded == 1
+        again.state.open_library(str(other))
+    assert again.state.library.weights == str(resnet18_weights.resolve())
+    assert not again.state.model_error and blocker.args[0].embedded == 1
     again.close()
 
 
@@ -113,12 +116,12 @@ def test_help_model_weights_offers_the_same_choice(qtbot, folder, resnet18_weigh
     win = degraded_window(qtbot, folder)
     menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
     next(a for a in menu.actions() if a.text() == "&Model Weights…").trigger()
-    prompt = win.weights_dialog.prompt
+    prompt = win.setup.weights_dialog.prompt
     assert "resnet18" in prompt.message.text() and prompt.download_button.isVisibleTo(prompt)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(resnet18_weights), ""))
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         qtbot.mouseClick(prompt.choose_button, Qt.MouseButton.LeftButton)
-    assert blocker.args[0].embedded == 9 and not win.weights_dialog.isVisible()
+    assert blocker.args[0].embedded == 9 and not win.setup.weights_dialog.isVisible()
     win.close()
 
 
@@ -130,11 +133,11 @@ def test_a_wrong_weights_file_gets_one_sentence_and_changes_nothing(
     torch.save({"conv1.weight": torch.zeros(3, 3)}, wrong)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(wrong), ""))
     with qtbot.waitSignal(win.signals.similarity_unavailable, timeout=10_000):
-        qtbot.mouseClick(win.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
-    error = win.weights_prompt.error.text()
+        qtbot.mouseClick(win.setup.weights_prompt.choose_button, Qt.MouseButton.LeftButton)
+    error = win.setup.weights_prompt.error.text()
     assert "resnet50.pth" in error and "resnet18" in error and error.count(". ") == 0
-    assert win.weights_prompt.error.isVisibleTo(win)
-    assert win.library.weights is None and win.model_error and not win.scanning()
+    assert win.setup.weights_prompt.error.isVisibleTo(win)
+    assert win.state.library.weights is None and win.state.model_error and not win.state.scanning()
     assert not app_settings().contains("weights/resnet18")
     win.close()
 
@@ -144,10 +147,12 @@ def test_download_shows_progress_and_switches_similarity_on(
 ):
     win = degraded_window(qtbot, folder)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        dialog = win.download_weights(url=QUrl.fromLocalFile(str(resnet18_weights)).toString())
+        dialog = win.setup.download_weights(
+            url=QUrl.fromLocalFile(str(resnet18_weights)).toString()
+        )
     assert dialog.bar.value() == dialog.bar.maximum() > 0
-    assert win.library.info()["embedded"] == 9 and win.library.weights is None
-    assert win.library.current_key() == "resnet18:IMAGENET1K_V1"  # from torch's cache
+    assert win.state.library.info()["embedded"] == 9 and win.state.library.weights is None
+    assert win.state.library.current_key() == "resnet18:IMAGENET1K_V1"  # from torch's cache
     win.close()
 
 
@@ -183,7 +188,7 @@ def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server)
     from photosim.models.weights import expected_weights_file
 
     win = degraded_window(qtbot, folder)
-    dialog = win.download_weights(url=slow_server)
+    dialog = win.setup.download_weights(url=slow_server)
     qtbot.waitUntil(lambda: dialog.bar.value() > 0, timeout=20_000)
     assert "MB" in dialog.label.text()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
@@ -191,18 +196,18 @@ def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server)
     qtbot.waitUntil(lambda: not dialog.worker.running(), timeout=20_000)  # stops in the background
     target = expected_weights_file("resnet18")
     assert not target.exists() and not list(target.parent.glob(".*.part"))
-    assert win.model_error and win.library.weights is None and not win.scanning()
+    assert win.state.model_error and win.state.library.weights is None and not win.state.scanning()
     win.close()
 
 
 def test_download_without_network_says_so_in_one_sentence(qtbot, folder):
     win = degraded_window(qtbot, folder)
-    dialog = win.download_weights(url="http://127.0.0.1:9/resnet18-f37072fd.pth")
+    dialog = win.setup.download_weights(url="http://127.0.0.1:9/resnet18-f37072fd.pth")
     qtbot.waitUntil(lambda: dialog.error is not None, timeout=30_000)
     assert "could not be downloaded (no network?)" in dialog.error
     assert dialog.error.count(". ") == 0 and dialog.cancel_button.text() == "Close"
     dialog.reject()
-    assert win.model_error and win.library.weights is None
+    assert win.state.model_error and win.state.library.weights is None
     win.close()
 
 
@@ -210,7 +215,7 @@ def test_download_without_network_says_so_in_one_sentence(qtbot, folder):
 def test_preferences_change_the_neighbours_shown_and_prune_the_cache(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        window.select_path(str(folder / "photo1.jpg"))
+        window.browser.select_path(str(folder / "photo1.jpg"))
     assert len(blocker.args[1]) == 8
     cache = paths.thumbnail_dir() / "zz"
     cache.mkdir(parents=True, exist_ok=True)
@@ -218,13 +223,13 @@ def test_preferences_change_the_neighbours_shown_and_prune_the_cache(qtbot, wind
         with open(cache / f"{i}.jpg", "wb") as f:
             f.truncate(6_000_000)
         os.utime(cache / f"{i}.jpg", (1_000_000 + i, 1_000_000 + i))
-    dialog = window.show_preferences()
+    dialog = window.setup.show_preferences()
     assert "Detected:" in dialog.device_label.text()
     dialog.k_box.setValue(3)
     dialog.cache_box.setValue(20)
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
         dialog.accept()
-    assert len(blocker.args[1]) == 3 and window.neighbours.rowCount() == 3
+    assert len(blocker.args[1]) == 3 and window.browser.neighbours.rowCount() == 3
     qtbot.waitUntil(lambda: sorted(p.name for p in cache.iterdir()) == ["2.jpg", "3.jpg", "4.jpg"])
     assert thumbs.cache_size() <= 20_000_000
     prefs = Preferences.read(app_settings())
@@ -241,13 +246,13 @@ def test_changing_the_model_in_preferences_re_embeds_the_library(
     app_settings().setValue("weights/resnet34", str(resnet34))
     win = make_window(qtbot, model="resnet18", weights=str(resnet18_weights))
     open_and_scan(qtbot, win, folder)
-    assert win.library.current_key().startswith("resnet18:file-")
+    assert win.state.library.current_key().startswith("resnet18:file-")
     prefs = Preferences.read(win.settings)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        win.apply_preferences(Preferences(model="resnet34", device="cpu", k=prefs.k))
+        win.setup.apply_preferences(Preferences(model="resnet34", device="cpu", k=prefs.k))
     assert blocker.args[0].embedded == 9 and not blocker.args[0].model_error
-    assert win.library.current_key().startswith("resnet34:file-")
-    assert win.library.info()["embedded"] == 9
+    assert win.state.library.current_key().startswith("resnet34:file-")
+    assert win.state.library.info()["embedded"] == 9
     win.close()
 
 
@@ -260,27 +265,28 @@ def test_adding_and_removing_a_folder_in_the_app_leaves_the_files_alone(
         write_photo(phone / f"phone{seed}.jpg", seed=seed)
     before = snapshot(folder) | snapshot(phone)
     open_and_scan(qtbot, window, folder)
-    assert window.photos.rowCount() == 10
+    assert window.browser.photos.rowCount() == 10
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(phone))
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Library")
     add = next(a for a in menu.actions() if a.text() == "&Add Folder…")
     with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
         add.trigger()
-    assert window.photos.rowCount() == 13
+    assert window.browser.photos.rowCount() == 13
     assert str(folder) in window.windowTitle() and str(phone) in window.windowTitle()
-    removable = [a.text() for a in window.remove_menu.actions()]
-    assert removable == [str(folder), str(phone)] and window.remove_menu.isEnabled()
-    window.select_path(str(phone / "phone21.jpg"))
+    removable = [a.text() for a in window.folders.remove_menu.actions()]
+    assert removable == [str(folder), str(phone)] and window.folders.remove_menu.isEnabled()
+    window.browser.select_path(str(phone / "phone21.jpg"))
     with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        window.remove_menu.actions()[1].trigger()
-        status = window.status_text.text()
+        with qtbot.waitSignal(window.folders.removed, timeout=SCAN_TIMEOUT):  # in a worker
+            window.folders.remove_menu.actions()[1].trigger()
+        status = window.status.status_text.text()
     assert "3 photos" in status and "untouched" in status
-    qtbot.waitUntil(lambda: window.photos.rowCount() == 10)
-    assert window.current is None and str(phone) not in window.windowTitle()
-    assert window.library.index.status(window.library.current_key()) == "fresh"
+    qtbot.waitUntil(lambda: window.browser.photos.rowCount() == 10)
+    assert window.browser.current is None and str(phone) not in window.windowTitle()
+    assert window.state.library.index.status(window.state.library.current_key()) == "fresh"
     assert snapshot(folder) | snapshot(phone) == before  # nothing on disk changed
-    window.remove_menu.setEnabled(True)
-    assert window.remove_folder(str(folder)) == 0  # the last folder stays
+    window.folders.remove_menu.setEnabled(True)
+    assert window.folders.remove_folder(str(folder)) == 0  # the last folder stays
 
 
 def test_a_folder_of_a_library_with_several_opens_all_of_it(qtbot, window, folder, tmp_path):
@@ -288,12 +294,12 @@ def test_a_folder_of_a_library_with_several_opens_all_of_it(qtbot, window, folde
     write_photo(phone / "phone1.jpg", seed=21)
     open_and_scan(qtbot, window, folder)
     with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        window.add_folder(str(phone))
-    db = window.library.db_path
+        window.folders.add_folder(str(phone))
+    db = window.state.library.db_path
     with qtbot.waitSignal(window.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        window.open_library(str(folder))  # from Open Recent
-    assert window.library.db_path == db and len(window.library.roots) == 2
-    assert window.photos.rowCount() == 11
+        window.state.open_library(str(folder))  # from Open Recent
+    assert window.state.library.db_path == db and len(window.state.library.roots) == 2
+    assert window.browser.photos.rowCount() == 11
 
 
 # -- About and the log ------------------------------------------------------------------
@@ -302,35 +308,39 @@ def test_about_shows_versions_model_device_and_where_files_are(qtbot, window, fo
     log = Path(os.environ["PHOTOSIM_HOME"]) / "photosim.core.log"
     log.write_text("hello\n")
     monkeypatch.setattr(paths, "log_file", lambda: log, raising=False)
-    window.show_about()
-    text = window.about_box.text()
+    window.setup.show_about()
+    text = window.setup.about_box.text()
     for fact in ("photosim", "PyTorch", torch.__version__, "Qt", "Device", "Model",
-                 str(window.library.db_path), str(paths.thumbnail_dir()), str(log)):  # fmt: skip
+                 str(window.state.library.db_path), str(paths.thumbnail_dir()), str(log)):  # fmt: skip
         assert fact in text, fact
-    window.about_box.close()
+    window.setup.about_box.close()
     opened = []
     monkeypatch.setattr("photosim.app.setup.actions.QDesktopServices.openUrl",
                         lambda url: opened.append(url.toLocalFile()) or True)  # fmt: skip
-    assert window.show_log() and opened == [str(log)]
+    assert window.setup.show_log() and opened == [str(log)]
 
 
 # -- queries of several photos, and of pictures without a file ---------------------------
 def test_similar_to_these_uses_the_selected_photos_together(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
-    window.select_path(str(folder / "photo1.jpg"))
-    second = window.proxy.index(window.proxy.row_of(str(folder / "photo6.jpg")), 0)
-    window.grid.selectionModel().select(second, window.grid.selectionModel().SelectionFlag.Select)
-    picks = window.selected_paths()
+    window.browser.select_path(str(folder / "photo1.jpg"))
+    second = window.browser.proxy.index(window.browser.proxy.row_of(str(folder / "photo6.jpg")), 0)
+    window.browser.grid.selectionModel().select(
+        second, window.browser.grid.selectionModel().SelectionFlag.Select
+    )
+    picks = window.browser.queries.selected_paths()
     assert sorted(picks) == [str(folder / "photo1.jpg"), str(folder / "photo6.jpg")]
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        window.many_action.trigger()
+        window.browser.queries.many_action.trigger()
     query, matches = blocker.args
     assert query == "2 selected photos" and len(matches) == 7
     assert not {str(m.path) for m in matches} & set(picks)
-    assert [m.path for m in matches] == [m.path for m in window.library.similar_to_many(picks, 7)]
-    assert "2 selected photos" in window.strip.title.text()
+    assert [m.path for m in matches] == [
+        m.path for m in window.state.library.similar_to_many(picks, 7)
+    ]
+    assert "2 selected photos" in window.browser.strip.title.text()
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
-        window.strip.k_box.setValue(2)  # asked again for the same selection
+        window.browser.strip.k_box.setValue(2)  # asked again for the same selection
     assert blocker.args[0] == "2 selected photos" and len(blocker.args[1]) == 2
 
 
@@ -344,8 +354,8 @@ def test_a_drop_that_carries_only_image_data_is_queried(qtbot, window, folder):
         drop(window, mime)
     query, matches = blocker.args
     assert query == DROPPED and matches[0].path == folder / "photo5.jpg"
-    assert window.preview.name.text() == "Dropped image"
-    info = window.library.info()
+    assert window.browser.preview.name.text() == "Dropped image"
+    info = window.state.library.info()
     assert info["photos"] + info["skipped"] == 10  # nothing was added
     qimage = QImage(str(folder / "photo2.jpg"))
     mime = QMimeData()
@@ -360,7 +370,7 @@ def test_a_bare_web_address_drop_gets_one_sentence(qtbot, window, folder):
     mime = QMimeData()
     mime.setUrls([QUrl("https://example.com/cat.jpg")])
     drop(window, mime)
-    text = window.status_text.text()
+    text = window.status.status_text.text()
     assert "does not download" in text and text.count(". ") == 0
 
 

@@ -168,14 +168,14 @@ def test_opening_a_library_never_waits_on_the_gui_thread(qtbot, folder, monkeypa
     monkeypatch.setattr("photosim.app.library_state.Library", slow_library)
     win = new_window(qtbot)
     start = time.monotonic()
-    win.open_library(str(folder))
+    win.state.open_library(str(folder))
     assert time.monotonic() - start < 0.5
-    assert "Opening" in win.status_text.text()
+    assert "Opening" in win.status.status_text.text()
     qtbot.wait(200)  # events keep flowing; the library is still opening
-    assert win.library is None
+    assert win.state.library is None
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
         gate.set()
-    assert win.proxy.rowCount() == 7
+    assert win.browser.proxy.rowCount() == 7
 
 
 def test_a_library_that_opens_late_is_ignored_for_the_one_asked_for_since(
@@ -193,14 +193,14 @@ def test_a_library_that_opens_late_is_ignored_for_the_one_asked_for_since(
 
     monkeypatch.setattr("photosim.app.library_state.Library", library)
     win = new_window(qtbot)
-    win.open_library(str(slow_root))
+    win.state.open_library(str(slow_root))
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.open_library(str(fast_root))
+        win.state.open_library(str(fast_root))
     gate.set()
     qtbot.waitUntil(lambda: len(opened) == 2, timeout=WAIT)
     qtbot.wait(100)  # the slow library's answer arrives now, and must change nothing
-    assert win.library.roots == [fast_root] and win.proxy.rowCount() == 3
-    assert not win.scanning()
+    assert win.state.library.roots == [fast_root] and win.browser.proxy.rowCount() == 3
+    assert not win.state.scanning()
 
 
 def test_the_gui_thread_never_queries_the_library(qtbot, folder, monkeypatch, tmp_path):
@@ -215,17 +215,17 @@ def test_the_gui_thread_never_queries_the_library(qtbot, folder, monkeypatch, tm
     monkeypatch.setattr(Store, "db", property(spy))
     win = new_window(qtbot)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
-        win.select_path(str(folder / "img03.jpg"))
+        win.browser.select_path(str(folder / "img03.jpg"))
     outside = write_photo(tmp_path / "outside.jpg", size=(96, 64), seed=3)
     with qtbot.waitSignal(win.signals.neighbours_ready, timeout=WAIT):
-        win.query_file(str(outside))
+        win.browser.queries.query_file(str(outside))
     with qtbot.waitSignal(win.signals.failures_shown, timeout=WAIT):
-        win.show_failures()
+        win.status.show_failures()
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.start_scan()
-    assert win.proxy.rowCount() == 7
+        win.state.start_scan()
+    assert win.browser.proxy.rowCount() == 7
     assert on_gui_thread == []
 
 
@@ -233,13 +233,13 @@ def test_photos_found_by_a_scan_get_their_records_without_a_gui_lookup(qtbot, tm
     root = make_folder(tmp_path / "Many", 40, size=(48, 32))
     backbone = GatedBackbone(delay=0)
     win = new_window(qtbot, backbone=backbone)
-    win.open_library(str(root))
+    win.state.open_library(str(root))
     qtbot.waitUntil(lambda: backbone.calls == 1, timeout=WAIT)
-    assert all(item.photo is None for item in win.photos.items)  # listed, not recorded yet
+    assert all(item.photo is None for item in win.browser.photos.items)  # listed, not recorded yet
     backbone.gate.set()
     # records arrive with the progress batches (before the final reload of the grid)
     qtbot.waitUntil(
-        lambda: sum(bool(i.photo and i.photo.has_vector) for i in win.photos.items) >= 32,
+        lambda: sum(bool(i.photo and i.photo.has_vector) for i in win.browser.photos.items) >= 32,
         timeout=WAIT,
     )
 
@@ -250,25 +250,25 @@ def test_opening_another_folder_mid_scan_keeps_the_window_responsive(qtbot, tmp_
     second = make_folder(tmp_path / "Second", 40)
     backbone = GatedBackbone(delay=0.25)
     win = new_window(qtbot, backbone=backbone)
-    win.open_library(str(first))
+    win.state.open_library(str(first))
     qtbot.waitUntil(lambda: backbone.calls == 1, timeout=WAIT)  # the first scan is in the model
-    old_worker, old_library = win.worker, weakref.ref(win.library)
+    old_worker, old_library = win.state.worker, weakref.ref(win.state.library)
     finished = []
     win.signals.scan_finished.connect(finished.append)
     ticker = Ticker()
     start = time.monotonic()
-    win.open_library(str(second))
+    win.state.open_library(str(second))
     assert time.monotonic() - start < 0.3
     backbone.gate.set()  # the old scan's batch ends now: its signals must be ignored
     qtbot.waitUntil(lambda: len(finished) > 0, timeout=WAIT)
     assert ticker.longest_gap() < 0.5
     assert len(finished) == 1 and finished[0].found == 40
-    assert win.library.roots == [second]
-    assert win.proxy.rowCount() == 40
-    assert all(Path(win.proxy.path_at(r)).parent == second for r in range(40))
+    assert win.state.library.roots == [second]
+    assert win.browser.proxy.rowCount() == 40
+    assert all(Path(win.browser.proxy.path_at(r)).parent == second for r in range(40))
     assert old_worker.join(20)  # the old scan ended on its own, cancelled
     qtbot.waitUntil(lambda: gc.collect() is not None and old_library() is None, timeout=WAIT)
-    with Library(db_path=win.library.db_path) as lib:
+    with Library(db_path=win.state.library.db_path) as lib:
         assert lib.info()["embedded"] == 40
 
 
@@ -283,9 +283,9 @@ def test_closing_during_a_weights_download_returns_within_two_seconds(qtbot, fol
 
     monkeypatch.setattr(Library, "ensure_backbone", download)
     win = new_window(qtbot, backbone=None, model="resnet18")
-    win.open_library(str(folder))
+    win.state.open_library(str(folder))
     qtbot.waitUntil(downloading.is_set, timeout=WAIT)
-    worker = win.worker
+    worker = win.state.worker
     start = time.monotonic()
     win.close()
     assert time.monotonic() - start < 2.0
@@ -307,11 +307,11 @@ def test_closing_during_an_index_build_returns_within_two_seconds(qtbot, folder,
 
     monkeypatch.setattr(VectorIndex, "build", slow_build)
     win = new_window(qtbot)
-    win.open_library(str(folder))
+    win.state.open_library(str(folder))
     qtbot.waitUntil(building.is_set, timeout=WAIT)
     # the "indexing" event reaches the GUI thread through the event loop, just after
-    qtbot.waitUntil(lambda: "similarity index" in win.status_text.text(), timeout=WAIT)
-    worker, db = win.worker, win.library.db_path
+    qtbot.waitUntil(lambda: "similarity index" in win.status.status_text.text(), timeout=WAIT)
+    worker, db = win.state.worker, win.state.library.db_path
     start = time.monotonic()
     win.close()
     assert time.monotonic() - start < 2.0 and worker.running()
@@ -334,13 +334,13 @@ def test_a_scan_error_is_shown_by_type_never_as_missing_weights(qtbot, folder, m
     monkeypatch.setattr(Library, "scan", broken_scan)
     win = new_window(qtbot)
     with qtbot.waitSignal(win.signals.scan_failed, timeout=WAIT) as blocker:
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     assert isinstance(blocker.args[0], RuntimeError)
-    status = win.status_text.text()
+    status = win.status.status_text.text()
     assert "The scan stopped" in status and "RuntimeError" in status and "log" in status
-    assert "weights" not in status.lower() and win.model_error is None
+    assert "weights" not in status.lower() and win.state.model_error is None
     with qtbot.waitSignal(win.signals.similarity_unavailable, timeout=WAIT) as blocker:
-        win.select_path(str(folder / "img03.jpg"))
+        win.browser.select_path(str(folder / "img03.jpg"))
     assert blocker.args[0] == "img03.jpg is not embedded yet; press F5 to scan the folder again."
 
 
@@ -348,10 +348,12 @@ def test_a_photo_the_scan_has_not_reached_says_not_embedded_yet(qtbot, tmp_path)
     root = make_folder(tmp_path / "Many", 40)
     backbone = GatedBackbone(delay=0)
     win = new_window(qtbot, backbone=backbone)
-    win.open_library(str(root))
-    qtbot.waitUntil(lambda: backbone.calls == 1 and win.proxy.rowCount() == 40, timeout=WAIT)
+    win.state.open_library(str(root))
+    qtbot.waitUntil(
+        lambda: backbone.calls == 1 and win.browser.proxy.rowCount() == 40, timeout=WAIT
+    )
     with qtbot.waitSignal(win.signals.similarity_unavailable, timeout=WAIT) as blocker:
-        win.select_path(str(root / "img39.jpg"))
+        win.browser.select_path(str(root / "img39.jpg"))
     assert blocker.args[0] == "img39.jpg is not embedded yet; the running scan will get to it."
     backbone.gate.set()
 
@@ -380,12 +382,12 @@ def test_the_app_shows_the_photos_of_a_scan_running_elsewhere(qtbot, folder, mon
 
     monkeypatch.setattr(Library, "scan", scan)
     win = new_window(qtbot)
-    win.watch.timer.setInterval(100)
+    win.state.watch.timer.setInterval(100)
     with qtbot.waitSignal(win.signals.scan_failed, timeout=WAIT) as blocker:
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     assert isinstance(blocker.args[0], LibraryBusy)
-    assert win.status_text.text() == messages.BUSY
-    assert win.proxy.rowCount() == 0 and win.watch.watching()
+    assert win.status.status_text.text() == messages.BUSY
+    assert win.browser.proxy.rowCount() == 0 and win.state.watch.watching()
 
     def other_process() -> None:
         with Library([folder], backbone=make_tiny_backbone()) as lib:
@@ -395,10 +397,12 @@ def test_the_app_shows_the_photos_of_a_scan_running_elsewhere(qtbot, folder, mon
 
     thread = threading.Thread(target=other_process)
     thread.start()
-    qtbot.waitUntil(lambda: win.proxy.rowCount() == 7, timeout=WAIT)
+    qtbot.waitUntil(lambda: win.browser.proxy.rowCount() == 7, timeout=WAIT)
     thread.join(30)
-    qtbot.waitUntil(lambda: not win.watch.watching() and not win.scanning(), timeout=WAIT)
-    qtbot.waitUntil(lambda: "Up to date" in win.status_text.text(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: not win.state.watch.watching() and not win.state.scanning(), timeout=WAIT
+    )
+    qtbot.waitUntil(lambda: "Up to date" in win.status.status_text.text(), timeout=WAIT)
 
 
 def test_with_the_real_scan_lock_the_app_shows_a_cli_scans_photos_after(qtbot, folder):
@@ -414,26 +418,26 @@ def test_with_the_real_scan_lock_the_app_shows_a_cli_scans_photos_after(qtbot, f
     thread.start()
     qtbot.waitUntil(lambda: backbone.calls == 1, timeout=WAIT)  # it holds the lock, in the model
     win = new_window(qtbot)
-    win.watch.timer.setInterval(100)
+    win.state.watch.timer.setInterval(100)
     with qtbot.waitSignal(win.signals.scan_failed, timeout=WAIT) as blocker:
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     assert isinstance(blocker.args[0], LibraryBusy)
-    assert win.status_text.text() == messages.BUSY
+    assert win.status.status_text.text() == messages.BUSY
     backbone.gate.set()
     thread.join(30)
-    qtbot.waitUntil(lambda: "Up to date" in win.status_text.text(), timeout=WAIT)
-    assert win.proxy.rowCount() == 7 and not win.watch.watching()
-    assert win.library.info()["embedded"] == 6
+    qtbot.waitUntil(lambda: "Up to date" in win.status.status_text.text(), timeout=WAIT)
+    assert win.browser.proxy.rowCount() == 7 and not win.state.watch.watching()
+    assert win.state.library.info()["embedded"] == 6
 
 
 # -- 6: skipped files ---------------------------------------------------------------
 def test_skipped_link_lists_every_skipped_file_with_its_reason(qtbot, folder):
     win = new_window(qtbot)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.open_library(str(folder))
-    assert win.failed_link.isVisible() and "1 skipped" in win.failed_link.text()
+        win.state.open_library(str(folder))
+    assert win.status.failed_link.isVisible() and "1 skipped" in win.status.failed_link.text()
     with qtbot.waitSignal(win.signals.failures_shown, timeout=WAIT) as blocker:
-        win.failed_link.linkActivated.emit("skipped")
+        win.status.failed_link.linkActivated.emit("skipped")
     ((path, reason),) = blocker.args[0].rows()
     assert path == str(folder / "broken.jpg") and "not an image" in reason
 
@@ -443,9 +447,9 @@ def test_skipped_files_with_undecodable_names_are_listed_readably(qtbot, folder,
     monkeypatch.setattr(Library, "failures", lambda self: [(Path(name), "not an image")])
     win = new_window(qtbot)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.open_library(str(folder))
+        win.state.open_library(str(folder))
     with qtbot.waitSignal(win.signals.failures_shown, timeout=WAIT) as blocker:
-        win.show_failures()
+        win.status.show_failures()
     assert blocker.args[0].rows() == [("/photos/lat\\xe9.jpg", "not an image")]
 
 
@@ -455,11 +459,13 @@ def test_undecodable_names_are_browsed_and_listed_readably(qtbot, tmp_path):
     (root / os.fsdecode(b"bad\xe9.jpg")).write_bytes(b"not a jpeg")
     win = new_window(qtbot)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT):
-        win.open_library(str(root))
-    names = sorted(win.proxy.index(r, 0).data() for r in range(win.proxy.rowCount()))
+        win.state.open_library(str(root))
+    names = sorted(
+        win.browser.proxy.index(r, 0).data() for r in range(win.browser.proxy.rowCount())
+    )
     assert names == ["bad\\xe9.jpg", "lat\\xe9.jpg"]
     with qtbot.waitSignal(win.signals.failures_shown, timeout=WAIT) as blocker:
-        win.show_failures()
+        win.status.show_failures()
     ((path, _reason),) = blocker.args[0].rows()
     assert path == f"{root}/bad\\xe9.jpg"
 

@@ -154,6 +154,9 @@ def logging_set_up():
     """``setup_logging`` as the CLI and the app call it; undone afterwards."""
     import logging
 
+    # An in-process ``main()`` of an earlier test left logging capturing warnings into a
+    # pytest recorder that is gone now; captureWarnings(True) alone would keep that one.
+    logging.captureWarnings(False)
     path = setup_logging()
     yield path
     for name in ("photosim", "py.warnings", "PIL", "exifread"):

@@ -160,7 +160,7 @@ def main(folder: str, out: str) -> int:
     window.signals.library_opened.connect(  # the backup is protected
         lambda library: library.set_reference_folders([Path(folder) / "backup"])
     )
-    window.open_library(folder)  # opens in a worker; library_opened follows
+    window.state.open_library(folder)  # opens in a worker; library_opened follows
     app.exec()
     return 0
 

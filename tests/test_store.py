@@ -136,3 +136,32 @@ def test_read_only_store_refuses_writes_and_missing_files(tmp_path):
         reader.set_meta(x=1)
     with pytest.raises(UnknownLibrary):
         Store(tmp_path / "nope.db", read_only=True)
+
+
+def test_sqlite_utils_does_the_migrations_and_loads_no_plugins(tmp_path, monkeypatch):
+    """Migrations are sqlite-utils' (set "photosim"); an older library's own records are
+    adopted; opening a store never makes sqlite-utils scan for plugins."""
+    import sqlite3
+
+    import sqlite_utils.db
+
+    from photosim.storage import migrations
+
+    def scan_for_plugins():
+        raise AssertionError("sqlite-utils scanned the installed packages for plugins")
+
+    monkeypatch.setattr(sqlite_utils.db, "ensure_plugins_loaded", scan_for_plugins)
+
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at FLOAT)")
+    for name, step in migrations.MIGRATIONS[:2]:
+        step(conn)
+        conn.execute("INSERT INTO _migrations VALUES (?, 0)", [name])
+    conn.commit()
+    conn.close()
+    store = Store(old)
+    applied = [m.name for m in migrations.migration_set().applied(store.db)]
+    assert applied == [name for name, _ in migrations.MIGRATIONS]
+    assert migrations.migration_set().pending(store.db) == []
+    assert store.db.execute("pragma application_id").fetchone()[0] == migrations.APPLICATION_ID

@@ -6,6 +6,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+CLOSE_GRACE_S = 1.5  # how long quitting lets cancelled work end (after the window is gone)
+
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.api import Backbone
 
@@ -19,6 +21,7 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
 
     from photosim.app.browse.delegate import resource_path
     from photosim.app.main_window import MainWindow
+    from photosim.app.workers import drain
     from photosim.core.log import setup_logging
 
     setup_logging()
@@ -30,11 +33,13 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
                         backbone=backbone)  # fmt: skip
     window.show()
     if root or db:
-        window.open_library(root, db)
-    elif not window.recent_folders():
-        QTimer.singleShot(0, window.choose_folder)
+        window.state.open_library(root, db)
+    elif not window.folders.recent_folders():
+        QTimer.singleShot(0, window.folders.choose_folder)
     if script := os.environ.get("PHOTOSIM_AUTOTEST"):
         from photosim.app.autotest import AutoTest
 
         window._autotest = AutoTest(window, script)
-    return app.exec()
+    code = app.exec()
+    drain(CLOSE_GRACE_S)  # the event loop has ended: a cancelled scan may finish its batch
+    return code

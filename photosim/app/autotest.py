@@ -30,10 +30,10 @@ class AutoTest(QObject):
 
     def _on_scan_finished(self, _final) -> None:
         name = self.script["select"]
-        for row in range(self.window.proxy.rowCount()):
-            path = self.window.proxy.path_at(row)
+        for row in range(self.window.browser.proxy.rowCount()):
+            path = self.window.browser.proxy.path_at(row)
             if os.path.basename(path) == name:
-                self.window.select_path(path)
+                self.window.browser.select_path(path)
                 return
         self._finish(error=f"{name} is not in the grid")
 
@@ -44,7 +44,7 @@ class AutoTest(QObject):
     def _wait_for_thumbnails(self) -> None:
         """Poll until visible thumbnails and the preview are painted (at most ~10 s)."""
         self._polls += 1
-        busy = self.window.thumbnails.pending() or self.window.preview._image is None
+        busy = self.window.thumbnails.pending() or self.window.browser.preview._image is None
         if busy and self._polls < 100:
             QTimer.singleShot(100, self._wait_for_thumbnails)
             return
@@ -62,7 +62,7 @@ class AutoTest(QObject):
                 pixmap = window.grab()
             pixmap.save(shot)
         result = {"title": window.windowTitle(), "matches": self.matches, "error": error,
-                  "photos": window.photos.rowCount(), "platform": QApplication.platformName()}  # fmt: skip
+                  "photos": window.browser.photos.rowCount(), "platform": QApplication.platformName()}  # fmt: skip
         Path(self.script["result"]).write_text(json.dumps(result, indent=1))
         window.close()
 

@@ -25,6 +25,21 @@ class Signals(QObject):
     #: The scan stopped on an error (argument: the exception; ``LibraryBusy``: another
     #: process scans, and the window watches the library until it is done).
     scan_failed = Signal(object)
+    #: The scan started, or the window shows a scan again (argument: True) or none (False).
+    scanning_changed = Signal(bool)
+    #: A batch of the scan: ``ScanBatch`` (events with the records of the photos they name).
+    scan_batch = Signal(object)
+    #: The library's photos were listed (arguments: the ``Listing``; True when it adds the rest
+    #: of a big library below its first rows, False when it replaces the grid's photos).
+    photos_listed = Signal(object, bool)
+    #: The number of skipped files of the library (argument: ``int``).
+    failures_counted = Signal(int)
+    #: The grid shows this many photos of so many (arguments: shown ``int``, total ``int``).
+    photos_counted = Signal(int, int)
+    #: One line for the status bar (argument: the sentence).
+    status_message = Signal(str)
+    #: Similarity needs weights (arguments: why, in one sentence; the title for the strip).
+    weights_needed = Signal(str, str)
     #: The selected photo changed (argument: its path as ``str``; "" when none).
     photo_selected = Signal(str)
     #: Neighbours of a query are shown (arguments: query path ``str``, ``list[Match]``).

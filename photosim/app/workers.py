@@ -47,6 +47,7 @@ Job = Callable[[threading.Event], Any]
 # Workers whose thread may still run: held here (not by their thread) so the last
 # reference is always dropped on the GUI thread, after the thread has ended.
 _LIVE: set[Worker] = set()
+_RETIRING: set[threading.Thread] = set()  # threads closing a library let go of
 
 
 class Worker(QObject):
@@ -258,10 +259,25 @@ def retire(library: Library, workers: Iterable[Worker]) -> threading.Thread:
             library.close()
         except Exception:
             log.warning("closing %s failed", library.db_path, exc_info=True)
+        finally:
+            _RETIRING.discard(threading.current_thread())
 
     thread = threading.Thread(target=close, name="photosim-retire", daemon=True)
+    _RETIRING.add(thread)
     thread.start()
     return thread
+
+
+def drain(timeout: float) -> bool:
+    """Wait up to ``timeout`` s in all for workers and closing libraries to end; True if all
+    did. Only once the event loop has ended (at exit): the GUI thread never waits."""
+    deadline = time.monotonic() + timeout
+    threads = [w._thread for w in list(_LIVE)] + list(_RETIRING)
+    for thread in threads:
+        if thread.ident is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    _RETIRING.difference_update([t for t in threads if not t.is_alive()])
+    return not any(t.is_alive() for t in threads)
 
 
 def neighbours_job(

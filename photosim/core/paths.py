@@ -6,6 +6,7 @@ Everything lives under the platform's user data / cache dirs (platformdirs);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -93,9 +94,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new content, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written temporary file stays behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 # -- logs (photosim.core.log writes there) ------------------------------------------

@@ -44,7 +44,10 @@ def stored(library) -> Thresholds | None:
     data = library.store.get_calibration(key) if key else None
     if not data or data.get("uncalibrated"):
         return None
-    return Thresholds(near=data["near"], similar=data["similar"])
+    near, similar = data.get("near"), data.get("similar")
+    if not all(isinstance(t, int | float) and -1 <= t <= 1 for t in (near, similar)):
+        return None  # damaged: measured again, as if never calibrated
+    return Thresholds(near=float(near), similar=float(similar))
 
 
 def stored_or_calibrate(library) -> Thresholds:

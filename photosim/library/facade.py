@@ -9,6 +9,7 @@ the Annoy index; the model is loaded only when something must be embedded.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,8 @@ from photosim.library.browse import Folder, Year, folder_tree, timeline
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
@@ -79,7 +82,7 @@ class Library:
         self.recovered: LibraryCorrupt | None = self.store.recovered
         self.lock_owner = lock_owner
         self._asked_model = model
-        stored_roots = [Path(r) for r in json.loads(self.store.get_meta("roots", "[]") or "[]")]
+        stored_roots = [Path(r) for r in self.store.meta_paths("roots")]
         if not root_list or set(root_list) <= set(stored_roots):
             root_list = stored_roots  # a folder of a library with several: the whole library
         self.roots = root_list
@@ -147,17 +150,22 @@ class Library:
         own = {str(self.db_path.parent), str(paths.cache_dir())}
         scan = Scan(self.store, self.roots, key, self._backbone_for_scan,
                     batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
-        for event in scan.run(cancel):
-            if event.kind != ScanKind.DONE:
-                yield event
-                continue
-            if not event.model_error:  # the model and weights that made the vectors, for next time
-                self._record_model(key)
-            if not event.cancelled and (scan.changed or self.index.status(key) != "fresh"):
-                yield ScanProgress(**{**event.__dict__, "kind": ScanKind.INDEXING})
-                self.index.build(key)
-            self.store.set_meta(last_scan=time.time())
-            yield event
+        with self.store.periodic_sync():  # batches synced once a second, not each
+            for event in scan.run(cancel):
+                if event.kind != ScanKind.DONE:
+                    yield event
+                    continue
+                done = event
+                break
+            else:
+                return
+        if not done.model_error:  # the model and weights that made the vectors, for next time
+            self._record_model(key)
+        if not done.cancelled and (scan.changed or self.index.status(key) != "fresh"):
+            yield ScanProgress(**{**done.__dict__, "kind": ScanKind.INDEXING})
+            self.index.build(key)
+        self.store.set_meta(last_scan=time.time())
+        yield done
 
     def _backbone_for_scan(self) -> Backbone:
         backbone = self.ensure_backbone()
@@ -360,7 +368,7 @@ class Library:
 
     def reference_folders(self) -> list[Path]:
         """Folders whose photos are never proposed for removal."""
-        return [Path(p) for p in json.loads(self.store.get_meta("reference_folders", "[]") or "[]")]
+        return [Path(p) for p in self.store.meta_paths("reference_folders")]
 
     def set_reference_folders(self, folders: Sequence[Path | str]) -> None:
         folders = [str(Path(f).expanduser().absolute()) for f in folders]
@@ -510,9 +518,15 @@ def known_libraries() -> list[dict]:
 
 
 def remember(library: Library) -> None:
+    """Put the library first in the registry. Only a convenience (what ``similar`` without
+    ``--db`` opens): when its disk is full or read-only, the library works on without it."""
     entry = {"roots": [str(r) for r in library.roots], "db": str(library.db_path)}
     entries = [entry] + [d for d in known_libraries() if d["db"] != entry["db"]]
-    paths.atomic_write_bytes(paths.registry_path(), json.dumps(entries[:50], indent=1).encode())
+    data = json.dumps(entries[:50], indent=1).encode("utf-8", "surrogateescape")
+    try:
+        paths.atomic_write_bytes(paths.registry_path(), data)
+    except OSError as exc:
+        log.warning("Could not record the library in %s: %s", paths.registry_path(), exc)
 
 
 def known_db_for(root: str | os.PathLike) -> Path | None:

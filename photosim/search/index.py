@@ -16,13 +16,16 @@ is read per query.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,7 +131,7 @@ class VectorIndex:
         state = self.state()
         if state is None or state.model != model_key:
             return "missing"
-        current = int(self.store.get_meta("library_version", "0") or 0)
+        current = self.store.meta_int("library_version")
         return "fresh" if state.version == current else "stale"
 
     def _current(self) -> tuple[str, IndexState] | None:
@@ -165,7 +168,7 @@ class VectorIndex:
         self.dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.lock_path)):
             self._remove_leftovers()
-            version = int(self.store.get_meta("library_version", "0") or 0)
+            version = self.store.meta_int("library_version")
             max_rowid = self.store.max_vector_rowid()
             state = self.state()
             if state and (state.model, state.version, state.max_rowid) == (
@@ -248,7 +251,8 @@ class VectorIndex:
             from annoy import AnnoyIndex  # imported here: `photosim info` never needs it
 
             annoy = AnnoyIndex(state.index_dim, "angular")
-            annoy.load(str(folder / "vectors.annoy"), prefault=prefault)
+            with annoy_name(folder / "vectors.annoy") as name:
+                annoy.load(name, prefault=prefault)
             items = np.load(folder / "items.npy", mmap_mode="r")
             pca = np.load(folder / "pca.npy") if state.index_dim != state.dim else None
             rowids_path = folder / "rowids.npy"  # older builds lack it: look up by hash
@@ -407,7 +411,7 @@ def _write_build(
         items += hashes
         rowids.append(ids)
     annoy.build(how.trees, n_jobs=-1)
-    annoy.save(str(folder / "vectors.annoy"))
+    save_annoy(annoy, folder / "vectors.annoy")
     width = max(len(h.encode()) for h in items)
     np.save(folder / "items.npy", np.array([h.encode() for h in items], dtype=f"S{width}"))
     item_rowids = np.concatenate(rowids)
@@ -508,3 +512,34 @@ def _calibrate(
         else:
             low = middle
     return high, round(recall, 4)
+
+
+@contextlib.contextmanager
+def annoy_name(path: Path) -> Iterator[str]:
+    """A file name Annoy can take for ``path``. Annoy takes only text it can encode as UTF-8,
+    so a library in a folder whose name is not (an old camera's Latin-1 ``été``) is reached
+    through its open folder on Linux (``/proc/self/fd/N/vectors.annoy``), the only systems
+    where such names exist."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            yield f"/proc/self/fd/{fd}/{path.name}"
+        finally:
+            os.close(fd)
+        return
+    yield text
+
+
+def save_annoy(annoy, path: Path) -> None:
+    """``annoy.save``, its failures as an OSError with an errno (Annoy puts it in the text:
+    "Unable to write: No space left on device (28)"), so a full disk is said as such."""
+    try:
+        with annoy_name(path) as name:
+            annoy.save(name)
+    except OSError as exc:
+        if exc.errno is None and (code := re.search(r"\((\d+)\)\s*$", str(exc))):
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from exc
+        raise

@@ -2,8 +2,8 @@
 month, and the photos of one folder a page at a time, for the app's sidebar and the CLI.
 
 Aggregates are a single pass over the photos (about 0.1 s at 100,000); pages are range scans
-of the path index. SQL lives only in the store's classes; this one is a mixin of ``Store``
-(``self.db``)."""
+of the path index. A part of :class:`photosim.storage.store.Store`; SQL lives only in
+``photosim.storage``."""
 
 from __future__ import annotations
 
@@ -11,26 +11,29 @@ import os
 from collections import Counter
 
 from photosim.storage.codec import _dec, _enc
+from photosim.storage.rows import Rows
+
+_OK = "error is null and typeof(path) in ('blob', 'text')"  # readable photos with a usable path
 
 # A photo's month: from its EXIF date taken, else its file time (local), as the app sorts by
 # date; "" when it has neither.
 _MONTHS = (
     "select coalesce(nullif(substr(taken, 1, 7), ''), "
     "strftime('%Y-%m', mtime_ns / 1000000000, 'unixepoch', 'localtime'), '') as month, "
-    "count(*) from photos where error is null group by month"
+    f"count(*) from photos where {_OK} group by month"
 )
 _PAGE = "select id, path, size, mtime_ns, taken, error, hash from photos"
 
 
-class BrowseRows:
-    """Folder and month listings of a :class:`~photosim.storage.store.Store`."""
+class BrowseRows(Rows):
+    """Folder and month listings of a library's photos."""
 
     def folder_counts(self) -> dict[str, int]:
         """Readable photos directly in each folder that holds any (folder path -> count)."""
         sep = os.sep.encode()
         counts = Counter(
             _enc(p).rpartition(sep)[0] if isinstance(p, str) else p.rpartition(sep)[0]
-            for (p,) in self.db.execute("select path from photos where error is null")
+            for (p,) in self.db.execute(f"select path from photos where {_OK}")
         )
         return {_dec(folder): n for folder, n in counts.items()}
 
@@ -52,7 +55,7 @@ class BrowseRows:
         start = max(low, _enc(after)) if after is not None else low
         op = ">" if after is not None else ">="
         out: list[tuple] = []
-        sql = f"{_PAGE} where path {op} ? and path < ? and error is null order by path limit ?"
+        sql = f"{_PAGE} where path {op} ? and path < ? and {_OK} order by path limit ?"
         while len(out) < limit:
             rows = self.db.execute(sql, [start, high, limit]).fetchall()
             if not rows:
@@ -62,7 +65,7 @@ class BrowseRows:
                 if subfolders or sep not in raw[len(low) :]:
                     out.append((row[0], _dec(raw), *row[2:]))
             start, op = (_enc(rows[-1][1]) if isinstance(rows[-1][1], str) else rows[-1][1]), ">"
-            sql = f"{_PAGE} where path > ? and path < ? and error is null order by path limit ?"
+            sql = f"{_PAGE} where path > ? and path < ? and {_OK} order by path limit ?"
             if len(rows) < limit:
                 break
         return out[:limit]

@@ -1,6 +1,6 @@
-"""The duplicates part of :class:`photosim.storage.store.Store`: pixel fingerprints, the user's
-decisions (not duplicates, keep) by content hash, and the calibrated thresholds. A mixin of
-``Store`` (``self.db``, ``self.atomic``), so SQL stays in the store's classes."""
+"""The duplicate-finding rows of the library (a part of :class:`photosim.storage.store.Store`):
+pixel fingerprints, the user's decisions (not duplicates, keep) by content hash, and the
+calibrated thresholds."""
 
 from __future__ import annotations
 
@@ -8,25 +8,25 @@ import json
 import time
 from collections.abc import Iterable
 
-import numpy as np
+from photosim.storage.codec import _dec, _enc
+from photosim.storage.rows import Rows
 
-from photosim.storage.codec import _dec, _enc, decode_vector
 
-
-class DuplicateRows:
+class DuplicateRows(Rows):
     """Duplicate-finding rows of a :class:`~photosim.storage.store.Store`."""
 
     # -- fingerprints, decisions, calibration --------------------------------
     def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
         """Pixel fingerprints by content hash (all of them, or only ``hashes``)."""
         if hashes is None:
-            return dict(self.db.execute("select hash, data from fingerprints").fetchall())
+            sql = "select hash, data from fingerprints where typeof(data) = 'blob'"
+            return dict(self.db.execute(sql).fetchall())
         hashes = list(set(hashes))
         out: dict[str, bytes] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, data from fingerprints where hash in ({marks})"
+            sql = f"select hash, data from fingerprints where hash in ({marks}) and typeof(data) = 'blob'"
             out.update(self.db.execute(sql, chunk).fetchall())
         return out
 
@@ -47,13 +47,9 @@ class DuplicateRows:
                 "insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs
             )
 
-    def bump_decisions(self) -> None:
-        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
-        with self.atomic():
-            self.set_meta(dup_decisions=int(self.get_meta("dup_decisions", "0")) + 1)
-
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
-        return {(a, b) for a, b in self.db.execute("select a, b from dup_not_pairs")}
+        sql = "select a, b from dup_not_pairs where typeof(a) = 'text' and typeof(b) = 'text'"
+        return {(a, b) for a, b in self.db.execute(sql)}
 
     def add_keep(self, hash_: str, path: str) -> None:
         """Keep this content; ``path`` picks among byte-identical copies while it exists."""
@@ -65,13 +61,21 @@ class DuplicateRows:
 
     def keep_hashes(self) -> dict[str, str]:
         """Content hash -> the path that was marked (the content is what counts)."""
-        return {h: _dec(p) for h, p in self.db.execute("select hash, path from dup_keep")}
+        sql = (
+            "select hash, path from dup_keep "
+            "where typeof(hash) = 'text' and typeof(path) in ('blob', 'text')"
+        )
+        return {h: _dec(p) for h, p in self.db.execute(sql)}
 
     def get_calibration(self, model_key: str) -> dict | None:
         row = self.db.execute(
             "select data from dup_calibration where model = ?", [model_key]
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        try:
+            data = json.loads(row[0]) if row and isinstance(row[0], str) else None
+        except ValueError:  # damaged: as if never calibrated (it is measured again)
+            return None
+        return data if isinstance(data, dict) else None
 
     def put_calibration(self, model_key: str, data: dict) -> None:
         with self.atomic():
@@ -79,27 +83,3 @@ class DuplicateRows:
                 "insert or replace into dup_calibration (model, data) values (?, ?)",
                 [model_key, json.dumps(data)],
             )
-
-    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
-        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
-        rows = self.db.execute(
-            "select vector from vectors where model = ? order by random() limit ?", [model_key, n]
-        )
-        return [decode_vector(blob) for (blob,) in rows]
-
-    def photo_record(self, path: str) -> dict | None:
-        """The raw row of the photo at ``path`` (``path`` as ``str``), to restore it as it was."""
-        cursor = self.db.execute("select * from photos where path = ?", [_enc(path)])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        record = dict(zip([d[0] for d in cursor.description], row, strict=True))
-        return {**record, "path": _dec(record["path"])}
-
-    def photo_rows(self) -> list[tuple]:
-        """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
-        sql = (
-            "select path, hash, size, width, height, taken, mtime_ns, make from photos "
-            "where error is null and hash is not null"
-        )
-        return [(_dec(r[0]), *r[1:]) for r in self.db.execute(sql)]

@@ -11,36 +11,35 @@ The schema and the checks on opening live in :mod:`photosim.storage.migrations`.
 from __future__ import annotations
 
 import contextlib
-import errno
+import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import sqlite_utils
 
 from photosim.core.errors import (
-    DiskFull,
-    LibraryBusy,
     LibraryCorrupt,
-    LibraryUnreadable,
     NotALibrary,
-    PhotosimError,
     ReadOnlyLocation,
     SchemaTooNew,
     UnknownLibrary,
     shown,
 )
-from photosim.core.events import FailKind, Failure, Photo
 from photosim.storage import migrations
 from photosim.storage.browse import BrowseRows
 from photosim.storage.codec import _dec, _enc
 from photosim.storage.dupes import DuplicateRows
+from photosim.storage.faults import explain, retry_busy
 from photosim.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from photosim.storage.photos import _PATH_OK, _PHOTO_TYPES, PhotoQueries, PhotoRow
 from photosim.storage.vectors import VectorRows
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "explain", "migrate"]
 
@@ -50,7 +49,7 @@ PHOTO_COLUMNS = (
 )  # fmt: skip
 # What a scan still owes a photo (photos.pending): listed new, or known but changed/waiting.
 PENDING_NEW, PENDING_UPDATE = 1, 2
-_READONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM)
+SYNC_EVERY_S = 1.0  # a scan's commits reach the disk at least this often (periodic_sync)
 PendingJob = tuple[int, str, int, int, str | None, bool]  # id, path, size, mtime_ns, hash, is_new
 
 
@@ -59,34 +58,7 @@ def migrate(db: sqlite_utils.Database) -> int:
     return migrations.upgrade(db)
 
 
-def explain(exc: BaseException, path: Path | str) -> PhotosimError | None:
-    """The photosim error a failed SQLite call or file write on the library at ``path`` means,
-    or None when it means none of these (a bug: let it show)."""
-    if isinstance(exc, PhotosimError):
-        return exc
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return DiskFull(exc.filename or path)
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            return ReadOnlyLocation(exc.filename or path)
-        return None
-    if not isinstance(exc, sqlite3.Error):
-        return None
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-    if code == sqlite3.SQLITE_FULL:
-        return DiskFull(path)
-    if code in _READONLY_CODES:
-        return ReadOnlyLocation(path)
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return LibraryBusy(path)
-    if code == sqlite3.SQLITE_IOERR:
-        return LibraryUnreadable(path, str(exc))
-    if migrations.is_damage(exc) or isinstance(exc, sqlite3.DataError | sqlite3.IntegrityError):
-        return LibraryCorrupt(path, None)
-    return None
-
-
-class Store(VectorRows, DuplicateRows, BrowseRows):
+class Store:
     """Thread-aware access to one library database (a connection per thread).
 
     ``read_only`` opens the file for queries only (``mode=ro``; on read-only media an
@@ -95,7 +67,8 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
     A library of ours that SQLite cannot read is moved aside and a fresh one started
     (``recovered`` then holds the :class:`LibraryCorrupt` to show); read-only, it raises
     that error instead. Every commit is synced to disk (``synchronous=FULL``): what a
-    call returned from survives a power cut.
+    call returned from survives a power cut; a scan's batches, inside
+    :meth:`periodic_sync`, are synced once a second instead.
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -105,11 +78,59 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
         self.recovered: LibraryCorrupt | None = None
         self._local = threading.local()
         self._shared: sqlite_utils.Database | None = None
-        self._immutable = False
+        self._periodic: dict[int, tuple[float, float]] = {}  # id(conn) -> (every, last sync)
+        self._parts()
         if not self._memory:
             self._check_file()
         if not self.read_only:
             self._migrate_or_refuse(self.db)
+
+    def _parts(self) -> None:
+        """The parts of the library's tables, each over this store's connections; their
+        methods are the store's API too (the names every caller has used)."""
+        self.photo_queries = q = PhotoQueries(self)
+        self.vectors = v = VectorRows(self)
+        self.duplicate_rows = d = DuplicateRows(self)
+        self.browse_rows = b = BrowseRows(self)
+        self.folder_counts = b.folder_counts
+        self.month_counts = b.month_counts
+        self.photos_in_folder = b.photos_in_folder
+        self.hashes_with_vector = b.hashes_with_vector
+        self.photos = q.photos
+        self.photo = q.photo
+        self.count = q.count
+        self.count_failed = q.count_failed
+        self.count_embedded = q.count_embedded
+        self.failures = q.failures
+        self.paths_for_hashes = q.paths_for_hashes
+        self.photo_record = q.photo_record
+        self.photo_rows = q.photo_rows
+        self.photo_listing = q.photo_listing
+        self.photo_listing_earliest = q.photo_listing_earliest
+        self.vector_size = v.vector_size
+        self.vector_hashes = v.vector_hashes
+        self.put_vectors = v.put_vectors
+        self.get_vector = v.get_vector
+        self.get_vectors = v.get_vectors
+        self.iter_vectors = v.iter_vectors
+        self.drop_orphan_vectors = v.drop_orphan_vectors
+        self.vector_models = v.vector_models
+        self.max_vector_rowid = v.max_vector_rowid
+        self.count_vectors = v.count_vectors
+        self.count_vectors_after = v.count_vectors_after
+        self.vector_batches = v.vector_batches
+        self.vector_rows = v.vector_rows
+        self.vectors_after = v.vectors_after
+        self.vectors_by_rowid = v.vectors_by_rowid
+        self.sample_vectors = v.sample_vectors
+        self.fingerprints = d.fingerprints
+        self.put_fingerprints = d.put_fingerprints
+        self.add_not_duplicates = d.add_not_duplicates
+        self.not_duplicate_pairs = d.not_duplicate_pairs
+        self.add_keep = d.add_keep
+        self.keep_hashes = d.keep_hashes
+        self.get_calibration = d.get_calibration
+        self.put_calibration = d.put_calibration
 
     # -- opening ------------------------------------------------------------
     def _check_file(self) -> None:
@@ -171,7 +192,7 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
             if self.read_only:
                 return migrations.connect_read_only(self.path)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             # Each commit is synced (the WAL's fsync): what a scan committed, and every
             # decision, survives a power cut; NORMAL left it in the page cache until a
             # checkpoint. The cost is one fsync per transaction (a batch of photos).
@@ -215,6 +236,9 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
             with db.atomic():  # a savepoint: the block's own rollback
                 yield db
             conn.execute("COMMIT")
+            if (periodic := self._periodic.get(id(conn))) and time.monotonic() >= sum(periodic):
+                self._sync_wal()
+                self._periodic[id(conn)] = (periodic[0], time.monotonic())
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -224,6 +248,47 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
             if translated is None:
                 raise
             raise translated from exc
+
+    @contextlib.contextmanager
+    def periodic_sync(self, every: float = SYNC_EVERY_S) -> Iterator[None]:
+        """Bulk writes on this thread (a scan): commits are synced at most every ``every``
+        seconds and when the block ends, not each one (``synchronous=NORMAL`` meanwhile).
+
+        A power cut then loses at most the last second of batches (the scan redoes them),
+        and however fast the embedding, the syncs cost at most one fsync a second.
+        """
+        if self._memory or self.read_only:
+            yield
+            return
+        conn = self.db.conn
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._periodic[id(conn)] = (every, time.monotonic())
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._periodic.pop(id(conn), None)
+            try:
+                self._sync_wal()
+                conn.execute("PRAGMA synchronous=FULL")
+            except (OSError, sqlite3.Error):
+                if not failed:  # never hide why the block ended
+                    raise
+
+    def _sync_wal(self) -> None:
+        """fsync the WAL: every commit written to it so far survives a power cut (frames
+        moved to the database file were synced there by SQLite's checkpoint)."""
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDWR)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -237,8 +302,25 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A meta value as text (``default`` when missing, NULL or not text)."""
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
-        return row[0] if row else default
+        return row[0] if row and isinstance(row[0], str) else default
+
+    def meta_int(self, key: str, default: int = 0) -> int:
+        """A counter kept in meta; a value that is not a whole number reads as ``default``."""
+        value = self.get_meta(key)
+        try:
+            return int(value) if value is not None else default
+        except ValueError:
+            return default
+
+    def meta_paths(self, key: str) -> list[str]:
+        """A list of folders kept in meta as JSON; anything but a list of text reads as []."""
+        try:
+            data = json.loads(self.get_meta(key) or "[]")
+        except ValueError:
+            return []
+        return [p for p in data if isinstance(p, str)] if isinstance(data, list) else []
 
     def set_meta(self, **values: object) -> None:
         """Write several meta keys in one transaction (``None`` stores NULL)."""
@@ -252,18 +334,62 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
     def bump_version(self) -> int:
         """Count a change of the photo set; the index compares it to its own."""
         with self.atomic():
-            version = int(self.get_meta("library_version", "0")) + 1
+            version = self.meta_int("library_version") + 1
             self.set_meta(library_version=version)
         return version
+
+    def bump_decisions(self) -> None:
+        """Count a change of the duplicate marks (a finder reloads them when it changed)."""
+        with self.atomic():
+            self.set_meta(dup_decisions=self.meta_int("dup_decisions") + 1)
+
+    def content_state(self) -> tuple[int, ...]:
+        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
+        was killed before it could bump the version: what caches of derived results key on."""
+        row = self.db.execute(
+            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
+            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
+            " (select count(*) from fingerprints),"
+            " (select coalesce(max(rowid), 0) from fingerprints)"
+        ).fetchone()
+        return (self.meta_int("library_version"), *map(int, row))
 
     # -- a scan's bookkeeping -------------------------------------------------
     def begin_scan(self) -> int:
         """A new scan generation: forget work owed by an earlier, interrupted scan."""
         with self.atomic() as db:
-            generation = int(self.get_meta("scan_generation", "0")) + 1
+            generation = self.meta_int("scan_generation") + 1
             self.set_meta(scan_generation=generation)
             db.conn.execute("update photos set pending = null where pending is not null")
+            repaired = self._drop_damaged_rows()
+        if repaired:
+            log.warning(
+                "%s: %d damaged rows were dropped; the scan redoes them", self.path, repaired
+            )
         return generation
+
+    def _drop_damaged_rows(self) -> int:
+        """Rows no photosim wrote (a damaged disk, a hand edit): photos without a usable path
+        go, columns of the wrong type are cleared (the scan reads those files again), and
+        vectors that are not a whole float16 vector of their model's size go (embedded again).
+        """
+        conn = self.db.conn
+        count = conn.execute(f"delete from photos where not ({_PATH_OK})").rowcount
+        for column, kind in _PHOTO_TYPES.items():
+            also = "" if column == "hash" else ", hash = null"  # read the file again
+            count += conn.execute(
+                f"update photos set {column} = null{also} where {column} is not null "
+                f"and typeof({column}) not in ({kind})"
+            ).rowcount
+        count += conn.execute(
+            "delete from vectors where typeof(hash) != 'text' or typeof(model) != 'text' "
+            "or typeof(vector) != 'blob' or length(vector) % 2 or length(vector) = 0"
+        ).rowcount
+        for model, size in conn.execute(_VECTOR_SIZES).fetchall():
+            count += conn.execute(
+                "delete from vectors where model = ? and length(vector) != ?", [model, size]
+            ).rowcount
+        return count
 
     def lookup(self, paths: list[str], model_key: str | None) -> dict[str, tuple]:
         """path -> (id, size, mtime_ns, hash, error, has_vector) for the paths that have rows."""
@@ -343,7 +469,8 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
         skipped = [_enc(str(s).rstrip("/\\")) for s in skip]
         out = []
         rows = self.db.execute(
-            "select id, path, hash from photos where seen is null or seen != ?", [generation]
+            f"select id, path, hash from photos where (seen is null or seen != ?) and {_PATH_OK}",
+            [generation],
         )
         for pid, raw, h in rows:
             path = raw if isinstance(raw, bytes) else _enc(raw)
@@ -371,46 +498,6 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
         with self.atomic() as db:
             return int(db.conn.execute(sql, [record[c] for c in cols]).fetchone()[0])
 
-    # -- queries ------------------------------------------------------------
-    def photos(self, model_key: str | None = None) -> list[Photo]:
-        sql = f"{_PHOTOS_WITH_VECTOR} order by p.path"
-        return [_photo(row) for row in self.db.query(sql, [model_key])]
-
-    def photo(self, key: int | str | Path, model_key: str | None = None) -> Photo | None:
-        column = "id" if isinstance(key, int) else "path"
-        sql = f"{_PHOTOS_WITH_VECTOR} where p.{column} = ?"
-        rows = list(self.db.query(sql, [model_key, key if isinstance(key, int) else _enc(key)]))
-        return _photo(rows[0]) if rows else None
-
-    def count_embedded(self, model_key: str | None) -> int:
-        """Photos that have a vector of ``model_key``."""
-        sql = f"select count(*) from ({_PHOTOS_WITH_VECTOR}) where has_vector"
-        return int(self.db.execute(sql, [model_key]).fetchone()[0])
-
-    def count_failed(self) -> int:
-        return self.count("error is not null")
-
-    def failures(self) -> list[Failure]:
-        """Every photo that could not be used, by path, with its kind and reason."""
-        rows = self.db.execute(
-            "select path, fail_kind, error from photos where error is not null order by path"
-        )
-        return [Failure(Path(_dec(p)), _fail_kind(k), e) for p, k, e in rows]
-
-    def paths_for_hashes(self, hashes: Iterable[str]) -> dict[str, list[str]]:
-        hashes = list(set(hashes))
-        out: dict[str, list[str]] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"select hash, path from photos where hash in ({marks}) and error is null"
-            for h, path in self.db.execute(sql, chunk):
-                out.setdefault(h, []).append(_dec(path))
-        return out
-
-    def count(self, where: str = "1") -> int:
-        return int(self.db.execute(f"select count(*) from photos where {where}").fetchone()[0])
-
     # -- folders leaving a library ---------------------------
     def delete_under(self, folder: str | Path) -> int:
         """Forget the photos under ``folder`` (rows only: files on disk are untouched)."""
@@ -423,120 +510,14 @@ class Store(VectorRows, DuplicateRows, BrowseRows):
                 self.bump_version()
         return len(ids)
 
-    # -- the grid's lean listing -----------------------------
-    def photo_listing(self, model_key: str | None = None) -> list[PhotoRow]:
-        """What the app's grid shows of every photo, as light tuples (by id).
-
-        About ten times faster than :meth:`photos` at 100,000 photos (no dict rows, no
-        ``Photo``/``Path`` objects); the full record of one photo comes from :meth:`photo`.
-        """
-        conn = self.db.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN")  # one snapshot for both reads while a scan writes
-        try:  # a set lookup is ~2x faster than SQLite's join on the vectors' index
-            vectors = {h for (h,) in conn.execute(_VECTOR_HASHES, [model_key])}
-            rows = conn.execute(_LISTING).fetchall()
-        finally:
-            if own:
-                conn.execute("COMMIT")
-        new = tuple.__new__
-        return [new(PhotoRow, (i, _dec(p), s or 0, m or 0, t, e, h in vectors))
-                for i, p, s, m, t, e, h in rows]  # fmt: skip
-
-    def photo_listing_earliest(self, model_key: str | None, limit: int) -> list[PhotoRow]:
-        """The photos that may come first by date: the ``limit`` earliest by EXIF date taken,
-        by file time in whole seconds (no date taken), and undated; ties by path; at most
-        3 x ``limit``, unordered.
-
-        Milliseconds at 100k photos: the app shows a first screenful from these (sorted by
-        its own key) while the whole listing loads.
-        """
-        conn = self.db.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN")  # one snapshot for all reads
-        try:
-            rows = {r[0]: r for sql in _EARLIEST for r in conn.execute(sql, [limit])}
-            hashes = list({r[6] for r in rows.values() if r[6] is not None})
-            vectors = set()
-            for start in range(0, len(hashes), 500):
-                chunk = hashes[start : start + 500]
-                sql = f"{_VECTOR_HASHES} and hash in ({','.join('?' * len(chunk))})"
-                vectors.update(h for (h,) in conn.execute(sql, [model_key, *chunk]))
-        finally:
-            if own:
-                conn.execute("COMMIT")
-        return [PhotoRow(i, _dec(p), s or 0, m or 0, t, e, h in vectors)
-                for i, p, s, m, t, e, h in rows.values()]  # fmt: skip
-
-
-# Photo rows with has_vector for one model (the parameter); every photo query starts here.
-_PHOTOS_WITH_VECTOR = (
-    "select p.*, v.hash is not null as has_vector from photos p "
-    "left join vectors v on v.hash = p.hash and v.model = ?"
-)
-
-
-def _retry_busy(statement: Callable[[], object], timeout: float = 30) -> None:
-    """Run ``statement``, again while SQLite says busy: switching a new file to WAL needs an
-    exclusive lock and SQLite's busy timeout does not wait for it (racing starts failed)."""
-    deadline, delay = time.monotonic() + timeout, 0.002
-    while True:
-        try:
-            statement()
-            return
-        except sqlite3.OperationalError as exc:
-            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-
 
 def _under(path: bytes, prefix: bytes) -> bool:
     return path == prefix or path.startswith(prefix + b"/") or path.startswith(prefix + b"\\")
 
 
-def _fail_kind(value: str | None) -> FailKind:
-    try:
-        return FailKind(value)
-    except ValueError:
-        return FailKind.OTHER
-
-
-def _photo(row: dict) -> Photo:
-    return Photo(
-        id=row["id"], path=Path(_dec(row["path"])), size=row["size"] or 0,
-        mtime=(row["mtime_ns"] or 0) / 1e9, hash=row["hash"], width=row["width"],
-        height=row["height"], taken=row["taken"], make=row["make"], model=row["model"],
-        orientation=row["orientation"], lat=row["lat"], lon=row["lon"], error=row["error"],
-        has_vector=bool(row["has_vector"]),
-        fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
-    )  # fmt: skip
-
-
-# -- the grid's lean listing ------------------------------------
-class PhotoRow(NamedTuple):
-    """One photo as the grid lists it (:meth:`Store.photo_listing`): no metadata beyond."""
-
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    taken: str | None  # EXIF date taken, ISO 8601, when known
-    error: str | None  # why it cannot be used, when it cannot
-    has_vector: bool  # embedded with the model asked for
-
-
-_LISTING = "select id, path, size, mtime_ns, taken, error, hash from photos order by id"
-_VECTOR_HASHES = "select hash from vectors where model = ?"
-_LISTED = "select id, path, size, mtime_ns, taken, error, hash from photos"
-_EARLIEST = (  # by date taken; by file time when there is none; neither: last, by path
-    f"{_LISTED} where taken is not null and taken != '' order by taken, path limit ?",
-    f"{_LISTED} where (taken is null or taken = '') and mtime_ns "
-    "order by mtime_ns / 1000000000, path limit ?",  # the app's key: whole seconds, then path
-    f"{_LISTED} where (taken is null or taken = '') and not mtime_ns order by path limit ?",
+# Each model's vector size: the size most of its vectors have (a damaged one is the odd one).
+_VECTOR_SIZES = (
+    "select model, size from (select model, length(vector) as size, count(*) as n, "
+    "row_number() over (partition by model order by count(*) desc) as r "
+    "from vectors group by model, length(vector)) where r = 1"
 )

@@ -1,6 +1,5 @@
-"""The vectors part of :class:`photosim.storage.store.Store`: embeddings by content hash and model,
-read in batches, by rowid or after a rowid for the search index. SQL lives only in the
-store's classes; this one is a mixin of ``Store`` (``self.db``, ``self.atomic``)."""
+"""The vectors of the library (a part of :class:`photosim.storage.store.Store`): embeddings by
+content hash and model, read in batches, by rowid or after a rowid for the search index."""
 
 from __future__ import annotations
 
@@ -9,10 +8,15 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from photosim.storage.codec import decode_vector, decode_vectors, encode_vector
+from photosim.storage.rows import Connections, Rows
 
 
-class VectorRows:
+class VectorRows(Rows):
     """Vector rows of a :class:`~photosim.storage.store.Store`."""
+
+    def __init__(self, connections: Connections) -> None:
+        super().__init__(connections)
+        self._sizes: dict[str, int] = {}  # model -> bytes of one vector (vector_size)
 
     # -- vectors ------------------------------------------------------------
     def vector_hashes(self, model_key: str) -> set[str]:
@@ -25,9 +29,22 @@ class VectorRows:
             [(h, model_key, encode_vector(v)) for h, v in items],
         )
 
+    def vector_size(self, model_key: str) -> int:
+        """The bytes of one stored vector of ``model_key``: what most of them have (0: none).
+
+        Every read keeps only vectors of this size, so a damaged row (wrong size, odd
+        length, NULL, text) is skipped, never decoded; the next scan replaces it.
+        """
+        sizes = self._sizes
+        if not sizes.get(model_key):
+            row = self.db.execute(_SIZE_OF_MOST, [model_key]).fetchone()
+            sizes[model_key] = int(row[0]) if row else 0
+        return sizes[model_key]
+
     def get_vector(self, hash_: str, model_key: str) -> np.ndarray | None:
         row = self.db.execute(
-            "select vector from vectors where hash = ? and model = ?", [hash_, model_key]
+            f"select vector from vectors where hash = ? and model = ? and {_OK}",
+            [hash_, model_key, self.vector_size(model_key)],
         ).fetchone()
         return decode_vector(row[0]) if row else None
 
@@ -35,10 +52,10 @@ class VectorRows:
         self, model_key: str, only_present: bool = True
     ) -> Iterator[tuple[str, np.ndarray]]:
         """(hash, vector) of this model, by default only for photos still in the library."""
-        sql = "select hash, vector from vectors where model = ?"
+        sql = f"select hash, vector from vectors where model = ? and {_OK}"
         if only_present:
             sql += " and hash in (select hash from photos where error is null)"
-        for h, blob in self.db.execute(sql, [model_key]):
+        for h, blob in self.db.execute(sql, [model_key, self.vector_size(model_key)]):
             yield h, decode_vector(blob)
 
     def drop_orphan_vectors(self) -> int:
@@ -60,26 +77,16 @@ class VectorRows:
         return int(self.db.execute("select coalesce(max(rowid), 0) from vectors").fetchone()[0])
 
     def count_vectors(self, model_key: str, only_present: bool = True) -> int:
-        sql = "select count(*) from vectors where model = ?" + (
+        sql = f"select count(*) from vectors where model = ? and {_OK}" + (
             self._PRESENT if only_present else ""
         )
-        return int(self.db.execute(sql, [model_key]).fetchone()[0])
-
-    def content_state(self) -> tuple[int, ...]:
-        """Numbers that change whenever photos, vectors or fingerprints do, even when a scan
-        was killed before it could bump the version: what caches of derived results key on."""
-        row = self.db.execute(
-            "select (select count(*) from photos), (select coalesce(max(id), 0) from photos),"
-            " (select count(*) from vectors), (select coalesce(max(rowid), 0) from vectors),"
-            " (select count(*) from fingerprints),"
-            " (select coalesce(max(rowid), 0) from fingerprints)"
-        ).fetchone()
-        return (int(self.get_meta("library_version", "0") or 0), *map(int, row))
+        return int(self.db.execute(sql, [model_key, self.vector_size(model_key)]).fetchone()[0])
 
     def count_vectors_after(self, model_key: str, rowid: int) -> int:
         """Vectors of ``model_key`` written after ``rowid``."""
-        sql = "select count(*) from vectors where rowid > ? and model = ?"
-        return int(self.db.execute(sql, [rowid, model_key]).fetchone()[0])
+        sql = f"select count(*) from vectors where rowid > ? and model = ? and {_OK}"
+        size = self.vector_size(model_key)
+        return int(self.db.execute(sql, [rowid, model_key, size]).fetchone()[0])
 
     def vector_batches(
         self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
@@ -92,8 +99,8 @@ class VectorRows:
         self, model_key: str, size: int = 4096, every: int = 1, only_present: bool = True
     ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
         """(rowids, hashes, float32 matrix) in batches, like ``vector_batches``."""
-        sql = "select rowid, hash, vector from vectors where model = ?"
-        params: list = [model_key]
+        sql = f"select rowid, hash, vector from vectors where model = ? and {_OK}"
+        params: list = [model_key, self.vector_size(model_key)]
         if every > 1:
             sql += " and rowid % ? = 0"
             params.append(every)
@@ -106,8 +113,9 @@ class VectorRows:
     def vectors_after(self, model_key: str, rowid: int) -> tuple[int, list[str], np.ndarray | None]:
         """Vectors written after ``rowid``: (the newest rowid, hashes, float32 matrix or None)."""
         rows = self.db.execute(
-            "select rowid, hash, vector from vectors where rowid > ? and model = ? order by rowid",
-            [rowid, model_key],
+            f"select rowid, hash, vector from vectors where rowid > ? and model = ? and {_OK} "
+            "order by rowid",
+            [rowid, model_key, self.vector_size(model_key)],
         ).fetchall()
         if not rows:
             return rowid, [], None
@@ -120,8 +128,10 @@ class VectorRows:
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, vector from vectors where model = ? and hash in ({marks})"
-            for h, blob in self.db.execute(sql, [model_key, *chunk]):
+            sql = (
+                f"select hash, vector from vectors where model = ? and {_OK} and hash in ({marks})"
+            )
+            for h, blob in self.db.execute(sql, [model_key, self.vector_size(model_key), *chunk]):
                 out[h] = decode_vector(blob)
         return out
 
@@ -135,10 +145,31 @@ class VectorRows:
         for start in range(0, len(rowids), 500):
             chunk = list(rowids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, vector from vectors where rowid in ({marks}) and model = ?"
-            for h, blob in self.db.execute(sql, [*chunk, model_key]):
+            sql = (
+                f"select hash, vector from vectors where rowid in ({marks}) and model = ? and {_OK}"
+            )
+            for h, blob in self.db.execute(sql, [*chunk, model_key, self.vector_size(model_key)]):
                 hashes.append(h)
                 blobs.append(blob)
         if not blobs:
             return [], np.zeros((0, 0), np.float32)
         return hashes, decode_vectors(blobs)
+
+    def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
+        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        size = self.vector_size(model_key)
+        rows = self.db.execute(
+            "select vector from vectors where model = ? and typeof(vector) = 'blob' "
+            "and length(vector) = ? order by random() limit ?",
+            [model_key, size, n],
+        )
+        return [decode_vector(blob) for (blob,) in rows]
+
+
+# A stored vector is read only when it is a blob of its model's size (and has a hash).
+_OK = "typeof(vector) = 'blob' and typeof(hash) = 'text' and length(vector) = ?"
+_SIZE_OF_MOST = (  # over a sample: a few damaged rows never outvote the rest
+    "select size from (select length(vector) as size from vectors where model = ? "
+    "and typeof(vector) = 'blob' and length(vector) > 0 and length(vector) % 2 = 0 limit 1000) "
+    "group by size order by count(*) desc limit 1"
+)

@@ -33,3 +33,34 @@ def can_mount() -> bool:
         return False
     probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
     return probe.returncode == 0
+
+
+# What a child runs first: the tiny test network under the ResNet's key (no weights needed),
+# then ``run(argv)`` gives (exit code, stderr) of one in-process ``photosim`` command.
+CLI_PRELUDE = """
+import contextlib, io, json, os, subprocess, sys, traceback
+from conftest import _TinyNet
+import photosim.models.embed as embed
+from photosim.models.embed import Backbone, model_key
+embed.load_backbone = lambda name="resnet50", weights=None, device="auto", download=None, **o: (
+    Backbone(module=_TinyNet(), key=model_key(name, weights), input_size=64))
+from photosim.cli import main
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in argv])
+        except BaseException:
+            rc, _ = "traceback", err.write(traceback.format_exc())
+    return [rc, err.getvalue(), out.getvalue()]
+"""
+
+
+def run_mounted(script: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``script`` (after :data:`CLI_PRELUDE`) in a child of its own mount namespace, where
+    it may mount tmpfs and read-only binds that nobody else sees."""
+    env = child_env(home)
+    return subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
+                           CLI_PRELUDE + script], env=env, text=True, capture_output=True,
+                          timeout=timeout)  # fmt: skip

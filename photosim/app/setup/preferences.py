@@ -1,13 +1,12 @@
 """Edit > Preferences: model, device, precision, neighbours shown, thumbnail cache size.
 
 Values live in the app's QSettings (``photosim.app.main_window.app_settings()``); the window
-applies them at once where it can (see ``SetupMixin.apply_preferences``). Command-line
+applies them at once where it can (see ``SetupActions.apply_preferences``). Command-line
 flags win over them for the run they are given to.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from dataclasses import dataclass
 
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
 from photosim.api import (
     DEFAULT_MODEL,
     MODELS,
-    Library,
     cache_size,
     clear_thumbnails,
     prune_thumbnails,
@@ -84,8 +82,8 @@ def engine_defaults(options: dict, s: QSettings) -> dict:
         out["weights"] = remembered_weights(s, out["model"])
     if out.get("device", "auto") == "auto":
         out["device"] = prefs.device
-    if "precision" in inspect.signature(Library).parameters and out.get("precision") is None:
-        out["precision"] = prefs.precision  # the engine's speed option, where it has one
+    if out.get("precision") is None:
+        out["precision"] = prefs.precision  # the engine's speed option
     return out
 
 
