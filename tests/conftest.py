@@ -81,9 +81,18 @@ def classic_photos(tmp_path_factory) -> Path:
 
 
 def write_photo(
-    path: Path, size=(320, 240), seed: int = 0, orientation: int | None = None, fmt: str = "JPEG"
+    path: Path,
+    size=(320, 240),
+    seed: int = 0,
+    orientation: int | None = None,
+    fmt: str = "JPEG",
+    detail: bool = False,
 ) -> Path:
-    """Write a synthetic photo with structure (gradients and blocks) that tests can tell apart."""
+    """Write a synthetic photo with structure (gradients and blocks) that tests can tell apart.
+
+    ``detail`` adds blobs at several scales, as real photos have: what the duplicates'
+    geometric check needs to align two files (flat blocks give it too little to see).
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -92,7 +101,13 @@ def write_photo(
     base = rng.integers(0, 255, (4, 4, 3)).astype(np.float32)
     blocks = base[(yy * 4 // h), (xx * 4 // w)]
     grad = (xx / w * 80)[..., None]
-    arr = np.clip(blocks + grad, 0, 255).astype(np.uint8)
+    arr = blocks + grad
+    if detail:
+        for cells in (12, 24, 48):
+            noise = Image.fromarray(rng.integers(0, 255, (cells * h // w, cells), np.uint8))
+            arr = arr + (np.asarray(noise.resize((w, h), Image.Resampling.BICUBIC), np.float32)
+                         - 128)[..., None] * 0.35  # fmt: skip
+    arr = np.clip(arr, 0, 255).astype(np.uint8)
     img = Image.fromarray(arr, "RGB")
     path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {}

@@ -49,16 +49,16 @@ def trash_home(tmp_path, monkeypatch) -> Path:
 def folder(tmp_path) -> Path:
     """Originals with planted copies (byte copy, resized, PNG export), another shot of one scene."""
     root = tmp_path / "Photos"
-    write_photo(root / "beach.jpg", size=(800, 600), seed=1)
+    write_photo(root / "beach.jpg", size=(800, 600), seed=1, detail=True)
     (root / "backup").mkdir()
     shutil.copy2(root / "beach.jpg", root / "backup" / "beach.jpg")
-    write_photo(root / "tree.jpg", size=(800, 600), seed=2)
+    write_photo(root / "tree.jpg", size=(800, 600), seed=2, detail=True)
     Image.open(root / "tree.jpg").resize((400, 300)).save(root / "tree small.jpg", quality=80)
-    write_photo(root / "dog.jpg", size=(640, 480), seed=3)
+    write_photo(root / "dog.jpg", size=(640, 480), seed=3, detail=True)
     other_shot = Image.open(root / "dog.jpg").convert("RGB")  # the scene with a part changed
     ImageDraw.Draw(other_shot).rectangle([0, 0, 320, 240], fill=(30, 120, 200))
     other_shot.save(root / "dog 2.jpg", quality=90)
-    write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5)
+    write_photo(root / "originals" / "cat.jpg", size=(800, 600), seed=5, detail=True)
     Image.open(root / "originals" / "cat.jpg").save(root / "cat export.png")
     return root
 

@@ -27,7 +27,7 @@ def folder(tmp_path) -> Path:
     """Five unrelated photos; a resized PNG export and a pixel-rotated copy of one; a backup."""
     root = tmp_path / "Pictures"
     for seed in range(5):
-        write_photo(root / f"photo{seed}.jpg", size=(640, 480), seed=seed)
+        write_photo(root / f"photo{seed}.jpg", size=(640, 480), seed=seed, detail=True)
     original = Image.open(root / "photo1.jpg")
     (root / "export").mkdir()
     original.resize((320, 240)).save(root / "export" / "photo1-small.png")
@@ -178,17 +178,18 @@ def test_empty_library_and_cancel(tmp_path, lib):
 
 def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(folder, monkeypatch):
     """The decode the model needs also gives the pixel fingerprint: no second decode later."""
-    import photosim.dupes.candidates
+    from photosim.media import decode
 
     lib = Library([folder], backbone=make_tiny_backbone())
     scan(lib)
     hashes = {p.hash for p in lib.photos() if p.has_vector}
     assert set(lib.store.fingerprints()) == hashes
+    lib.calibrate(sample=3)  # calibrating decodes (augmented copies); finding must not
 
     def no_decode(*_args, **_kwargs):
         raise AssertionError("the duplicate finder decoded a photo the scan had fingerprinted")
 
-    monkeypatch.setattr(photosim.dupes.candidates, "load_image", no_decode)
+    monkeypatch.setattr(decode, "load_image", no_decode)
     assert groups_by_kind(lib.duplicates(), "exact")
 
 

@@ -39,7 +39,7 @@ def plant(root: Path) -> tuple[dict[str, str], str, list[str]]:
         resized = root / "ukbench00120_resize.jpg"
     else:
         for seed in range(8):
-            write_photo(root / f"photo{seed}.jpg", size=(800, 600), seed=seed)
+            write_photo(root / f"photo{seed}.jpg", size=(800, 600), seed=seed, detail=True)
         original, other = root / "photo1.jpg", root / "photo2.jpg"
         resized = root / "photo1 small.jpg"
         Image.open(original).resize((400, 300)).save(resized, quality=85)

@@ -24,8 +24,8 @@ from photosim.core.paths import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump whenever the candidate search or the pixel check changes its answers
-ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes")
+VERSION = 2  # bump whenever the candidate search or the pixel check changes its answers
+ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes", "verdict", "residual")
 
 
 def cache_path(db_path: Path) -> Path | None:

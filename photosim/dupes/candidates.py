@@ -7,8 +7,11 @@ Never all pairs. Candidates come from two proposals:
     in-memory Annoy index. CNN features are not rotation-invariant, so a copy
     turned 90 degrees in its pixels is found here.
 Every pair that could be ``near`` at any threshold the finder supports is then
-checked on pixels; the result is a table of edges that :class:`DuplicateFinder`
-filters by thresholds in milliseconds.
+checked on pixels: first the cheap fingerprint agreement of every such pair, then
+the geometric check (:mod:`photosim.dupes.verify`) of those that agree at all;
+only that check can say "the same picture". Copies of one photo are checked
+pairwise (each against each), so a group never rests on a chain of links. The
+result is a table of edges that :class:`DuplicateFinder` filters in milliseconds.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
-from photosim.dupes.finder import LANE_CNN, LANE_PIXELS, Thresholds
+from photosim.dupes.finder import LANE_CLOSURE, LANE_CNN, LANE_PIXELS, Thresholds
 from photosim.media import pixels
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
@@ -36,7 +39,11 @@ ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel chec
 NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
 SIMILAR_SPAN = 0.12  # and the similar slider this far
 PREPARED_CACHE = 4096
-WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search  # photos whose prepared check data is kept while checking
+WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
+VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
+CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
+# verdicts of the geometric check, per edge (uint8)
+UNCHECKED, SAME, DIFFERENT, WEAK = 0, 1, 2, 3
 
 
 @dataclass
@@ -68,13 +75,8 @@ class Candidates:
     lanes: np.ndarray  # uint8 bit mask of the proposals that found the pair
     floors: Thresholds  # the lowest thresholds these edges support
     reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
-
-
-def load_image(*args, **kwargs):
-    """:func:`photosim.media.decode.load_image`, imported on first use: PIL only when decoding."""
-    from photosim.media.decode import load_image as load
-
-    return load(*args, **kwargs)
+    verdict: np.ndarray | None = None  # uint8 UNCHECKED / SAME / DIFFERENT / WEAK per edge
+    residual: np.ndarray | None = None  # float32 worst tile's difference (grey levels), or nan
 
 
 def load_nodes(store) -> list[Node]:
@@ -108,12 +110,14 @@ def ensure_fingerprints(
     missing = [n for n in nodes if n.hash not in have]
 
     def compute(node: Node) -> tuple[str, bytes] | None:
+        from photosim.media import decode  # PIL only when a photo must be decoded
+
         if is_cancelled(cancel):
             return None
         for path in node.paths:
             try:
                 return node.hash, pixels.fingerprint(
-                    load_image(path, max_side=pixels.FINGERPRINT_SIDE)
+                    decode.load_image(path, max_side=pixels.FINGERPRINT_SIDE)
                 )
             except DecodeError:
                 continue
@@ -332,9 +336,103 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
     order = np.flatnonzero(need)
     order = order[np.argsort(pairs[order, 0], kind="stable")]  # reuse each prepared photo
     pix[order], turns[order] = check_pairs(pairs[order], fps, cancel)
-    return Candidates(
-        nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes, floors, reduced
+    say("verify")
+    checker = Verifier(fps, cancel)
+    verdict = np.zeros(len(pairs), np.uint8)
+    residual = np.full(len(pairs), np.nan, np.float32)
+    # crops beyond the fingerprint's search (10% on both sides) still score high on the CNN
+    todo = np.flatnonzero((pix >= VERIFY_GATE) | (cos >= thresholds.near))
+    verdict[todo], residual[todo], turns[todo] = checker.pairs(pairs[todo])
+    pairs, cos, pix, turns, lanes, verdict, residual = _closure(
+        checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced
     )
+    return Candidates(nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes,
+                      floors, reduced, verdict, residual)  # fmt: skip
+
+
+class Verifier:
+    """The geometric check of pairs of nodes, each photo's features computed once."""
+
+    def __init__(self, fps: list[pixels.Fingerprint | None], cancel=None) -> None:
+        self.fps, self.cancel = fps, cancel
+        self._features: dict[int, object] = {}
+        self.checked = 0
+
+    def _get(self, i: int):
+        from photosim.dupes import verify  # OpenCV only when checking
+
+        found = self._features.get(i)
+        if found is None:
+            if len(self._features) >= PREPARED_CACHE:
+                self._features.pop(next(iter(self._features)))
+            fp = self.fps[i]
+            found = self._features[i] = verify.features(fp) if fp is not None and fp.view else None
+        return found
+
+    def pairs(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(verdict, residual, quarter turns bringing b onto a) of each (a, b) pair."""
+        from photosim.dupes import verify
+
+        verdict = np.full(len(pairs), UNCHECKED, np.uint8)
+        residual = np.full(len(pairs), np.nan, np.float32)
+        turns = np.zeros(len(pairs), np.int8)
+        codes = {verify.Verdict.SAME: SAME, verify.Verdict.DIFFERENT: DIFFERENT,
+                 verify.Verdict.WEAK: WEAK}  # fmt: skip
+        for n, (a, b) in enumerate(pairs):
+            if n % 256 == 0:
+                check_cancel(self.cancel)
+            fa, fb = self._get(int(a)), self._get(int(b))
+            if fa is None or fb is None:
+                continue
+            result = verify.check(fa, fb)
+            self.checked += 1
+            verdict[n], turns[n] = codes[result.verdict], result.turns
+            residual[n] = result.residual if np.isfinite(result.residual) else np.nan
+        return verdict, residual, turns
+
+
+def _closure(checker: Verifier, pairs, cos, pix, turns, lanes, verdict, residual, reduced):
+    """Check every pair of each set of confirmed copies that was not proposed itself, so
+    the finder can verify each member against whichever keeper it chooses."""
+    same = verdict == SAME
+    if not same.any():
+        return pairs, cos, pix, turns, lanes, verdict, residual
+    n = int(pairs.max()) + 1
+    root = _components(n, pairs[same, 0], pairs[same, 1])
+    known = {(int(a), int(b)) for a, b in pairs}
+    members: dict[int, list[int]] = {}
+    for node in np.unique(pairs[same]):
+        members.setdefault(int(root[node]), []).append(int(node))
+    extra = [
+        (a, b)
+        for group in members.values()
+        if 2 < len(group) <= CLOSURE_MAX
+        for i, a in enumerate(sorted(group))
+        for b in sorted(group)[i + 1 :]
+        if (a, b) not in known
+    ]
+    if not extra:
+        return pairs, cos, pix, turns, lanes, verdict, residual
+    more = np.array(extra, np.int32)
+    v, r, t = checker.pairs(more)
+    c = np.full(len(more), np.nan, np.float32)
+    if reduced is not None:
+        c = np.einsum("ij,ij->i", reduced[more[:, 0]], reduced[more[:, 1]]).astype(np.float32)
+    return (
+        np.concatenate([pairs, more]),
+        np.concatenate([cos, c]),
+        np.concatenate([pix, np.full(len(more), np.nan, np.float32)]),
+        np.concatenate([turns, t]),
+        np.concatenate([lanes, np.full(len(more), LANE_CLOSURE, np.uint8)]),
+        np.concatenate([verdict, v]),
+        np.concatenate([residual, r]),
+    )
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from photosim.dupes.finder import components
+
+    return components(n, a, b)
 
 
 def _decode(data: bytes | None) -> pixels.Fingerprint | None:

@@ -1,7 +1,8 @@
 """Duplicate photos: exact copies, the same picture altered (near), and similar shots.
 
-The CNN only *proposes* pairs; for ``near`` the pixels must *confirm* that two
-files are the same picture (see :mod:`photosim.media.pixels`). The slow part (kNN
+The CNN only *proposes* pairs; for ``near`` the geometric check must *confirm* that
+two files are the same picture (see :mod:`photosim.dupes.verify`), and every member
+of a group is confirmed directly against the group's keeper (no chains). The slow part (kNN
 candidates and pixel checks) runs once in :meth:`Library.duplicate_finder`;
 :meth:`DuplicateFinder.group` then regroups in well under a second for any
 thresholds, so the app's slider can move live. Qt-free and torch-free.
@@ -29,7 +30,10 @@ from photosim.dupes.keep import (
     time_gap,
 )
 
-LANE_CNN, LANE_PIXELS = 1, 2  # which proposal found a candidate pair (bit mask)
+# which proposal found a candidate pair (bit mask); CLOSURE: checked because both are
+# confirmed copies of a third photo
+LANE_CNN, LANE_PIXELS, LANE_CLOSURE = 1, 2, 4
+SAME = 1  # candidates.SAME: the geometric check's verdict "one is the other, transformed"
 
 
 class DupKind(StrEnum):
@@ -80,7 +84,7 @@ class DupGroup:
     keep: Path
     keep_reason: str
     photos: tuple[DupMember, ...]  # keeper first
-    reclaimable: int  # bytes freed by trashing all but the keeper (hard links free 0)
+    reclaimable: int  # bytes freed by the suggested marks (copies; hard links and similar: 0)
     gap_s: float | None = None  # similar: largest EXIF time gap between the shots
 
 
@@ -93,7 +97,6 @@ class DupResult:
     thresholds: Thresholds
 
 
-PIXEL_MIN = 0.6  # pixel agreement that confirms "the same picture" (see README: measured)
 MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
 
 
@@ -128,12 +131,10 @@ class DuplicateFinder:
             a, b = int(candidates.a[e]), int(candidates.b[e])
             self._cnn_adj.setdefault(a, []).append((int(e), b))
             self._cnn_adj.setdefault(b, []).append((int(e), a))
-        confirmed = np.flatnonzero(candidates.pix >= PIXEL_MIN)
-        self._near_adj: dict[int, list[tuple[int, int]]] = {}
-        for e in confirmed:
-            a, b = int(candidates.a[e]), int(candidates.b[e])
-            self._near_adj.setdefault(a, []).append((int(e), b))
-            self._near_adj.setdefault(b, []).append((int(e), a))
+        self._same = _same(candidates)
+        self._same_edge = {
+            (int(candidates.a[e]), int(candidates.b[e])): int(e) for e in np.flatnonzero(self._same)
+        }
 
     def set_decisions(self, not_pairs: set[tuple[str, str]], keep: dict[str, str]) -> None:
         """The user's marks: pairs of hashes that are not duplicates; hash -> path to keep."""
@@ -185,13 +186,12 @@ class DuplicateFinder:
         wanted = {DupKind(k) for k in kinds}
         c, n = self.c, len(self.c.nodes)
         allowed = self._allowed & ~self._forgotten
-        is_near = (
-            allowed & (c.pix >= PIXEL_MIN) & (((c.lanes & LANE_PIXELS) > 0) | (c.cos >= t.near))
-        )
-        root = components(n, c.a[is_near], c.b[is_near])
-        units: dict[int, list[int]] = {}
-        for node in np.flatnonzero(root != np.arange(n)):
-            units.setdefault(int(root[node]), [int(root[node])]).append(int(node))
+        lanes = (c.lanes & (LANE_PIXELS | LANE_CLOSURE)) > 0
+        is_near = allowed & self._same & (lanes | (c.cos >= t.near))
+        units = self._star_groups(n, is_near)
+        root = np.arange(n)
+        for keeper, members in units.items():
+            root[members] = keeper
         groups: list[DupGroup] = []
         if DupKind.NEAR in wanted:
             groups += [self._near_group(members) for members in units.values()]
@@ -202,9 +202,35 @@ class DuplicateFinder:
                 if c.nodes[i].hash not in self._dismissed_exact and not absorbed:
                     groups.append(self._exact_group(i))
         if DupKind.SIMILAR in wanted:
-            groups += self._similar_groups(t, allowed & ~is_near, root, units)
+            groups += self._similar_groups(t, allowed, root, units)
         groups.sort(key=lambda g: (-g.reclaimable, _KIND_ORDER[g.kind], g.id))
         return DupResult(tuple(groups), sum(g.reclaimable for g in groups), t)
+
+    def _star_groups(self, n: int, is_near: np.ndarray) -> dict[int, list[int]]:
+        """Near groups as stars: each member confirmed directly against the group's keeper.
+
+        Confirmed copies form components; in each, the keeper rules pick a keeper, the
+        photos confirmed against it join it, and the rest start over among themselves.
+        A photo that matches only another member is never pulled in by that link.
+        """
+        c = self.c
+        a, b = c.a[is_near], c.b[is_near]
+        root = components(n, a, b)
+        linked = set(zip(a.tolist(), b.tolist(), strict=True))
+        comps: dict[int, list[int]] = {}
+        for node in np.unique(np.concatenate([a, b])):
+            comps.setdefault(int(root[node]), []).append(int(node))
+        units: dict[int, list[int]] = {}
+        for left in comps.values():
+            while len(left) > 1:
+                keeper, _ = self._unit_keeper(left)
+                members = [keeper] + [
+                    x for x in left if x != keeper and (min(x, keeper), max(x, keeper)) in linked
+                ]
+                if len(members) > 1:
+                    units[keeper] = members
+                left = [x for x in left if x not in members]
+        return units
 
     def _similar_groups(self, t, candidates, root, units) -> list[DupGroup]:
         c = self.c
@@ -218,7 +244,7 @@ class DuplicateFinder:
             out.append(self._make(DupKind.SIMILAR, reps))
         return out
 
-    def _unit_keeper(self, nodes: list[int]) -> tuple[int, int]:
+    def _unit_keeper(self, nodes: Sequence[int]) -> tuple[int, int]:
         key = ("keeper", tuple(nodes))
         found = self._cache.get(key)
         if found is None:
@@ -273,8 +299,8 @@ class DuplicateFinder:
                 score, reason = 1.0, keep_reason
             else:
                 score, reason = self._evidence(kind, keeper, x, link)
-                if not x.reference and link is None:
-                    freed += x.node.size
+                if kind != DupKind.SIMILAR and not x.reference and link is None:
+                    freed += x.node.size  # similar shots are never marked: they free nothing
             photos.append(_member(x, score, reason, link))
         hashes = sorted({x.node.hash for x in cands})
         gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
@@ -292,28 +318,22 @@ class DuplicateFinder:
             words = f"similar shot (CNN {cos:.2f})" if cos is not None else "similar shot"
             gap = time_gap([keeper.node.taken[keeper.index], x.node.taken[x.index]])
             return (cos or 0.0), words + (f", taken {duration(gap)} apart" if gap else "")
-        edge, other = self._best_edge(keeper.node_index, x.node_index)
-        pix, turns = float(self.c.pix[edge]), int(self.c.turns[edge])
-        if other != keeper.node_index:  # found through another member of the group
-            turns = 0
+        a, b = sorted((keeper.node_index, x.node_index))
+        edge = self._same_edge[(a, b)]
+        turns = int(self.c.turns[edge])
+        if keeper.node_index > x.node_index:  # turns bring b onto a: here a is the copy
+            turns = (4 - turns) % 4
         parts = ["same picture"]
         if turns:
             parts.append(f"turned {90 * turns} degrees in its pixels")
         parts += differences(keeper, x)
-        parts.append(f"pixels agree {pix:.2f}")
+        worst = self.c.residual[edge] if self.c.residual is not None else np.nan
+        if not np.isnan(worst):
+            parts.append(f"aligned, every part agrees (worst {worst:.1f}/255)")
         if cos is not None:
             parts.append(f"CNN {cos:.2f}")
-        if other != keeper.node_index:
-            parts.append(f"matched through {Path(self.c.nodes[other].paths[0]).name}")
-        return pix, ", ".join(parts)
-
-    def _best_edge(self, keeper: int, node: int) -> tuple[int, int]:
-        """The confirmed edge from ``node`` to the keeper, else its best confirmed edge."""
-        edges = self._near_adj.get(node, [])
-        for e, other in edges:
-            if other == keeper:
-                return e, keeper
-        return max(edges, key=lambda eo: self.c.pix[eo[0]])
+        pix = float(self.c.pix[edge])
+        return (pix if not np.isnan(pix) else 1.0), ", ".join(parts)
 
     def _cosine(self, a: int, b: int) -> float | None:
         """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
@@ -324,6 +344,13 @@ class DuplicateFinder:
         if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
             return None
         return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
+
+
+def _same(c) -> np.ndarray:
+    """Edges the geometric check confirmed as the same picture."""
+    if c.verdict is None:
+        return np.zeros(len(c.a), bool)
+    return c.verdict == SAME
 
 
 def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMember:
@@ -459,13 +486,18 @@ def write_text(result: DupResult, out) -> None:
         print(
             f"{g.kind} ({len(g.photos)} photos, frees {human_size(g.reclaimable)}{gap})", file=out
         )
+        similar = g.kind == DupKind.SIMILAR
         for i, m in enumerate(g.photos):
-            mark = "keep" if i == 0 else "    "
-            why = g.keep_reason if i == 0 else m.reason
-            print(f"  {mark} {m.score:.3f}  {m.path}  ({why})", file=out)
+            if i == 0:
+                mark = "best" if similar else "keep"
+                print(f"  {mark}  {m.path}  (kept: {g.keep_reason})", file=out)
+            else:
+                mark = "    " if similar else "copy"
+                print(f"  {mark}  {m.path}  ({m.reason})", file=out)
     t = result.thresholds
     print(
-        f"{plural(len(result.groups), 'group')}; removing the copies frees {human_size(result.reclaimable)} "
+        f"{plural(len(result.groups), 'group')}; removing the marked copies frees "
+        f"{human_size(result.reclaimable)} (similar shots are never marked) "
         f"(thresholds: near {t.near:.3f}, similar {t.similar:.3f}). Nothing was deleted.",
         file=out,
     )

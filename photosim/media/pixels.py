@@ -26,11 +26,13 @@ import numpy as np
 if TYPE_CHECKING:  # PIL is imported to make fingerprints, not to compare stored ones
     from PIL import Image
 
-VERSION = 2
+VERSION = 3
 SIDE = 32  # the thumbnail's side
 CMP = 24  # the side the two thumbnails are compared at
 _HEADER = struct.Struct("<Bff")  # version, aspect (w / h), sharpness
-SIZE = _HEADER.size + SIDE * SIDE
+SIZE = _HEADER.size + SIDE * SIDE  # then the verification view (a greyscale JPEG)
+VIEW_SIDE = 256  # the view's longer side: what the geometric check (dupes.verify) sees
+VIEW_QUALITY = 90
 # Fingerprints are made from a photo decoded to this longer side: by the scan (which decodes
 # to this size when the model wants less, then shrinks for the model) or by the duplicate
 # finder for photos scanned before. One size keeps sharpness comparable, and at 256 a JPEG's
@@ -49,6 +51,7 @@ class Fingerprint:
     aspect: float
     sharpness: float
     thumb: np.ndarray
+    view: bytes = b""  # greyscale JPEG of the upright frame, longer side <= VIEW_SIDE
 
 
 def fingerprint(image: Image.Image) -> bytes:
@@ -58,20 +61,34 @@ def fingerprint(image: Image.Image) -> bytes:
     grey = image.convert("L")
     thumb = grey.resize((SIDE, SIDE), Image.Resampling.BOX)
     head = _HEADER.pack(VERSION, image.width / max(1, image.height), sharpness(grey))
-    return head + thumb.tobytes()
+    return head + thumb.tobytes() + view(grey)
+
+
+def view(grey: Image.Image) -> bytes:
+    """The verification view: the greyscale frame at VIEW_SIDE, JPEG-encoded (~5-9 KB)."""
+    import io
+
+    from PIL import Image
+
+    if max(grey.size) > VIEW_SIDE:
+        grey = grey.copy()
+        grey.thumbnail((VIEW_SIDE, VIEW_SIDE), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    grey.save(buf, "JPEG", quality=VIEW_QUALITY)
+    return buf.getvalue()
 
 
 def is_current(data: bytes) -> bool:
     """True for a fingerprint of this version (older ones are computed again)."""
-    return len(data) == SIZE and data[0] == VERSION
+    return len(data) > SIZE and data[0] == VERSION
 
 
 def decode(data: bytes) -> Fingerprint:
     version, aspect, sharp = _HEADER.unpack_from(data)
-    if version != VERSION or len(data) != SIZE:
+    if version != VERSION or len(data) <= SIZE:
         raise ValueError("not a fingerprint of this version")
     thumb = np.frombuffer(data, np.uint8, SIDE * SIDE, _HEADER.size).reshape(SIDE, SIDE)
-    return Fingerprint(aspect, sharp, thumb)
+    return Fingerprint(aspect, sharp, thumb, bytes(data[SIZE:]))
 
 
 def sharpness(grey: Image.Image) -> float:
