@@ -28,7 +28,9 @@ from photosim.app.browse.models import (
 )
 from photosim.app.browse.panes import BrowseBar, NeighboursPane, PhotoGrid, PreviewPane, WelcomePage
 from photosim.app.browse.queries import QueryActions
+from photosim.app.browse.sidebar import Sidebar
 from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.browse.viewer import Viewer
 from photosim.app.commands import Commands
 from photosim.app.library_state import LibraryState
 from photosim.app.signals import Signals
@@ -89,9 +91,17 @@ class BrowsePane(QWidget):
         self.main_split.setStretchFactor(1, 1)
         for split in (self.top_split, self.main_split):
             split.setChildrenCollapsible(False)
+        self.sidebar = Sidebar(self.signals)  # folders and dates, left of the grid
+        self.top_split.insertWidget(0, self.sidebar)
+        self.top_split.setStretchFactor(0, 0)
+        self.viewer = Viewer()  # one photo full-window: Enter or double-click, Esc back
+        self.viewer.step_from = self._step_in_grid
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.main_split)
+        self.pages.addWidget(self.viewer)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.main_split)
+        layout.addWidget(self.pages)
 
     def _commands(self, commands: Commands) -> None:
         step = 32
@@ -110,7 +120,11 @@ class BrowsePane(QWidget):
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
         self.grid.activated.connect(self._on_grid_activated)
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self.thumbnails.drop_queued())
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.sidebar.folder_chosen.connect(self.proxy.set_folder)
+        self.sidebar.month_chosen.connect(self.jump_to_date)
+        self.viewer.shown.connect(lambda path: self.select_path(path, center=False))
+        self.viewer.closed.connect(self.close_viewer)
         self.sort_box.currentTextChanged.connect(self._on_sort)
         self.zoom.valueChanged.connect(self.grid.set_side)
         self.strip.activated.connect(self.walk_to)
@@ -137,7 +151,7 @@ class BrowsePane(QWidget):
 
     # -- settings --------------------------------------------------------------------
     def restore_settings(self, s: QSettings) -> None:
-        self.top_split.setSizes([760, 500])
+        self.top_split.setSizes([220, 760, 500])
         self.main_split.setSizes([560, 230])
         for key, split in (("window/top_split", self.top_split),
                            ("window/main_split", self.main_split)):  # fmt: skip
@@ -192,6 +206,9 @@ class BrowsePane(QWidget):
         """The library was let go of: nothing of it is shown or asked for any more."""
         for runner in (self.query_runner, self.preview_runner, self.record_runner):
             runner.cancel()
+        if self.pages.currentWidget() is self.viewer:
+            self.close_viewer()
+        self.viewer.clear()
         self.history, self.current = History(), None
         self.photos.set_photos([])
         self.neighbours.set_matches([])
@@ -222,18 +239,23 @@ class BrowsePane(QWidget):
         index = self.grid.currentIndex()
         return self.proxy.path_at(index.row()) if index.isValid() else None
 
-    def select_path(self, path: str, push: bool = True) -> bool:
-        """Select ``path`` in the grid and scroll to it; the filter is cleared if it hides it."""
+    def select_path(self, path: str, push: bool = True, center: bool = True) -> bool:
+        """Select ``path`` in the grid and scroll to it (``center`` False: only as far as
+        needed to show it); a filter or folder that hides it is cleared."""
         row = self.proxy.row_of(path)
         if row is None and self.filter_edit.text():
             self.filter_edit.clear()
+            row = self.proxy.row_of(path)
+        if row is None and self.proxy.folder:
+            self.sidebar.select_folder("")
             row = self.proxy.row_of(path)
         if row is None:
             return False
         self._push_next = push
         index = self.proxy.index(row, 0)
         self.grid.setCurrentIndex(index)
-        self.grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        hint = QAbstractItemView.ScrollHint
+        self.grid.scrollTo(index, hint.PositionAtCenter if center else hint.EnsureVisible)
         self._push_next = True
         return True
 
@@ -333,7 +355,49 @@ class BrowsePane(QWidget):
     # -- small slots ---------------------------------------------------------------
     def _on_grid_activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.preview.open_photo()
+            self.open_viewer(self.proxy.path_at(index.row()))
+
+    # -- the viewer and the sidebar --------------------------------------------------
+    def open_viewer(self, path: str | None = None) -> None:
+        """Show ``path`` (default: the selected photo) full-window, with the strip under it."""
+        path = path or self.selected_path()
+        if not path:
+            return
+        self.viewer.take_strip(self.strip)
+        self.pages.setCurrentWidget(self.viewer)
+        self.bar.hide()
+        self.viewer.show_path(path)
+        self.viewer.setFocus()
+
+    def close_viewer(self, path: str = "") -> None:
+        """Back to the grid, on the last photo shown, scrolled only as far as needed."""
+        self.main_split.insertWidget(1, self.strip)
+        self.pages.setCurrentWidget(self.main_split)
+        self.bar.show()
+        if path:
+            self.select_path(path, push=False, center=False)
+        self.grid.setFocus()
+
+    def _step_in_grid(self, path: str, delta: int) -> str | None:
+        """The photo ``delta`` places from ``path`` in the grid's order, clamped to its ends."""
+        row, count = self.proxy.row_of(path), self.proxy.rowCount()
+        if row is None or not count:
+            return None
+        return self.proxy.path_at(max(0, min(count - 1, row + delta)))
+
+    def jump_to_date(self, key: str) -> None:
+        """Select the first photo of a year ("2019") or month ("2019-07") in the grid, sorting
+        by date first if needed ("0000": the photos with no date, last)."""
+        if self.photos.sort_role != DateKeyRole:
+            self.sort_box.setCurrentText("Date taken")
+        row = self.photos.first_row_dated("9999" if key == "0000" else key)
+        while row is not None and row < self.photos.rowCount():
+            index = self.proxy.mapFromSource(self.photos.index(row))
+            if index.isValid():  # the first of them the filter shows
+                self.select_path(self.proxy.path_at(index.row()))
+                self.grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+                return
+            row += 1
 
     def _on_sort(self, name: str) -> None:
         selected = self.selected_path()

@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
 )
@@ -289,6 +290,14 @@ class PhotoModel(_ThumbModel):
         if path in self._rows:
             self._records[path] = photo
 
+    def first_row_dated(self, prefix: str) -> int | None:
+        """The first row whose date starts at or after ``prefix`` ("2019" or "2019-07");
+        None unless the photos are sorted by date."""
+        if self.sort_role != DateKeyRole:
+            return None
+        row = bisect.bisect_left(self._keys, prefix)
+        return row if row < len(self._keys) else None
+
     def remove_path(self, path: str) -> None:
         row = self._rows.get(path)
         if row is None:
@@ -346,13 +355,38 @@ def local_iso(seconds: int) -> str:
 
 
 class PhotoProxy(QSortFilterProxyModel):
-    """Filters on the path (case-insensitive); the order is the source model's."""
+    """Filters on the path: a text (case-insensitive) and a folder (the sidebar's, with or
+    without its subfolders); the order is the source model's.
+
+    Both are one regular expression on the path, so Qt filters 100,000 rows in C++.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(False)
+        self.text, self.folder, self.subfolders = "", "", True
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        self._apply()
+
+    def set_folder(self, folder: str, subfolders: bool = True) -> None:
+        """Only the photos in ``folder`` ("" for all), with its subfolders or not."""
+        self.folder, self.subfolders = folder, subfolders
+        self._apply()
+
+    def _apply(self) -> None:
+        pattern = "^"
+        if self.text:
+            pattern += f"(?=.*{QRegularExpression.escape(self.text)})"
+        if self.folder:
+            top = QRegularExpression.escape(self.folder.rstrip(os.sep) + os.sep)
+            rest = "" if self.subfolders else f"[^{QRegularExpression.escape(os.sep)}]*$"
+            pattern += f"(?-i:{top}){rest}"
+        options = QRegularExpression.PatternOption.CaseInsensitiveOption
+        self.setFilterRegularExpression(QRegularExpression(pattern, options))
 
     def path_at(self, row: int) -> str:
         return self.data(self.index(row, 0), PathRole)
