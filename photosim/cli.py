@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder of originals: never proposed for removal (repeatable)",
     )
+    dup.add_argument(
+        "--dismissed", action="store_true", help='list the groups marked "not duplicates"'
+    )
+    dup.add_argument(
+        "--restore",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PHOTO",
+        help='undo "not duplicates" for the dismissed group holding PHOTO (repeatable)',
+    )
     out = dup.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per photo)")
@@ -401,6 +412,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     for folder in args.reference:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")
+    if args.dismissed or args.restore:
+        return _dismissed(args)
     with _open_for_query(args, read_only=False) as lib:
         from photosim.dupes.calibrate import needs_model
 
@@ -419,6 +432,37 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         write_csv(result, sys.stdout)
     else:
         write_text(result, sys.stdout)
+    return 0
+
+
+def _dismissed(args: argparse.Namespace) -> int:
+    """List the dismissed groups, or restore those holding the --restore photos."""
+    with _open_for_query(args, read_only=not args.restore) as lib:
+        groups = lib.dismissed_groups()
+        if args.restore:
+            wanted = {p.expanduser().absolute() for p in args.restore}
+            chosen = [g for g in groups if wanted & set(g.paths)]
+            missing = wanted - {p for g in chosen for p in g.paths}
+            if missing:
+                raise PhotosimError(f"{sorted(missing)[0]} is in no dismissed group; "
+                                    "see photosim duplicates --dismissed.")  # fmt: skip
+            for g in chosen:
+                lib.restore_dismissed(g.hashes)
+            print(f"Restored {len(chosen)} dismissed group{'s' if len(chosen) != 1 else ''}: "
+                  "they are found as duplicates again.")  # fmt: skip
+            return 0
+    if args.json:
+        print(json.dumps([{"hashes": list(g.hashes), "paths": [str(p) for p in g.paths]}
+                          for g in groups], indent=1))  # fmt: skip
+        return 0
+    if not groups:
+        print('No groups are marked "not duplicates".')
+        return 0
+    for i, g in enumerate(groups, 1):
+        print(f"{i}. not duplicates ({len(g.paths)} photos)")
+        for p in g.paths:
+            print(f"     {p}")
+    print(f'{len(groups)} dismissed; "photosim duplicates --restore PHOTO" finds one again.')
     return 0
 
 

@@ -7,9 +7,11 @@ temporary one (XDG_DATA_HOME points into the test's folder).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -380,3 +382,38 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
     qtbot.waitUntil(lambda: window.browser.photos.rowCount() == before, timeout=TIMEOUT)
+
+
+def test_marking_keep_while_another_writer_holds_the_library_never_stalls(qtbot, view, folder):
+    """The keep mark is written in a worker: a scan (here: another connection) holding the
+    write lock for half a second never freezes the window."""
+    from PySide6.QtCore import QTimer
+
+    from photosim.storage.store import Store
+
+    select(view, folder / "tree.jpg")
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        store = Store(view.library.db_path)
+        with store.atomic():
+            held.set()
+            release.wait(0.5)
+        store.close()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    assert held.wait(10)
+    times = [time.monotonic()]
+    timer = QTimer(interval=10)
+    timer.timeout.connect(lambda: times.append(time.monotonic()))
+    timer.start()
+    assert view.mark(folder / "tree small.jpg", remove=False)
+    qtbot.waitUntil(lambda: not any(w.running() for w in view.writes), timeout=TIMEOUT)
+    timer.stop()
+    gap = max(b - a for a, b in itertools.pairwise(times))
+    print(f"mark keep: longest event-loop gap {gap * 1000:.0f} ms")
+    thread.join(10)
+    assert gap < 0.1
+    refind(qtbot, view)  # written all the same: the engine now suggests it as the keeper
+    assert group_of(view, folder / "tree.jpg").keep == folder / "tree small.jpg"

@@ -488,3 +488,73 @@ def test_open_and_show_in_folder_use_the_desktop_handler_with_the_exact_name(
     pane.show_in_folder()
     assert bytes(opened[0].toEncoded()).endswith(b"/lat%E9%201.jpg")
     assert opened[1].toLocalFile() == str(tmp_path)
+
+
+# -- the event loop never stalls > 100 ms (issue 14) --------------------------------------
+STALL_S = 0.1
+
+
+def test_closing_while_scanning_never_stalls_the_event_loop(qtbot, tmp_path):
+    root = make_folder(tmp_path / "Pictures", 40)
+    backbone = GatedBackbone(delay=0.5)  # each batch of the scan takes half a second
+    win = new_window(qtbot, backbone=backbone)
+    win.state.open_library(str(root))
+    qtbot.waitUntil(lambda: backbone.calls == 1, timeout=WAIT)
+    backbone.gate.set()
+    scan = win.state.worker
+    ticker = Ticker(interval_ms=10)
+    win.close()  # mid-batch: the scan is abandoned, never joined
+    assert scan.running()
+    qtbot.waitUntil(lambda: not scan.running(), timeout=WAIT)  # it ends in the background
+    gap = ticker.longest_gap()
+    print(f"close while scanning: longest event-loop gap {gap * 1000:.0f} ms")
+    assert gap < STALL_S
+
+
+def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
+    """Another connection holds the library's write lock for ``seconds`` (from now)."""
+    held = threading.Event()
+
+    def write() -> None:
+        store = Store(db)
+        with store.atomic():
+            held.set()
+            time.sleep(seconds)
+        store.close()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    assert held.wait(10)
+    return thread
+
+
+def test_removing_a_folder_of_10k_photos_never_stalls_the_event_loop(qtbot, tmp_path):
+    root = make_folder(tmp_path / "Pictures", 3)
+    archive = tmp_path / "Archive"
+    archive.mkdir()
+    with Library([root], backbone=make_tiny_backbone()) as library:
+        library.add_root(archive)
+        store = library.store
+        generation = store.begin_scan()
+        store.list_new_many([(str(archive / f"p{i:05}.jpg"), 1000, i) for i in range(10_000)],
+                            generation)  # fmt: skip
+        ids = [row[0] for row in store.photo_listing() if str(archive) in str(row[1])]
+        store.mark_pending(ids, generation, 0)  # listed and settled: no work for the scan
+        db = library.db_path
+    archive.rmdir()  # an unplugged drive: the library keeps its rows, its scan stops
+    win = new_window(qtbot)
+    with qtbot.waitSignal(win.signals.scan_failed, timeout=WAIT):
+        win.state.open_library(None, db)
+    assert win.browser.photos.rowCount() == 10_000
+    writer = hold_write_lock(db, 0.3)  # another writer (a CLI scan) is mid-transaction
+    ticker = Ticker(interval_ms=10)
+    finished = qtbot.waitSignal(win.signals.scan_finished, timeout=WAIT)
+    with finished, qtbot.waitSignal(win.folders.removed, timeout=WAIT) as removed:
+        assert win.folders.remove_folder(str(archive.resolve())) == 1  # started, not done
+    gap = ticker.longest_gap()
+    writer.join(10)
+    print(f"remove a folder of 10k photos: longest event-loop gap {gap * 1000:.0f} ms")
+    assert removed.args[1] == 10_000  # and the scan of the folder left runs now
+    qtbot.waitUntil(lambda: win.browser.photos.rowCount() == 3, timeout=WAIT)
+    assert gap < STALL_S
+    win.close()

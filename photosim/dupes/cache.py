@@ -41,8 +41,7 @@ def state_key(library, thresholds) -> str:
 
 def load(library, thresholds):
     """The saved candidates when they were made from this very state, else None."""
-    from photosim.dupes.candidates import Candidates, Node
-    from photosim.dupes.finder import Thresholds
+    from photosim.dupes.types import Candidates, Node, Thresholds
 
     path = cache_path(library.db_path)
     if path is None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photosim.core.errors import DecodeError, WeightsMissing
-from photosim.dupes.finder import Thresholds
+from photosim.dupes.types import Thresholds
 from photosim.models.registry import weights_from_env
 
 if TYPE_CHECKING:  # PIL is imported only to calibrate: reading thresholds needs no decoder

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,19 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
-from photosim.dupes.finder import LANE_CLOSURE, LANE_CNN, LANE_PIXELS, Thresholds
+from photosim.dupes.graph import components
+from photosim.dupes.types import (
+    DIFFERENT,
+    LANE_CLOSURE,
+    LANE_CNN,
+    LANE_PIXELS,
+    SAME,
+    UNCHECKED,
+    WEAK,
+    Candidates,
+    Node,
+    Thresholds,
+)
 from photosim.media import pixels
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
@@ -42,41 +53,6 @@ PREPARED_CACHE = 4096
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
 VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
 CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
-# verdicts of the geometric check, per edge (uint8)
-UNCHECKED, SAME, DIFFERENT, WEAK = 0, 1, 2, 3
-
-
-@dataclass
-class Node:
-    """One content (hash) of the library and the files that hold it."""
-
-    hash: str
-    paths: list[str]
-    size: int
-    width: int | None
-    height: int | None
-    taken: list[str | None]
-    mtime: list[float]
-    camera: bool = False  # camera EXIF (make): originals have it, exports often lose it
-    inode: list[tuple[int, int] | None] = field(default_factory=list)
-    sharpness: float | None = None
-
-
-@dataclass
-class Candidates:
-    """Nodes and checked edges: everything :class:`DuplicateFinder` regroups from."""
-
-    nodes: list[Node]
-    a: np.ndarray  # int32 node index, a < b
-    b: np.ndarray
-    cos: np.ndarray  # float32 CNN cosine (nan: not known)
-    pix: np.ndarray  # float32 pixel agreement (nan: not checked)
-    turns: np.ndarray  # int8 quarter turns that bring b onto a
-    lanes: np.ndarray  # uint8 bit mask of the proposals that found the pair
-    floors: Thresholds  # the lowest thresholds these edges support
-    reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
-    verdict: np.ndarray | None = None  # uint8 UNCHECKED / SAME / DIFFERENT / WEAK per edge
-    residual: np.ndarray | None = None  # float32 worst tile's difference (grey levels), or nan
 
 
 def load_nodes(store) -> list[Node]:
@@ -398,7 +374,7 @@ def _closure(checker: Verifier, pairs, cos, pix, turns, lanes, verdict, residual
     if not same.any():
         return pairs, cos, pix, turns, lanes, verdict, residual
     n = int(pairs.max()) + 1
-    root = _components(n, pairs[same, 0], pairs[same, 1])
+    root = components(n, pairs[same, 0], pairs[same, 1])
     known = {(int(a), int(b)) for a, b in pairs}
     members: dict[int, list[int]] = {}
     for node in np.unique(pairs[same]):
@@ -427,12 +403,6 @@ def _closure(checker: Verifier, pairs, cos, pix, turns, lanes, verdict, residual
         np.concatenate([verdict, v]),
         np.concatenate([residual, r]),
     )
-
-
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from photosim.dupes.finder import components
-
-    return components(n, a, b)
 
 
 def _decode(data: bytes | None) -> pixels.Fingerprint | None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from photosim.core.paths import is_under
 from photosim.core.text import plural
+from photosim.dupes.graph import components, split_components
 from photosim.dupes.keep import (
     KEEP_RULES,
     Candidate,
@@ -29,73 +28,17 @@ from photosim.dupes.keep import (
     duration,
     time_gap,
 )
-
-# which proposal found a candidate pair (bit mask); CLOSURE: checked because both are
-# confirmed copies of a third photo
-LANE_CNN, LANE_PIXELS, LANE_CLOSURE = 1, 2, 4
-SAME = 1  # candidates.SAME: the geometric check's verdict "one is the other, transformed"
-
-
-class DupKind(StrEnum):
-    """The three kinds of duplicate group."""
-
-    EXACT = "exact"  # byte-identical files
-    NEAR = "near"  # the same picture, altered (re-encoded, resized, rotated, cropped, ...)
-    SIMILAR = "similar"  # another shot of the same subject
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Cosine thresholds that *propose* candidates; calibrated per model."""
-
-    near: float
-    similar: float
-
-
-@dataclass(frozen=True)
-class DupMember:
-    """One photo of a group and why it is there.
-
-    ``score`` is the similarity to the keeper (the keeper has 1.0); ``reason`` says
-    in words why it matched. ``hardlink_of`` names another member on the same inode
-    (trashing this one frees nothing); ``reference`` members are never proposed for
-    removal.
-    """
-
-    path: Path
-    score: float
-    reason: str
-    size: int
-    width: int | None
-    height: int | None
-    taken: str | None
-    hash: str
-    sharpness: float | None = None
-    hardlink_of: Path | None = None
-    reference: bool = False
-
-
-@dataclass(frozen=True)
-class DupGroup:
-    """Photos that are copies of one another (or similar shots), keeper first."""
-
-    id: str  # stable, from the members' content hashes (for decisions)
-    kind: DupKind
-    keep: Path
-    keep_reason: str
-    photos: tuple[DupMember, ...]  # keeper first
-    reclaimable: int  # bytes freed by the suggested marks (copies; hard links and similar: 0)
-    gap_s: float | None = None  # similar: largest EXIF time gap between the shots
-
-
-@dataclass(frozen=True)
-class DupResult:
-    """All groups, the largest reclaimable space first."""
-
-    groups: tuple[DupGroup, ...]
-    reclaimable: int
-    thresholds: Thresholds
-
+from photosim.dupes.types import (
+    LANE_CLOSURE,
+    LANE_PIXELS,
+    SAME,
+    Dismissed,
+    DupGroup,
+    DupKind,
+    DupMember,
+    DupResult,
+    Thresholds,
+)
 
 MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
 
@@ -239,7 +182,7 @@ class DuplicateFinder:
         keep = a != b
         a, b, cos = a[keep], b[keep], cos[keep]
         out = []
-        for members in _split_components(a, b, cos, t.similar):
+        for members in split_components(a, b, cos, t.similar, MAX_SIMILAR):
             reps = [self._unit_keeper(units.get(m, [m])) for m in members]
             out.append(self._make(DupKind.SIMILAR, reps))
         return out
@@ -357,50 +300,32 @@ def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMe
     n = x.node
     return DupMember(path=x.path, score=round(float(score), 4), reason=reason, size=n.size,
                      width=n.width, height=n.height, taken=n.taken[x.index], hash=n.hash,
-                     sharpness=n.sharpness, hardlink_of=link, reference=x.reference)  # fmt: skip
+                     sharpness=n.sharpness, hardlink_of=link, reference=x.reference,
+                     marked_keep=x.marked_keep)  # fmt: skip
 
 
-# -- graph ---------------------------------------------------------------------------
-def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected components of n nodes and edges (a, b): each node's root (vectorised)."""
-    parent = np.arange(n)
-    if len(a) == 0:
-        return parent
-    while True:
-        pa, pb = parent[a], parent[b]
-        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
-        moved = lo != hi
-        if not moved.any():
-            return parent
-        np.minimum.at(parent, hi[moved], lo[moved])
-        while True:  # pointer jumping: every node straight to its root
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-
-
-def _split_components(a, b, cos, threshold: float) -> list[list[int]]:
-    """Components of the graph (a, b); one larger than MAX_SIMILAR is split at a higher threshold."""
-    if len(a) == 0:
+def dismissed_groups(not_pairs: set[tuple[str, str]], rows: Sequence[tuple]) -> list[Dismissed]:
+    """Dismissed groups from the "not duplicates" pairs (connected contents) and the
+    library's ``photo_rows`` (path first, hash second): the files they hold now."""
+    hashes = sorted({h for pair in not_pairs for h in pair})
+    if not hashes:
         return []
-    ids, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    ia, ib = inverse[: len(a)], inverse[len(a) :]
-    root = components(len(ids), ia, ib)
-    order = np.argsort(root, kind="stable")
-    cuts = np.flatnonzero(np.diff(root[order])) + 1
-    out = []
-    for part in np.split(order, cuts):
-        if len(part) < 2:
-            continue
-        if len(part) <= MAX_SIMILAR or threshold >= 0.999:
-            out.append([int(ids[i]) for i in part])
-            continue
-        inside = np.isin(ia, part) & np.isin(ib, part)
-        higher = min(0.999, threshold + 0.01)
-        keep = inside & (cos >= higher)
-        out += _split_components(a[keep], b[keep], cos[keep], higher)
-    return out
+    index = {h: i for i, h in enumerate(hashes)}
+    a = np.array([index[x] for x, _ in not_pairs], np.int64)
+    b = np.array([index[y] for _, y in not_pairs], np.int64)
+    root = components(len(hashes), a, b)
+    paths: dict[str, list[Path]] = {}
+    for row in rows:
+        if row[1] in index:
+            paths.setdefault(row[1], []).append(Path(row[0]))
+    groups: dict[int, list[str]] = {}
+    for h in hashes:
+        groups.setdefault(int(root[index[h]]), []).append(h)
+    out = [
+        Dismissed(tuple(hs), tuple(sorted(p for h in hs for p in paths.get(h, ()))))
+        for hs in groups.values()
+    ]
+    return [d for d in out if d.paths]
 
 
 _KIND_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SIMILAR: 2}

@@ -6,12 +6,14 @@ decide give the group's ``keep_reason``. Edit :data:`KEEP_RULES` to change the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+from photosim.core.paths import is_under
+from photosim.dupes.types import DupGroup, DupKind, Mark, Node
 from photosim.media import formats
 
 
@@ -22,7 +24,7 @@ class Candidate:
     node_index: int
     index: int  # which of the node's paths
     path: Path
-    node: object  # dupcandidates.Node
+    node: Node
     marked_keep: bool
     reference: bool
 
@@ -152,3 +154,54 @@ def duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} days"
+
+
+# -- marks: what "Move marked to trash" removes (the app's keep/remove badges) ----------
+def suggested_marks(
+    group: DupGroup, references: Sequence[Path] = (), kept: Collection[str] = ()
+) -> dict[str, Mark]:
+    """The suggestion for a group: copies of the keeper REMOVE, everything else KEEP.
+
+    Similar shots are different photos: all KEEP. A photo the user marked to keep
+    (``kept`` paths, or stored by content: ``marked_keep``) is always KEEP, and one in a
+    reference folder REFERENCE.
+    """
+    out: dict[str, Mark] = {}
+    for m in group.photos:
+        path = str(m.path)
+        if m.reference or (references and is_under(m.path, references)):
+            out[path] = Mark.REFERENCE
+        elif group.kind == DupKind.SIMILAR or m.path == group.keep or m.marked_keep or path in kept:
+            out[path] = Mark.KEEP
+        else:
+            out[path] = Mark.REMOVE
+    return out
+
+
+def regroup_marks(
+    group: DupGroup,
+    previous: dict[str, Mark] | None,
+    references: Sequence[Path] = (),
+    kept: Collection[str] = (),
+) -> dict[str, Mark]:
+    """The marks of a group found again (a regroup, a new search after a trash or an undo).
+
+    A KEEP is never turned into REMOVE here: the user's word (and what the user saw
+    kept) stands whatever the new keeper is; a REMOVE the user left stays REMOVE while
+    the photo is still a copy in the group; new members get the suggestion.
+    """
+    suggested = suggested_marks(group, references, kept)
+    if not previous:
+        return suggested
+    out: dict[str, Mark] = {}
+    for path, mark in suggested.items():
+        before = previous.get(path)
+        if before == Mark.KEEP and mark != Mark.REFERENCE:
+            out[path] = Mark.KEEP
+        elif before == Mark.REMOVE and group.kind == DupKind.SIMILAR:
+            out[path] = Mark.REMOVE  # a similar shot the user marked: as they said
+        else:
+            out[path] = mark
+    if all(m == Mark.REMOVE for m in out.values()):  # a group always keeps one photo
+        out[str(group.keep)] = Mark.KEEP
+    return out

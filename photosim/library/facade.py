@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
 
     from photosim.core.cancel import CancelFlag
-    from photosim.dupes.finder import DuplicateFinder, DupResult, Thresholds
+    from photosim.dupes.finder import DuplicateFinder
+    from photosim.dupes.types import Dismissed, DupResult, Thresholds
     from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while
@@ -364,6 +365,25 @@ class Library:
         hashes = self._hashes_of([path])
         with self.store.atomic():
             self.store.add_keep(hashes[0], str(Path(path).expanduser().absolute()))
+            self.store.bump_decisions()
+
+    def unmark_keep(self, path: Path) -> None:
+        """Forget the keep mark of this photo's content (the user marked it for removal)."""
+        hashes = self._hashes_of([path])
+        with self.store.atomic():
+            self.store.remove_keep(hashes[0])
+            self.store.bump_decisions()
+
+    def dismissed_groups(self) -> list[Dismissed]:
+        """The groups (and pairs) marked "not duplicates", with their files now."""
+        from photosim.dupes.finder import dismissed_groups
+
+        return dismissed_groups(self.store.not_duplicate_pairs(), self.store.photo_rows())
+
+    def restore_dismissed(self, hashes: Sequence[str]) -> None:
+        """Undo "not duplicates" among these contents: they may be grouped again."""
+        with self.store.atomic():
+            self.store.remove_not_duplicates(hashes)
             self.store.bump_decisions()
 
     def reference_folders(self) -> list[Path]:

@@ -47,6 +47,18 @@ class DuplicateRows(Rows):
                 "insert or ignore into dup_not_pairs (a, b) values (?, ?)", pairs
             )
 
+    def remove_not_duplicates(self, hashes: Iterable[str]) -> None:
+        """Forget "not duplicates" between any two of these contents (a restored group)."""
+        unique = sorted(set(hashes))
+        pairs = [(a, b) for i, a in enumerate(unique) for b in unique[i:]]  # also (a, a)
+        with self.atomic():
+            self.db.conn.executemany("delete from dup_not_pairs where a = ? and b = ?", pairs)
+
+    def remove_keep(self, hash_: str) -> None:
+        """Forget a keep mark (the user marked the photo for removal after all)."""
+        with self.atomic():
+            self.db.execute("delete from dup_keep where hash = ?", [hash_])
+
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         sql = "select a, b from dup_not_pairs where typeof(a) = 'text' and typeof(b) = 'text'"
         return {(a, b) for a, b in self.db.execute(sql)}

@@ -128,6 +128,8 @@ class Store:
         self.add_not_duplicates = d.add_not_duplicates
         self.not_duplicate_pairs = d.not_duplicate_pairs
         self.add_keep = d.add_keep
+        self.remove_keep = d.remove_keep
+        self.remove_not_duplicates = d.remove_not_duplicates
         self.keep_hashes = d.keep_hashes
         self.get_calibration = d.get_calibration
         self.put_calibration = d.put_calibration
