@@ -316,6 +316,8 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
     for failure in ev.failures:
         print(f"    {shown(failure.path)}: {failure.reason}")
+    for folder in ev.linked:
+        print(f"  followed a link to {shown(folder)} (its photos are in the library)")
     if ev.companions:
         print(
             f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"

@@ -88,6 +88,7 @@ class ScanProgress:
     embedded: int = 0
     others: int = 0  # files that are not photos (videos, documents): counted, never listed
     companions: int = 0  # sidecars, Live Photo videos, the JPEG of a RAW+JPEG pair
+    linked: tuple[str, ...] = ()  # folders outside the roots whose photos came through links
     done: int = 0
     total: int = 0
     rate: float = 0.0

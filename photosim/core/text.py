@@ -10,3 +10,14 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     """
     noun = word if count == 1 else (many or f"{word}s")
     return f"{count:,} {noun}"
+
+
+def camera_name(make: str | None, model: str | None) -> str:
+    """The camera as people say it: "Canon PowerShot S230", not "Canon Canon PowerShot S230"
+    (most models repeat the make; "NIKON CORPORATION" + "NIKON D70" is "NIKON D70")."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if not model:
+        return make
+    if not make or model.casefold().startswith(make.split()[0].casefold()):
+        return model
+    return f"{make} {model}"

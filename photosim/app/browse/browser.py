@@ -11,12 +11,13 @@ import html
 import os
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from photosim.api import Library
 from photosim.app import messages
+from photosim.app.browse.grid_menu import GridMenu
 from photosim.app.browse.models import (
     DateKeyRole,
     History,
@@ -61,6 +62,7 @@ class BrowsePane(QWidget):
         self.record_runner = Runner("photosim-record", self)  # the selected photo's record
         self._build()
         self.queries = QueryActions(self, commands)
+        self.grid_menu = GridMenu(self, state, signals, before=self.queries.many_action)
         self._commands(commands)
         self._connect()
         self.setAcceptDrops(True)
@@ -114,6 +116,8 @@ class BrowsePane(QWidget):
         commands.add(self, "view", "&Forward", self.go_forward, shortcut="Alt+Right",
                      icon="go-next")  # fmt: skip
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
+        self.filter_edit.installEventFilter(self)  # Esc clears the filter (eventFilter)
+        self.grid.installEventFilter(self)
         QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, self.go_back)
 
     def _connect(self) -> None:
@@ -197,6 +201,8 @@ class BrowsePane(QWidget):
     def _on_scan_finished(self, final: ScanProgress | None) -> None:
         if final is not None and self.current and self.state.library is not None:
             self.query_neighbours()  # the grid shows all of the scan now
+        elif self.strip.progress_shown:
+            self.strip.reset()  # "Embedding the photos…" is over
 
     def _on_open_failed(self, exc: Exception) -> None:
         self.welcome.set_text(messages.describe(exc))
@@ -211,7 +217,7 @@ class BrowsePane(QWidget):
         self.viewer.clear()
         self.history, self.current = History(), None
         self.photos.set_photos([])
-        self.neighbours.set_matches([])
+        self.strip.reset()  # no "Similar to" a photo of the old library, no Back
         self.preview.show_photo(None)
         self.thumbnails.drop_queued()
 
@@ -410,6 +416,14 @@ class BrowsePane(QWidget):
         """The library's listings come sorted as the grid shows them (sorted in workers)."""
         self.state.arrange = partial(listing, sort_role=self.photos.sort_role)
         self.state.by_date = self.photos.sort_role == DateKeyRole
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Esc in the grid or the filter field clears the filter (when there is one)."""
+        if (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
+                and self.filter_edit.text()):  # fmt: skip
+            self.filter_edit.clear()
+            return True
+        return super().eventFilter(watched, event)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()
