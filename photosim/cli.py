@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim import __version__
-from photosim.core.errors import FolderMissing, PhotosimError, shown
+from photosim import __version__, terminal
+from photosim.core.errors import FolderMissing, PhotosimError, printable, shown
 from photosim.core.log import setup_logging
 from photosim.core.text import plural
 from photosim.models.registry import DEFAULT_MODEL, MODELS, PRECISIONS
@@ -153,15 +153,31 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
     setup_logging(verbose=getattr(args, "verbose", False))
+    if command == "gui":  # the app closes its window on these signals itself
+        return _run(command, args)
+    with terminal.signals_as_interrupts():
+        code = _run(command, args)
+        signalled = terminal.interrupted_code()
+    if signalled is not None:  # SIGTERM 143, SIGHUP 129, Ctrl+C 130; never hang on a thread
+        return terminal.end_promptly(signalled)
+    return code
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
+    """The command's exit status; every way it can end is one line, never a traceback."""
     try:
         if command == "gui" and not hasattr(args, "root"):
             args = build_parser().parse_args(["gui"])
         commands = {"scan": cmd_scan, "similar": cmd_similar, "info": cmd_info, "gui": cmd_gui,
                     "duplicates": cmd_duplicates, "install-desktop": cmd_install_desktop}  # fmt: skip
-        return commands[command](args)
+        code = commands[command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except PhotosimError as exc:
         _say(exc)
         return 2
+    except BrokenPipeError:
+        return terminal.pipe_closed()
     except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only place, a damaged file
         from photosim.storage.faults import explain
 
@@ -180,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(message: object) -> None:
     """The one place the CLI prints an error: ``photosim: <message>``, once."""
-    print(f"photosim: {message}", file=sys.stderr)
+    print(f"photosim: {printable(str(message))}", file=sys.stderr)
 
 
 def _open_for_query(
@@ -222,7 +238,7 @@ def _announce(download: WeightsDownload) -> None:
     """Say what a first-use weights download fetches, how big, and where it goes."""
     size = f" ({download.megabytes:.0f} MB)" if download.megabytes else ""
     print(f"photosim: downloading the {download.model} weights{size} once, from "
-          f"{download.url} to {shown(download.target)}; --offline or PHOTOSIM_OFFLINE=1 "
+          f"{download.url} to {printable(download.target)}; --offline or PHOTOSIM_OFFLINE=1 "
           f"forbids it.", file=sys.stderr)  # fmt: skip
 
 
@@ -245,13 +261,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         for last in events:
             _show(bar, last)
-    except KeyboardInterrupt:
-        events.close()
+    except KeyboardInterrupt:  # Ctrl+C, SIGTERM or SIGHUP (see photosim.terminal)
         bar.close()
         print(
             "Interrupted: the photos embedded so far are kept; run the scan again to finish.",
             file=sys.stderr,
         )
+        events.close()  # stops the pipeline's threads; a second signal leaves at once
         return 130
     finally:
         lib.close()
@@ -286,7 +302,7 @@ def _show(bar, ev: ScanProgress) -> None:
     elif ev.kind == ScanKind.INDEXING:
         bar.set_description("Indexing")
     elif ev.kind == ScanKind.NOTICE:
-        bar.write(f"photosim: {ev.reason}", file=sys.stderr)
+        bar.write(f"photosim: {printable(ev.reason or '')}", file=sys.stderr)
     elif ev.kind in (ScanKind.EMBEDDED, ScanKind.REUSED, ScanKind.FAILED, ScanKind.LISTED):
         bar.n = ev.done
         bar.refresh() if ev.done % 8 == 0 or ev.done == ev.total else None
@@ -304,7 +320,7 @@ OUTCOMES = (
 
 def _summary(lib: Library, ev: ScanProgress) -> None:
     """What the scan did; the outcome lines add up to the photos found."""
-    roots = ", ".join(shown(r) for r in lib.roots)
+    roots = ", ".join(printable(r) for r in lib.roots)
     # Files that could not be read are skipped, not photos: those of this scan and earlier ones.
     failed = ev.failed if ev.cancelled else max(ev.failed, min(ev.found, lib.failure_count()))
     counts = plural(ev.found - failed, "photo")
@@ -314,10 +330,12 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
     if ev.removed:
         print(f"  {'removed':<10}{ev.removed:>7}  gone from disk; left the library")
+    if ev.retried:
+        print(f"  {'retried':<10}{ev.retried:>7}  could not be read last time; tried again")
     for failure in ev.failures:
-        print(f"    {shown(failure.path)}: {failure.reason}")
+        print(f"    {printable(failure.path)}: {printable(failure.reason)}")
     for folder in ev.linked:
-        print(f"  followed a link to {shown(folder)} (its photos are in the library)")
+        print(f"  followed a link to {printable(folder)} (its photos are in the library)")
     if ev.companions:
         print(
             f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
@@ -330,7 +348,7 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(
             f"Waiting for the model weights: {plural(ev.waiting, 'photo')} listed without a vector."
         )
-    print(f"Library: {shown(lib.db_path)}")
+    print(f"Library: {printable(lib.db_path)}")
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -361,7 +379,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         )
     else:
         for m in matches:
-            print(f"{m.score:.3f}  {shown(m.path)}")
+            print(f"{m.score:.3f}  {printable(m.path)}")
     return 0
 
 
@@ -379,11 +397,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     for key in ("roots", "db", "photos", "skipped", "embedded", "model", "index"):
         value = ", ".join(info[key]) if key == "roots" else info[key]
-        print(f"{key:<10}{value}")
+        print(f"{key:<10}{printable(str(value))}")
     print(f"{'others':<10}{info['other_files']} other files (videos, documents; not photos)")
     print(f"{'companion':<10}{info['companions']} sidecars, Live Photo videos, RAW+JPEG halves")
     for item in info.get("failures", []):
-        print(f"  {item['path']}: {item['reason']}")
+        print(f"  {printable(item['path'])}: {printable(item['reason'])}")
     return 0
 
 
@@ -497,5 +515,5 @@ def cmd_similar_many(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     for m in [] if args.json else matches:
-        print(f"{m.score:.3f}  {shown(m.path)}")
+        print(f"{m.score:.3f}  {printable(m.path)}")
     return 0

@@ -108,7 +108,7 @@ def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_ho
     entries = journal(lib)[-1]["moved"]
     assert {Path(e["path"]).name for e in entries if e.get("companion_of")} == {
         jpg.name, sidecar.name}  # fmt: skip
-    restored = undo_last(lib)
+    restored = undo_last(lib).restored
     assert {p.name for p in restored} == {dng.name, jpg.name, sidecar.name}
     assert dng.exists() and jpg.exists() and sidecar.exists()
     assert sorted(p.path.name for p in lib.photos()) == names

@@ -62,14 +62,14 @@ def test_move_to_trash_moves_exactly_the_marked_files_and_undo_restores_them(lib
     assert {p.path for p in library.photos()} == left  # the library updated
     assert journal(library)[-1]["action"] == "trash"
 
-    restored = undo_last(library)
+    restored = undo_last(library).restored
     assert sorted(restored) == sorted(marked)
     assert {p: digest(p) for p in root.rglob("*.jpg")} == before  # byte-identical
     assert not list((trash_home / "files").iterdir())
     assert not list((trash_home / "info").iterdir())
     assert {p.path for p in library.photos()} == set(before)
     assert all(p.has_vector for p in library.photos())  # rows back as they were
-    assert undo_last(library) == []  # one undo per move
+    assert undo_last(library).restored == ()  # one undo per move
 
 
 def test_reference_folders_and_strangers_are_never_moved(library, trash_home, tmp_path):

@@ -12,8 +12,9 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.api import Backbone
 
 
-def run(root=None, db=None, model: str | None = None, weights=None, device: str = "auto",
-        backbone: Backbone | None = None) -> int:  # fmt: skip
+def run(root: str | os.PathLike | None = None, db: str | os.PathLike | None = None,
+        model: str | None = None, weights: str | os.PathLike | None = None,
+        device: str = "auto", backbone: Backbone | None = None) -> int:  # fmt: skip
     """Start the app on ``root`` (or ``db``); without either, on the welcome page or a picker."""
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
@@ -32,6 +33,7 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
     window = MainWindow(model=model, weights=str(weights) if weights else None, device=device,
                         backbone=backbone)  # fmt: skip
     window.show()
+    closer = _CloseOnSignals(app, window)
     if root or db:
         window.state.open_library(root, db)
     elif not window.folders.recent_folders():
@@ -40,6 +42,55 @@ def run(root=None, db=None, model: str | None = None, weights=None, device: str 
         from photosim.app.autotest import AutoTest
 
         window._autotest = AutoTest(window, script)
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        closer.restore()
     drain(CLOSE_GRACE_S)  # the event loop has ended: a cancelled scan may finish its batch
+    if closer.signum is not None:  # killed from the terminal: 128 + the signal, never an abort
+        from photosim import terminal
+
+        return terminal.end_promptly(128 + closer.signum)
     return code
+
+
+class _CloseOnSignals:
+    """SIGINT, SIGTERM and SIGHUP from the terminal close the window as its close button does.
+
+    Python runs a signal handler only between bytecodes, and Qt's event loop is C++: a timer
+    wakes the interpreter every 200 ms so the handler runs at once. A second signal quits
+    even if the window did not close.
+    """
+
+    def __init__(self, app, window) -> None:
+        import signal
+
+        from PySide6.QtCore import QTimer
+
+        from photosim import terminal
+
+        self.app, self.window, self.signum = app, window, None
+        self.timer = QTimer(window)
+        self.timer.timeout.connect(lambda: None)
+        self.timer.start(200)
+        self.before = {}
+        for signum in terminal.SIGNALS:
+            try:
+                self.before[signum] = signal.signal(signum, self._on_signal)
+            except (OSError, ValueError):  # not the main thread, or not settable here
+                continue
+
+    def _on_signal(self, signum: int, frame) -> None:
+        first = self.signum is None
+        self.signum = signum
+        if first:
+            self.window.close()
+        else:
+            self.app.quit()
+
+    def restore(self) -> None:
+        import signal
+
+        self.timer.stop()
+        for signum, handler in self.before.items():
+            signal.signal(signum, handler)

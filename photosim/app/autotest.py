@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+if TYPE_CHECKING:
+    from photosim.app.main_window import MainWindow
+
 
 class AutoTest(QObject):
-    def __init__(self, window, script: str) -> None:
+    def __init__(self, window: MainWindow, script: str) -> None:
         super().__init__(window)
         self.window = window
         self.script = json.loads(Path(script).read_text())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -97,7 +98,7 @@ class LibraryState(QObject):
         options, arrange, prepare = dict(self.engine_options), self.arrange, self.prepare
         by_date = self.by_date
 
-        def open_it(_abort) -> Iterator[tuple[Library, Any, int]]:
+        def open_it(_abort: threading.Event) -> Iterator[tuple[Library, Any, int]]:
             folder, where = root, db
             if folder and where is None and (known := known_db_for(folder)):
                 folder, where = None, known  # a folder of a library with several: all of it
@@ -217,7 +218,7 @@ class LibraryState(QObject):
             return None
         scan = self.abandon_scan()
 
-        def job(_abort) -> Any:
+        def job(_abort: threading.Event) -> Any:
             if scan is not None:
                 scan.join()
             return fn(library)

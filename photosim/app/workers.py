@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
@@ -301,7 +302,7 @@ def preview_job(path: str, side: int) -> tuple[str, QImage, int]:
     return path, pil_to_qimage(load_image(path, side)), size
 
 
-def pil_to_qimage(image) -> QImage:
+def pil_to_qimage(image: Image.Image) -> QImage:
     """An RGB Pillow image as a QImage that owns its pixels (made in any thread)."""
     data = image.tobytes("raw", "RGB")
     qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)

@@ -23,6 +23,31 @@ def shown(path: str | os.PathLike | bytes) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+# What a terminal would act on inside a name: C0/C1 controls (ESC starts colour and title
+# sequences, a newline splits a line), DEL, and the Unicode line and direction marks.
+_CONTROLS = {c: None for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, 0x200E, 0x200F,
+                               *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}  # fmt: skip
+_NAMED = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+
+
+def printable(text: str | os.PathLike | bytes) -> str:
+    """``shown(text)`` fit for a terminal line: control characters escaped (``\\x1b``, ``\\n``).
+
+    A file may be named with escape sequences (they would recolour the terminal or set
+    its title) or a newline (it would split one photo over two lines); text output shows
+    them as escapes instead. JSON output needs none of this: it escapes them itself.
+    """
+    out = shown(text)
+    if not any(ord(c) in _CONTROLS for c in out):
+        return out
+    return "".join(_escape(c) if ord(c) in _CONTROLS else c for c in out)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return _NAMED.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 class PhotosimError(Exception):
     """Base class: ``str(err)`` is a message fit to show a user as is."""
 

@@ -67,7 +67,8 @@ class ScanProgress:
         and the scan went on on the CPU)
     The counters are running totals for the whole scan. They add up: every file
     found is ``unchanged``, ``new``, ``moved``, ``updated`` (changed or waiting for
-    a vector before) or ``failed``; ``embedded`` counts vectors made, ``waiting``
+    a vector before) or ``failed``; ``retried`` counts the files among them that could not
+    be read last time and were tried again; ``embedded`` counts vectors made, ``waiting``
     the files listed without a vector because the model could not be loaded.
     ``model_error`` is the error that kept the model from loading (an object).
     ``others`` and ``companions`` count what the walk saw besides photos (not in ``found``).
@@ -84,6 +85,7 @@ class ScanProgress:
     removed: int = 0
     failed: int = 0
     updated: int = 0
+    retried: int = 0
     waiting: int = 0
     embedded: int = 0
     others: int = 0  # files that are not photos (videos, documents): counted, never listed

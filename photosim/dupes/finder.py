@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photosim.core.errors import printable
 from photosim.core.paths import is_under
 from photosim.core.text import plural
 from photosim.dupes.graph import components, split_components
@@ -415,10 +416,10 @@ def write_text(result: DupResult, out) -> None:
         for i, m in enumerate(g.photos):
             if i == 0:
                 mark = "best" if similar else "keep"
-                print(f"  {mark}  {m.path}  (kept: {g.keep_reason})", file=out)
+                print(f"  {mark}  {printable(m.path)}  (kept: {g.keep_reason})", file=out)
             else:
                 mark = "    " if similar else "copy"
-                print(f"  {mark}  {m.path}  ({m.reason})", file=out)
+                print(f"  {mark}  {printable(m.path)}  ({m.reason})", file=out)
     t = result.thresholds
     print(
         f"{plural(len(result.groups), 'group')}; removing the marked copies frees "

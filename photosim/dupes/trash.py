@@ -10,9 +10,11 @@ freedesktop trash: ``files/`` plus ``info/*.trashinfo``).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import stat
 import sys
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from send2trash import send2trash
 
 from photosim.core.paths import is_under
 from photosim.media import formats
+from photosim.storage.store import PHOTO_COLUMNS
 
 JOURNAL_NAME = "trash-journal.jsonl"
 
@@ -45,18 +48,32 @@ def journal_path(library) -> Path:
     return Path(library.db_path).parent / JOURNAL_NAME
 
 
+@dataclass(frozen=True)
+class UndoResult:
+    """What an undo brought back, and every journal entry it would not act on, with why."""
+
+    restored: tuple[Path, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (the path as the journal has it, reason)
+
+
 def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     """Send ``paths`` to the system trash, journal the move, and remove their rows.
 
-    Only photos of the library move, never one under a reference folder; each takes
-    its companions along (``formats.companions_on_disk``: the JPEG of a RAW+JPEG pair,
-    sidecars, a Live Photo's video), journalled beside it so an undo brings all back. A
-    file that cannot move is reported in ``failed`` with the reason, the others still move.
+    Only photos of the library move: a path must be a row of the library and lie inside
+    one of its folders (checked again here, by name and through symlinks: a row saying
+    ``/elsewhere/x.jpg`` or ``root/../x.jpg`` is refused), never under a reference folder.
+    Each takes its companions along (``formats.companions_on_disk``: the JPEG of a RAW+JPEG
+    pair, sidecars, a Live Photo's video), journalled beside it so an undo brings all back.
+    A file that cannot move is reported in ``failed`` with the reason, the others still move.
     """
     refs = library.reference_folders()
     moved, failed, entries, freed, gone_ids, companions = [], [], [], 0, [], 0
     for raw in dict.fromkeys(Path(p).expanduser().absolute() for p in paths):
         text = str(raw)
+        outside = _outside_roots(text, library.roots)
+        if outside:
+            failed.append((raw, outside))
+            continue
         if is_under(text, refs):
             failed.append((raw, "in a reference folder: photosim never removes those"))
             continue
@@ -75,6 +92,8 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
         gone_ids.append(record.pop("id"))
         entries.append({"path": text, "trash": str(where) if where else None, "row": record})
         for companion in map(Path, travelling):  # sidecars, Live Photo video, the pair's JPEG
+            if _outside_roots(str(companion), library.roots):
+                continue
             try:
                 size, where = companion.stat().st_size, _send(companion)
             except OSError as exc:
@@ -98,60 +117,190 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     return rec
 
 
-def undo_last(library) -> list[Path]:
-    """Restore the files of the last move from the trash; returns the paths restored.
+def _outside_roots(path: str, roots: Sequence[Path]) -> str | None:
+    """Why ``path`` is not a file photosim may act on inside the library's ``roots`` (None: it is).
 
-    A file is put back only when it is still in the trash and nothing took its old
-    place; its library row comes back as it was, so nothing is embedded again.
+    By name (absolute, no ``..``, under a root) and on disk: the folders on its way must
+    not lead out of the roots through a symlink.
     """
-    last = _last_undoable(library)
+    if not os.path.isabs(path) or os.path.normpath(path) != path:
+        return "not a plain absolute path inside the library's folders"
+    real_roots = [os.path.realpath(r) for r in roots]
+    if not is_under(path, [os.fspath(r) for r in roots]) and not is_under(path, real_roots):
+        return "outside the library's folders: photosim only moves its own photos"
+    folder = _existing_ancestor(os.path.dirname(path))
+    if folder is None:
+        return "its folder is gone or is a file now"
+    if not is_under(os.path.realpath(folder), real_roots):
+        return "its folder leads outside the library's folders (a symlink)"
+    return None
+
+
+def _existing_ancestor(folder: str) -> str | None:
+    """``folder`` or its nearest ancestor that exists (as a folder, or a symlink to one)."""
+    while not os.path.lexists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return folder if os.path.isdir(folder) else None
+
+
+def undo_last(library) -> UndoResult:
+    """Restore the files of the last move from the trash; says what came back and what not.
+
+    The journal is data, not instructions: a file is moved only from the place in the
+    trash the move recorded (a file there whose ``.trashinfo`` names its old path) back to
+    that path, which must lie inside the library's folders and not exist; a folder is
+    created only inside them, and no symlink is followed. Every other entry, and every
+    malformed line, is skipped and reported. A photo's row comes back as it was, so
+    nothing is embedded again.
+    """
+    last, skipped = _last_undoable(library)
     if last is None:
-        return []
+        return UndoResult(skipped=tuple(skipped))
     restored, rows = [], []
-    for entry in last["moved"]:
-        original, trashed = Path(entry["path"]), entry.get("trash")
-        if not trashed or not Path(trashed).exists() or original.exists():
+    for entry in last.get("moved") or []:
+        problem = _check_entry(entry, library.roots)
+        if problem:
+            skipped.append(_skip(entry, problem))
             continue
-        original.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(trashed, original)
-        info = _info_file(Path(trashed))
-        if info is not None:
-            info.unlink(missing_ok=True)
-        restored.append(original)
-        if entry.get("row"):  # a companion has no row of its own
+        try:
+            _restore(entry["trash"], entry["path"], library.roots)
+        except OSError as exc:
+            skipped.append(_skip(entry, f"could not be moved back ({exc.strerror or exc})"))
+            continue
+        restored.append(Path(entry["path"]))
+        if entry.get("row") is not None:  # a companion has no row of its own
             rows.append(entry["row"])
     _append(library, {"action": "undo", "of": last["id"], "at": time.time(),
-                      "restored": [str(p) for p in restored]})  # fmt: skip
+                      "restored": [str(p) for p in restored],
+                      "skipped": [list(s) for s in skipped]})  # fmt: skip
     if rows:
         with library.store.atomic():
             for row in rows:
                 library.store.upsert_photo(row)
             library.store.bump_version()
-    return restored
+    return UndoResult(tuple(restored), tuple(skipped))
+
+
+def _skip(entry: object, reason: str) -> tuple[str, str]:
+    path = entry.get("path") if isinstance(entry, dict) else None
+    return (path if isinstance(path, str) else repr(entry)[:200], reason)
+
+
+def _check_file(entry: object, roots: Sequence[Path]) -> str | None:
+    """Why a journal's ``{"path", "trash"}`` may not be moved back (None: it may)."""
+    if not isinstance(entry, dict):
+        return "not a journal entry"
+    path, trashed = entry.get("path"), entry.get("trash")
+    if not isinstance(path, str) or not isinstance(trashed, str):
+        return "the journal does not say where the file went"
+    outside = _outside_roots(path, roots)
+    if outside:
+        return outside
+    if os.path.lexists(path):
+        return "something else is at its old place now"
+    if not _is_trashed(Path(trashed), Path(path)):
+        return "not in the trash where photosim put it (emptied, restored or edited)"
+    return None
+
+
+def _check_entry(entry: object, roots: Sequence[Path]) -> str | None:
+    """Why a journal entry may not be undone: the file, then its library row (a companion
+    file, ``companion_of`` a photo, has none)."""
+    problem = _check_file(entry, roots)
+    if problem:
+        return problem
+    row = entry.get("row")
+    if row is None and isinstance(entry.get("companion_of"), str):
+        return None
+    if not isinstance(row, dict) or row.get("path") != entry["path"]:
+        return "its library row is missing from the journal"
+    unknown = set(row) - set(PHOTO_COLUMNS) - {"id"}
+    if unknown:
+        return f"its library row has unknown fields ({', '.join(sorted(map(str, unknown)))})"
+    if not all(v is None or type(v) in (int, float, str) for v in row.values()):
+        return "its library row holds values of the wrong kind"
+    return None
+
+
+def _is_trashed(trashed: Path, original: Path) -> bool:
+    """Whether ``trashed`` is a regular file in a trash's ``files/`` whose ``.trashinfo`` names
+    ``original``: the place photosim's move put it, not any path a journal line names."""
+    if os.path.normpath(trashed) != os.fspath(trashed) or not trashed.is_absolute():
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(trashed).st_mode):
+            return False
+    except OSError:
+        return False
+    top = trashed.parent.parent
+    if trashed.parent.name != "files" or top not in _trash_dirs(original):
+        return False
+    info = top / "info" / f"{trashed.name}.trashinfo"
+    return info.is_file() and not info.is_symlink() and _info_path(info, top) == original
+
+
+def _restore(trashed: str, original: str, roots: Sequence[Path]) -> None:
+    """Move one checked file back: folders made only inside the roots, nothing replaced."""
+    parent = os.path.dirname(original)
+    if not os.path.isdir(parent):
+        os.makedirs(parent)  # checked by _outside_roots: the missing folders lie inside a root
+    problem = _outside_roots(original, roots)  # again, now that the folders exist
+    if problem:
+        raise OSError(errno.EPERM, problem)
+    try:  # a hard link fails if the name was taken meanwhile (rename would replace it)
+        os.link(trashed, original, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(original):
+            raise FileExistsError(errno.EEXIST, "something else is at its old place now") from None
+        os.rename(trashed, original)
+    else:
+        os.unlink(trashed)
+    info = _info_file(Path(trashed))
+    if info is not None:
+        info.unlink(missing_ok=True)
 
 
 def journal(library) -> list[dict]:
     """Every record of the journal, oldest first (a damaged line is skipped)."""
+    return _read_journal(library)[0]
+
+
+def _read_journal(library) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The journal's records, and the lines skipped as damaged (line number, reason)."""
     try:
-        lines = journal_path(library).read_text(encoding="utf-8").splitlines()
+        lines = journal_path(library).read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
-        return []
-    out = []
-    for line in lines:
+        return [], []
+    out, bad = [], []
+    for number, line in enumerate(lines, 1):
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            continue
-    return out
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("action"), str):
+            out.append(record)
+        elif line.strip():
+            bad.append((f"journal line {number}", "not a journal record; skipped"))
+    return out, bad
 
 
-def _last_undoable(library) -> dict | None:
-    records = journal(library)
+def _last_undoable(library) -> tuple[dict | None, list[tuple[str, str]]]:
+    """The last move, unless undone already; and the journal lines skipped on the way."""
+    records, skipped = _read_journal(library)
     undone = {r.get("of") for r in records if r.get("action") == "undo"}
     for record in reversed(records):
-        if record.get("action") == "trash":
-            return None if record["id"] in undone else record
-    return None
+        if record.get("action") != "trash":
+            continue
+        if not isinstance(record.get("id"), str) or not isinstance(record.get("moved"), list):
+            skipped.append(("journal", "a move without its id or its files; skipped"))
+            continue
+        return (None if record["id"] in undone else record), skipped
+    return None, skipped
 
 
 def _append(library, record: dict) -> None:

@@ -40,6 +40,7 @@ from photosim.media.decode import (
     load_image,
     load_partner,
     open_photo,
+    probe,
     read_photo_bytes,
     shrink,
 )
@@ -59,6 +60,10 @@ READ_ONCE_MAX = 256 * 2**20
 # batch of 32 takes ~1-2 s on a laptop CPU, and finished work is never thrown away lightly.
 # The app never waits for this (it abandons the scan thread), only the scan's own thread does.
 CANCEL_GRACE_S = 10.0
+# When the caller stops iterating (Ctrl+C, an error), the model thread is given this long to
+# finish the batch it runs: a process that exits while torch computes is aborted by the C++
+# runtime ("terminate called without an active exception"). See :func:`threads_left`.
+STOP_WAIT_S = 3.0
 
 
 @dataclass
@@ -146,6 +151,8 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
     try:
         # One read when the file fits in memory; a huge file is streamed twice instead.
         data = read_photo_bytes(job.path, expect) if job.size <= READ_ONCE_MAX else None
+        if data is None and backbone is not None and not digest:  # not worth hashing GBs?
+            probe(job.path, decode_side(backbone.input_size), expect=expect)
         digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
         meta = read_metadata(io.BytesIO(data) if data is not None else job.path, name)
         if digest in have_vector:
@@ -275,6 +282,8 @@ class Pipeline:
             self._stop.set()
             self._to_model.put(_STOP)
             pool.shutdown(wait=False, cancel_futures=True)
+            if model is not None and model is not threading.current_thread():
+                model.join(STOP_WAIT_S)  # torch must not be computing when the process exits
 
     def _finish_running(self) -> Iterator[Work | Embedded | Notice]:
         """On cancel: keep what is finished, and the batch in the model if it ends within
@@ -334,6 +343,17 @@ class Pipeline:
 
 _FLUSH = object()
 _STOP = object()
+
+
+def threads_left() -> list[threading.Thread]:
+    """The pipeline threads still running (a decode or a batch that would not stop in time).
+
+    A process must not exit normally while one runs: Python's exit joins the decode
+    workers (a huge file holds it up) and tears torch down under the model thread (the
+    C++ runtime aborts). The CLI ends such a process with ``os._exit`` instead.
+    """
+    return [t for t in threading.enumerate()
+            if t.is_alive() and t.name.startswith(("photosim-decode", "photosim-model"))]  # fmt: skip
 
 
 def embed_resilient(

@@ -33,6 +33,12 @@ from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 if TYPE_CHECKING:
     from photosim.models.embed import Backbone
 
+# Failures retried at the next scan although the file did not change: their cause lies
+# outside its bytes (a permission, a disk error, a file written to or swapped meanwhile, a
+# memory limit, a row older than failure kinds). Damaged bytes fail again: retried when the
+# file changes.
+RETRIED = frozenset([None, *(k.value for k in (FailKind.UNREADABLE, FailKind.VANISHED,
+                    FailKind.CHANGED, FailKind.NOT_A_FILE, FailKind.TOO_LARGE, FailKind.OTHER))])  # fmt: skip
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 WALK_CHUNK = 500  # found files looked up and listed per transaction
 
@@ -336,11 +342,12 @@ class Scan:
                     new.append((path, size, mtime_ns))
                 elif (row[1], row[2]) != (size, mtime_ns):
                     self.store.mark_changed(row[0], size, mtime_ns, self.generation)
-                elif row[4] is not None or row[5]:
+                elif row[5] or (row[4] is not None and row[6] not in RETRIED):
                     seen.append(row[0])
                     self.ev.unchanged += 1
                     continue
-                else:  # listed before but never finished, or waiting for a vector
+                else:  # failed for a cause that may be gone, never finished, or waiting
+                    self.ev.retried += row[4] is not None
                     owed[PENDING_UPDATE if row[3] else PENDING_NEW].append(row[0])
                 events.append(self._event(ScanKind.FOUND, path=Path(path)))
             self.store.list_new_many(new, self.generation)

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError, features
 
 from photosim.core.errors import DecodeError, FailKind, shown
-from photosim.media import colour, formats
+from photosim.media import budget, colour, formats, libtiff_log
 from photosim.media.raw import decode_raw
 
 __all__ = [
@@ -55,6 +55,8 @@ if not features.check("avif"):  # pragma: no cover - Pillow >= 11.3 reads AVIF i
 
 # Every photo extension of the format table (photosim.media.formats).
 IMAGE_EXTENSIONS = formats.photo_extensions()
+
+libtiff_log.route()  # libtiff's complaints about a file go to the log, not the terminal
 
 # Refuse decompression bombs, but allow real panoramas (~ 32k x 16k).
 MAX_PIXELS = 512_000_000
@@ -177,6 +179,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         lo, hi = image.getextrema()
         span = (hi - lo) or 1.0
         return image.point(lambda v: (v - lo) * 255.0 / span).convert("L").convert("RGB")
+    if image.mode == "P":
+        _trim_transparency(image)
     if image.mode == "P" or image.mode == "PA":
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "La", "RGBa"}:
@@ -187,6 +191,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "1":
         image = image.convert("L")
     return image.convert("RGB")
+
+
+def _trim_transparency(image: Image.Image) -> None:
+    """A palette PNG's transparency cut to its palette: encoders write over-long tRNS chunks
+    (one alpha per possible index), which Pillow reads but refuses to convert."""
+    alpha = image.info.get("transparency")
+    if isinstance(alpha, bytes):
+        colours = len(image.getpalette() or ()) // 3
+        if len(alpha) > colours:
+            image.info["transparency"] = alpha[:colours]
 
 
 def _fits(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -262,6 +276,7 @@ def shrink(image: Image.Image, max_side: int | None) -> Image.Image:
     return image
 
 
+_TOO_MANY = f"too many pixels (over {MAX_PIXELS // 1_000_000} MP); refused as unsafe"
 # Enough of a file's start for any signature and for the colour box of an AVIF/HEIF.
 _HEAD_BYTES = 4096
 
@@ -278,27 +293,26 @@ def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Im
     if formats.decoder_for(name, head) is formats.Decoder.RAW:
         return decode_raw(f, name, max_side)
     try:
-        with Image.open(f) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise Image.DecompressionBombError(f"{im.width}x{im.height}")
-            if max_side and im.format in {"JPEG", "MPO"}:
-                # Draft picks a DCT scale >= the request; the sides may swap after
-                # rotation, so ask for a square bound.
-                im.draft("RGB", (max_side, max_side))
+        with open_image(f, name) as im:
+            cost = _affordable(im, name, max_side, size)
             orientation = _orientation(im)
-            im.load()
-            icc = im.info.get("icc_profile")
-            image = colour.to_srgb(im, icc) if im.mode == "CMYK" else im
-            image = shrink(to_rgb(image), max_side)  # colours converted on what is kept
-            if image.mode != "CMYK":
-                image = colour.to_srgb(image, icc, head)
-            if image is im:
-                image = im.copy()
+            with budget.reserve(cost):
+                im.load()
+                icc = im.info.get("icc_profile")
+                image = colour.to_srgb(im, icc) if im.mode == "CMYK" else im
+                if max_side and cost > budget.SMALL_DECODE:
+                    image = _native_shrink(image, max_side)  # before any full-size copy
+                image = shrink(to_rgb(image), max_side)  # colours converted on what is kept
+                if image.mode != "CMYK":
+                    image = colour.to_srgb(image, icc, head)
+                if image is im:
+                    image = im.copy()
+    except DecodeError:
+        raise
     except UnidentifiedImageError:
         raise DecodeError(name, "not an image photosim can read", FailKind.NOT_AN_IMAGE) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        reason = f"too many pixels (over {MAX_PIXELS // 1_000_000} MP); refused as unsafe"
-        raise DecodeError(name, reason, FailKind.TOO_LARGE) from None
+        raise DecodeError(name, _TOO_MANY, FailKind.TOO_LARGE) from None
     except MemoryError:
         raise DecodeError(name, "too large to decode in memory", FailKind.TOO_LARGE) from None
     except OSError as exc:
@@ -310,6 +324,73 @@ def _decode(f: BinaryIO, name: str, max_side: int | None, size: int) -> Image.Im
     if orientation != 1:
         image = _apply_orientation(image, orientation)
     return image
+
+
+def _affordable(im: Image.Image, name: str, max_side: int | None, size: int) -> int:
+    """The memory decoding ``im`` will take (its draft set), checked against the limits
+    before a pixel is allocated; over them, a ``TOO_LARGE`` DecodeError."""
+    if im.width * im.height > MAX_PIXELS:
+        raise Image.DecompressionBombError(f"{im.width}x{im.height}")
+    size_stated = im.size
+    coefficients = budget.coefficient_bytes(im)  # of the full size, whatever the draft
+    if max_side and im.format in {"JPEG", "MPO"}:
+        # Draft picks a DCT scale >= the request; the sides may swap after
+        # rotation, so ask for a square bound.
+        im.draft("RGB", (max_side, max_side))
+    cost = budget.decode_cost(im, shrinks=bool(max_side)) + coefficients
+    limit = budget.limit(size_stated, size)
+    if cost > limit:
+        raise DecodeError(name, budget.too_large(size_stated, cost, limit), FailKind.TOO_LARGE)
+    return cost
+
+
+def probe(path: str | os.PathLike | bytes, max_side: int | None, *,
+          expect: tuple[int, int] | None = None) -> None:  # fmt: skip
+    """Raise the ``DecodeError`` :func:`load_image` would raise from the header alone
+    (not an image, a damaged header, too large); cheap, for files too big to read first."""
+    name = _name(path)
+    with open_photo(path, expect) as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(_HEAD_BYTES)
+        f.seek(0)
+        if formats.decoder_for(name, head) is formats.Decoder.RAW:
+            return
+        try:
+            with open_image(f, name) as im:
+                _affordable(im, name, max_side, size)
+        except DecodeError:
+            raise
+        except UnidentifiedImageError:
+            raise DecodeError(
+                name, "not an image photosim can read", FailKind.NOT_AN_IMAGE
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DecodeError(name, _TOO_MANY, FailKind.TOO_LARGE) from None
+        except Exception:  # the full decode says what is wrong, in its words
+            return
+
+
+def open_image(f: BinaryIO, name: str) -> Image.Image:
+    """``Image.open(f)``, once its header is known to open in bounded time (see budget)."""
+    reason = budget.check_jpeg_header(f)
+    if reason:
+        raise DecodeError(name, f"damaged image ({reason})", FailKind.DAMAGED)
+    return Image.open(f)
+
+
+def _native_shrink(im: Image.Image, max_side: int) -> Image.Image:
+    """A large loaded image reduced to ``max_side`` in its own mode, converted first only
+    where Pillow cannot resize the mode (palette, bilevel, 16-bit)."""
+    if im.mode in {"P", "PA"}:
+        if im.mode == "P":
+            _trim_transparency(im)
+        opaque = im.mode == "P" and "transparency" not in im.info
+        im = im.convert("RGB" if opaque else "RGBA")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode.startswith("I;16"):
+        im = im.convert("I")
+    return shrink(im, max_side)
 
 
 def _orientation(im: Image.Image) -> int:

@@ -19,7 +19,7 @@ from PIL import Image
 import photosim.media.decode  # noqa: F401  (registers the HEIF opener with Pillow)
 from photosim.core.errors import DecodeError
 from photosim.media import formats
-from photosim.media.decode import open_photo, upright_size
+from photosim.media.decode import open_image, open_photo, upright_size
 from photosim.media.raw import raw_size
 
 logging.getLogger("exifread").setLevel(logging.ERROR)
@@ -122,7 +122,7 @@ def read_metadata(
             return meta
         try:
             f.seek(0)
-            with Image.open(f) as im:
+            with open_image(f, "") as im:  # bounded even for a JPEG header then zeros
                 if meta["orientation"] is None:
                     meta["orientation"] = _pillow_orientation(im)
                 # HEIF's decoder turns the photo itself (``original_orientation``): its size is upright

@@ -394,12 +394,14 @@ class Store:
         return count
 
     def lookup(self, paths: list[str], model_key: str | None) -> dict[str, tuple]:
-        """path -> (id, size, mtime_ns, hash, error, has_vector) for the paths that have rows."""
+        """path -> (id, size, mtime_ns, hash, error, has_vector, fail_kind) for the paths that
+        have rows."""
         out: dict[str, tuple] = {}
         for start in range(0, len(paths), 500):
             chunk = [_enc(p) for p in paths[start : start + 500]]
             sql = (
-                "select p.path, p.id, p.size, p.mtime_ns, p.hash, p.error, v.hash is not null "
+                "select p.path, p.id, p.size, p.mtime_ns, p.hash, p.error, v.hash is not null, "
+                "p.fail_kind "
                 "from photos p left join vectors v on v.hash = p.hash and v.model = ? "
                 f"where p.path in ({','.join('?' * len(chunk))})"
             )

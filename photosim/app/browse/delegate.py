@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from importlib import resources
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -34,7 +34,7 @@ def score_text(score: float) -> str:
 class ThumbDelegate(QStyledItemDelegate):
     """Draws a square thumbnail cell of ``side`` pixels; the views change ``side`` to zoom."""
 
-    def __init__(self, side: int = 160, parent=None) -> None:
+    def __init__(self, side: int = 160, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.side = side
         self._broken = QSvgRenderer(resource_path("broken.svg"))
@@ -42,10 +42,10 @@ class ThumbDelegate(QStyledItemDelegate):
     def text_height(self, option: QStyleOptionViewItem) -> int:
         return option.fontMetrics.height() + 4
 
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(self.side + 2 * PAD, self.side + 2 * PAD + self.text_height(option))
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

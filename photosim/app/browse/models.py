@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QRegularExpression,
     QSortFilterProxyModel,
@@ -62,7 +63,7 @@ class _ThumbModel(QAbstractListModel):
     Subclasses say how many rows there are (``_size``) and what one row is (``item``).
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self._rows: dict[str, int] = {}
@@ -86,7 +87,7 @@ class _ThumbModel(QAbstractListModel):
         row = self._rows.get(path)
         return self.item(row).photo if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= self._size():
             return None
         item = self.item(index.row())
@@ -169,7 +170,7 @@ class PhotoModel(_ThumbModel):
     are inserted in order.
     """
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.sort_role = DateKeyRole
         self._list: list[PhotoRow] = []
@@ -196,7 +197,7 @@ class PhotoModel(_ThumbModel):
         row = self._rows.get(path)
         return self._list[row] if row is not None else None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == PathRole and index.isValid() and index.row() < len(self._list):
             return self._list[index.row()].path  # the filter asks this of every row: no Item
         return super().data(index, role)
@@ -361,7 +362,7 @@ class PhotoProxy(QSortFilterProxyModel):
     Both are one regular expression on the path, so Qt filters 100,000 rows in C++.
     """
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -403,7 +404,7 @@ class PhotoProxy(QSortFilterProxyModel):
 class NeighbourModel(_ThumbModel):
     """A query's matches with their scores; those under the minimum score are hidden."""
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(thumbnails, parent)
         self.items: list[Item] = []
         self.matches: list[Match] = []

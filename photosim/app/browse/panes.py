@@ -7,8 +7,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtCore import QAbstractItemModel, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -52,7 +52,7 @@ def theme_icon(name: str, fallback: QIcon | None = None) -> QIcon:
 class PreviewPane(QWidget):
     """A large upright preview fitted to the pane, the photo's details and three actions."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: str | None = None
         self._image: QImage | None = None
@@ -147,7 +147,7 @@ class PreviewPane(QWidget):
         self._facts = (photo, self._facts[1])
         self.details.setText(self._describe(path, *self._facts, size=self._size))
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -183,7 +183,7 @@ class NeighboursPane(QWidget):
     forward = Signal()
     k_changed = Signal(int)
 
-    def __init__(self, model: NeighbourModel, parent=None) -> None:
+    def __init__(self, model: NeighbourModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.title = QLabel()
@@ -305,7 +305,7 @@ class WelcomePage(QWidget):
     open_folder = Signal()
     open_recent = Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         font = self.text.font()
@@ -345,7 +345,7 @@ class WelcomePage(QWidget):
 class BrowseBar(QToolBar):
     """The toolbar above the grid: thumbnail zoom, path filter, sort order."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Browse", parent, objectName="browse", movable=False)
         self.filter_edit = QLineEdit(
             placeholderText="Filter by path (Ctrl+F)", clearButtonEnabled=True
@@ -370,7 +370,7 @@ class BrowseBar(QToolBar):
 class PhotoGrid(QListView):
     """The library's thumbnails, zoomable (``set_side``)."""
 
-    def __init__(self, model, parent=None) -> None:
+    def __init__(self, model: QAbstractItemModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("grid")
         self.delegate = ThumbDelegate(160, self)
@@ -395,7 +395,7 @@ class PhotoGrid(QListView):
 class FailuresDialog(QDialog):
     """Every file the scans could not read, with the reason (non-modal)."""
 
-    def __init__(self, lines: list[tuple[str, str]], parent=None) -> None:
+    def __init__(self, lines: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Skipped files")
         self.resize(760, 420)

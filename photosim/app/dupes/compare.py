@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops
 from PySide6.QtCore import QObject, QPointF, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPainter, QPalette, QShortcut
+from PySide6.QtGui import (
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QShortcut,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -30,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.api import load_image, sharpness
+from photosim.api import DupMember, load_image, sharpness
 from photosim.app.browse.panes import human_size
 from photosim.app.messages import describe
 from photosim.app.workers import Runner, pil_to_qimage
@@ -53,7 +62,7 @@ class Side:
     title: str = ""
 
     @classmethod
-    def of(cls, item, title: str = "") -> Side:
+    def of(cls, item: DupMember | str | os.PathLike, title: str = "") -> Side:
         """A ``DupMember``-like object or a path."""
         if isinstance(item, str | os.PathLike):
             return cls(Path(item), title=title)
@@ -126,7 +135,7 @@ class ViewState(QObject):
 
     changed = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.zoom = 1.0
         self.center = QPointF(0.5, 0.5)
@@ -147,7 +156,7 @@ class ViewState(QObject):
 class ImagePane(QWidget):
     """One side: paints its image at the shared zoom and centre; wheel zooms, drag pans."""
 
-    def __init__(self, state: ViewState, parent=None) -> None:
+    def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.image: QImage | None = None
@@ -173,7 +182,7 @@ class ImagePane(QWidget):
         c = self.state.center
         return QRectF(self.width() / 2 - c.x() * w, self.height() / 2 - c.y() * h, w, h)
 
-    def paintEvent(self, _event) -> None:
+    def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Dark))
         if self.image is None or self.image.isNull():
@@ -183,7 +192,7 @@ class ImagePane(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.state.zoom < 4)
         painter.drawImage(self.image_rect(), self.image)
 
-    def wheelEvent(self, event) -> None:
+    def wheelEvent(self, event: QWheelEvent) -> None:
         if self.image is None:
             return
         steps = event.angleDelta().y() / 120
@@ -200,12 +209,12 @@ class ImagePane(QWidget):
                                      under.y() + (c.y() - under.y()) / s))  # fmt: skip
         event.accept()
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._drag = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._drag is None or self.image is None:
             return
         rect = self.image_rect()
@@ -215,11 +224,11 @@ class ImagePane(QWidget):
         self.state.set(self.state.zoom, QPointF(c.x() - delta.x() / rect.width(),
                                                 c.y() - delta.y() / rect.height()))  # fmt: skip
 
-    def mouseReleaseEvent(self, _event) -> None:
+    def mouseReleaseEvent(self, _event: QMouseEvent) -> None:
         self._drag = None
         self.setCursor(Qt.CursorShape.OpenHandCursor)
 
-    def mouseDoubleClickEvent(self, _event) -> None:
+    def mouseDoubleClickEvent(self, _event: QMouseEvent) -> None:
         self.state.reset()
 
 
@@ -229,7 +238,7 @@ class CompareView(QWidget):
     loaded = Signal()
     failed = Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = ViewState(self)
         self.sides: tuple[Side, Side] | None = None
@@ -275,7 +284,8 @@ class CompareView(QWidget):
         self.runner.failed.connect(self._on_failed)
         self._on_zoom()
 
-    def compare(self, left, right, titles: tuple[str, str] = ("", "")) -> None:
+    def compare(self, left: DupMember | str | os.PathLike, right: DupMember | str | os.PathLike,
+                titles: tuple[str, str] = ("", "")) -> None:  # fmt: skip
         """Show ``left`` and ``right`` (DupMember-like objects or paths); decoding runs off-thread."""
         self.sides = (Side.of(left, titles[0]), Side.of(right, titles[1]))
         self.result = None
@@ -355,7 +365,7 @@ class CompareView(QWidget):
 class CompareDialog(QDialog):
     """The compare view in its own resizable window (not modal: the groups stay usable)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare photos")
         self.view = CompareView(self)

@@ -9,8 +9,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QRect,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,9 +29,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QPushButton,
+    QStyleOptionViewItem,
     QVBoxLayout,
+    QWidget,
 )
 
+from photosim.api import DupGroup, DupMember
 from photosim.app.browse.delegate import PAD, ThumbDelegate
 from photosim.app.browse.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.browse.panes import human_size
@@ -46,7 +57,9 @@ KIND_LABEL = {"exact": "Exact copy", "near": "Same picture", "similar": "Similar
 class GroupModel(QAbstractTableModel):
     """The groups shown, one row each; keeper thumbnails are asked for only when painted."""
 
-    def __init__(self, thumbnails: Thumbnails, freed: Callable[[object], int], parent=None) -> None:
+    def __init__(
+        self, thumbnails: Thumbnails, freed: Callable[[object], int], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.thumbnails, self.freed = thumbnails, freed
         self.groups: list = []
@@ -64,18 +77,20 @@ class GroupModel(QAbstractTableModel):
     def row_changed(self, row: int) -> None:
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(GROUP_COLUMNS) - 1))
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
         return 0 if parent.isValid() else len(self.groups)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
         return 0 if parent.isValid() else len(GROUP_COLUMNS)
 
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return GROUP_COLUMNS[section]
         return None
 
-    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self.groups):
             return None
         group, col = self.groups[index.row()], index.column()
@@ -110,7 +125,7 @@ class GroupModel(QAbstractTableModel):
 class MemberModel(QAbstractListModel):
     """The photos of one group, with their keep/remove marks, for the thumbnail delegate."""
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.group = None
@@ -119,7 +134,7 @@ class MemberModel(QAbstractListModel):
         thumbnails.ready.connect(self._on_thumbnail)
         thumbnails.failed.connect(self._on_thumbnail)
 
-    def set_group(self, group, marks: dict[str, str]) -> None:
+    def set_group(self, group: DupGroup | None, marks: dict[str, str]) -> None:
         self.beginResetModel()
         self.group, self.members, self.marks = group, list(group.photos) if group else [], marks
         self.endResetModel()
@@ -128,10 +143,10 @@ class MemberModel(QAbstractListModel):
         if self.members:
             self.dataChanged.emit(self.index(0), self.index(len(self.members) - 1), [MarkRole])
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
         return 0 if parent.isValid() else len(self.members)
 
-    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self.members):
             return None
         m = self.members[index.row()]
@@ -176,7 +191,7 @@ def _member_tooltip(m, group) -> str:
 class MarkDelegate(ThumbDelegate):
     """A thumbnail cell with a KEEP / REMOVE / REFERENCE badge; clicking the badge toggles it."""
 
-    def paint(self, painter: QPainter, option, index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         super().paint(painter, option, index)
         mark = index.data(MarkRole)
         painter.save()
@@ -196,7 +211,7 @@ class MarkDelegate(ThumbDelegate):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, _badge_text(mark))
         painter.restore()
 
-    def badge_rect(self, cell: QRect, metrics, mark: str) -> QRect:
+    def badge_rect(self, cell: QRect, metrics: QFontMetrics, mark: str) -> QRect:
         w, h = metrics.horizontalAdvance(_badge_text(mark)) + 18, metrics.height() + 4
         return QRect(cell.x() + PAD + 4, cell.y() + PAD + 4, w, h)
 
@@ -210,7 +225,7 @@ class MemberView(QListView):
 
     badge_clicked = Signal(int)
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         index = self.indexAt(event.position().toPoint())
         if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
             rect = self.itemDelegate().badge_rect(self.visualRect(index), self.fontMetrics(),
@@ -225,7 +240,7 @@ class MemberView(QListView):
 class ReferenceDialog(QDialog):
     """The folders whose photos are never proposed for removal (originals, backups to protect)."""
 
-    def __init__(self, folders: list[Path], parent=None) -> None:
+    def __init__(self, folders: list[Path], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Reference folders")
         self.list = QListWidget()
@@ -297,7 +312,7 @@ class CleanupMixin:
         index = self.member_view.currentIndex()
         return self.compare_member(index.row() if index.isValid() else 1)
 
-    def compare(self, left, right) -> CompareDialog:
+    def compare(self, left: DupMember, right: DupMember) -> CompareDialog:
         """Open the compare window on two members (left: the keeper)."""
         if self.compare_dialog is None:
             self.compare_dialog = CompareDialog(self)
@@ -357,10 +372,14 @@ class CleanupMixin:
             self.trashed.emit(sorted(str(p) for p in gone))
             self.invalidate()  # find again without them (now if shown)
         else:
-            back = [str(p) for p in value or []]
-            self.note.setText(
+            back = [str(p) for p in value.restored]
+            text = (
                 f"Brought back {len(back)} photos from the trash." if back else "Nothing to undo."
             )
+            if value.skipped:  # the journal named files photosim may not move back
+                path, reason = value.skipped[0]
+                text += f" {len(value.skipped)} left where they are ({Path(path).name}: {reason})."
+            self.note.setText(text)
             self._update_totals()
             self.restored.emit(back)
             self.invalidate()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.api import DupGroup, DuplicateFinder, Library
 from photosim.app.browse.panes import human_size
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.dupes.compare import CompareDialog
@@ -66,7 +67,7 @@ class DuplicatesView(CleanupMixin, QWidget):
     summary = Signal(str)
     step = Signal(str)  # the slow search's current step (from its worker thread)
 
-    def __init__(self, thumbnails: Thumbnails, parent=None) -> None:
+    def __init__(self, thumbnails: Thumbnails, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.library = None
@@ -224,7 +225,7 @@ class DuplicatesView(CleanupMixin, QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # -- the library and the finder -----------------------------------------------
-    def set_library(self, library) -> None:
+    def set_library(self, library: Library | None) -> None:
         """Show ``library``'s duplicates (found when the view is next shown); None clears."""
         self.release()
         self.library, self.finder, self.result, self.groups = library, None, None, []
@@ -249,7 +250,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         if self.isVisible() and self.library is not None:
             self.refresh()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.stale and self.library is not None and not self._finding:
             self.refresh()
@@ -282,7 +283,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         if self.busy.isVisible() and self.finder is None:
             self.total_label.setText(f"Looking for duplicates: {step}…")
 
-    def set_finder(self, finder) -> None:
+    def set_finder(self, finder: DuplicateFinder) -> None:
         """Use ``finder`` (a ``DuplicateFinder``) and group now."""
         self.finder = finder
         self.regroup()
@@ -396,7 +397,7 @@ class DuplicatesView(CleanupMixin, QWidget):
             return "Looking for duplicates…" if self.busy.isVisible() else ""
         return "No duplicates with these settings. Lower a slider or tick more kinds to see more."
 
-    def current_group(self):
+    def current_group(self) -> DupGroup | None:
         index = self.tree.currentIndex()
         return (
             self.groups[index.row()] if index.isValid() and index.row() < len(self.groups) else None
@@ -449,7 +450,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.note.setText(describe(exc))
 
     # -- marks --------------------------------------------------------------------
-    def freed(self, group) -> int:
+    def freed(self, group: DupGroup) -> int:
         """Bytes the group's remove marks free (a hard link frees nothing)."""
         return self._count(group)[1]
 

@@ -6,6 +6,7 @@ import html
 import sys
 
 from photosim import __version__
+from photosim.api import Library
 from photosim.core import paths
 
 
@@ -21,7 +22,7 @@ def versions() -> list[tuple[str, str]]:
     return rows
 
 
-def engine_rows(library, options: dict) -> list[tuple[str, str]]:
+def engine_rows(library: Library | None, options: dict) -> list[tuple[str, str]]:
     """The model and the device in use (or that will be, once something is embedded)."""
     if library is None:
         return [("Model", options.get("model") or "the library's"),
@@ -35,7 +36,7 @@ def engine_rows(library, options: dict) -> list[tuple[str, str]]:
     return [("Model", f"{library.model_name}: {weights}"), ("Device", device)]
 
 
-def file_rows(library) -> list[tuple[str, str]]:
+def file_rows(library: Library | None) -> list[tuple[str, str]]:
     """Where the library, the thumbnail cache, the settings and the log are."""
     log_file = getattr(paths, "log_file", None)  # from the logging work; absent before it
     rows = [
@@ -48,7 +49,7 @@ def file_rows(library) -> list[tuple[str, str]]:
     return rows
 
 
-def about_html(library, options: dict) -> str:
+def about_html(library: Library | None, options: dict) -> str:
     """The About box's text: a short line, then a table of the facts above."""
     rows = versions() + engine_rows(library, options) + file_rows(library)
     cells = "".join(

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
 from photosim.api import (
@@ -126,7 +127,7 @@ def prune_in_background(max_bytes: int) -> threading.Thread:
 class PreferencesDialog(QDialog):
     """The form; ``values()`` is what the user chose (applied by the window on OK)."""
 
-    def __init__(self, prefs: Preferences, parent=None) -> None:
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.model_box = self._combo(MODELS, prefs.model)

@@ -9,7 +9,10 @@ as one sentence for people.
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -44,7 +47,7 @@ class DownloadDialog(QDialog):
 
     downloaded = Signal(str)  # the model name, once its weights are in torch's cache
 
-    def __init__(self, model: str, parent=None, url: str | None = None) -> None:
+    def __init__(self, model: str, parent: QWidget | None = None, url: str | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.setWindowTitle(f"Downloading the {model} weights")
@@ -62,7 +65,7 @@ class DownloadDialog(QDialog):
         self._progress.changed.connect(self._on_progress)
         progress = self._progress
 
-        def fetch(abort) -> bool:  # torch is imported here, off the GUI thread
+        def fetch(abort: threading.Event) -> bool:  # torch is imported here, off the GUI thread
             def report(done: int, total: int) -> None:
                 try:
                     progress.changed.emit(done, total)
@@ -102,7 +105,7 @@ class DownloadDialog(QDialog):
         self.worker.abandon()  # it stops at its next chunk and removes its partial file
         super().reject()
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.worker.abandon()
         super().closeEvent(event)
 
@@ -113,7 +116,7 @@ class WeightsPrompt(QWidget):
     choose = Signal()
     download = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("weights_prompt")
         self.message = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
@@ -147,7 +150,7 @@ class WeightsPrompt(QWidget):
 class WeightsDialog(QDialog):
     """Help > Model Weights: the state of the weights, and the same two ways to supply them."""
 
-    def __init__(self, text: str, parent=None) -> None:
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model weights")
         self.setMinimumWidth(520)
