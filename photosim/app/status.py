@@ -61,7 +61,9 @@ class StatusPane(QObject):
         self.rescan_action.setEnabled(not on)
 
     def show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING) or not ev.total:
+        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING, ScanKind.WALKED) or (
+            not ev.total
+        ):  # a busy bar, not an empty one, while nothing can be counted (the model loads)
             self.progress.setRange(0, 0)
         else:
             self.progress.setRange(0, ev.total)

@@ -377,6 +377,7 @@ class BrowsePane(QWidget):
 
     def close_viewer(self, path: str = "") -> None:
         """Back to the grid, on the last photo shown, scrolled only as far as needed."""
+        self.strip.setMaximumHeight(16_777_215)  # QWIDGETSIZE_MAX: the splitter sizes it again
         self.main_split.insertWidget(1, self.strip)
         self.pages.setCurrentWidget(self.main_split)
         self.bar.show()

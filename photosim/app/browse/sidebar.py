@@ -16,6 +16,7 @@ import os
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QHeaderView,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -54,14 +55,12 @@ class Sidebar(QWidget):
         self.runner = Runner("photosim-sidebar", self)
         self.runner.done.connect(self._on_listings)
         self.folders = QTreeWidget(objectName="folders", headerHidden=True)
-        self.folders.setColumnCount(2)
-        self.folders.setUniformRowHeights(True)
+        _two_columns(self.folders)
         self.folders.itemSelectionChanged.connect(self._on_folder)
         self.subfolders = QCheckBox("Include subfolders", checked=True)
         self.subfolders.toggled.connect(lambda _on: self._emit_folder())
         self.dates = QTreeWidget(objectName="dates", headerHidden=True)
-        self.dates.setColumnCount(2)
-        self.dates.setUniformRowHeights(True)
+        _two_columns(self.dates)
         self.dates.itemClicked.connect(self._on_date)
         self.dates.itemActivated.connect(self._on_date)
         folder_page = QWidget()
@@ -138,14 +137,11 @@ class Sidebar(QWidget):
         if selected is not None:
             selected.setSelected(True)
             self.folders.setCurrentItem(selected)
-        self.folders.resizeColumnToContents(1)
-        self.folders.setColumnWidth(0, max(80, self.folders.viewport().width()
-                                          - self.folders.columnWidth(1) - 4))  # fmt: skip
         self.folders.verticalScrollBar().setValue(scroll)
         self.folders.blockSignals(False)
 
     def _add_folder(self, parent, node: Folder, expanded: set[str]) -> QTreeWidgetItem:
-        name = shown(node.path) if node.root else shown(node.name)
+        name = shown(node.name)  # a root too: its full path is in the tooltip
         item = QTreeWidgetItem(parent, [name, f"{node.total:,}"])
         item.setData(0, PathData, node.path)
         item.setToolTip(0, f"{shown(node.path)}\n{node.own:,} photos here, "
@@ -193,9 +189,6 @@ class Sidebar(QWidget):
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
             if chosen is not None and item.data(0, PathData) == chosen:
                 self.dates.setCurrentItem(item)
-        self.dates.resizeColumnToContents(1)
-        self.dates.setColumnWidth(0, max(80, self.dates.viewport().width()
-                                        - self.dates.columnWidth(1) - 4))  # fmt: skip
         self.dates.verticalScrollBar().setValue(scroll)
         self.dates.blockSignals(False)
 
@@ -207,6 +200,16 @@ class Sidebar(QWidget):
 
     def folder_item(self, path: str) -> QTreeWidgetItem | None:
         return next((i for i in tree_items(self.folders) if i.data(0, PathData) == path), None)
+
+
+def _two_columns(tree: QTreeWidget) -> None:
+    """A name that takes the width and a count that fits its digits."""
+    tree.setColumnCount(2)
+    tree.setUniformRowHeights(True)
+    header = tree.header()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
 
 def tree_items(tree: QTreeWidget) -> list[QTreeWidgetItem]:

@@ -316,7 +316,9 @@ class Viewer(QWidget):
             self._say(open_externally(self.path))
 
     def take_strip(self, strip: QWidget) -> None:
-        """Show the neighbours strip under the photo (the window puts it back on closing)."""
+        """Show the neighbours strip under the photo, at its own height: the photo gets the
+        rest (the window puts it back, and lifts the limit, on closing)."""
+        strip.setMaximumHeight(strip.sizeHint().height())
         self.layout_.addWidget(strip)
         strip.show()
 
