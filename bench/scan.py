@@ -1,6 +1,7 @@
-"""photosim's scan vs the tutorials' naive pipeline vs the compute limit, in one run.
+"""photosim's scan on each backend vs the tutorials' naive pipeline vs the compute limit.
 
     .venv/bin/python bench/scan.py [--models resnet50,resnet18] [--small 40 --large 120]
+                                   [--backends torch,openvino,openvino:bf16]
                                    [--repeat 1] [--splits 2x2,1x1] [--out bench/results]
 
 On generated 12-megapixel JPEGs with camera EXIF (a third stored on their side
@@ -12,7 +13,10 @@ index) is measured apart. The compute limit is what the cores could do at best:
 
     cores / (read + hash + draft decode of one photo on one core + cores / model rate)
 
-with the eager model's rate on all cores at the CPU's best native precision. Writes
+with each backend's model rate on all cores at its default precision (torch: the CPU's best
+native one; the compiled backend: the one that agrees with fp32, photosim.models.backends),
+so each backend has its own limit. The compiled backend's first-run conversion is timed
+apart (``conversion_s``); the scans reuse its cache (one TORCH_HOME for the run). Writes
 ``bench/results/scan-<machine>.json``; asserts nothing (timings are never tests).
 """
 
@@ -98,12 +102,17 @@ def subset(photos: list[Path], n: int, folder: Path) -> Path:
 
 
 # -- the pipelines, each a whole process ------------------------------------------------
-def run_photosim(folder: Path, model: str, weights: Path, home: Path, split: str | None) -> float:
-    """Wall seconds of ``photosim scan`` on ``folder`` in a fresh library."""
+def run_photosim(folder: Path, model: str, weights: Path, home: Path, split: str | None,
+                 backend: str = "torch") -> float:  # fmt: skip
+    """Wall seconds of ``photosim scan`` on ``folder`` in a fresh library, on ``backend``
+    (``openvino:bf16``: a backend and a precision)."""
     env = {**os.environ, "PHOTOSIM_HOME": str(home), "PHOTOSIM_NO_DOWNLOAD": "1",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "TORCH_HOME": str(home / "torch"), "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env.pop("PHOTOSIM_BACKEND", None)
+    name, _, precision = backend.partition(":")
     args = [PYTHON, "-m", "photosim", "scan", str(folder), "--model", model,
-            "--weights", str(weights), "--device", "cpu", "--db", str(home / f"{time.time_ns()}.db")]  # fmt: skip
+            "--weights", str(weights), "--device", "cpu", "--db", str(home / f"{time.time_ns()}.db"),
+            "--backend", name, "--precision", precision or "auto"]  # fmt: skip
     if split:
         threads, workers = split.split("x")
         env["PHOTOSIM_TORCH_THREADS"] = threads
@@ -163,25 +172,39 @@ def per_photo_work_s(photos: list[Path], input_size: int = 224) -> float:
     return (time.perf_counter() - start) / len(photos)
 
 
-def model_rate(model: str, weights: Path, seconds: float = 6.0, batch: int = 32) -> dict:
-    """Images/s of the eager model on all cores at the best native precision (and fp32)."""
+def model_rates(model: str, weights: Path, backends_: list[str], rounds: int = 4,
+                batch: int = 32) -> tuple[dict, float | None]:  # fmt: skip
+    """Images/s of the model alone on all cores, per backend at its precision (torch also
+    fp32), alternating round by round; and the seconds of the compiled backend's first
+    conversion (None when no compiled backend runs)."""
     import numpy as np
     import torch
 
+    from photosim.models import backends
     from photosim.models.embed import load_backbone
 
     torch.set_num_threads(os.cpu_count() or 1)
-    rates = {}
-    for precision in dict.fromkeys(("auto", "fp32")):
-        backbone = load_backbone(model, weights, device="cpu", precision=precision)
-        x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), np.uint8)
-        backbone.embed(x)
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            backbone.embed(x)
-            n += batch
-        rates[backbone.precision] = n / (time.perf_counter() - start)
-    return rates
+    runners, conversion = {}, None
+    for backend in ["torch:fp32", *backends_]:
+        name, _, precision = backend.partition(":")
+        source = load_backbone(model, weights, device="cpu", precision=precision or "auto")
+        start = time.perf_counter()
+        root = Path(tempfile.mkdtemp(prefix="photosim-bench-convert-"))
+        runner = backends.choose(source, name, precision or "auto", root=root).backbone
+        if runner.backend != "torch" and conversion is None:
+            conversion = time.perf_counter() - start
+        runners[backend] = runner  # e.g. "openvino" (its default precision) or "torch:fp32"
+    x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), np.uint8)
+    seen: dict[str, list[float]] = {label: [] for label in runners}
+    for _ in range(rounds):
+        for label, runner in runners.items():
+            runner.embed(x)
+            start = time.perf_counter()
+            runner.embed(x)
+            seen[label].append(batch / (time.perf_counter() - start))
+    rates = {f"{spec} ({r.backend} {r.precision})": float(np.median(seen[spec]))
+             for spec, r in runners.items()}  # fmt: skip
+    return rates, conversion
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -201,7 +224,7 @@ def machine_info() -> dict:
             "platform": platform.platform()}  # fmt: skip
 
 
-def bench_model(model, photos, tmp, small, large, repeat, splits) -> dict:
+def bench_model(model, photos, tmp, small, large, repeat, splits, backends_) -> dict:
     import torch
     import torchvision.models as tvm
 
@@ -210,10 +233,17 @@ def bench_model(model, photos, tmp, small, large, repeat, splits) -> dict:
     torch.save(tvm.get_model(model, weights=None).state_dict(), weights)
     folders = {n: tmp / f"photos{n}" for n in (small, large)}
     home = tmp / "home"
+    rates, conversion = model_rates(model, weights, backends_)
     pipelines = {"naive": lambda f: run_naive(f, model, weights)}
-    for split in [None, *splits]:
-        label = "photosim" if split is None else f"photosim {split}"
-        pipelines[label] = lambda f, s=split: run_photosim(f, model, weights, home, s)
+    for backend in backends_:
+        for split in [None, *splits]:
+            label = f"photosim {backend}" + (f" {split}" if split else "")
+            pipelines[label] = lambda f, s=split, b=backend: run_photosim(f, model, weights,
+                                                                        home, s, b)  # fmt: skip
+    # The first compiled scan would convert: convert before timing (conversion_s says how long).
+    warm = subset(photos, 1, tmp / f"warm-{model}")
+    for backend in backends_:
+        run_photosim(warm, model, weights, home, None, backend)
     times: dict[str, dict[int, list[float]]] = {k: {small: [], large: []} for k in pipelines}
     for _ in range(repeat):  # interleaved, so a noisy minute hits every pipeline alike
         for name, run in pipelines.items():
@@ -227,16 +257,22 @@ def bench_model(model, photos, tmp, small, large, repeat, splits) -> dict:
                         "startup_s": round(ts - small * (tl - ts) / (large - small), 2),
                         "wall_s": {str(small): t[small], str(large): t[large]}}  # fmt: skip
     work = per_photo_work_s(photos[:40])
-    rates = model_rate(model, weights)
-    best = max(rates.values())
     cores = os.cpu_count() or 1
-    limit = cores / (work + cores / best)
-    result["compute_limit"] = {"photos_per_s": round(limit, 2),
+    limits = {label: round(cores / (work + cores / rate), 2) for label, rate in rates.items()}
+    result["compute_limit"] = {"photos_per_s": limits,
                                "read_hash_draft_decode_ms": round(work * 1000, 1),
                                "model_images_per_s": {k: round(v, 1) for k, v in rates.items()}}  # fmt: skip
-    ours = result["photosim"]["steady_photos_per_s"]
-    result["photosim_vs_limit"] = round(ours / limit, 3)
-    result["photosim_vs_naive"] = round(ours / result["naive"]["steady_photos_per_s"], 2)
+    result["conversion_s"] = round(conversion, 1) if conversion is not None else None
+    naive = result["naive"]["steady_photos_per_s"]
+    base = result[f"photosim {backends_[0]}"]["steady_photos_per_s"]
+    summary = {}
+    for backend in backends_:
+        ours = result[f"photosim {backend}"]["steady_photos_per_s"]
+        label = next(k for k in rates if k.split(" (")[0] == backend)
+        summary[backend] = {"photos_per_s": ours, "vs_naive": round(ours / naive, 2),
+                            f"vs_{backends_[0]}": round(ours / base, 2),
+                            "vs_own_limit": round(ours / limits[label], 3)}  # fmt: skip
+    result["summary"] = summary
     return result
 
 
@@ -248,6 +284,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per pipeline (best kept)")
     parser.add_argument("--splits", default="", help="also try torch threads x decode workers, "
                         "e.g. 2x2,1x1,2x1 (photosim's own choice always runs)")  # fmt: skip
+    parser.add_argument(
+        "--backends",
+        default="torch,openvino",
+        help="photosim's scans, each BACKEND[:PRECISION] (the first is the base)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--machine", default=None, help="name for the result file")
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)
@@ -273,12 +314,11 @@ def main() -> None:
         results = {}
         for model in args.models.split(","):
             results[model] = bench_model(model, photos, tmp, args.small, args.large,
-                                         args.repeat, splits)  # fmt: skip
+                                         args.repeat, splits, args.backends.split(","))  # fmt: skip
             r = results[model]
-            print(f"{model}: photosim {r['photosim']['steady_photos_per_s']} photos/s, naive "
-                  f"{r['naive']['steady_photos_per_s']}, limit {r['compute_limit']['photos_per_s']}"
-                  f" -> {r['photosim_vs_limit']:.0%} of the limit, {r['photosim_vs_naive']}x naive",
-                  flush=True)  # fmt: skip
+            print(f"{model}: naive {r['naive']['steady_photos_per_s']} photos/s; "
+                  f"{json.dumps(r['summary'])}; limits {r['compute_limit']['photos_per_s']}; "
+                  f"conversion {r['conversion_s']} s", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     machine = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{info['cpu']} {info['cores']}c".lower())

@@ -14,13 +14,13 @@ from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResul
 from photosim.dupes.trash import move_to_trash, undo_last
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
-from photosim.media.decode import load_image
-from photosim.media.formats import open_filter
+from photosim.media.decode import load_image, load_partner
+from photosim.media.formats import companions_on_disk, open_filter, pair_label
 from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails
 from photosim.media.thumbs import prune as prune_thumbnails
-from photosim.models.registry import DEFAULT_MODEL, MODELS
+from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, runtime_version
 from photosim.models.weights import download, expected_weights_file, validate_weights, weights_url
 from photosim.storage.store import PhotoRow
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.models.embed import Backbone
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
     "MODELS",
     "Backbone",
@@ -42,15 +43,19 @@ __all__ = [
     "Year",
     "cache_size",
     "clear_thumbnails",
+    "companions_on_disk",
     "download",
     "expected_weights_file",
     "human_size",
     "known_db_for",
     "load_image",
+    "load_partner",
     "load_thumbnail",
     "move_to_trash",
     "open_filter",
+    "pair_label",
     "prune_thumbnails",
+    "runtime_version",
     "sharpness",
     "undo_last",
     "validate_weights",

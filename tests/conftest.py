@@ -27,6 +27,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("PHOTOSIM_NO_DOWNLOAD", "1")
     monkeypatch.delenv("PHOTOSIM_WEIGHTS", raising=False)
+    # Models run in torch unless a test asks for a backend (tests/test_backends.py): each test
+    # has its own cache, and converting resnet18 in every scan would cost seconds each.
+    monkeypatch.setenv("PHOTOSIM_BACKEND", "torch")
     return home
 
 

@@ -241,7 +241,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     slide(qtbot, view.similar_slider, 700)
     before = {p for p in folder.rglob("*") if p.is_file()}
     asked = []
-    view.confirm = lambda count, size: asked.append((count, size)) or True
+    view.confirm = lambda count, size, companions=0: asked.append((count, size)) or True
     marked = set(view.marked_paths())
     size = sum(os.path.getsize(p) for p in marked)
     with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
@@ -258,10 +258,12 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
-def test_declining_the_confirmation_moves_nothing(view, folder):
+def test_declining_the_confirmation_moves_nothing(qtbot, view, folder):
     before = {p for p in folder.rglob("*") if p.is_file()}
-    view.confirm = lambda count, size: False
-    assert not view.move_marked_to_trash()
+    asked = []
+    view.confirm = lambda count, size, companions=0: asked.append(count) and False
+    assert view.move_marked_to_trash()  # asks once the files going with them are counted
+    qtbot.waitUntil(lambda: bool(asked), timeout=TIMEOUT)
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
@@ -372,7 +374,7 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
     ]
     assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
     before = window.browser.photos.rowCount()
-    view.confirm = lambda count, size: True
+    view.confirm = lambda count, size, companions=0: True
     marked = view.marked_paths()
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()

@@ -401,3 +401,18 @@ def test_real_app_without_weights_offers_to_choose_them_on_x_server(request, tmp
     keep = PROJECT / "screenshots"
     keep.mkdir(exist_ok=True)
     shutil.copy2(shot, keep / "e2e-degraded.png")
+
+
+def test_preferences_choose_the_backend_and_about_names_the_one_that_ran(qtbot, window, folder):
+    open_and_scan(qtbot, window, folder)
+    window.setup.show_about()
+    text = window.setup.about_box.text()
+    assert "Backend" in text and "torch fp32" in text
+    window.setup.about_box.close()
+    dialog = window.setup.show_preferences()
+    choices = [dialog.backend_box.itemText(i) for i in range(dialog.backend_box.count())]
+    assert choices == ["auto", "torch", "openvino"]
+    dialog.backend_box.setCurrentText("torch")
+    dialog.accept()
+    assert Preferences.read(app_settings()).backend == "torch"
+    assert window.state.library.backend == "torch"  # an injected model runs as given: torch

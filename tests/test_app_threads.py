@@ -276,12 +276,13 @@ def test_opening_another_folder_mid_scan_keeps_the_window_responsive(qtbot, tmp_
 def test_closing_during_a_weights_download_returns_within_two_seconds(qtbot, folder, monkeypatch):
     gate, downloading = threading.Event(), threading.Event()
 
-    def download(_library):
+    def download(*_args, **_kwargs):
         downloading.set()
         gate.wait(30)
         raise WeightsMissing("no network")
 
-    monkeypatch.setattr(Library, "ensure_backbone", download)
+    # The model's load is where the weights download (models.weights) would run.
+    monkeypatch.setattr("photosim.models.embed.load_backbone", download)
     win = new_window(qtbot, backbone=None, model="resnet18")
     win.state.open_library(str(folder))
     qtbot.waitUntil(downloading.is_set, timeout=WAIT)

@@ -36,6 +36,8 @@ def _scan(root: Path, backbone=None) -> tuple[Library, object]:
 def test_names_that_travel_with_a_photo():
     names = ["IMG_1.HEIC", "IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp", "IMG_1.aae",
              "IMG_1.HEIC.json", "IMG_10.MOV", "IMG_1.jpg.json", "notes.txt"]  # fmt: skip
+    assert formats.travelling_names(names) == {"IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp",
+                                               "IMG_1.aae", "IMG_1.HEIC.json"}  # fmt: skip
     got = formats.companion_names("IMG_1.HEIC", names)
     assert sorted(got) == sorted(["IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp", "IMG_1.aae",
                                   "IMG_1.HEIC.json"])  # fmt: skip

@@ -97,6 +97,8 @@ def test_raw_metadata(shared_photos: Path):
     nef = read_metadata(shared_photos / "raw" / "Nikon.nef")
     assert (nef["make"], nef["taken"]) == ("NIKON CORPORATION", "2004-06-09T16:02:35")
     assert (nef["width"], nef["height"]) == (3039, 2014)  # the sensor's, not the preview's
+    raf = read_metadata(shared_photos / "raw" / "FujiFilm.raf")  # EXIF from its JPEG preview
+    assert (raf["make"], raf["model"], raf["taken"]) == ("Fujifilm", "S5Pro", "2007-05-22T13:58:30")
     dng = read_metadata(io.BytesIO((shared_photos / "raw" / "DNG.dng").read_bytes()), "DNG.dng")
     assert (dng["width"], dng["height"]) == (3474, 2314)
 
@@ -153,3 +155,25 @@ def test_sdr_files_keep_their_colours(shared_photos: Path):
     shown = load_image(path, max_side=300)
     diff = np.abs(np.asarray(shown, dtype=np.int16) - np.asarray(naive.resize(shown.size)))
     assert diff.mean() < 3
+
+
+def test_high_bit_depth_heic_is_upright_with_its_colours(shared_photos: Path, tmp_path: Path):
+    """A 16-bit photo saved as a 10-bit HEIC turned by EXIF orientation 6: upright, same colours."""
+    import pillow_heif
+
+    with Image.open(shared_photos / "ukbench" / "ukbench00120.jpg") as im:
+        source = im.convert("RGB")
+    deep = (np.asarray(source).astype(np.uint16) * 257).tobytes()
+    heif = pillow_heif.from_bytes(mode="RGB;16", size=source.size, data=deep)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "deep.heic"
+    heif.save(path, quality=-1, exif=exif.tobytes())
+    with Image.open(path) as im:
+        assert im.info.get("bit_depth", 8) > 8
+    shown = load_image(path)
+    upright = source.transpose(Image.Transpose.ROTATE_270)
+    assert shown.size == upright.size == (480, 640)
+    diff = np.abs(np.asarray(shown, np.int16) - np.asarray(upright, np.int16)).mean()
+    assert diff < 4
+    assert (read_metadata(path)["width"], read_metadata(path)["height"]) == (480, 640)

@@ -86,6 +86,8 @@ def progress(ev: ScanProgress) -> str:
         return f"Looking for photos… {ev.found:,} found"
     if ev.kind == "indexing":
         return "Building the similarity index…"
+    if ev.kind == "preparing":  # a first-time conversion of the model: seconds, once
+        return f"{ev.reason}…"
     if ev.kind == "walked" and not ev.done:  # the model loads before the first photo
         return f"Loading the model… ({plural(ev.total, 'photo')} to scan)"
     parts = [f"Scanning {ev.done:,} / {ev.total:,}"]

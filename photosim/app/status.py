@@ -61,9 +61,14 @@ class StatusPane(QObject):
         self.rescan_action.setEnabled(not on)
 
     def show_progress(self, ev: ScanProgress) -> None:
-        if ev.kind in (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.INDEXING, ScanKind.WALKED) or (
-            not ev.total
-        ):  # a busy bar, not an empty one, while nothing can be counted (the model loads)
+        busy = (
+            ScanKind.FOUND,
+            ScanKind.REMOVED,
+            ScanKind.PREPARING,
+            ScanKind.INDEXING,
+            ScanKind.WALKED,
+        )  # fmt: skip  (WALKED: the model loads, nothing to count yet)
+        if ev.kind in busy or not ev.total:
             self.progress.setRange(0, 0)
         else:
             self.progress.setRange(0, ev.total)

@@ -34,7 +34,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from photosim.api import Library, load_image
+from photosim.api import Library, companions_on_disk, load_image, load_partner
 from photosim.core.errors import DecodeError, NotEmbedded, PhotosimError
 from photosim.core.events import Photo, ScanKind, ScanProgress
 
@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 # How often the GUI hears from the scan: often enough to feel live, rarely enough to stay light.
 EMIT_EVERY_S = 0.15
-URGENT = frozenset({ScanKind.WALKED, ScanKind.INDEXING, ScanKind.MODEL_UNAVAILABLE, ScanKind.DONE})
+URGENT = frozenset({ScanKind.WALKED, ScanKind.PREPARING, ScanKind.INDEXING,
+                    ScanKind.MODEL_UNAVAILABLE, ScanKind.DONE})  # fmt: skip
 
 Job = Callable[[threading.Event], Any]
 # Workers whose thread may still run: held here (not by their thread) so the last
@@ -296,10 +297,18 @@ def neighbours_job(
     return path, library.similar(photo, k), photo
 
 
-def preview_job(path: str, side: int) -> tuple[str, QImage, int]:
-    """(path, upright image at most ``side`` pixels, file size), in a worker."""
+def preview_job(path: str, side: int) -> tuple[str, QImage, int, list[str]]:
+    """(path, upright image at most ``side`` pixels, file size, the files that travel with
+    it: a RAW's JPEG, sidecars, a Live Photo's video), in a worker. A RAW LibRaw cannot
+    develop is shown by its pair's JPEG."""
     size = os.stat(path).st_size
-    return path, pil_to_qimage(load_image(path, side)), size
+    try:
+        image = load_image(path, side)
+    except DecodeError:
+        image = load_partner(path, side)
+        if image is None:
+            raise
+    return path, pil_to_qimage(image), size, companions_on_disk(path)
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:

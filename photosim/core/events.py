@@ -26,6 +26,7 @@ class ScanKind(StrEnum):
     FAILED = "failed"
     REMOVED = "removed"
     INDEXING = "indexing"
+    PREPARING = "preparing"
     MODEL_UNAVAILABLE = "model_unavailable"
     DONE = "done"
     NOTICE = "notice"
@@ -61,6 +62,7 @@ class ScanProgress:
       - ``"failed"``: ``path`` could not be read; ``reason`` says why
       - ``"removed"``: ``path`` is gone from disk and left the library
       - ``"indexing"``: the search index is being rebuilt
+      - ``"preparing"``: the model is being prepared for this CPU, once (``reason`` says how)
       - ``"model_unavailable"``: no weights; photos are listed but not embedded (``reason``)
       - ``"done"``: the scan finished (``cancelled`` tells whether it was stopped early)
       - ``"notice"``: something to tell people in ``reason`` (e.g. the GPU ran out of memory

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder
     from photosim.dupes.types import Dismissed, DupResult, Thresholds
+    from photosim.models.backends import CompiledBackbone
     from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while
@@ -57,6 +58,9 @@ class Library:
     ``recovered`` is the :class:`LibraryCorrupt` to show when a damaged file was moved aside.
     ``download``: may missing torchvision weights be fetched (None: unless PHOTOSIM_OFFLINE);
     the app passes False (it downloads only on a click); ``announce`` hears of a download first.
+    ``backend`` (auto, torch, openvino: photosim.models.backends) is where the model runs on a
+    CPU; None is auto (or PHOTOSIM_BACKEND) for a model the library loads, while an injected
+    ``backbone`` runs as given.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Library:
         precision: str = "auto",
         download: bool | None = None,
         announce: Callable[[WeightsDownload], None] | None = None,
+        backend: str | None = None,
     ) -> None:
         if not roots and db_path is None:
             raise UnknownLibrary("Name a folder of photos or a library database (--db FILE).")
@@ -87,8 +92,12 @@ class Library:
         if not root_list or set(root_list) <= set(stored_roots):
             root_list = stored_roots  # a folder of a library with several: the whole library
         self.roots = root_list
-        self._backbone = backbone
+        self._source = backbone  # the torch backbone
+        self._injected = backbone is not None  # the caller's: never released here
+        self._backbone: Backbone | CompiledBackbone | None = None  # what embeds: see backend
         self._backbone_lock = threading.Lock()
+        self.backend = backend or ("torch" if backbone is not None else "auto")
+        self.backend_notice: str | None = None  # why the backend asked for is not the one running
         self.device = device
         self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
         self.download, self.announce = download, announce
@@ -110,17 +119,16 @@ class Library:
             self._model_key = model_key(self.model_name, self.weights)
         return self._model_key
 
-    def ensure_backbone(self) -> Backbone:
-        """Load the model once; raises WeightsMissing with a message for people."""
+    def ensure_backbone(self) -> Backbone | CompiledBackbone:
+        """Load the model once, on its backend; raises WeightsMissing with a message for
+        people. A backend that cannot run leaves torch running and says why in ``backend_notice``."""
         with self._backbone_lock:
             if self._backbone is None:
-                from photosim.models import embed  # torch loads only to embed
+                from photosim.models import backends
 
-                self._backbone = embed.load_backbone(
-                    self.model_name, self.weights, self.device, download=self.download,
-                    precision=self.precision, announce=self.announce)  # fmt: skip
+                choice = backends.choose(self._torch_backbone(), self.backend, self.precision)
+                self._backbone, self.backend_notice = choice.backbone, choice.notice
                 self._model_key = self._backbone.key
-                self._loaded_model = True  # ours to release (an injected one is the caller's)
             return self._backbone
 
     def release_model(self) -> bool:
@@ -128,14 +136,33 @@ class Library:
         the system: a scan ends with this (1.4 GB stayed resident in the app before). The
         next embedding loads it again. True when one was released."""
         with self._backbone_lock:
-            if self._backbone is None or not getattr(self, "_loaded_model", False):
+            if self._injected or (self._backbone is None and self._source is None):
                 return False
-            self._backbone, self._loaded_model = None, False
+            self._backbone, self._source = None, None
         import gc
 
         gc.collect()
         paths.return_free_memory()
         return True
+
+    def _torch_backbone(self) -> Backbone:
+        if self._source is None:
+            from photosim.models import embed  # torch loads only to embed
+
+            self._source = embed.load_backbone(
+                self.model_name, self.weights, self.device, download=self.download,
+                precision=self.precision, announce=self.announce)  # fmt: skip
+        return self._source
+
+    def preparing_step(self) -> str | None:
+        """Words for a slow first-time step :meth:`ensure_backbone` is about to take (converting
+        the model for this CPU's runtime), or None when the model is ready or quick to load."""
+        with self._backbone_lock:
+            if self._backbone is not None:
+                return None
+            from photosim.models import backends
+
+            return backends.pending(self._torch_backbone(), self.backend, self.precision)
 
     # -- scanning ------------------------------------------------------------
     def scan(
@@ -166,7 +193,9 @@ class Library:
         key = self.model_key
         own = {str(self.db_path.parent), str(paths.cache_dir())}
         scan = Scan(self.store, self.roots, key, self._backbone_for_scan,
-                    batch_size=batch_size, workers=workers, exclude=own)  # fmt: skip
+                    batch_size=batch_size, workers=workers, exclude=own,
+                    model_step=self.preparing_step,
+                    model_notice=lambda: self.backend_notice)  # fmt: skip
         with self.store.periodic_sync():  # batches synced once a second, not each
             for event in scan.run(cancel):
                 if event.kind != ScanKind.DONE:
@@ -184,15 +213,24 @@ class Library:
         self.store.set_meta(last_scan=time.time())
         yield done
 
-    def _backbone_for_scan(self) -> Backbone:
+    def _backbone_for_scan(self) -> Backbone | CompiledBackbone:
         backbone = self.ensure_backbone()
         self._record_model(backbone.key)
+        self.store.set_meta(backend=f"{backbone.backend} {backbone.precision}")
         return backbone
 
     def _record_model(self, key: str) -> None:
         """The model and weights that make this library's vectors (one transaction)."""
         weights = str(Path(self.weights).resolve()) if self.weights else None
         self.store.set_meta(model_key=key, model_name=self.model_name, weights=weights)
+
+    def running_backend(self) -> str | None:
+        """Where the model runs ("openvino bf16", "torch fp32"): the loaded model's, else the
+        one the last scan ran on (None before any)."""
+        backbone = self._backbone
+        if backbone is not None:
+            return f"{backbone.backend} {backbone.precision}"
+        return self.store.get_meta("backend")
 
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
@@ -296,6 +334,7 @@ class Library:
             "other_files": int(self.store.get_meta("other_files", "0") or 0),
             "companions": int(self.store.get_meta("companion_files", "0") or 0),
             "model": key,
+            "backend": self.running_backend(),
             "index": self.index.status(key) if key else "missing",
         }
 
@@ -463,14 +502,20 @@ class Library:
             weights = str(Path(weights).expanduser().resolve())
         with self._backbone_lock:
             self.model_name, self.weights = model, weights
-            self._backbone, self._model_key = None, None
+            self._backbone, self._source, self._model_key = None, None, None
             self._asked_model = None  # a model asked for at opening no longer applies
 
     def set_device(self, device: str) -> None:
         """Embed on another device from now on (vectors stay valid: the key has no device)."""
         with self._backbone_lock:
             if device != self.device:
-                self.device, self._backbone = device, None
+                self.device, self._backbone, self._source = device, None, None
+
+    def set_backend(self, backend: str) -> None:
+        """Run the model on another backend from now on (vectors agree: the key is the same)."""
+        with self._backbone_lock:
+            if backend != self.backend:
+                self.backend, self._backbone = backend, None
 
     def vector_of(self, item: int | str | Path | Photo) -> np.ndarray:
         """The vector of a library photo (from the cache) or of any image file (embedded)."""

@@ -14,7 +14,7 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,13 @@ RETRIED = frozenset([None, *(k.value for k in (FailKind.UNREADABLE, FailKind.VAN
                     FailKind.CHANGED, FailKind.NOT_A_FILE, FailKind.TOO_LARGE, FailKind.OTHER))])  # fmt: skip
 SKIP_DIRS = frozenset({"@eaDir", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 WALK_CHUNK = 500  # found files looked up and listed per transaction
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def is_candidate(name: str, path: str) -> bool:
@@ -124,21 +131,22 @@ class Walk:
     def _travelling(self, entries: list[os.DirEntry]) -> set[str]:
         """Names in one folder that travel with a photo there (never listed, never "other"):
         its sidecars and Live Photo video, and the JPEG/HEIC half of a RAW+JPEG pair."""
-        names = [e.name for e in entries if not e.name.startswith(".")]
-        raws = [e for e in entries if formats.is_raw(e.name)]
-        out: set[str] = set()
-        if raws:
-            times = {}
-            stems = {os.path.splitext(e.name)[0].lower() for e in raws}
-            for e in entries:
-                if os.path.splitext(e.name)[0].lower() in stems:
+        files = [e for e in entries if not e.name.startswith(".") and _is_file(e)]
+        out = formats.travelling_names(e.name for e in files)
+        raws = [e for e in files if formats.is_raw(e.name)]
+        if raws:  # the files sharing a RAW's name, by name: each pair is decided on its own
+            shots: dict[str, dict[str, float]] = {
+                os.path.splitext(e.name)[0].lower(): {} for e in raws
+            }
+            for e in files:
+                shot = shots.get(os.path.splitext(e.name)[0].lower())
+                if shot is not None:
                     with contextlib.suppress(OSError):
-                        times[e.name] = e.stat(follow_symlinks=False).st_mtime
-            out.update(p for e in raws if (p := formats.pair_partner(e.name, times)))
-        if len(names) > 1:
-            for name in names:
-                if formats.role_of(name) is formats.Role.PHOTO:
-                    out.update(formats.companion_names(name, names))
+                        shot[e.name] = e.stat(follow_symlinks=False).st_mtime
+            for e in raws:
+                partner = formats.pair_partner(e.name, shots[os.path.splitext(e.name)[0].lower()])
+                if partner:
+                    out.add(partner)
         return out
 
     def _missed(self, folder: str) -> None:
@@ -277,9 +285,15 @@ class Scan:
         batch_size: int = 32,
         workers: int | None = None,
         exclude: set[str] | None = None,
+        model_step: Callable[[], str | None] | None = None,
+        model_notice: Callable[[], str | None] | None = None,
     ) -> None:
         self.store, self.roots, self.model_key = store, roots, model_key
         self.get_backbone = get_backbone
+        # Words for a slow first-time step loading the model will take (a conversion for this
+        # CPU's runtime), and, once loaded, anything people should know about it (a fallback).
+        self.model_step = model_step or (lambda: None)
+        self.model_notice = model_notice or (lambda: None)
         self.batch_size = max(1, batch_size)
         self.workers = workers  # None: pipeline.plan_threads chooses from the cores
         self.exclude = exclude or set()
@@ -409,38 +423,48 @@ class Scan:
         # Content that has a vector already: needed only when there is work (not on a rescan).
         self.have_vector = self.store.vector_hashes(self.model_key) if self.ev.total else set()
         yield self._event(ScanKind.WALKED)
-        backbone = self._load_backbone(self.ev.total)
+        backbone = yield from self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
             yield self._event(ScanKind.MODEL_UNAVAILABLE, reason=str(self.ev.model_error))
         cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
         if not cancelled:
             with self.store.atomic():
-                self.store.drop_orphan_vectors()
+                self.store.drop_orphan_vectors(self.model_key)
         if self.changed:
             self.store.bump_version()
         yield self._event(ScanKind.DONE, cancelled=cancelled)
 
-    def _load_backbone(self, total: int) -> Backbone | None:
+    def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Backbone | None]:
+        """The model, loaded when there is work; a slow first-time preparation is a step of
+        its own (``preparing``), a fallback a notice. Returns None without weights."""
         if not total:
             return None
         try:
-            return self.get_backbone()
+            if step := self.model_step():
+                yield self._event(ScanKind.PREPARING, reason=step)
+            backbone = self.get_backbone()
         except WeightsMissing as exc:
             self.ev.model_error = exc
             return None
+        if notice := self.model_notice():
+            yield self._event(ScanKind.NOTICE, reason=notice)
+        return backbone
 
     def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
         """Hash, decode and embed in the pipeline (photosim.library.pipeline), in completion order;
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
                         workers=self.workers)  # fmt: skip
-        for item in pipe.run(jobs, lambda: is_cancelled(cancel)):
-            if isinstance(item, Embedded):
-                yield from self._flush(item)
-            elif isinstance(item, Notice):
-                yield self._event(ScanKind.NOTICE, reason=item.message)
-            else:
-                yield self._record(self._done(item), vanished, self.have_vector)
+        # closed at once when writing fails (a full disk): the pipeline's threads stop before
+        # the error leaves the scan, never at the process's exit
+        with contextlib.closing(pipe.run(jobs, lambda: is_cancelled(cancel))) as items:
+            for item in items:
+                if isinstance(item, Embedded):
+                    yield from self._flush(item)
+                elif isinstance(item, Notice):
+                    yield self._event(ScanKind.NOTICE, reason=item.message)
+                else:
+                    yield self._record(self._done(item), vanished, self.have_vector)
         return is_cancelled(cancel)
 
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:

@@ -219,6 +219,34 @@ def _travels(name: str, stem: str, full: str) -> bool:
 LIVE_VIDEO_EXTENSIONS = frozenset({".mov", ".mp4"})
 
 
+def travelling_names(names: Iterable[str]) -> set[str]:
+    """The names among one folder's files that travel with some photo there (the same rule
+    as :func:`companion_names`, in one pass: a folder of 10,000 photos costs 10,000 steps)."""
+    names = list(names)
+    stems: set[str] = set()
+    fulls: set[str] = set()
+    for name in names:
+        if role_of(name) is Role.PHOTO:
+            low = name.lower()
+            fulls.add(low)
+            stems.add(os.path.splitext(low)[0])
+    out: set[str] = set()
+    if not fulls:
+        return out
+    for name in names:
+        base, ext = os.path.splitext(name.lower())
+        role = role_of(name)
+        if role is Role.SIDECAR:
+            hit = base in stems or base in fulls
+        elif role is Role.VIDEO:
+            hit = ext in LIVE_VIDEO_EXTENSIONS and base in stems
+        else:
+            hit = ext == ".json" and base.removesuffix(".supplemental-metadata") in fulls
+        if hit:
+            out.add(name)
+    return out
+
+
 def pair_partner(photo: str, siblings: dict[str, float]) -> str | None:
     """For a camera RAW: the JPEG/HEIC of the same shot in ``siblings`` (name -> mtime), if any.
 
@@ -274,3 +302,13 @@ def companions_on_disk(photo: str | os.PathLike) -> list[str]:
     for owner in [name, *out]:
         out += [c for c in companion_names(owner, entries) if c not in out and c != name]
     return [os.path.join(folder, n) for n in out]
+
+
+def pair_label(photo: str | os.PathLike) -> str | None:
+    """ "RAW+JPG" or "RAW+HEIC" when the RAW ``photo`` has its camera JPEG/HEIC beside it (a
+    badge for the grid, made where files may be read); None otherwise."""
+    partner = partner_on_disk(photo) if is_raw(photo) else None
+    if partner is None:
+        return None
+    fmt = by_extension(partner)
+    return "RAW+HEIC" if fmt is not None and fmt.name == "HEIF" else "RAW+JPG"

@@ -8,6 +8,7 @@ Nothing here raises: a photo with broken metadata is still a photo.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 from datetime import datetime
@@ -20,7 +21,7 @@ import photosim.media.decode  # noqa: F401  (registers the HEIF opener with Pill
 from photosim.core.errors import DecodeError
 from photosim.media import formats
 from photosim.media.decode import open_image, open_photo, upright_size
-from photosim.media.raw import raw_size
+from photosim.media.raw import preview_jpeg, raw_size
 
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
@@ -114,6 +115,8 @@ def read_metadata(
         meta["lat"], meta["lon"] = _gps(tags)
         meta["lens"] = _text(tags, "EXIF LensModel")
         if formats.decoder_for(name, _head(f)) is formats.Decoder.RAW:
+            if meta["taken"] is None:  # not a TIFF-based RAW: the preview carries the EXIF
+                _fill(meta, preview_jpeg(f))
             found = raw_size(f)  # the TIFF Pillow sees in a RAW is a preview's size
             if found is not None:
                 width, height, flip = found
@@ -131,6 +134,17 @@ def read_metadata(
         except Exception:  # not decodable: the scan records why when it decodes
             pass
     return meta
+
+
+def _fill(meta: dict[str, Any], jpeg: bytes | None) -> None:
+    """Date, camera and lens a RAW's own headers did not give, from its JPEG preview's EXIF."""
+    if not jpeg:
+        return
+    tags = _exif_tags(io.BytesIO(jpeg))
+    found = {"taken": _taken(tags), "make": _text(tags, "Image Make"),
+             "model": _text(tags, "Image Model"), "lens": _text(tags, "EXIF LensModel")}  # fmt: skip
+    for key, value in found.items():
+        meta[key] = meta[key] or value
 
 
 def _head(f: BinaryIO) -> bytes:

@@ -61,6 +61,19 @@ def raw_size(f: BinaryIO) -> tuple[int, int, int] | None:
         return None
 
 
+def preview_jpeg(f: BinaryIO) -> bytes | None:
+    """The embedded JPEG preview's bytes (with the camera's EXIF, for RAW formats whose own
+    headers exifread cannot parse: CR3, RAF); None when there is none."""
+    rawpy = _rawpy()
+    try:
+        f.seek(0)
+        with rawpy.imread(f) as raw:
+            thumb = raw.extract_thumb()
+            return bytes(thumb.data) if thumb.format == rawpy.ThumbFormat.JPEG else None
+    except Exception:  # metadata is optional
+        return None
+
+
 def decode_raw(f: BinaryIO, name: str, max_side: int | None) -> Image.Image:
     """The RAW in ``f`` as an upright RGB image whose longer side covers ``max_side`` if it can.
 

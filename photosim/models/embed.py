@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -98,9 +99,11 @@ class Backbone:
     """A feature extractor: ``module(batch) -> (N, D)`` features, before normalisation.
 
     ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of the
-    forward pass; vectors are always float32 and L2-normalised.
+    forward pass; vectors are always float32 and L2-normalised. ``backend`` names the runtime
+    (photosim.models.backends compiles one for CPUs).
     """
 
+    backend: ClassVar[str] = "torch"
     module: nn.Module
     key: str
     input_size: int = 224

@@ -12,10 +12,33 @@ import os
 from pathlib import Path
 from typing import Any
 
-MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+# Each model and torchvision's default weights for it: the weights' name (part of the model
+# key) and where torchvision downloads them. Data, so that naming a model needs no torch;
+# tests/test_backends.py checks it against torchvision.
+WEIGHTS: dict[str, tuple[str, str]] = {
+    "resnet18": ("IMAGENET1K_V1", "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
+    "resnet34": ("IMAGENET1K_V1", "https://download.pytorch.org/models/resnet34-b627a593.pth"),
+    "resnet50": ("IMAGENET1K_V2", "https://download.pytorch.org/models/resnet50-11ad3fa6.pth"),
+    "resnet101": ("IMAGENET1K_V2", "https://download.pytorch.org/models/resnet101-cd907fc2.pth"),
+    "resnet152": ("IMAGENET1K_V2", "https://download.pytorch.org/models/resnet152-f82ba261.pth"),
+}
+MODELS = tuple(WEIGHTS)
 DEFAULT_MODEL = "resnet50"
 # Numeric precision of the model's arithmetic; vectors of all of them share one model key.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Where the network runs on a CPU (photosim.models.backends): auto picks the fastest installed
+# runtime whose vectors agree with torch's; a GPU always runs torch.
+BACKENDS = ("auto", "torch", "openvino")
+
+
+def runtime_version(name: str = "openvino") -> str | None:
+    """The installed version of a runtime's package (BACKENDS), or None when it is not."""
+    import importlib.metadata  # ~10 ms: only when a runtime is chosen
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def downloads_allowed() -> bool:
@@ -54,13 +77,14 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
     """The tag stored with every vector: model name plus which weights made it.
 
     Precision is not part of it: fp32, bf16 and fp16 vectors agree (cosine > 0.999).
-    Only torchvision's own weights need torchvision (to name them), which scans load anyway.
     """
-    from photosim.core.errors import WeightsMissing
+    from photosim.core.errors import PhotosimError, WeightsMissing
 
+    if name not in WEIGHTS:
+        raise PhotosimError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
     path = weights_from_env(weights)
     if path is None:
-        return f"{name}:{weights_enum(name).name}"
+        return f"{name}:{WEIGHTS[name][0]}"
     if not path.is_file():
         raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing {name} state-dict file "

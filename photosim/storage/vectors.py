@@ -58,9 +58,15 @@ class VectorRows(Rows):
         for h, blob in self.db.execute(sql, [model_key, self.vector_size(model_key)]):
             yield h, decode_vector(blob)
 
-    def drop_orphan_vectors(self) -> int:
+    def drop_orphan_vectors(self, model_key: str | None = None) -> int:
+        """Drop vectors no photo has, and damaged ones (not a blob of whole float16 values,
+        or, for ``model_key``, not of its size): the next scan embeds those photos again."""
+        size = self.vector_size(model_key) if model_key else 0
         cur = self.db.execute(
             "delete from vectors where hash not in (select hash from photos where hash is not null)"
+            " or typeof(hash) != 'text' or typeof(model) != 'text' or typeof(vector) != 'blob'"
+            " or length(vector) % 2 or length(vector) = 0 or (model = ? and length(vector) != ?)",
+            [model_key, size],
         )
         return cur.rowcount
 

@@ -185,3 +185,41 @@ print(json.dumps(r))
     assert "Embedded" in r["freed"][2]
     assert r["leftovers"] == [] and r["home-leftovers"] == [], r
     assert r["home-full"][0] == 0, r["home-full"]
+
+
+MID_SCAN = """
+import sqlite3
+from photosim.storage.vectors import VectorRows
+put, calls = VectorRows.put_vectors, []
+
+def fills_the_disk(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:  # the third batch: decoders and the model are busy by now
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorcode, exc.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
+        raise exc
+    return put(self, *args, **kwargs)
+
+VectorRows.put_vectors = fills_the_disk
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_disk_full_mid_embedding_exits_with_one_line_not_an_abort(tmp_path):
+    """A whole ``photosim scan`` process, its decoders and model running when the disk
+    fills: one sentence and exit 2 (before: "terminate called without an active exception",
+    exit 134)."""
+    import subprocess
+    import sys
+
+    from hostile.helpers import CLI_PRELUDE, child_env
+
+    root = _photos(tmp_path / "photos", 40)
+    db = tmp_path / "lib" / "library.db"
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PRELUDE + MID_SCAN, "scan", str(root), "--db", str(db),
+         "--batch-size", "4", "--workers", "2"],
+        env=child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert _one_sentence(done.returncode, done.stderr, "is full"), (done.returncode, done.stderr)
+    assert "terminate called" not in done.stderr

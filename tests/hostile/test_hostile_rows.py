@@ -133,3 +133,30 @@ def test_every_command_on_a_crafted_library(variant, library_template, tmp_path,
         outcomes[command] = rc
     # the library's own sentence, or the answer: never a crash (recorded for the report)
     print(variant, json.dumps(outcomes))
+
+
+def test_scans_repair_what_they_skipped(library_template, tmp_path, monkeypatch, capsys):
+    """Damaged rows are skipped when read, and the next scans drop and redo them."""
+    from photosim.library import Library
+
+    root, template_db = library_template
+    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
+    monkeypatch.setenv("PHOTOSIM_HOME", str(tmp_path / "home"))
+    db = tmp_path / "lib" / "library.db"
+    db.parent.mkdir()
+    shutil.copy(template_db, db)
+    conn = sqlite3.connect(db)
+    for name in ("vector-null", "vector-odd-length", "size-text", "taken-integer", "path-null"):
+        for sql in VARIANTS[name]:
+            conn.execute(sql)
+    conn.execute("update vectors set vector = zeroblob(10) where rowid = 3")  # wrong size
+    conn.commit()
+    conn.close()
+    for _ in range(2):  # the first drops the damaged vectors, the second embeds those photos
+        assert main(["scan", str(root), "--db", str(db)]) == 0
+    capsys.readouterr()
+    with Library(db_path=db, read_only=True) as lib:
+        photos = lib.photos()
+        assert len(photos) == 7 and all(p.has_vector and p.size for p in photos)
+        assert all(lib.store.get_vector(p.hash, lib.current_key()) is not None for p in photos)
+        assert lib.info()["embedded"] == 7

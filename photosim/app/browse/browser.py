@@ -333,8 +333,8 @@ class BrowsePane(QWidget):
         self.preview.set_record(str(photo.path), photo)
 
     def _on_preview(self, result: tuple) -> None:
-        path, image, size = result
-        self.preview.set_image(path, image, size=size)
+        path, image, size, companions = result
+        self.preview.set_image(path, image, size=size, companions=companions)
 
     def walk_to(self, path: str) -> None:
         """A neighbour was activated: select it in the grid (the similarity walk)."""

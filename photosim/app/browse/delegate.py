@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photosim.app.browse.models import ErrorRole, ScoreRole, ThumbRole
+from photosim.app.browse.models import ErrorRole, LabelRole, ScoreRole, ThumbRole
 
 PAD = 6
 # Score badges are the only fixed colours (the design asks for it): one for
@@ -63,6 +63,7 @@ class ThumbDelegate(QStyledItemDelegate):
         square = QRect(option.rect.x() + PAD, option.rect.y() + PAD, self.side, self.side)
         error = index.data(ErrorRole)
         pixmap: QPixmap | None = index.data(ThumbRole)
+        frame = square  # where the picture is drawn: a label sits on its corner
         if error:
             self._broken.render(painter, QRectF(square.adjusted(20, 20, -20, -20)))
         elif pixmap is None or pixmap.isNull():
@@ -74,9 +75,13 @@ class ThumbDelegate(QStyledItemDelegate):
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(square.center())
             painter.drawPixmap(target, pixmap)
+            frame = target
         score = index.data(ScoreRole)
         if score is not None:
             self._badge(painter, square, score)
+        label = index.data(LabelRole)
+        if label and not error:
+            self._label(painter, frame, label)
         text_rect = QRect(
             cell.x() + 2, square.bottom() + 4, cell.width() - 4, self.text_height(option)
         )
@@ -87,6 +92,22 @@ class ThumbDelegate(QStyledItemDelegate):
         )
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
         painter.restore()
+
+    def _label(self, painter: QPainter, square: QRect, text: str) -> None:
+        """A small tag in the top-left corner (a RAW+JPEG pair: "RAW+JPG")."""
+        original = painter.font()
+        font = QFont(original)
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.75))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 8, metrics.height()
+        tag = QRect(square.left() + 4, square.top() + 4, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(tag, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setFont(original)
 
     def _badge(self, painter: QPainter, square: QRect, score: float) -> None:
         text = score_text(score)

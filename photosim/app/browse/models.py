@@ -29,6 +29,7 @@ PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded y
 ThumbRole = Qt.ItemDataRole.UserRole + 3  # QPixmap or None (loading)
 ErrorRole = Qt.ItemDataRole.UserRole + 4  # str: why it cannot be shown, or None
 ScoreRole = Qt.ItemDataRole.UserRole + 5  # float in [0, 1] (neighbours only)
+LabelRole = Qt.ItemDataRole.UserRole + 9  # str: a badge such as "RAW+JPG", or None
 DateKeyRole = Qt.ItemDataRole.UserRole + 6  # str sort key: date taken, else file date
 NameKeyRole = Qt.ItemDataRole.UserRole + 7
 FolderKeyRole = Qt.ItemDataRole.UserRole + 8
@@ -104,6 +105,8 @@ class _ThumbModel(QAbstractListModel):
             return error
         if role == ThumbRole:
             return None if error else self.thumbnails.get(item.path)
+        if role == LabelRole:
+            return self.thumbnails.label(item.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(item, error)
         return None

@@ -90,6 +90,7 @@ class PreviewPane(QWidget):
         self._image = None
         self._facts = (photo, note)
         self._size: int | None = None
+        self._companions: list[str] = []
         self.image.clear()
         for button in (self.open_button, self.folder_button, self.copy_button):
             button.setEnabled(path is not None)
@@ -120,6 +121,9 @@ class PreviewPane(QWidget):
             when.append(camera)
         if when:
             lines.append(" · ".join(when))
+        if self._companions:
+            names = ", ".join(shown(os.path.basename(c)) for c in self._companions)
+            lines.append(f"With: {names}")
         if photo and photo.error:
             lines.append(f"Cannot be read: {photo.error}")
         if note:
@@ -127,12 +131,20 @@ class PreviewPane(QWidget):
         return "\n".join(lines)
 
     def set_image(
-        self, path: str, image: QImage | None, error: str | None = None, size: int | None = None
+        self,
+        path: str,
+        image: QImage | None,
+        error: str | None = None,
+        size: int | None = None,
+        companions: list[str] | None = None,
     ) -> None:
-        """The loaded image (or why not) and the file's size, read with it in the worker."""
+        """The loaded image (or why not), the file's size and the files that travel with it
+        (a RAW's JPEG, sidecars, a Live Photo's video), read with it in the worker."""
         if path != self.path:
             return  # a late answer for a photo no longer shown
         self._image = image
+        if companions is not None:
+            self._companions = companions
         if size is not None:
             self._size = size
             self.details.setText(self._describe(path, *self._facts, size=size))

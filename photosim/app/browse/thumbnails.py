@@ -15,7 +15,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from photosim.api import load_thumbnail
+from photosim.api import load_thumbnail, pair_label
 from photosim.app.messages import describe
 from photosim.app.workers import pil_to_qimage
 from photosim.core.errors import DecodeError, shown
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class _Emitter(QObject):
     loaded = Signal(str, QImage)
     failed = Signal(str, str)
+    labelled = Signal(str, str)  # a badge for the photo, e.g. "RAW+JPG"
 
 
 class _ThumbJob(QRunnable):
@@ -44,6 +45,9 @@ class _ThumbJob(QRunnable):
             log.warning("thumbnail of %s failed", shown(self.path), exc_info=True)
             self.emitter.failed.emit(self.path, describe(exc))
         else:
+            label = pair_label(self.path)  # in the worker: it lists the photo's folder
+            if label:
+                self.emitter.labelled.emit(self.path, label)
             self.emitter.loaded.emit(self.path, pil_to_qimage(image))
 
 
@@ -65,10 +69,12 @@ class Thumbnails(QObject):
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._bytes = 0
         self._errors: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
         self._queued: set[str] = set()
         self._emitter = _Emitter(self)
         self._emitter.loaded.connect(self._on_loaded)
         self._emitter.failed.connect(self._on_failed)
+        self._emitter.labelled.connect(self._labels.__setitem__)
 
     def get(self, path: str) -> QPixmap | None:
         """The thumbnail if it is in memory; otherwise None, and it is queued for loading."""
@@ -85,9 +91,14 @@ class Thumbnails(QObject):
         """Why this file has no thumbnail, if it failed."""
         return self._errors.get(path)
 
+    def label(self, path: str) -> str | None:
+        """A badge for the photo (a RAW+JPEG pair: "RAW+JPG"), known once its thumbnail loaded."""
+        return self._labels.get(path)
+
     def forget(self, path: str) -> None:
         """Drop what is known about ``path`` (the file changed)."""
         self._errors.pop(path, None)
+        self._labels.pop(path, None)
         pixmap = self._pixmaps.pop(path, None)
         if pixmap is not None:
             self._bytes -= _cost(pixmap)

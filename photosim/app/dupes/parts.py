@@ -325,28 +325,41 @@ class CleanupMixin:
         return self.compare_dialog
 
     # -- trash and undo -----------------------------------------------------------
-    def confirm(self, count: int, size: int) -> bool:
+    def confirm(self, count: int, size: int, companions: int = 0) -> bool:
         """Ask before moving; tests replace this method."""
+        text = f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash?"
+        if companions:
+            text += (f" {companions} file{'s' if companions != 1 else ''} that go with them "
+                     "(a RAW's JPEG, sidecars, Live Photo videos) move too.")  # fmt: skip
         answer = QMessageBox.question(
             self, "Move to the trash",
-            f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash? "
-            "You can bring them back with Undo last move or from the system trash.",
+            text + " You can bring them back with Undo last move or from the system trash.",
         )  # fmt: skip
         return answer == QMessageBox.StandardButton.Yes
 
     def move_marked_to_trash(self) -> bool:
-        """Move every photo marked remove to the system trash, after a confirmation."""
+        """Move every photo marked remove to the system trash, after a confirmation that
+        counts the files going with them (found in a worker: it lists their folders)."""
         paths, library = self.marked_paths(), self.library
         if not paths or library is None:
             return False
+        from photosim.api import companions_on_disk
+
         size = sum(self.freed(g) for g in self.groups)
-        if not self.confirm(len(paths), size):
-            return False
+        self._set_busy("Looking for the files that go with them…")
+        self.trash_runner.submit(
+            lambda: ("counted", (paths, size, sum(len(companions_on_disk(p)) for p in paths)))
+        )
+        return True
+
+    def _move_confirmed(self, paths: list[Path], size: int, companions: int) -> None:
+        library = self.library
+        if library is None or not self.confirm(len(paths), size, companions):
+            return
         from photosim.api import move_to_trash
 
         self._set_busy(f"Moving {len(paths)} photos to the trash…")
         self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
-        return True
 
     def undo_last_move(self) -> None:
         """Bring the photos of the last move back from the trash, where it allows it."""
@@ -361,10 +374,15 @@ class CleanupMixin:
     def _on_trash_done(self, outcome) -> None:
         what, value = outcome
         self._set_busy(None)
-        if what == "trashed":
+        if what == "counted":
+            self._move_confirmed(*value)
+        elif what == "trashed":
             gone = {Path(original) for original, _where in value.moved}
             self._drop_paths(gone)
-            text = f"Moved {len(gone)} photos to the trash; Undo last move brings them back."
+            photos = len(gone) - value.companions
+            text = f"Moved {photos} photos to the trash; Undo last move brings them back."
+            if value.companions:
+                text = text.replace(" to the trash", f" and {value.companions} files with them")
             if value.failed:
                 path, reason = value.failed[0]
                 text += f" {len(value.failed)} could not be moved ({path.name}: {reason})."

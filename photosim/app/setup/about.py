@@ -23,17 +23,24 @@ def versions() -> list[tuple[str, str]]:
 
 
 def engine_rows(library: Library | None, options: dict) -> list[tuple[str, str]]:
-    """The model and the device in use (or that will be, once something is embedded)."""
+    """The model, the device and the backend in use (or that will be, once something is
+    embedded; the backend then is the one the last scan ran on)."""
     if library is None:
         return [("Model", options.get("model") or "the library's"),
-                ("Device", options.get("device") or "auto")]  # fmt: skip
+                ("Device", options.get("device") or "auto"),
+                ("Backend", options.get("backend") or "auto")]  # fmt: skip
     backbone = getattr(library, "_backbone", None)
     if backbone is not None:
         device = str(backbone.device)
     else:
         device = f"{library.device} (the model loads when a photo needs embedding)"
     weights = library.weights or "torchvision's pretrained weights"
-    return [("Model", f"{library.model_name}: {weights}"), ("Device", device)]
+    ran = library.running_backend()
+    backend = f"{ran} ({library.backend} asked for)" if ran else f"{library.backend} (not run yet)"
+    if library.backend_notice:
+        backend += f": {library.backend_notice}"
+    return [("Model", f"{library.model_name}: {weights}"), ("Device", device),
+            ("Backend", backend)]  # fmt: skip
 
 
 def file_rows(library: Library | None) -> list[tuple[str, str]]:

@@ -186,7 +186,8 @@ class SetupActions(QObject):
         prefs = Preferences.read(self.settings)
         if (library := self.state.library) is not None:
             prefs = Preferences(library.model_name, library.device, prefs.precision,
-                                self.browser.strip.k_box.value(), prefs.cache_mb)  # fmt: skip
+                                self.browser.strip.k_box.value(), prefs.cache_mb,
+                                prefs.backend)  # fmt: skip
         dialog = PreferencesDialog(prefs, self.window)
         dialog.accepted.connect(lambda: self.apply_preferences(dialog.values()))
         self.preferences_dialog = dialog
@@ -194,13 +195,17 @@ class SetupActions(QObject):
         return dialog
 
     def apply_preferences(self, prefs: Preferences) -> None:
-        """Apply at once: k, cache size, device, precision; a new model re-embeds the library
-        (device, precision and model change in a worker: a scan may hold the model)."""
+        """Apply at once: k, cache size, device, precision, backend; a new model re-embeds the
+        library (device, precision, backend and model change in a worker: a scan may hold the
+        model). An injected model (tests) runs as given, on torch."""
         prefs.write(self.settings)
         self.browser.strip.k_box.setValue(prefs.k)
         prune_in_background(prefs.cache_mb * 1_000_000)
         options = self.state.engine_options
         options.update(device=prefs.device, precision=prefs.precision)
+        injected = options.get("backbone") is not None
+        if not injected:
+            options["backend"] = prefs.backend
         library = self.state.library
         if library is None:
             options["model"] = prefs.model
@@ -210,6 +215,8 @@ class SetupActions(QObject):
         def configure(library: Library) -> None:
             library.precision = prefs.precision
             library.set_device(prefs.device)
+            if not injected:
+                library.set_backend(prefs.backend)
             if prefs.model == library.model_name:
                 return
             try:

@@ -1,0 +1,169 @@
+"""Agreement and model-alone speed of each backend and precision against torch fp32 eager.
+
+    .venv/bin/python bench/backends.py agreement [--limit N]    # trained EfficientNet-Lite0
+    .venv/bin/python bench/backends.py speed [--model resnet50] [--rounds 5] [--batch 16]
+
+``agreement`` embeds the shared photos (../shared/photos) with the trained test network
+(tests/effnet.py) in torch fp32, torch bf16 and OpenVINO fp32/bf16, and reports the cosine
+of each to fp32 (mean / min) and how many queries keep their top-5 neighbours (a swap of
+neighbours whose fp32 scores are within 0.002 of the fifth's is a tie, not a change).
+``speed`` times the model alone (random weights), alternating the runtimes round by round
+so that a busy shared machine slows them alike; the ratios are what count. Writes
+``bench/results/backends-<what>-<machine>.json``; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+SHARED = ROOT.parent / "shared" / "photos"
+TIE = 0.002
+
+
+def photo_pixels(backbone, limit: int | None) -> tuple[list[str], np.ndarray]:
+    """The shared photos decoded as the scan decodes them, prepared for ``backbone``."""
+    from photosim.library.pipeline import model_image
+    from photosim.media.decode import DecodeError
+
+    names, arrays = [], []
+    files = sorted(p for p in SHARED.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
+    for path in files[:limit]:
+        try:
+            arrays.append(backbone.prepare(model_image(path, backbone.input_size)))
+        except (DecodeError, OSError, ValueError):
+            continue
+        names.append(str(path.relative_to(SHARED)))
+    return names, np.stack(arrays)
+
+
+def embed_all(backbone, pixels: np.ndarray, batch: int = 16) -> np.ndarray:
+    return np.concatenate(
+        [backbone.embed(pixels[i : i + batch]) for i in range(0, len(pixels), batch)]
+    )
+
+
+def top5_agreement(reference: np.ndarray, other: np.ndarray, k: int = 5) -> float:
+    """Share of queries whose top-k under ``other`` are top-k under ``reference``, ties aside."""
+    ref_sim, other_sim = reference @ reference.T, other @ other.T
+    np.fill_diagonal(ref_sim, -2)
+    np.fill_diagonal(other_sim, -2)
+    same = 0
+    for q in range(len(reference)):
+        ref_top = np.argsort(-ref_sim[q])[:k]
+        kth = ref_sim[q, ref_top[-1]]
+        got = np.argsort(-other_sim[q])[:k]
+        same += all(g in ref_top or ref_sim[q, g] >= kth - TIE for g in got)
+    return same / len(reference)
+
+
+def agreement(args) -> dict:
+    from effnet import load_effnet_backbone
+
+    from photosim.models import backends
+
+    torch_bb = load_effnet_backbone()
+    names, pixels = photo_pixels(torch_bb, args.limit)
+    torch_bb.precision = "fp32"
+    reference = embed_all(torch_bb, pixels)
+    rows = {}
+    torch_bb.precision = "bf16"
+    candidates = {"torch bf16": lambda: torch_bb}
+    root = Path(tempfile.mkdtemp(prefix="photosim-bench-ov-"))
+    for precision in args.precisions.split(","):
+
+        def build(precision=precision):
+            torch_bb.precision = "fp32"
+            t0 = time.perf_counter()
+            choice = backends.choose(torch_bb, "openvino", precision, root=root)
+            print(f"openvino {precision}: built in {time.perf_counter() - t0:.1f} s", flush=True)
+            assert choice.notice is None, choice.notice
+            return choice.backbone
+
+        candidates[f"openvino {precision}"] = build
+    for label, make in candidates.items():
+        vectors = embed_all(make(), pixels)
+        cos = (vectors * reference).sum(axis=1)
+        rows[label] = {"cosine_mean": round(float(cos.mean()), 5),
+                       "cosine_min": round(float(cos.min()), 5),
+                       "top5_same": round(top5_agreement(reference, vectors), 4),
+                       "worst": names[int(cos.argmin())]}  # fmt: skip
+        print(label, rows[label], flush=True)
+    return {"network": "efficientnet-lite0 (trained)", "photos": len(names), "tie": TIE,
+            "against": "torch fp32 eager", "results": rows}  # fmt: skip
+
+
+def speed(args) -> dict:
+    import torch
+    import torchvision
+
+    from photosim.models import backends
+    from photosim.models.embed import Backbone
+
+    torch.set_num_threads(args.threads)
+    module = torchvision.models.get_model(args.model, weights=None)
+    module.fc = torch.nn.Identity()
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        runs[f"torch {precision}"] = Backbone(module=module, key=args.model, precision=precision)
+    root = Path(tempfile.mkdtemp(prefix="photosim-bench-ov-"))
+    source = Backbone(module=module, key=args.model, precision="fp32")
+    for precision in args.precisions.split(","):
+        t0 = time.perf_counter()
+        choice = backends.choose(source, "openvino", precision, root=root, threads=args.threads)
+        print(f"openvino {precision}: first build {time.perf_counter() - t0:.1f} s", flush=True)
+        runs[f"openvino {precision}"] = choice.backbone
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.batch, 224, 224, 3), dtype=np.uint8)
+    rates: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(args.rounds):
+        for label, bb in runs.items():
+            bb.embed(images)
+            t0 = time.perf_counter()
+            bb.embed(images)
+            bb.embed(images)
+            rates[label].append(2 * args.batch / (time.perf_counter() - t0))
+    rows = {label: {"median": round(float(np.median(r)), 1), "runs": [round(x, 1) for x in r]}
+            for label, r in rates.items()}  # fmt: skip
+    base = rates["torch bf16"]
+    for label, r in rates.items():
+        rows[label]["ratio_to_torch_bf16"] = round(float(np.median(np.divide(r, base))), 2)
+        print(label, rows[label], flush=True)
+    return {"model": args.model, "batch": args.batch, "threads": args.threads, "results": rows}
+
+
+def main() -> None:
+    from machine import SHARED as NOTE
+    from machine import machine
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("agreement", "speed"))
+    parser.add_argument("--limit", type=int, default=None, help="first N shared photos")
+    parser.add_argument("--model", default="resnet50")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precisions", default="fp32,bf16,fp16", help="OpenVINO's, comma-separated"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    result = agreement(args) if args.what == "agreement" else speed(args)
+    result["machine"] = machine(note=NOTE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    host = result["machine"]["host"]
+    out = args.out / f"backends-{args.what}-{host}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""What a camera RAW costs to scan, against a JPEG of the same pixel count.
+
+    .venv/bin/python bench/raw_vs_jpeg.py [--n 8] [--repeat 4] [--out bench/results]
+
+Writes 12-megapixel photos three ways, from the same pictures: JPEGs; DNGs with the
+full-size JPEG preview a camera embeds (the common case: photosim embeds from it);
+and DNGs with only a mosaic (LibRaw must demosaic, at half size). Measured twice:
+the scan's worker step alone (``pipeline.process``: one read, hash, metadata, decode to
+the model's side, letterbox; one thread; the model's cost, the same for every format,
+left out, so this ratio is the strictest), and a whole ``Library.scan`` with a resnet18
+(random weights: speed does not depend on their values) on all cores. Writes
+``bench/results/raw-<machine>.json``; asserts nothing (timings are never tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.machine import machine  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "photos" / "camera"
+SIZE = (4000, 3000)
+
+
+# -- a minimal DNG writer (IFD0: the JPEG preview; SubIFD: the 16-bit RGGB mosaic) ---------
+def _entries(tags: list[tuple[int, int, list]], at: int) -> tuple[bytes, bytes]:
+    """One IFD at offset ``at``: (entries + next-IFD pointer, the values stored after it)."""
+    codes = {1: "B", 2: "B", 3: "H", 4: "I", 13: "I"}
+    head = struct.pack("<H", len(tags))
+    extra = b""
+    data_at = at + 2 + 12 * len(tags) + 4
+    for tag, kind, values in sorted(tags):
+        if kind in (5, 10):
+            payload = b"".join(struct.pack("<ii" if kind == 10 else "<II", *v) for v in values)
+        else:
+            payload = struct.pack(f"<{len(values)}{codes[kind]}", *values)
+        count = len(values)
+        if len(payload) <= 4:
+            head += struct.pack("<HHI", tag, kind, count) + payload.ljust(4, b"\0")
+        else:
+            head += struct.pack("<HHII", tag, kind, count, data_at + len(extra))
+            extra += payload + (b"\0" if len(payload) % 2 else b"")
+    return head + struct.pack("<I", 0), extra
+
+
+def write_dng(rgb: np.ndarray, path: Path, preview: bytes | None) -> None:
+    """``rgb`` (uint8 HxWx3) as a DNG: its 12-bit RGGB mosaic (packed), and
+    ``preview`` (JPEG bytes) in IFD0, as a camera writes it."""
+    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    v = rgb[:h, :w].astype(np.float32) / 255
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4) * 4095
+    mosaic = np.empty((h, w), np.uint16)
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = lin[0::2, 0::2, 0], lin[0::2, 1::2, 1]
+    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = lin[1::2, 0::2, 1], lin[1::2, 1::2, 2]
+    # 12-bit values packed as TIFF packs them (pidng's packer; its lossless-JPEG encoder does
+    # not load on Python 3.11): 18 MB for 12 MP, where cameras' compressed RAWs are 10-15 MB
+    from pidng.packing import pack12
+
+    raw = pack12(mosaic).tobytes()
+    xyz_to_srgb = [[32406, -15372, -4986], [-9689, 18758, 415], [557, -2040, 10570]]
+    matrix = [(v, 10000) for row in xyz_to_srgb for v in row]
+    preview = preview or b""
+
+    # layout: header | IFD0 | IFD0 values | SubIFD | SubIFD values | preview | mosaic
+    def ifd0(sub_at: int, preview_at: int, pw: int, ph: int) -> list:
+        tags = [(254, 4, [1 if preview else 0]), (271, 2, list(b"Bench\0")),
+                (272, 2, list(b"DNG 12\0")), (330, 4, [sub_at]),
+                (50706, 1, [1, 4, 0, 0]), (50708, 2, list(b"Bench DNG 12\0")),
+                (50721, 10, matrix), (50728, 5, [(1, 1)] * 3), (50778, 3, [21])]  # fmt: skip
+        if preview:
+            tags += [(256, 4, [pw]), (257, 4, [ph]), (258, 3, [8, 8, 8]), (259, 3, [7]),
+                     (262, 3, [6]), (273, 4, [preview_at]), (277, 3, [3]), (278, 4, [ph]),
+                     (279, 4, [len(preview)])]  # fmt: skip
+        else:
+            tags += [(256, 4, [1]), (257, 4, [1])]
+        return tags
+
+    def sub(raw_at: int) -> list:
+        return [(254, 4, [0]), (256, 4, [w]), (257, 4, [h]), (258, 3, [12]), (259, 3, [1]),
+                (262, 3, [32803]), (273, 4, [raw_at]), (277, 3, [1]), (278, 4, [h]),
+                (279, 4, [len(raw)]), (33421, 3, [2, 2]), (33422, 1, [0, 1, 1, 2]),
+                (50714, 4, [0]), (50717, 4, [4095])]  # fmt: skip
+
+    pw, ph = Image.open(io.BytesIO(preview)).size if preview else (0, 0)
+    # two passes: sizes first (offsets do not change the sizes), then the real offsets
+    a, b = _entries(ifd0(0, 0, pw, ph), 8)
+    sub_at = 8 + len(a) + len(b)
+    c, d = _entries(sub(0), sub_at)
+    preview_at = sub_at + len(c) + len(d)
+    raw_at = preview_at + len(preview) + (len(preview) % 2)
+    a, b = _entries(ifd0(sub_at, preview_at, pw, ph), 8)
+    c, d = _entries(sub(raw_at), sub_at)
+    with open(path, "wb") as f:
+        f.write(b"II*\0" + struct.pack("<I", 8) + a + b + c + d + preview)
+        f.write(b"\0" * (len(preview) % 2) + raw)
+
+
+# -- the measurement -----------------------------------------------------------------------
+def pictures(n: int) -> list[np.ndarray]:
+    """``n`` distinct 12 MP pictures: the shared camera photos (else noise), shifted apart."""
+    bases = sorted(SHARED.glob("*.jpg"))
+    out = []
+    for i in range(n):
+        if bases:
+            with Image.open(bases[i % len(bases)]) as im:
+                im = im.convert("RGB").resize(SIZE)
+        else:
+            im = Image.fromarray(
+                np.random.default_rng(i).integers(0, 255, (*SIZE[::-1], 3), np.uint8)
+            )
+        arr = np.asarray(im)
+        out.append(np.roll(arr, 7 * i, axis=1))
+    return out
+
+
+def jpeg_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def decode_seconds(paths: list[Path], repeat: int) -> float:
+    """Seconds per file of the decode alone (bytes in memory to the model's upright image)."""
+    from photosim.library.pipeline import decode_side
+    from photosim.media.decode import decode_bytes
+
+    data = [(p.read_bytes(), p.name) for p in paths]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for raw, name in data:
+            decode_bytes(raw, name, max_side=decode_side(224))
+        best = min(best, (time.perf_counter() - start) / len(paths))
+    return best
+
+
+def scan_seconds(paths: list[Path], repeat: int) -> float:
+    """Seconds per photo of a whole ``Library.scan`` of the files (a random-weights resnet18,
+    all cores, the model loaded beforehand), best of ``repeat`` scans into fresh libraries."""
+    import shutil
+
+    import torch
+    import torchvision.models as tvm
+
+    from photosim.library import Library
+    from photosim.models.embed import Backbone
+
+    torch.manual_seed(0)
+    net = tvm.resnet18(weights=None)
+    net.fc = torch.nn.Identity()
+    backbone = Backbone(module=net, key="bench:resnet18-random", input_size=224)
+    best = float("inf")
+    for i in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "photos"
+            folder.mkdir()
+            for p in paths:
+                shutil.copy(p, folder / p.name)
+            os.sync()  # the copies' write-back must not land inside the timed scan
+            lib = Library([folder], db_path=Path(tmp) / f"lib{i}.db", backbone=backbone)
+            start = time.perf_counter()
+            done = list(lib.scan())[-1]
+            best = min(best, (time.perf_counter() - start) / len(paths))
+            assert done.embedded == len(paths) and not done.failed, done
+            lib.close()
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    import torch
+
+    from photosim.library.pipeline import process
+    from photosim.models.embed import Backbone
+
+    torch.set_num_threads(1)
+    backbone = Backbone(module=torch.nn.Identity(), key="bench:none", input_size=224)
+
+    def per_file(paths: list[Path]) -> float:
+        """Seconds per file of the scan's worker step, one pass over ``paths``."""
+        start = time.perf_counter()
+        for p in paths:
+            st = p.stat()
+            job = SimpleNamespace(path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns, hash=None)
+            work = process(job, set(), backbone)
+            assert work.error is None and work.pixels is not None, work.error
+        return (time.perf_counter() - start) / len(paths)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        kinds: dict[str, list[Path]] = {"jpeg": [], "raw_preview": [], "raw_demosaic": []}
+        for i, arr in enumerate(pictures(args.n)):
+            data = jpeg_bytes(arr)
+            (folder / f"p{i}.jpg").write_bytes(data)
+            kinds["jpeg"].append(folder / f"p{i}.jpg")
+            write_dng(arr, folder / f"p{i}-preview.dng", data)
+            kinds["raw_preview"].append(folder / f"p{i}-preview.dng")
+            write_dng(arr, folder / f"p{i}-mosaic.dng", None)
+            kinds["raw_demosaic"].append(folder / f"p{i}-mosaic.dng")
+        # interleaved, best of ``repeat`` each: a shared machine's load hits every kind alike
+        seconds, decode, scan = {}, {}, {}
+        for _ in range(args.repeat):
+            for k, v in kinds.items():
+                seconds[k] = min(seconds.get(k, 1e9), per_file(v))
+                decode[k] = min(decode.get(k, 1e9), decode_seconds(v, 1))
+                scan[k] = min(scan.get(k, 1e9), scan_seconds(v, 1))
+    rates = {k: round(1 / s, 2) for k, s in seconds.items()}
+    scan_rates = {k: round(1 / s, 2) for k, s in scan.items()}
+    result = {
+        "machine": machine(note="worker step and decode on one thread, scans on all cores"),
+        "pixels": SIZE[0] * SIZE[1],
+        "files_per_kind": args.n,
+        "photos_per_s": rates,
+        "raw_preview_cost_vs_jpeg": round(seconds["raw_preview"] / seconds["jpeg"], 2),
+        "raw_demosaic_cost_vs_jpeg": round(seconds["raw_demosaic"] / seconds["jpeg"], 2),
+        "decode_only_ms": {k: round(v * 1000, 1) for k, v in decode.items()},
+        "decode_raw_preview_cost_vs_jpeg": round(decode["raw_preview"] / decode["jpeg"], 2),
+        "scan_resnet18_photos_per_s": scan_rates,
+        "scan_raw_preview_cost_vs_jpeg": round(scan["raw_preview"] / scan["jpeg"], 2),
+        "scan_raw_demosaic_cost_vs_jpeg": round(scan["raw_demosaic"] / scan["jpeg"], 2),
+    }
+    print(json.dumps(result, indent=1))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "raw-vs-jpeg.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
