@@ -201,3 +201,44 @@ def test_folder_and_text_filters_combine_and_names_are_taken_literally(qtbot):
     proxy.set_folder("")
     proxy.set_text("x.jpg")
     assert shown() == sorted([paths[0], paths[3]])
+
+
+# -- a stable grid -----------------------------------------------------------------
+def test_a_reordering_listing_waits_until_the_user_rests(qtbot, window, folder, monkeypatch):
+    """A scan's end puts found photos in their places: never under the pointer (issue 17)."""
+    from photosim.app.browse import browser as browser_module
+    from photosim.app.browse.models import listing
+
+    open_and_scan(qtbot, window, folder)
+    pane = window.browser
+    pane._active.setInterval(300)
+    before = grid_paths(window)
+    pane.select_path(before[2])
+    rows = list(reversed([pane.photos.entry(p) for p in before]))  # another order
+    reordered = listing(rows, pane.photos.sort_role)
+    reordered.rows, reordered.keys = rows, sorted(reordered.keys)  # as a scan's end would give
+    reordered.index = {row.path: n for n, row in enumerate(rows)}
+    qtbot.mouseMove(pane.grid.viewport())  # the pointer is over the grid, working
+    pane._active.start()
+    window.signals.photos_listed.emit(reordered, False)
+    assert grid_paths(window) == before  # nothing moved under the pointer
+    qtbot.waitUntil(lambda: grid_paths(window) == [r.path for r in rows], timeout=5_000)
+    assert pane.selected_path() == before[2]  # the selection stays, and in view
+    rect = pane.grid.visualRect(pane.grid.currentIndex())
+    assert pane.grid.viewport().rect().intersects(rect)
+    assert browser_module.IDLE_MS >= 1000
+
+
+def test_same_name_files_show_their_folder(qtbot):
+    from photosim.app.browse.models import NeighbourModel, PhotoModel
+    from photosim.app.browse.thumbnails import Thumbnails
+    from photosim.core.events import Match, Photo
+
+    paths = ["/p/2016 Brittany/100002.jpg", "/p/Camera/100002.jpg", "/p/Camera/100003.jpg"]
+    model = PhotoModel(Thumbnails())
+    model.set_photos([Photo(id=i, path=Path(p), size=1, mtime=1e9) for i, p in enumerate(paths)])
+    labels = {model.data(model.index(r), Qt.ItemDataRole.DisplayRole) for r in range(3)}
+    assert labels == {"2016 Brittany/100002.jpg", "Camera/100002.jpg", "100003.jpg"}
+    strip = NeighbourModel(Thumbnails())
+    strip.set_matches([Match(Path(paths[0]), 0.99), Match(Path(paths[1]), 0.9)])
+    assert strip.data(strip.index(0), Qt.ItemDataRole.DisplayRole) == "2016 Brittany/100002.jpg"

@@ -145,3 +145,29 @@ def test_grid_context_menu(qtbot, window, folder, monkeypatch):
                           check_params_cb=lambda t: t.startswith("Moved")) as blocker:  # fmt: skip
         menu.actions["trash"].trigger()
     assert trashed == [folder / "p2.jpg"] and blocker.args[0] == "Moved 1 photo to the trash."
+
+
+def test_the_process_exits_within_a_second_of_the_window_closing(folder, tmp_path):
+    """The real app, offscreen, scripted: from the window closing to the process gone."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    result, script = tmp_path / "result.json", tmp_path / "script.json"
+    script.write_text(json.dumps({"select": "p1.jpg", "result": str(result), "timeout_s": 60}))
+    tests = Path(__file__).resolve().parent
+    code = ("import sys; sys.path.insert(0, sys.argv[2]); from conftest import make_tiny_backbone; "
+            "from photosim.app import run; sys.exit(run(root=sys.argv[1], "
+            "backbone=make_tiny_backbone()))")  # fmt: skip
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PHOTOSIM_AUTOTEST": str(script),
+           "PYTHONPATH": str(tests.parent)}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder), str(tests)], env=env)
+    deadline = time.monotonic() + 120
+    while not result.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    closed = time.monotonic()  # the result is written as the window closes
+    proc.wait(timeout=30)
+    assert json.loads(result.read_text())["error"] is None
+    assert time.monotonic() - closed <= 1.0

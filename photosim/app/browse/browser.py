@@ -11,7 +11,7 @@ import html
 import os
 from functools import partial
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
@@ -41,6 +41,9 @@ from photosim.core.events import Photo, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 
 PREVIEW_SIDE = 1600
+IDLE_MS = 1500  # a listing that reorders the grid waits for this much rest of pointer and keys
+_ACTIVITY = {QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
+             QEvent.Type.KeyPress}  # fmt: skip
 
 
 class BrowsePane(QWidget):
@@ -51,6 +54,9 @@ class BrowsePane(QWidget):
         super().__init__(parent)
         self.state, self.signals, self.thumbnails = state, signals, thumbnails
         self.current: str | None = None  # the query shown: a library photo or a dropped file
+        self._pending: Listing | None = None  # a reordering listing waiting for the user to rest
+        self._active = QTimer(self, singleShot=True, interval=IDLE_MS)  # runs while they work
+        self._active.timeout.connect(self._on_idle)
         self.history = History()
         self._push_next = True  # False while Back/Forward select a photo
         self.photos = PhotoModel(thumbnails, self)
@@ -118,6 +124,7 @@ class BrowsePane(QWidget):
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
         self.filter_edit.installEventFilter(self)  # Esc clears the filter (eventFilter)
         self.grid.installEventFilter(self)
+        self.grid.viewport().installEventFilter(self)  # the pointer over the grid (eventFilter)
         QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, self.go_back)
 
     def _connect(self) -> None:
@@ -177,15 +184,45 @@ class BrowsePane(QWidget):
 
     # -- the library's photos --------------------------------------------------------
     def _on_listed(self, photos: Listing, more: bool) -> None:
-        """The library's photos: all of them (the selection is kept), or the rest of them."""
+        """The library's photos: all of them (the selection is kept), or the rest of them.
+
+        A listing that would reorder the grid while the user works in it (a scan's end puts
+        the photos it found in their places) waits until the pointer and keys have rested
+        for :data:`IDLE_MS`: rows never move under a click.
+        """
         selected = self.selected_path()
         if more:
             if not self.photos.extend_listing(photos) and selected:
-                self.select_path(selected, push=False)
+                self.select_path(selected, push=False, center=False)
             return
+        if self._active.isActive() and self._reorders(photos):
+            self._pending = photos
+            return
+        self._apply_listing(photos)
+
+    def _reorders(self, photos: Listing) -> bool:
+        """Whether ``photos`` would put other photos on rows the grid shows now."""
+        count = self.photos.rowCount()
+        if count == 0:
+            return False
+        return [self.photos.path_at(r) for r in range(count)] != [
+            row.path for row in photos.rows[:count]]  # fmt: skip
+
+    def _apply_listing(self, photos: Listing) -> None:
+        """Show ``photos``, keeping the selected photo (or the first one in view) in view."""
+        self._pending = None
+        selected = self.selected_path()
+        top = self.grid.indexAt(self.grid.viewport().rect().topLeft())
+        anchor = self.proxy.path_at(top.row()) if top.isValid() and not selected else None
         self.photos.set_listing(photos)
         if selected:
-            self.select_path(selected, push=False)
+            self.select_path(selected, push=False, center=False)
+        elif anchor and (row := self.proxy.row_of(anchor)) is not None:
+            self.grid.scrollTo(self.proxy.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def _on_idle(self) -> None:
+        if self._pending is not None:
+            self._apply_listing(self._pending)
 
     def _on_scan_batch(self, batch: ScanBatch) -> None:
         found = []
@@ -419,7 +456,10 @@ class BrowsePane(QWidget):
         self.state.by_date = self.photos.sort_role == DateKeyRole
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Esc in the grid or the filter field clears the filter (when there is one)."""
+        """Esc in the grid or the filter field clears the filter (when there is one); the
+        pointer and keys in the grid hold back a reordering listing (``_on_listed``)."""
+        if watched in (self.grid, self.grid.viewport()) and event.type() in _ACTIVITY:
+            self._active.start()
         if (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
                 and self.filter_edit.text()):  # fmt: skip
             self.filter_edit.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,22 @@ class _ThumbModel(QAbstractListModel):
     def row_of(self, path: str) -> int | None:
         return self._rows.get(path)
 
+    def label(self, path: str) -> str:
+        """The name shown under a thumbnail: the file's name, with its folder's name when
+        another photo here has the same name (``2016 Brittany/100002.jpg``)."""
+        name = os.path.basename(path)
+        if self._name_counts().get(name, 0) < 2:
+            return name
+        return f"{os.path.basename(os.path.dirname(path))}/{name}"
+
+    def _name_counts(self) -> Counter:
+        """How many photos here bear each file name (recounted when the rows change)."""
+        key = (id(self._rows), len(self._rows))
+        if getattr(self, "_counted", None) != key:
+            self._counts = Counter(os.path.basename(p) for p in self._rows)
+            self._counted = key
+        return self._counts
+
     def photo_of(self, path: str) -> Photo | None:
         """The library's record of ``path`` as last loaded (None: not known, or not recorded yet)."""
         row = self._rows.get(path)
@@ -93,7 +110,7 @@ class _ThumbModel(QAbstractListModel):
             return None
         item = self.item(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
-            return shown(os.path.basename(item.path))
+            return shown(self.label(item.path))
         if role == PathRole:
             return item.path
         if role == PhotoRole:
