@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
+from photosim.dupes.keep import regroup_marks, suggested_marks
 from photosim.dupes.trash import move_to_trash, undo_last
+from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image, load_partner
@@ -32,12 +34,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODELS",
     "Backbone",
+    "Dismissed",
     "DupGroup",
     "DupMember",
     "DupResult",
     "DuplicateFinder",
     "Folder",
     "Library",
+    "Mark",
     "Month",
     "PhotoRow",
     "Year",
@@ -55,8 +59,10 @@ __all__ = [
     "open_filter",
     "pair_label",
     "prune_thumbnails",
+    "regroup_marks",
     "runtime_version",
     "sharpness",
+    "suggested_marks",
     "undo_last",
     "validate_weights",
     "weights_url",

@@ -22,7 +22,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.dupes.compare import CompareView, Side, difference, load_pair
@@ -214,8 +214,9 @@ def test_a_group_always_keeps_one_photo_and_a_keep_mark_lasts(qtbot, view, folde
     assert view.mark(folder / "tree.jpg", remove=True)
     assert view.marks[group.id] == {str(folder / "tree.jpg"): "remove",
                                     str(folder / "tree small.jpg"): "keep"}  # fmt: skip
-    view.apply_suggested()
-    assert view.marks[group.id][str(folder / "tree small.jpg")] == "remove"
+    view.apply_suggested()  # the user's keep stays; the view says so
+    assert view.marks[group.id][str(folder / "tree small.jpg")] == "keep"
+    assert "you marked keep stay kept" in view.note.text()
     refind(qtbot, view)  # the keep mark is stored by the library: the engine now suggests it
     assert group_of(view, folder / "tree.jpg").keep == folder / "tree small.jpg"
 
@@ -223,6 +224,10 @@ def test_a_group_always_keeps_one_photo_and_a_keep_mark_lasts(qtbot, view, folde
 def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
     slide(qtbot, view.similar_slider, 700)
     select(view, folder / "dog.jpg")
+    view.confirm_dismiss = lambda group: False  # asked once: "no" keeps it
+    view.not_duplicates()
+    assert group_of(view, folder / "dog.jpg") is not None
+    view.confirm_dismiss = lambda group: True
     view.not_duplicates()
     assert group_of(view, folder / "dog.jpg") is None
     assert view.group_model.rowCount() == 3
@@ -232,6 +237,67 @@ def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
     slide(qtbot, view.similar_slider, 640)
     assert group_of(view, folder / "dog.jpg") is None
     assert len(view.groups) == 3
+
+
+def test_dismissed_groups_are_listed_and_restored_in_the_app(qtbot, view, folder):
+    slide(qtbot, view.similar_slider, 700)
+    select(view, folder / "dog.jpg")
+    view.confirm_dismiss = lambda group: True
+    view.not_duplicates()
+    assert group_of(view, folder / "dog.jpg") is None
+    for write in view.writes:
+        write.join()
+    opened = []
+    view._open_dismissed = lambda groups, real=view._open_dismissed: opened.append(real(groups))
+    view.show_dismissed()
+    qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
+    dialog = opened[0]
+    assert dialog.list.count() == 1 and "dog.jpg" in dialog.list.item(0).text()
+    dialog.list.item(0).setSelected(True)
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # restored: found again
+        dialog.restore_selected()
+    assert group_of(view, folder / "dog.jpg") is not None
+
+
+def test_a_keep_mark_survives_trash_undo_regroup_and_apply(qtbot, view, library, folder):
+    """The user keeps a greyscale copy beside the original: no later step marks either remove."""
+    Image.open(folder / "tree.jpg").convert("L").save(folder / "tree grey.jpg", quality=92)
+    for _event in library.scan():
+        pass
+    refind(qtbot, view)
+    original, grey = str(folder / "tree.jpg"), str(folder / "tree grey.jpg")
+    group = select(view, folder / "tree.jpg")
+    assert {m.path.name for m in group.photos} == {"tree.jpg", "tree small.jpg", "tree grey.jpg"}
+    assert view.mark(grey, remove=False)
+    view.confirm = lambda count, size, companions=0: True
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # trashed, then found again
+        assert view.move_marked_to_trash()
+    assert not (folder / "tree small.jpg").exists()
+    marks = view.marks[group_of(view, folder / "tree.jpg").id]
+    assert marks == {original: "keep", grey: "keep"}
+    with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # undone, then found again
+        view.undo_last_move()
+    assert (folder / "tree small.jpg").exists()
+    marks = view.marks[group_of(view, folder / "tree.jpg").id]
+    assert marks[original] == marks[grey] == "keep"
+    slide(qtbot, view.similar_slider, 650)  # a regroup
+    view.apply_suggested()
+    marks = view.marks[group_of(view, folder / "tree.jpg").id]
+    assert marks[original] == marks[grey] == "keep"
+    assert view.marked_paths() and str(folder / "tree.jpg") not in map(str, view.marked_paths())
+
+
+def test_the_trash_confirmation_lists_each_file_with_its_size(qtbot, view, folder):
+    from photosim.app.dupes.dialogs import TrashDialog
+
+    files = [(folder / "tree small.jpg", 12_345), (folder / "cat export.png", 2_000_000)]
+    dialog = TrashDialog(files)
+    qtbot.addWidget(dialog)
+    assert dialog.list.count() == 2
+    assert (
+        "12.3 KB" in dialog.list.item(0).text() and "tree small.jpg" in dialog.list.item(0).text()
+    )
+    assert "2 photos (2.0 MB)" in dialog.findChild(QLabel).text()
 
 
 # -- trash and undo ---------------------------------------------------------------------
@@ -417,5 +483,6 @@ def test_marking_keep_while_another_writer_holds_the_library_never_stalls(qtbot,
     print(f"mark keep: longest event-loop gap {gap * 1000:.0f} ms")
     thread.join(10)
     assert gap < 0.1
-    refind(qtbot, view)  # written all the same: the engine now suggests it as the keeper
-    assert group_of(view, folder / "tree.jpg").keep == folder / "tree small.jpg"
+    refind(qtbot, view)  # written all the same: the engine now carries the keep mark
+    group = group_of(view, folder / "tree.jpg")
+    assert next(m for m in group.photos if m.path.name == "tree small.jpg").marked_keep

@@ -186,9 +186,9 @@ def regroup_marks(
 ) -> dict[str, Mark]:
     """The marks of a group found again (a regroup, a new search after a trash or an undo).
 
-    A KEEP is never turned into REMOVE here: the user's word (and what the user saw
-    kept) stands whatever the new keeper is; a REMOVE the user left stays REMOVE while
-    the photo is still a copy in the group; new members get the suggestion.
+    The user's KEEP (``kept`` paths, ``marked_keep`` contents) is never turned into REMOVE,
+    whatever the new keeper is; a similar shot the user marked REMOVE stays so; the rest
+    follows the suggestion (a new keeper, a reference folder, new members).
     """
     suggested = suggested_marks(group, references, kept)
     if not previous:
@@ -196,9 +196,7 @@ def regroup_marks(
     out: dict[str, Mark] = {}
     for path, mark in suggested.items():
         before = previous.get(path)
-        if before == Mark.KEEP and mark != Mark.REFERENCE:
-            out[path] = Mark.KEEP
-        elif before == Mark.REMOVE and group.kind == DupKind.SIMILAR:
+        if before == Mark.REMOVE and group.kind == DupKind.SIMILAR:
             out[path] = Mark.REMOVE  # a similar shot the user marked: as they said
         else:
             out[path] = mark

@@ -308,12 +308,19 @@ def _append(library, record: dict) -> None:
     path = journal_path(library)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record) + "\n").encode("ascii")  # non-UTF-8 names stay escaped
+    new = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
+    if new and os.name == "posix":  # the new file's name is durable only once its folder is
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _send(path: Path) -> Path | None:

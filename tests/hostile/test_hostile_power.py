@@ -124,3 +124,26 @@ def test_decisions_are_durable_when_the_call_returns(tmp_path, fsync_shim):
     assert conn.execute("select count(*) from dup_keep").fetchone()[0] == 1
     assert conn.execute("select count(*) from dup_not_pairs").fetchone()[0] == 1
     conn.close()
+
+
+def test_the_trash_journal_is_synced_with_its_folder_when_made(tmp_path, monkeypatch):
+    """A journal record is fsynced before the move returns; the journal's first record
+    also syncs its folder, or a power cut could lose the new file's name."""
+    import os
+    import stat
+    from types import SimpleNamespace
+
+    from photosim.dupes import trash
+
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def spy(fd):
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    library = SimpleNamespace(db_path=tmp_path / "lib" / "library.db")
+    trash._append(library, {"action": "trash", "id": "1"})
+    trash._append(library, {"action": "trash", "id": "2"})
+    assert synced == ["file", "folder", "file"]

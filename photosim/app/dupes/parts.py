@@ -40,6 +40,7 @@ from photosim.app.browse.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.browse.panes import human_size
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.dupes.compare import CompareDialog
+from photosim.app.dupes.dialogs import DismissedDialog, TrashDialog
 from photosim.app.workers import Worker
 
 MarkRole = Qt.ItemDataRole.UserRole + 20  # "keep" | "remove" | "reference"
@@ -283,9 +284,10 @@ class CleanupMixin:
 
     # -- decisions ------------------------------------------------------------------
     def not_duplicates(self) -> None:
-        """The current group is not duplicates: remembered by the library, hidden for good."""
+        """The current group is not duplicates, after one question: remembered by the library,
+        hidden; "Dismissed groups…" lists it and restores it."""
         group = self.current_group()
-        if group is None or self.library is None:
+        if group is None or self.library is None or not self.confirm_dismiss(group):
             return
         paths, library = [m.path for m in group.photos], self.library
         self._write(lambda: library.mark_not_duplicates(paths), "photosim-not-duplicates")
@@ -295,6 +297,52 @@ class CleanupMixin:
         self.marks.pop(group.id, None)
         self._show_groups()
         self.select_row(row)  # the next group
+        self.note.setText(f"Dismissed {len(paths)} photos as not duplicates; "
+                          "Dismissed groups… brings them back.")  # fmt: skip
+
+    def confirm_dismiss(self, group) -> bool:
+        """Ask once before dismissing; tests replace this method."""
+        answer = QMessageBox.question(
+            self, "Not duplicates",
+            f"Hide these {len(group.photos)} photos as not duplicates? They are not grouped "
+            "again; Dismissed groups… lists them and restores them.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_dismissed(self) -> None:
+        """Read the dismissed groups in a worker, then list them with Restore."""
+        library = self.library
+        if library is None:
+            return
+        worker = Worker(lambda _abort: library.dismissed_groups(), name="photosim-dismissed")
+        worker.finished.connect(lambda groups: library is self.library
+                                and self._open_dismissed(groups))  # fmt: skip
+        worker.errored.connect(self._on_failed)
+        self._dismissed_worker = worker
+        worker.start()
+
+    def _open_dismissed(self, groups) -> DismissedDialog:
+        self.dismissed_dialog = DismissedDialog(groups, self.restore_dismissed, self)
+        self.dismissed_dialog.show()
+        return self.dismissed_dialog
+
+    def restore_dismissed(self, groups) -> None:
+        """Make these dismissed groups findable again (written in a worker), then find again."""
+        library = self.library
+        if library is None or not groups:
+            return
+        restored = {p for g in groups for p in g.paths}
+        self.dismissed = [d for d in self.dismissed if not d & restored]
+
+        def write() -> None:
+            for g in groups:
+                library.restore_dismissed(g.hashes)
+
+        self._write(write, "photosim-restore")
+        self.note.setText(
+            f"Restored {len(groups)} dismissed group{'s' if len(groups) != 1 else ''}."
+        )
+        self.invalidate()
 
     # -- compare ------------------------------------------------------------------
     def compare_member(self, row: int) -> CompareDialog | None:
@@ -326,16 +374,11 @@ class CleanupMixin:
 
     # -- trash and undo -----------------------------------------------------------
     def confirm(self, count: int, size: int, companions: int = 0) -> bool:
-        """Ask before moving; tests replace this method."""
-        text = f"Move {count} photo{'s' if count != 1 else ''} ({human_size(size)}) to the trash?"
-        if companions:
-            text += (f" {companions} file{'s' if companions != 1 else ''} that go with them "
-                     "(a RAW's JPEG, sidecars, Live Photo videos) move too.")  # fmt: skip
-        answer = QMessageBox.question(
-            self, "Move to the trash",
-            text + " You can bring them back with Undo last move or from the system trash.",
-        )  # fmt: skip
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask before moving, listing every marked file with its size; tests replace this."""
+        files = [(m.path, m.size) for g in self.groups for m in g.photos
+                 if self.marks.get(g.id, {}).get(str(m.path)) == "remove"]  # fmt: skip
+        self.trash_dialog = TrashDialog(files, self, companions)
+        return self.trash_dialog.exec() == QDialog.DialogCode.Accepted
 
     def move_marked_to_trash(self) -> bool:
         """Move every photo marked remove to the system trash, after a confirmation that

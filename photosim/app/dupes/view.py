@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.api import DupGroup, DuplicateFinder, Library
+from photosim.api import DupGroup, DuplicateFinder, Library, Mark, regroup_marks, suggested_marks
 from photosim.app.browse.panes import human_size
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.dupes.compare import CompareDialog
@@ -81,7 +81,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self._cancel = threading.Event()
         self.compare_dialog: CompareDialog | None = None
         self._counts: dict[str, tuple[int, int]] = {}  # group id -> (marked, bytes freed)
-        self._keepers: dict[str, str] = {}  # group id -> the keeper its marks were made for
+        self.kept: set[str] = set()  # paths the user marked keep (never turned to remove)
         self._refs: list[Path] = []  # the library's reference folders, read once per grouping
         self.writes: list[Worker] = []  # marks being written to the library
         self.find_runner, self.group_runner, self.trash_runner = (Runner(parent=self)
@@ -147,7 +147,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.member_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.group_title = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.not_dupes_button = QPushButton("Not duplicates")
-        self.not_dupes_button.setToolTip("These are not duplicates: hide the group for good")
+        self.not_dupes_button.setToolTip("These are not duplicates: hide the group (asks once; "
+                                         "Dismissed groups… restores it)")  # fmt: skip
         self.toggle_button = QPushButton("Keep / Remove (Space)")
         self.compare_button = QPushButton("Compare (C)")
         self.compare_button.setToolTip("The suggested keeper beside the selected photo "
@@ -178,11 +179,14 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.trash_button = QPushButton("Move marked to trash…")
         self.undo_button = QPushButton("Undo last move")
         self.undo_button.setToolTip("Bring back the photos of the last move from the trash")
+        self.dismissed_button = QPushButton("Dismissed groups…")
+        self.dismissed_button.setToolTip('Groups you marked "Not duplicates": list and restore')
         bottom = QHBoxLayout()
         bottom.addWidget(self.total_label)
         bottom.addWidget(self.note, 1)
         bottom.addWidget(self.busy)
-        for button in (self.apply_button, self.trash_button, self.undo_button):
+        for button in (self.apply_button, self.trash_button, self.undo_button,
+                       self.dismissed_button):  # fmt: skip
             bottom.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -214,6 +218,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.apply_button.clicked.connect(self.apply_suggested)
         self.trash_button.clicked.connect(self.move_marked_to_trash)
         self.undo_button.clicked.connect(self.undo_last_move)
+        self.dismissed_button.clicked.connect(self.show_dismissed)
         self.find_runner.done.connect(self._on_finder)
         self.step.connect(self._on_step)
         self.group_runner.done.connect(self._on_grouped)
@@ -229,7 +234,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         """Show ``library``'s duplicates (found when the view is next shown); None clears."""
         self.release()
         self.library, self.finder, self.result, self.groups = library, None, None, []
-        self.marks, self.dismissed, self.stale, self._keepers = {}, [], True, {}
+        self.marks, self.dismissed, self.stale, self.kept = {}, [], True, set()
         self._thresholds_known = False
         self._show_groups()
         if library is not None and self.isVisible():
@@ -332,14 +337,13 @@ class DuplicatesView(CleanupMixin, QWidget):
         count = f" ({len(self._refs)})" if self._refs else ""
         self.reference_button.setText(f"Reference folders{count}…")
         self.groups = [g for g in result.groups if not self._dismissed(g)]
-        # the user's marks last while a group keeps its keeper; a new keeper (a reference
-        # folder, a keep mark) starts the group over from the suggestion
-        keepers = {g.id: str(g.keep) for g in self.groups}  # str: Path equality is slow
-        self.marks = {g.id: self.marks[g.id] if g.id in self.marks and self._keepers.get(g.id)
-                      == keepers[g.id] else self._suggested(g) for g in self.groups}  # fmt: skip
-        self._keepers = keepers
-        for group in self.groups:
-            self._enforce(group)
+        # the marks shown before, by path (a group found again after a trash or an undo has
+        # another id): a KEEP never turns into REMOVE (dupes.keep.regroup_marks)
+        before = {p: m for marks in self.marks.values() for p, m in marks.items()}
+        self.marks = {}
+        for g in self.groups:
+            previous = {str(m.path): before[str(m.path)] for m in g.photos if str(m.path) in before}
+            self.marks[g.id] = regroup_marks(g, previous, self._refs, self.kept)
         self._counts.clear()
         self._set_busy(None)
         self._show_groups()
@@ -355,24 +359,12 @@ class DuplicatesView(CleanupMixin, QWidget):
         return bool(member.reference) or is_under(member.path, self._refs)
 
     def _suggested(self, group) -> dict[str, str]:
-        """Copies of the keeper are marked remove; similar shots are other photos: all kept."""
-        if group.kind == "similar":
-            return {str(m.path): "keep" for m in group.photos}
-        keep = str(group.keep)
-        return {
-            p: "keep" if p == keep else "remove" for p in map(str, (m.path for m in group.photos))
-        }
+        """Copies of the keeper remove; similar shots, the user's keeps and the keeper keep."""
+        return suggested_marks(group, self._refs, self.kept)
 
     def _enforce(self, group) -> None:
-        """Reference photos are always kept; paths no longer in the group are forgotten."""
-        marks, paths = self.marks[group.id], [str(m.path) for m in group.photos]
-        if len(marks) != len(paths) or not all(p in marks for p in paths):  # members changed
-            suggested = self._suggested(group)
-            marks = self.marks[group.id] = {p: marks.get(p, suggested[p]) for p in paths}
-        if self._refs or any(m.reference for m in group.photos):
-            for m, path in zip(group.photos, paths, strict=True):
-                if self._reference(m):
-                    marks[path] = "reference"
+        """The group's marks made whole again: reference photos kept, new members suggested."""
+        self.marks[group.id] = regroup_marks(group, self.marks.get(group.id), self._refs, self.kept)
 
     # -- showing ------------------------------------------------------------------
     def _show_groups(self) -> None:
@@ -483,24 +475,44 @@ class DuplicatesView(CleanupMixin, QWidget):
             self.note.setText("Keep at least one photo of each group; "
                                      "use Not duplicates to dismiss a group.")  # fmt: skip
             return False
-        marks[key] = "remove" if remove else "keep"
+        marks[key] = Mark.REMOVE if remove else Mark.KEEP
         self._counts.pop(group.id, None)
         self.note.clear()
-        if not remove and Path(key) != group.keep and self.library is not None:
-            self._remember_keep(self.library, Path(key))
+        if self.library is not None:
+            self._remember(self.library, group, key, remove)
         self.members.marks_changed()
         self._after_marks(group)
         return True
 
-    def _remember_keep(self, library, path: Path) -> None:
-        """Remembered by content (in a worker): suggested as the keeper next time."""
-        self._write(lambda: library.mark_keep(path), "photosim-keep")
+    def _remember(self, library, group, key: str, remove: bool) -> None:
+        """The user's word, by content (in a worker): every photo the user now sees kept in
+        the group stays kept through regroups, trash and undo; one marked remove forgets it."""
+        if remove:
+            self.kept.discard(key)
+            self._write(lambda: library.unmark_keep(Path(key)), "photosim-keep")
+            return
+        keeps = [p for p, v in self.marks[group.id].items() if v == Mark.KEEP]
+        self.kept.update(keeps)
+
+        def write() -> None:
+            for path in keeps:
+                library.mark_keep(Path(path))
+
+        self._write(write, "photosim-keep")
 
     def _write(self, fn: Callable[[], object], name: str) -> None:
-        """A mark written to the library in a worker; the next search waits for it there."""
-        worker = Worker(lambda _abort: fn(), name=name)
+        """A mark written to the library in a worker, after the writes before it (in order);
+        the next search waits for it there."""
+        before = [w for w in self.writes if w.running()]
+
+        def run(_abort) -> object:
+            for write in before:
+                write.join()
+            return fn()
+
+        worker = Worker(run, name=name)
         worker.errored.connect(lambda exc: self.note.setText(describe(exc)))
-        self.writes = [w for w in self.writes if w.running()] + [worker]
+        self.writes = [*before, worker]
         worker.start()
 
     def toggle_rows(self, *rows: int) -> None:
@@ -515,12 +527,16 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.toggle_rows(*rows)
 
     def apply_suggested(self) -> None:
-        """Every group back to its suggested keeper (keep) and the rest (remove)."""
+        """Every group back to its suggested marks; the photos the user marked keep stay kept."""
+        kept = 0
         for group in self.groups:
-            self.marks[group.id] = self._suggested(group)
-            self._enforce(group)
+            self.marks[group.id] = marks = self._suggested(group)
+            kept += sum(1 for m in group.photos
+                        if marks[str(m.path)] == Mark.KEEP and m.path != group.keep)  # fmt: skip
         self._counts.clear()
         self._show_groups()
+        mine = f"; the {kept} other photos you marked keep stay kept" if kept else ""
+        self.note.setText(f"Marks reset to the suggested keepers{mine}.")
 
     def _after_marks(self, group) -> None:
         if self.tree.currentIndex().isValid():
