@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
 from photosim.dupes.keep import regroup_marks, suggested_marks
-from photosim.dupes.trash import move_to_trash, undo_last
+from photosim.dupes.trash import can_undo, move_to_trash, undo_last
 from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
@@ -46,6 +46,7 @@ __all__ = [
     "PhotoRow",
     "Year",
     "cache_size",
+    "can_undo",
     "clear_thumbnails",
     "companions_on_disk",
     "download",

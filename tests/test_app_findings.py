@@ -171,3 +171,48 @@ def test_the_process_exits_within_a_second_of_the_window_closing(folder, tmp_pat
     proc.wait(timeout=30)
     assert json.loads(result.read_text())["error"] is None
     assert time.monotonic() - closed <= 1.0
+
+
+def test_the_welcome_page_shows_no_dead_controls_and_one_hint(qtbot, window, folder):
+    browser = window.browser
+    assert browser.grid_stack.currentWidget() is browser.welcome
+    for widget in (browser.bar, browser.preview, browser.strip, browser.sidebar):
+        assert not widget.isVisible()
+    open_and_scan(qtbot, window, folder)
+    for widget in (browser.bar, browser.preview, browser.strip, browser.sidebar):
+        assert widget.isVisible()
+    hints = [w.text() for w in window.findChildren(QLabel) if w.isVisible()
+             and w.text().startswith("Select a photo")]  # fmt: skip
+    assert len(hints) == 1
+
+
+def test_undo_is_enabled_only_with_a_move_to_undo(qtbot, window, folder):
+    from photosim.dupes.trash import _append, can_undo
+
+    open_and_scan(qtbot, window, folder)
+    view = window.duplicates
+    qtbot.waitUntil(lambda: not view.undo_runner.busy(), timeout=5_000)
+    assert not view.undo_button.isEnabled()
+    library = window.state.library
+    _append(library, {"action": "trash", "id": "m1", "at": 0, "moved": []})
+    assert can_undo(library)
+    view.check_undo()
+    qtbot.waitUntil(view.undo_button.isEnabled, timeout=5_000)
+
+
+def test_download_dialog_is_readable_and_leaves_no_empty_bar(qtbot, monkeypatch):
+    from photosim.app.setup import weights as weights_ui
+
+    def fail(*_a, **_k):
+        raise OSError("no network")
+
+    monkeypatch.setattr(weights_ui, "download", fail)
+    dialog = weights_ui.DownloadDialog("resnet50")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.error is not None, timeout=5_000)
+    assert dialog.width() >= 460
+    title = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+    assert dialog.width() > title + 100  # the title is not cut
+    assert not dialog.bar.isVisible() and dialog.label.text() == dialog.error
+    assert dialog.label.height() >= dialog.label.heightForWidth(dialog.label.width())

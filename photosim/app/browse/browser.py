@@ -73,6 +73,7 @@ class BrowsePane(QWidget):
         self._connect()
         self.setAcceptDrops(True)
         self._set_order()
+        self._show_controls()  # the welcome page first
 
     # -- building --------------------------------------------------------------------
     def _build(self) -> None:
@@ -132,6 +133,7 @@ class BrowsePane(QWidget):
         self.grid.activated.connect(self._on_grid_activated)
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self.thumbnails.drop_queued())
         self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.grid_stack.currentChanged.connect(lambda _index: self._show_controls())
         self.sidebar.folder_chosen.connect(self.proxy.set_folder)
         self.sidebar.month_chosen.connect(self.jump_to_date)
         self.viewer.shown.connect(lambda path: self.select_path(path, center=False))
@@ -465,6 +467,13 @@ class BrowsePane(QWidget):
             self.filter_edit.clear()
             return True
         return super().eventFilter(watched, event)
+
+    def _show_controls(self) -> None:
+        """The welcome page shows no control that has nothing to act on (zoom, filter, sort,
+        preview, strip, sidebar); the photos bring them back."""
+        photos = self.grid_stack.currentWidget() is self.grid
+        for widget in (self.bar, self.preview, self.strip, self.sidebar):
+            widget.setVisible(photos)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()

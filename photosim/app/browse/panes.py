@@ -96,7 +96,7 @@ class PreviewPane(QWidget):
             button.setEnabled(path is not None)
         if path is None:
             self.name.setText("")
-            self.details.setText("Select a photo to see it here with its most similar photos.")
+            self.details.setText("")  # one hint is enough: the strip's, under the grid
             return
         self.image.setText("Loading…")
         self.name.setText(shown(os.path.basename(path)))
