@@ -353,7 +353,10 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
     if ev.others:
         print(f"  {ev.others} other files (videos, documents): not photos, not listed")
     if ev.embedded:
-        print(f"Embedded {plural(ev.embedded, 'photo')} with {lib.model_key}.")
+        # The model that embedded them is still loaded: no read of the (closed) library.
+        print(
+            f"Embedded {plural(ev.embedded, 'photo')} with {lib.model_key} on {lib.running_backend()}."
+        )
     if ev.waiting:
         print(
             f"Waiting for the model weights: {plural(ev.waiting, 'photo')} listed without a vector."

@@ -167,3 +167,25 @@ def test_dng_scores_as_its_jpeg_with_a_trained_network(tmp_path, shared_photos, 
     assert done.failed == 0
     best = lib.similar(dng, k=3)[0]
     assert best.path.name == "shot-as-jpeg.jpg" and best.score >= 0.98, best
+
+
+def test_a_raw_outranks_a_copy_of_its_jpeg_and_its_pair_is_never_a_duplicate(
+    tmp_path, shared_photos, effnet_backbone
+):
+    """The card's DNG+JPEG pair and a backup copy of the JPEG: one group, the RAW kept; the
+    pair's own JPEG is in no group (it is the same photo as the RAW, not a duplicate)."""
+    root = tmp_path / "Pictures"
+    with Image.open(shared_photos / "ukbench" / "ukbench00120.jpg") as im:
+        photo = im.convert("RGB")
+    dng, jpg = _pair(root / "card", "IMG_0001", photo)
+    backup = root / "backup" / "IMG_0001.JPG"
+    backup.parent.mkdir()
+    shutil.copy2(jpg, backup)
+    for path in sorted((shared_photos / "ukbench").glob("*.jpg"))[1:7]:
+        shutil.copy(path, root / path.name)
+    lib, done = _scan(root, effnet_backbone)
+    assert done.failed == 0 and done.companions == 1
+    groups = [g for g in lib.duplicates().groups if dng in {m.path for m in g.photos}]
+    assert len(groups) == 1 and {m.path for m in groups[0].photos} == {dng, backup}
+    assert groups[0].keep == dng and "RAW" in groups[0].keep_reason
+    assert all(jpg not in {m.path for m in g.photos} for g in lib.duplicates().groups)

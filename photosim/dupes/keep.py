@@ -61,6 +61,13 @@ def keep_marked(cands):
     return (marked, "marked to keep") if marked else (cands, None)
 
 
+def keep_raw(cands):
+    """A camera RAW over any rendering of it (the camera's JPEG, an export): the original a
+    photographer keeps, even where a demosaic looks softer or a JPEG was upscaled."""
+    raws = [x for x in cands if formats.is_raw(x.path)]
+    return (raws, "camera RAW original") if raws else (cands, None)
+
+
 def keep_more_pixels(cands):
     best = _best(cands, lambda x: x.pixels, 0.02)
     x = best[0]
@@ -95,6 +102,7 @@ def keep_older(cands):
 KEEP_RULES: list[KeepRule] = [
     keep_reference,
     keep_marked,
+    keep_raw,
     keep_more_pixels,
     keep_sharper,
     keep_original,

@@ -138,6 +138,8 @@ class Library:
         with self._backbone_lock:
             if self._injected or (self._backbone is None and self._source is None):
                 return False
+            if (running := self._backbone) is not None:  # still said after the release
+                self._ran_on = f"{running.backend} {running.precision}"
             self._backbone, self._source = None, None
         import gc
 
@@ -230,6 +232,8 @@ class Library:
         backbone = self._backbone
         if backbone is not None:
             return f"{backbone.backend} {backbone.precision}"
+        if ran_on := getattr(self, "_ran_on", None):  # released when the scan ended
+            return ran_on
         return self.store.get_meta("backend")
 
     # -- queries -------------------------------------------------------------

@@ -26,13 +26,13 @@ import numpy as np
 if TYPE_CHECKING:  # PIL is imported to make fingerprints, not to compare stored ones
     from PIL import Image
 
-VERSION = 3
+VERSION = 4
 SIDE = 32  # the thumbnail's side
 CMP = 24  # the side the two thumbnails are compared at
 _HEADER = struct.Struct("<Bff")  # version, aspect (w / h), sharpness
 SIZE = _HEADER.size + SIDE * SIDE  # then the verification view (a greyscale JPEG)
 VIEW_SIDE = 256  # the view's longer side: what the geometric check (dupes.verify) sees
-VIEW_QUALITY = 90
+VIEW_QUALITY = 75  # ~7.6 KB a photo (q90: 12.7 KB); copies still agree (bench/verify_pairs.py)
 # Fingerprints are made from a photo decoded to this longer side: by the scan (which decodes
 # to this size when the model wants less, then shrinks for the model) or by the duplicate
 # finder for photos scanned before. One size keeps sharpness comparable, and at 256 a JPEG's
