@@ -112,3 +112,16 @@ def test_cli_keeper_line_says_why_and_similar_frees_nothing(lib, capsys):
     assert "(kept: " in out and "keep 1.000" not in out
     result = lib.duplicates()
     assert all(g.reclaimable == 0 for g in result.groups if g.kind == DupKind.SIMILAR)
+
+
+def test_the_best_shot_of_similar_photos_is_the_sharpest_then_the_best_exposed():
+    from photosim.dupes.keep import BEST_SHOT_RULES, Candidate, choose_keeper
+
+    def cand(i: int, sharp: float, clipped: float, size: int) -> Candidate:
+        node = Node(f"h{i}", [f"/p/{i}.jpg"], 10, size, size, [None], [0.0],
+                    sharpness=sharp, exposure=clipped)  # fmt: skip
+        return Candidate(i, 0, Path(f"/p/{i}.jpg"), node, False, False)
+
+    shots = [cand(0, 0.5, 0.30, 200), cand(1, 0.52, 0.01, 100), cand(2, 0.2, 0.0, 300)]
+    best, why = choose_keeper(shots, BEST_SHOT_RULES)
+    assert best.path.name == "1.jpg" and why == "sharpest, then best exposed"

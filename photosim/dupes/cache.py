@@ -24,7 +24,7 @@ from photosim.core.paths import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # bump whenever the candidate search or the pixel check changes its answers
+VERSION = 3  # bump whenever the candidate search or the pixel check changes its answers
 ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes", "verdict", "residual")
 
 

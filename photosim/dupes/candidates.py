@@ -283,6 +283,7 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
         fp = _decode(data)
         fps.append(fp)
         node.sharpness = fp.sharpness if fp else None
+        node.exposure = pixels.clipped_share(fp.thumb) if fp else None
     floors = Thresholds(
         near=max(0.0, thresholds.near - NEAR_SPAN),
         similar=max(0.0, min(thresholds.similar, thresholds.near) - SIMILAR_SPAN),

@@ -21,6 +21,7 @@ from photosim.core.paths import is_under
 from photosim.core.text import plural
 from photosim.dupes.graph import components, split_components
 from photosim.dupes.keep import (
+    BEST_SHOT_RULES,
     KEEP_RULES,
     Candidate,
     KeepRule,
@@ -231,7 +232,8 @@ class DuplicateFinder:
 
     def _build_group(self, kind: DupKind, members: list[tuple[int, int]]) -> DupGroup:
         cands = [self._cand(i, j) for i, j in members]
-        keeper, keep_reason = choose_keeper(cands, self.rules)
+        rules = BEST_SHOT_RULES if kind == DupKind.SIMILAR else self.rules
+        keeper, keep_reason = choose_keeper(cands, rules)
         ordered = [keeper] + [x for x in cands if x is not keeper]
         photos, seen_inodes, freed = [], {}, 0
         for x in ordered:

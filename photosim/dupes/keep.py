@@ -80,6 +80,14 @@ def keep_sharper(cands):
     return _best(cands, lambda x: x.node.sharpness, 0.10), "sharpest"
 
 
+def keep_exposed(cands):
+    """Fewer blown-out or crushed pixels (a burst's best-exposed frame)."""
+    if any(x.node.exposure is None for x in cands):
+        return cands, None
+    best = [x for x in cands if x.node.exposure <= min(y.node.exposure for y in cands) + 0.02]
+    return best, "best exposed"
+
+
 def keep_original(cands):
     """Camera RAW, then HEIC/AVIF/JXL/TIFF, then JPEG, over PNG or other exports (the format
     table's ``original`` rank); camera EXIF; a much larger file."""
@@ -106,6 +114,18 @@ KEEP_RULES: list[KeepRule] = [
     keep_more_pixels,
     keep_sharper,
     keep_original,
+    keep_older,
+]
+
+
+# The suggested best shot of a similar group (other photos, none a copy): the one you marked,
+# then the sharpest, the best exposed, the largest.
+BEST_SHOT_RULES: list[KeepRule] = [
+    keep_reference,
+    keep_marked,
+    keep_sharper,
+    keep_exposed,
+    keep_more_pixels,
     keep_older,
 ]
 

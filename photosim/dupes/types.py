@@ -111,6 +111,7 @@ class Node:
     camera: bool = False  # camera EXIF (make): originals have it, exports often lose it
     inode: list[tuple[int, int] | None] = field(default_factory=list)
     sharpness: float | None = None
+    exposure: float | None = None  # share of clipped (black or white) pixels: lower is better
 
 
 @dataclass

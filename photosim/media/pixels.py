@@ -109,6 +109,12 @@ def sharpness(grey: Image.Image) -> float:
     return float(lap.var() / max(float(a.var()), 1e-6))
 
 
+def clipped_share(thumb: np.ndarray) -> float:
+    """The share of a thumbnail's pixels that are blown out or crushed (<= 4 or >= 251):
+    of two shots of a scene, the one with less is the better exposed."""
+    return float(((thumb <= 4) | (thumb >= 251)).mean())
+
+
 # -- the rotation-invariant descriptor (proposals) --------------------------------
 def rotation_descriptor(thumbs: np.ndarray) -> np.ndarray:
     """(N, 64) unit vectors, equal for a thumbnail and its 90/180/270-degree rotations."""

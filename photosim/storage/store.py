@@ -78,7 +78,6 @@ class Store:
         self.recovered: LibraryCorrupt | None = None
         self._local = threading.local()
         self._shared: sqlite_utils.Database | None = None
-        self._periodic: dict[int, tuple[float, float]] = {}  # id(conn) -> (every, last sync)
         self._parts()
         if not self._memory:
             self._check_file()
@@ -238,9 +237,6 @@ class Store:
             with db.atomic():  # a savepoint: the block's own rollback
                 yield db
             conn.execute("COMMIT")
-            if (periodic := self._periodic.get(id(conn))) and time.monotonic() >= sum(periodic):
-                self._sync_wal()
-                self._periodic[id(conn)] = (periodic[0], time.monotonic())
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -253,18 +249,23 @@ class Store:
 
     @contextlib.contextmanager
     def periodic_sync(self, every: float = SYNC_EVERY_S) -> Iterator[None]:
-        """Bulk writes on this thread (a scan): commits are synced at most every ``every``
-        seconds and when the block ends, not each one (``synchronous=NORMAL`` meanwhile).
+        """Bulk writes on this thread (a scan): its commits are not synced one by one
+        (``synchronous=NORMAL`` meanwhile); a timer thread fsyncs the WAL every ``every``
+        seconds, and the block's end once more.
 
         A power cut then loses at most the last second of batches (the scan redoes them),
-        and however fast the embedding, the syncs cost at most one fsync a second.
+        however long a batch takes, and however fast the embedding, the syncs cost at most
+        one fsync a second (an fsync with nothing new to write costs next to nothing).
         """
         if self._memory or self.read_only:
             yield
             return
         conn = self.db.conn
         conn.execute("PRAGMA synchronous=NORMAL")
-        self._periodic[id(conn)] = (every, time.monotonic())
+        stop = threading.Event()
+        timer = threading.Thread(target=self._sync_every, args=(every, stop),
+                                 name="photosim-sync", daemon=True)  # fmt: skip
+        timer.start()
         failed = False
         try:
             yield
@@ -272,13 +273,21 @@ class Store:
             failed = True
             raise
         finally:
-            self._periodic.pop(id(conn), None)
+            stop.set()
+            timer.join()
             try:
                 self._sync_wal()
                 conn.execute("PRAGMA synchronous=FULL")
             except (OSError, sqlite3.Error):
                 if not failed:  # never hide why the block ended
                     raise
+
+    def _sync_every(self, every: float, stop: threading.Event) -> None:
+        while not stop.wait(every):
+            try:
+                self._sync_wal()
+            except OSError:  # the block's end syncs again and says why it could not
+                log.warning("Could not sync %s-wal", self.path, exc_info=True)
 
     def _sync_wal(self) -> None:
         """fsync the WAL: every commit written to it so far survives a power cut (frames

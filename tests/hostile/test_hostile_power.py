@@ -3,8 +3,8 @@
 A power cut leaves the disk as of the last fsync. The child scan runs under an LD_PRELOAD
 shim that copies ``library.db`` and ``library.db-wal`` at every fsync of them; after the
 scan is killed (SIGKILL) mid-way, those copies are the disk the power cut left. Every
-batch the scan had reported as embedded (it reports after the commit) more than the sync
-period (``SYNC_EVERY_S``, 1 s) before the cut must be in it; before, none was (NORMAL
+batch the scan had reported as embedded (it reports after the commit) more than twice the
+sync period (``SYNC_EVERY_S``, 1 s: a margin for a loaded machine) before the cut must be in it; before, none was (NORMAL
 synchronous mode synced the WAL only at checkpoints). Decisions are synced at each commit.
 """
 
@@ -59,7 +59,7 @@ def _durable_vectors(db: Path, image: Path) -> int:
 
 def test_committed_batches_survive_a_power_cut(tmp_path, fsync_shim):
     root = tmp_path / "photos"
-    for seed in range(40):
+    for seed in range(60):
         write_photo(root / f"p{seed:02}.jpg", size=(64, 48), seed=seed)
     db = tmp_path / "lib" / "library.db"
     code = SCAN.replace("sys.argv[1]", repr(str(root))).replace("sys.argv[2]", repr(str(db)))
@@ -70,15 +70,15 @@ def test_committed_batches_survive_a_power_cut(tmp_path, fsync_shim):
         for line in proc.stdout:
             if line.strip().isdigit():
                 reports.append((time.monotonic(), int(line)))
-            if (reports and reports[-1][1] >= 32) or time.monotonic() > deadline:
+            if (reports and reports[-1][1] >= 44) or time.monotonic() > deadline:
                 break
         proc.send_signal(signal.SIGKILL)  # the power cut
         cut = time.monotonic()
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    assert reports and reports[-1][1] >= 32, proc.stderr.read()
-    settled = max((n for when, n in reports if when < cut - 1.5 * SYNC_EVERY_S), default=0)
+    assert reports and reports[-1][1] >= 44, proc.stderr.read()
+    settled = max((n for when, n in reports if when < cut - 2 * SYNC_EVERY_S), default=0)
     assert settled >= 8  # the test saw batches old enough to have been synced
     assert _durable_vectors(db, tmp_path / "after-the-cut") >= settled
 
