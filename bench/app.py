@@ -107,6 +107,7 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
         time.sleep(0.002)
     marks["all_listed_s"] = round(time.time() - started, 3)
     marks["photos_in_grid"] = win.browser.photos.rowCount()
+    marks["sidebar"] = sidebar_build(win.state.library, win.browser.sidebar)
     if not marks["tiles_in_view"]:
         print("RESULT " + json.dumps(marks), flush=True)  # nothing to click: the grid is empty
         return
@@ -140,6 +141,50 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     print("RESULT " + json.dumps(marks), flush=True)
 
 
+def sidebar_build(library, sidebar) -> dict:
+    """Seconds to build the sidebar: the engine's folder tree and timeline (a worker's part)
+    and filling the two trees (the GUI thread's part). Issue 17 asks <= 0.5 s at 100k."""
+    from photosim.app.browse.sidebar import tree_items
+
+    start = time.perf_counter()
+    tree, years = library.folder_tree(), library.timeline()
+    queried = time.perf_counter()
+    sidebar.library = library
+    sidebar._on_listings((library, tree, years))
+    filled = time.perf_counter()
+    return {"query_s": round(queried - start, 3), "fill_s": round(filled - queried, 3),
+            "total_s": round(filled - start, 3), "folders": len(tree_items(sidebar.folders)),
+            "years": len(years)}  # fmt: skip
+
+
+def synthetic_sidebar(photos: int) -> dict:
+    """The sidebar build on a library of ``photos`` listed rows in bench/rescan.py's layout
+    (a year per 10,000 photos, 20 folders a year), without writing any photo file."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(HERE))
+    from PySide6.QtWidgets import QApplication
+
+    from photosim.api import Library
+    from photosim.app.browse.sidebar import Sidebar
+    from photosim.app.signals import Signals
+
+    _app = QApplication.instance() or QApplication([])
+    work = Path(tempfile.mkdtemp(prefix="photosim-bench-sidebar-"))
+    root = work / "photos"
+    root.mkdir()
+    library = Library([root], work / "library.db")
+    rows = [(str(root / f"{2000 + i // 10_000}" / f"{i // 500 % 20:02}" / f"IMG_{i:06}.jpg"),
+             1, (946_684_800 + i * 3_000) * 10**9) for i in range(photos)]  # fmt: skip
+    with library.store.atomic():
+        library.store.list_new_many(rows, 1)
+    sidebar = Sidebar(Signals())
+    sidebar.resize(260, 700)
+    runs = [sidebar_build(library, sidebar) for _ in range(3)]
+    library.close()
+    return {"photos": photos, "runs": runs,
+            "best_total_s": min(r["total_s"] for r in runs)}  # fmt: skip
+
+
 def summary(launches: list[dict]) -> dict:
     """Best and median of the warm launches (the figures to quote on a shared machine)."""
     warm = [x for x in launches if x["thumbnail_cache"] == "warm"] or launches
@@ -171,7 +216,15 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--sidebar-only",
+        action="store_true",
+        help="only the sidebar build, on a synthetic library of --photos rows",
+    )
     args = parser.parse_args()
+    if args.sidebar_only:
+        print(json.dumps(synthetic_sidebar(args.photos), indent=1))
+        return
     root = args.folder / f"photos-{args.photos}"
     db = args.folder / f"library-{args.photos}.db"
     if args.child:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
 from photosim.dupes.keep import regroup_marks, suggested_marks
-from photosim.dupes.trash import move_to_trash, undo_last
+from photosim.dupes.trash import can_undo, move_to_trash, undo_last
 from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
+from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image, load_partner
 from photosim.media.formats import companions_on_disk, open_filter, pair_label
 from photosim.media.pixels import sharpness
@@ -38,10 +39,14 @@ __all__ = [
     "DupMember",
     "DupResult",
     "DuplicateFinder",
+    "Folder",
     "Library",
     "Mark",
+    "Month",
     "PhotoRow",
+    "Year",
     "cache_size",
+    "can_undo",
     "clear_thumbnails",
     "companions_on_disk",
     "download",

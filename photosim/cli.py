@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosim import terminal
+from photosim import __version__, terminal
 from photosim.core.errors import FolderMissing, PhotosimError, printable, shown
 from photosim.core.log import setup_logging
+from photosim.core.text import plural
 from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, PRECISIONS
 
 if TYPE_CHECKING:  # the library (numpy, SQLite) is imported by the commands that open one
-    from photosim.core.events import ScanProgress
+    from photosim.core.events import ScanProgress, WeightsDownload
     from photosim.library import Library
 
 
@@ -39,6 +40,11 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download the model weights (as PHOTOSIM_OFFLINE=1 does)",
+    )
+    p.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
@@ -53,11 +59,22 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
     )
 
 
+def _folder_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        metavar="FOLDER",
+        help="a folder of the library (default: the library used last)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photosim",
         description="Find similar photos and near-duplicates in your own photo library.",
     )
+    parser.add_argument("--version", action="version", version=f"photosim {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     scan = sub.add_parser("scan", help="scan folders and cache every photo's vector")
@@ -69,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--batch-size", type=int, default=32, metavar="N")
     scan.add_argument("--workers", type=int, default=None, metavar="N", help="parallel decoders")
 
-    similar = sub.add_parser("similar", help="list the photos most similar to IMAGE (or to all)")
+    similar = sub.add_parser(
+        "similar",
+        help="list the photos most similar to IMAGE (or to all); a FOLDER names the library",
+    )
     similar.add_argument("image", type=Path, nargs="+", metavar="IMAGE")  # several: their mean
     similar.add_argument("--db", type=Path)
     similar.add_argument("-k", type=int, default=10, help="how many (default 10)")
@@ -77,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(similar, model_default=None)
 
     info = sub.add_parser("info", help="what a library holds")
+    _folder_option(info)
     info.add_argument("--db", type=Path)
     info.add_argument("--json", action="store_true")
     info.add_argument(
@@ -86,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     dup = sub.add_parser(
         "duplicates", help="list duplicate photos (exact, near, similar); never deletes"
     )
+    _folder_option(dup)
     dup.add_argument("--db", type=Path)
+    _model_options(dup, model_default=None)
     dup.add_argument("--kind", choices=("exact", "near", "similar", "all"), default="all")
     dup.add_argument(
         "--threshold", type=float, metavar="T", help="near threshold (cosine; default calibrated)"
@@ -191,17 +214,39 @@ def _open_for_query(
     ``read_only=False`` for commands that cache what they compute in the library
     (``duplicates`` keeps pixel fingerprints, calibration and reference folders).
     """
-    from photosim.library import Library, find_library_db
+    from photosim.library import Library, find_library_db, library_for_folder
 
-    db = args.db or find_library_db(near)
+    folder = getattr(args, "folder", None)
+    if args.db is not None:
+        db = args.db
+    elif folder is not None:
+        if not folder.expanduser().is_dir():
+            raise FolderMissing(folder)
+        db = library_for_folder(folder)
+    else:
+        db = find_library_db(near)
     if not db.exists():
         raise PhotosimError(
             f"No library database at {shown(db)}; run `photosim scan FOLDER --db {shown(db)}` first."
         )
     options = {k: getattr(args, k, None) for k in ("model", "weights")}
     return Library(db_path=db, device=getattr(args, "device", "auto"), read_only=read_only,
-                   precision=getattr(args, "precision", "auto"),
-                   backend=getattr(args, "backend", None), **options)  # fmt: skip
+                   precision=getattr(args, "precision", "auto"), announce=_announce,
+                   download=_download(args), backend=getattr(args, "backend", None),
+                   **options)  # fmt: skip
+
+
+def _download(args: argparse.Namespace) -> bool | None:
+    """False with ``--offline``; else None: allowed unless PHOTOSIM_OFFLINE=1 says no."""
+    return False if getattr(args, "offline", False) else None
+
+
+def _announce(download: WeightsDownload) -> None:
+    """Say what a first-use weights download fetches, how big, and where it goes."""
+    size = f" ({download.megabytes:.0f} MB)" if download.megabytes else ""
+    print(f"photosim: downloading the {download.model} weights{size} once, from "
+          f"{download.url} to {printable(download.target)}; --offline or PHOTOSIM_OFFLINE=1 "
+          f"forbids it.", file=sys.stderr)  # fmt: skip
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -213,8 +258,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from photosim.library import Library
 
     lib = Library(args.roots, args.db, model=args.model, weights=args.weights, device=args.device,
-                  precision=args.precision, backend=args.backend,
-                  lock_owner="photosim scan")  # fmt: skip
+                  precision=args.precision, backend=args.backend, lock_owner="photosim scan",
+                  announce=_announce, download=_download(args))  # fmt: skip
     if lib.recovered is not None:
         _say(lib.recovered)
     events = lib.scan(batch_size=args.batch_size, workers=args.workers)
@@ -286,7 +331,11 @@ OUTCOMES = (
 def _summary(lib: Library, ev: ScanProgress) -> None:
     """What the scan did; the outcome lines add up to the photos found."""
     roots = ", ".join(printable(r) for r in lib.roots)
-    print(f"Scanned {roots}: {ev.found} photos found{' (cancelled)' if ev.cancelled else ''}")
+    # Files that could not be read are skipped, not photos: those of this scan and earlier ones.
+    failed = ev.failed if ev.cancelled else max(ev.failed, min(ev.found, lib.failure_count()))
+    counts = plural(ev.found - failed, "photo")
+    skipped = f", {failed:,} skipped (could not be read)" if failed else ""
+    print(f"Scanned {roots}: {counts}{skipped}{' (cancelled)' if ev.cancelled else ''}")
     for label, meaning in OUTCOMES:
         print(f"  {label:<10}{getattr(ev, label):>7}  {meaning}")
     if ev.removed:
@@ -295,6 +344,8 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {'retried':<10}{ev.retried:>7}  could not be read last time; tried again")
     for failure in ev.failures:
         print(f"    {printable(failure.path)}: {printable(failure.reason)}")
+    for folder in ev.linked:
+        print(f"  followed a link to {printable(folder)} (its photos are in the library)")
     if ev.companions:
         print(
             f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
@@ -303,13 +354,26 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
         print(f"  {ev.others} other files (videos, documents): not photos, not listed")
     if ev.embedded:
         # The model that embedded them is still loaded: no read of the (closed) library.
-        print(f"Embedded {ev.embedded} photos with {lib.model_key} on {lib.running_backend()}.")
+        print(
+            f"Embedded {plural(ev.embedded, 'photo')} with {lib.model_key} on {lib.running_backend()}."
+        )
     if ev.waiting:
-        print(f"Waiting for the model weights: {ev.waiting} photos listed without a vector.")
+        print(
+            f"Waiting for the model weights: {plural(ev.waiting, 'photo')} listed without a vector."
+        )
     print(f"Library: {printable(lib.db_path)}")
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
+    folders = [p for p in args.image if p.expanduser().is_dir()]
+    if len(folders) > 1:
+        raise PhotosimError("Name one library folder (after the photos), not several.")
+    args.folder = folders[0] if folders else None
+    args.image = [p for p in args.image if p not in folders]
+    if not args.image:
+        raise PhotosimError(
+            "Pass the photo to compare (a file), then optionally the library's folder."
+        )
     if len(args.image) > 1:
         return cmd_similar_many(args)
     args.image = args.image[0]
@@ -344,7 +408,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
-    for key in ("roots", "db", "photos", "embedded", "failed", "model", "backend", "index"):
+    for key in ("roots", "db", "photos", "skipped", "embedded", "model", "backend", "index"):
         value = ", ".join(info[key]) if key == "roots" else info[key]
         if value is None:
             continue
@@ -374,6 +438,12 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     """Print duplicate groups, largest reclaimable space first; nothing is deleted."""
     from photosim.dupes.finder import result_to_dict, write_csv, write_text
 
+    for name in ("threshold", "similar_threshold"):
+        value = getattr(args, name)
+        if value is not None and not 0 < value <= 1:
+            flag = "--" + name.replace("_", "-")
+            raise PhotosimError(f"{flag} must be a cosine similarity above 0 and at most 1 "
+                                f"(for example 0.92), not {value:g}.")  # fmt: skip
     for folder in args.reference:
         if not folder.expanduser().is_dir():
             raise PhotosimError(f"{folder} is not a folder; pass a folder of originals.")

@@ -283,7 +283,7 @@ def test_cli_backend_option_falls_back_with_one_line_and_info_names_it(
     out, err = capsys.readouterr()
     err = [line for line in err.splitlines() if "OpenVINO" in line]
     assert len(err) == 1 and "pip install openvino" in err[0]
-    assert "Embedded 1 photos with resnet18:file-" in out and " on torch " in out
+    assert "Embedded 1 photo with resnet18:file-" in out and " on torch " in out
     assert main(["info", "--db", db]) == 0
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("backend")]
     assert line.split()[1] == "torch"

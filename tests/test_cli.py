@@ -47,7 +47,7 @@ def test_rescan_reports_unchanged_and_info_reports_counts(folder, resnet18_weigh
     assert re.search(r"unchanged\s+6\b", out), out
     assert main(["info", "--json", "--failed"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert (info["photos"], info["embedded"], info["failed"]) == (6, 5, 1)
+    assert (info["photos"], info["embedded"], info["skipped"]) == (5, 5, 1)
     assert info["model"].startswith("resnet18:file-")
     assert info["failures"][0]["path"].endswith("broken.jpg")
 

@@ -127,7 +127,8 @@ def test_summaries_add_up_after_a_weights_less_first_scan(tmp_path, monkeypatch,
     (root / "broken.jpg").write_bytes(b"not an image")
 
     def counts(out: str) -> dict[str, int]:
-        found = int(re.search(r"(\d+) photos found", out).group(1))
+        photos, skipped = re.search(r": (\d+) photos?(?:, (\d+) skipped)?", out).groups()
+        found = int(photos) + int(skipped or 0)
         parts = {k: int(v) for k, v in re.findall(r"^\s+(\w+)\s+(\d+)", out, re.M)}
         assert found == sum(
             parts.get(k, 0) for k in ("unchanged", "new", "moved", "updated", "failed")
@@ -137,12 +138,18 @@ def test_summaries_add_up_after_a_weights_less_first_scan(tmp_path, monkeypatch,
     assert main(["scan", str(root)]) == 2  # no weights: listed, not embedded
     captured = capsys.readouterr()
     assert captured.err.count("photosim:") == 1
-    assert counts(captured.out)["new"] == 30 and "30 photos listed without a vector" in captured.out
+    c = counts(captured.out)  # the broken file is decoded even without a model: a skip
+    assert (c["new"], c["failed"]) == (
+        29,
+        1,
+    ) and "29 photos listed without a vector" in captured.out
+    assert ": 29 photos, 1 skipped" in captured.out
     monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
     assert main(["scan", str(root)]) == 0
     out = capsys.readouterr().out
     c = counts(out)
-    assert (c["found"], c["updated"], c["failed"], c["new"], c["unchanged"]) == (30, 29, 1, 0, 0)
+    assert (c["found"], c["updated"], c["failed"], c["new"], c["unchanged"]) == (30, 29, 0, 0, 1)
+    assert ": 29 photos, 1 skipped" in out  # skipped in the first scan, still not a photo
     assert "Embedded 29 photos" in out
     assert main(["scan", str(root)]) == 0
     assert counts(capsys.readouterr().out)["unchanged"] == 30

@@ -85,7 +85,9 @@ def test_a_photo_reached_through_a_link_inside_the_roots_is_yielded_once_by_its_
     assert sorted(found(root)) == sorted([str(a), str(hidden)])
 
 
-def test_links_out_of_the_roots_loops_and_broken_links_are_not_followed(tmp_path, deadline):
+def test_links_loops_and_broken_links_yield_each_photo_once(tmp_path, deadline):
+    """A link to a folder elsewhere is followed (issue 17: ~/Pictures/Phone -> /media/phone);
+    its photo comes once, though a file link also leads to it; loops and broken links end."""
     root, outside = tmp_path / "photos", tmp_path / "elsewhere"
     good = write_photo(root / "sub" / "good.jpg")
     write_photo(outside / "private.jpg")
@@ -96,6 +98,15 @@ def test_links_out_of_the_roots_loops_and_broken_links_are_not_followed(tmp_path
     (root / "a.jpg").symlink_to(root / "b.jpg")
     (root / "b.jpg").symlink_to(root / "a.jpg")  # a two-link loop
     (root / "gone.jpg").symlink_to(root / "nowhere.jpg")
+    assert sorted(found(root)) == sorted([str(good), str(outside / "private.jpg")])
+
+
+def test_a_file_link_out_of_the_roots_is_not_followed(tmp_path):
+    root, outside = tmp_path / "photos", tmp_path / "elsewhere"
+    good = write_photo(root / "good.jpg")
+    write_photo(outside / "private.jpg")
+    (root / "out.jpg").symlink_to(outside / "private.jpg")
+    (root / "everything").symlink_to(tmp_path, target_is_directory=True)  # holds the root
     assert found(root) == [str(good)]
 
 

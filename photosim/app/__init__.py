@@ -6,7 +6,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-CLOSE_GRACE_S = 1.5  # how long quitting lets cancelled work end (after the window is gone)
+CLOSE_GRACE_S = 0.7  # how long quitting lets cancelled work end (after the window is gone);
+# with the interpreter's exit the process is gone within a second of the window (issue 17)
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.api import Backbone
@@ -47,11 +48,11 @@ def run(root: str | os.PathLike | None = None, db: str | os.PathLike | None = No
     finally:
         closer.restore()
     drain(CLOSE_GRACE_S)  # the event loop has ended: a cancelled scan may finish its batch
-    if closer.signum is not None:  # killed from the terminal: 128 + the signal, never an abort
-        from photosim import terminal
+    from photosim import terminal
 
+    if closer.signum is not None:  # killed from the terminal: 128 + the signal, never an abort
         return terminal.end_promptly(128 + closer.signum)
-    return code
+    return terminal.end_promptly(code)  # a worker still running does not hold the exit
 
 
 class _CloseOnSignals:

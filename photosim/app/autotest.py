@@ -26,6 +26,7 @@ class AutoTest(QObject):
         self.script = json.loads(Path(script).read_text())
         self.matches: list = []
         self._polls = 0
+        self._shot_taken = self._viewer_done = False
         window.signals.scan_finished.connect(self._on_scan_finished)
         window.signals.neighbours_ready.connect(self._on_neighbours)
         # the degraded state (no weights) is screenshotted too
@@ -54,21 +55,41 @@ class AutoTest(QObject):
             return
         QTimer.singleShot(300, self._finish)
 
+    def _shoot(self, path: str) -> None:
+        """Save the window as the X server shows it (else as Qt paints it)."""
+        window = self.window
+        window.raise_()
+        screen = window.screen()
+        pixmap = screen.grabWindow(0, window.x(), window.y(), window.frameGeometry().width(),
+                                   window.frameGeometry().height())  # fmt: skip
+        if pixmap.isNull() or _blank(pixmap):
+            pixmap = window.grab()
+        pixmap.save(path)
+
     def _finish(self, error: str | None = None) -> None:
         window = self.window
         shot = self.script.get("screenshot")
-        if shot:
-            window.raise_()
-            screen = window.screen()
-            pixmap = screen.grabWindow(0, window.x(), window.y(), window.frameGeometry().width(),
-                                       window.frameGeometry().height())  # fmt: skip
-            if pixmap.isNull() or _blank(pixmap):
-                pixmap = window.grab()
-            pixmap.save(shot)
+        if shot and not self._shot_taken:
+            self._shot_taken = True
+            self._shoot(shot)
+        viewer_shot = self.script.get("viewer_screenshot")
+        if viewer_shot and error is None and not self._viewer_done:  # then the viewer, too
+            self._viewer_done = True
+            window.browser.open_viewer()
+            self._polls = 0
+            self._wait_for_viewer(viewer_shot)
+            return
         result = {"title": window.windowTitle(), "matches": self.matches, "error": error,
                   "photos": window.browser.photos.rowCount(), "platform": QApplication.platformName()}  # fmt: skip
         Path(self.script["result"]).write_text(json.dumps(result, indent=1))
         window.close()
+
+    def _wait_for_viewer(self, path: str) -> None:
+        self._polls += 1
+        if self.window.browser.viewer.view.image is None and self._polls < 100:
+            QTimer.singleShot(100, lambda: self._wait_for_viewer(path))
+            return
+        QTimer.singleShot(300, lambda: (self._shoot(path), self._finish()))
 
     def _give_up(self) -> None:
         self._finish(error="timed out")

@@ -46,6 +46,12 @@ class Commands:
         self._add(menu, section, action)
         return action
 
+    def actions(self) -> list[tuple[str, QAction]]:
+        """Every registered action with its menu's name, in menu order (the shortcuts list)."""
+        return [(name, entry.item) for name in MENUS
+                for entry in sorted(self._entries[name], key=lambda e: (e.section, e.order))
+                if isinstance(entry.item, QAction)]  # fmt: skip
+
     def submenu(self, owner: QWidget, menu: str, title: str, *, section: int = 100) -> QMenu:
         """A submenu of ``menu`` that its owner fills (Open Recent, Remove Folder)."""
         sub = QMenu(title, owner)

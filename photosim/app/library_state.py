@@ -102,7 +102,9 @@ class LibraryState(QObject):
             folder, where = root, db
             if folder and where is None and (known := known_db_for(folder)):
                 folder, where = None, known  # a folder of a library with several: all of it
-            library = Library([Path(folder)] if folder else None, where, **options)
+            # download=False: the app fetches weights only when the user clicks Download
+            library = Library([Path(folder)] if folder else None, where, download=False,
+                              **options)  # fmt: skip
             if by_date and library.photo_count() > FIRST_ROWS:
                 first = arrange(library.photo_listing_earliest(FIRST_ROWS))
                 first.rows, first.keys = first.rows[:FIRST_ROWS], first.keys[:FIRST_ROWS]

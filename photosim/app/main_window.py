@@ -18,11 +18,12 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget
 from photosim.app.browse.browser import BrowsePane
 from photosim.app.browse.delegate import resource_path
 from photosim.app.browse.thumbnails import Thumbnails
-from photosim.app.commands import Commands
+from photosim.app.commands import MENUS, Commands
 from photosim.app.dupes.view import DuplicatesView
 from photosim.app.library_state import LibraryState
 from photosim.app.setup.actions import SetupActions
 from photosim.app.setup.folders import FolderActions
+from photosim.app.shortcuts import VIEW_KEYS, ShortcutsDialog
 from photosim.app.signals import Signals
 from photosim.app.status import StatusPane
 from photosim.core import paths
@@ -59,6 +60,8 @@ class MainWindow(QMainWindow):
                      shortcut="Ctrl+1", section=200)  # fmt: skip
         commands.add(self, "view", "&Duplicates", self.show_duplicates, shortcut="Ctrl+2",
                      section=200)  # fmt: skip
+        commands.add(self, "help", "&Keyboard Shortcuts", self.show_shortcuts, shortcut="F1",
+                     section=50)  # fmt: skip
         self._assemble()
         self._connect_duplicates()
         self.setWindowTitle("photosim")
@@ -85,6 +88,21 @@ class MainWindow(QMainWindow):
         )
         view.trashed.connect(self.browser.on_files_changed)
         view.restored.connect(self.browser.on_files_changed)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        menus = {name: title.replace("&", "") for name, title in MENUS.items()}
+        rows = [
+            (
+                menus[menu],
+                action.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+                action.text().replace("&", "").rstrip("…"),
+            )
+            for menu, action in self.commands.actions()
+            if not action.shortcut().isEmpty()
+        ]
+        dialog = ShortcutsDialog(rows + VIEW_KEYS, self)  # fmt: skip
+        dialog.show()
+        return dialog
 
     def show_duplicates(self) -> None:
         self.tabs.setCurrentWidget(self.duplicates)

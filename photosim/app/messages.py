@@ -19,6 +19,7 @@ from photosim.core.errors import (
     shown,
 )
 from photosim.core.events import ScanProgress
+from photosim.core.text import plural
 
 BUSY = "Another photosim scan is running: the photos will appear when it finishes."
 
@@ -87,6 +88,8 @@ def progress(ev: ScanProgress) -> str:
         return "Building the similarity index…"
     if ev.kind == "preparing":  # a first-time conversion of the model: seconds, once
         return f"{ev.reason}…"
+    if ev.kind == "walked" and not ev.done:  # the model loads before the first photo
+        return f"Loading the model… ({plural(ev.total, 'photo')} to scan)"
     parts = [f"Scanning {ev.done:,} / {ev.total:,}"]
     if ev.rate:
         parts.append(f"{ev.rate:.1f} photos/s")
@@ -101,11 +104,14 @@ def summary(ev: ScanProgress, model_error: PhotosimError | None) -> str:
         return f"Scan cancelled: {ev.done:,} of {ev.total:,} done; F5 resumes it."
     if not ev.found:
         return "No photos in this folder. Open another one (Ctrl+O)."
-    parts = [f"{ev.found:,} photos"]
-    for label, value in (("new", ev.new), ("moved", ev.moved), ("removed", ev.removed)):
+    parts = [plural(ev.found - ev.failed, "photo")]
+    for label, value in (("new", ev.new), ("moved", ev.moved), ("removed", ev.removed),
+                         ("skipped", ev.failed)):  # fmt: skip
         if value:
             parts.append(f"{value:,} {label}")
     text = "Up to date: " + ", ".join(parts)
+    if ev.linked:  # folders elsewhere that links inside the library lead to
+        text += "; followed links to " + ", ".join(shown(folder) for folder in ev.linked)
     if isinstance(model_error, WeightsMissing):
         text += ". Similarity is off until the model weights are found (Help > Model Weights)."
     elif model_error is not None:

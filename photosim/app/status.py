@@ -61,7 +61,13 @@ class StatusPane(QObject):
         self.rescan_action.setEnabled(not on)
 
     def show_progress(self, ev: ScanProgress) -> None:
-        busy = (ScanKind.FOUND, ScanKind.REMOVED, ScanKind.PREPARING, ScanKind.INDEXING)
+        busy = (
+            ScanKind.FOUND,
+            ScanKind.REMOVED,
+            ScanKind.PREPARING,
+            ScanKind.INDEXING,
+            ScanKind.WALKED,
+        )  # fmt: skip  (WALKED: the model loads, nothing to count yet)
         if ev.kind in busy or not ev.total:
             self.progress.setRange(0, 0)
         else:

@@ -12,7 +12,7 @@ from photosim.core.errors import FailKind
 if TYPE_CHECKING:
     from photosim.core.errors import PhotosimError
 
-__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress"]
+__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress", "WeightsDownload"]
 
 
 class ScanKind(StrEnum):
@@ -92,6 +92,7 @@ class ScanProgress:
     embedded: int = 0
     others: int = 0  # files that are not photos (videos, documents): counted, never listed
     companions: int = 0  # sidecars, Live Photo videos, the JPEG of a RAW+JPEG pair
+    linked: tuple[str, ...] = ()  # folders outside the roots whose photos came through links
     done: int = 0
     total: int = 0
     rate: float = 0.0
@@ -126,3 +127,13 @@ class Photo:
     error: str | None = None
     has_vector: bool = False
     fail_kind: FailKind | None = None
+
+
+@dataclass(frozen=True)
+class WeightsDownload:
+    """A download of pretrained weights about to start: what, how big, from where, to where."""
+
+    model: str
+    url: str
+    megabytes: float | None
+    target: Path

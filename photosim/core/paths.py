@@ -114,3 +114,14 @@ def log_dir() -> Path:
 def log_file() -> Path:
     """The log file: warnings from decoders, failures with their tracebacks."""
     return log_dir() / "photosim.core.log"
+
+
+def return_free_memory() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise); no-op elsewhere."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+            ctypes.CDLL("libc.so.6").malloc_trim(0)

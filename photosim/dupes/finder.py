@@ -18,6 +18,7 @@ import numpy as np
 
 from photosim.core.errors import printable
 from photosim.core.paths import is_under
+from photosim.core.text import plural
 from photosim.dupes.graph import components, split_components
 from photosim.dupes.keep import (
     BEST_SHOT_RULES,
@@ -423,7 +424,7 @@ def write_text(result: DupResult, out) -> None:
                 print(f"  {mark}  {printable(m.path)}  ({m.reason})", file=out)
     t = result.thresholds
     print(
-        f"{len(result.groups)} groups; removing the marked copies frees "
+        f"{plural(len(result.groups), 'group')}; removing the marked copies frees "
         f"{human_size(result.reclaimable)} (similar shots are never marked) "
         f"(thresholds: near {t.near:.3f}, similar {t.similar:.3f}). Nothing was deleted.",
         file=out,

@@ -289,6 +289,11 @@ def _read_journal(library) -> tuple[list[dict], list[tuple[str, str]]]:
     return out, bad
 
 
+def can_undo(library) -> bool:
+    """Whether a move to the trash can be undone now (Undo is disabled otherwise)."""
+    return _last_undoable(library)[0] is not None
+
+
 def _last_undoable(library) -> tuple[dict | None, list[tuple[str, str]]]:
     """The last move, unless undone already; and the journal lines skipped on the way."""
     records, skipped = _read_journal(library)

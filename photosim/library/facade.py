@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +26,11 @@ from photosim.core.errors import (
     NotInLibrary,
     PhotosimError,
     UnknownLibrary,
+    shown,
 )
-from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress
+from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
 from photosim.core.paths import is_under
+from photosim.library.browse import Folder, Year, folder_tree, timeline
 from photosim.models.registry import DEFAULT_MODEL, model_key
 from photosim.search.index import VectorIndex
 from photosim.storage.store import PhotoRow, Store
@@ -54,6 +56,8 @@ class Library:
     ``read_only`` opens it for queries: nothing is written (no meta, no registry).
     ``lock_owner`` names this process in the scan lock ("photosim scan", "photosim app").
     ``recovered`` is the :class:`LibraryCorrupt` to show when a damaged file was moved aside.
+    ``download``: may missing torchvision weights be fetched (None: unless PHOTOSIM_OFFLINE);
+    the app passes False (it downloads only on a click); ``announce`` hears of a download first.
     ``backend`` (auto, torch, openvino: photosim.models.backends) is where the model runs on a
     CPU; None is auto (or PHOTOSIM_BACKEND) for a model the library loads, while an injected
     ``backbone`` runs as given.
@@ -71,6 +75,8 @@ class Library:
         read_only: bool = False,
         lock_owner: str = "photosim app",
         precision: str = "auto",
+        download: bool | None = None,
+        announce: Callable[[WeightsDownload], None] | None = None,
         backend: str | None = None,
     ) -> None:
         if not roots and db_path is None:
@@ -87,12 +93,14 @@ class Library:
             root_list = stored_roots  # a folder of a library with several: the whole library
         self.roots = root_list
         self._source = backbone  # the torch backbone
+        self._injected = backbone is not None  # the caller's: never released here
         self._backbone: Backbone | CompiledBackbone | None = None  # what embeds: see backend
         self._backbone_lock = threading.Lock()
         self.backend = backend or ("torch" if backbone is not None else "auto")
         self.backend_notice: str | None = None  # why the backend asked for is not the one running
         self.device = device
         self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
+        self.download, self.announce = download, announce
         stored_model = self.store.get_meta("model_name")
         self.model_name = model or stored_model or DEFAULT_MODEL
         # The weights file of the last scan is reused only for the same model.
@@ -123,12 +131,29 @@ class Library:
                 self._model_key = self._backbone.key
             return self._backbone
 
+    def release_model(self) -> bool:
+        """Let go of the model this library loaded (not one handed to it), its memory back to
+        the system: a scan ends with this (1.4 GB stayed resident in the app before). The
+        next embedding loads it again. True when one was released."""
+        with self._backbone_lock:
+            if self._injected or (self._backbone is None and self._source is None):
+                return False
+            if (running := self._backbone) is not None:  # still said after the release
+                self._ran_on = f"{running.backend} {running.precision}"
+            self._backbone, self._source = None, None
+        import gc
+
+        gc.collect()
+        paths.return_free_memory()
+        return True
+
     def _torch_backbone(self) -> Backbone:
         if self._source is None:
             from photosim.models import embed  # torch loads only to embed
 
-            self._source = embed.load_backbone(self.model_name, self.weights, self.device,
-                                               precision=self.precision)  # fmt: skip
+            self._source = embed.load_backbone(
+                self.model_name, self.weights, self.device, download=self.download,
+                precision=self.precision, announce=self.announce)  # fmt: skip
         return self._source
 
     def preparing_step(self) -> str | None:
@@ -162,6 +187,7 @@ class Library:
             yield from self._scan_locked(cancel, batch_size, workers)
         finally:
             lock.release()
+            self.release_model()  # a scan's model is not kept between scans
 
     def _scan_locked(self, cancel, batch_size, workers) -> Iterator[ScanProgress]:
         from photosim.library.scan import Scan
@@ -206,6 +232,8 @@ class Library:
         backbone = self._backbone
         if backbone is not None:
             return f"{backbone.backend} {backbone.precision}"
+        if ran_on := getattr(self, "_ran_on", None):  # released when the scan ended
+            return ran_on
         return self.store.get_meta("backend")
 
     # -- queries -------------------------------------------------------------
@@ -302,9 +330,10 @@ class Library:
         return {
             "roots": [str(r) for r in self.roots],
             "db": str(self.db_path),
-            "photos": self.store.count(),
+            "photos": self.store.count() - (failed := self.store.count_failed()),
+            "skipped": failed,  # files that could not be read: not photos
             "embedded": self.store.count_embedded(key),
-            "failed": self.store.count_failed(),
+            "failed": failed,  # (the same, under the name JSON readers had)
             # what the last walk saw besides photos: never listed, never failures
             "other_files": int(self.store.get_meta("other_files", "0") or 0),
             "companions": int(self.store.get_meta("companion_files", "0") or 0),
@@ -312,6 +341,25 @@ class Library:
             "backend": self.running_backend(),
             "index": self.index.status(key) if key else "missing",
         }
+
+    # -- browsing: the sidebar's folder tree and timeline --------------------------
+    def folder_tree(self) -> list[Folder]:
+        """The folders holding photos, the library's roots on top, with photo counts."""
+        return folder_tree(self.store.folder_counts(), self.roots)
+
+    def timeline(self) -> list[Year]:
+        """Years and months (newest first) with their photo counts: date taken, else file time."""
+        return timeline(self.store.month_counts())
+
+    def photos_in_folder(self, folder: str | Path, *, subfolders: bool = True,
+                         after: str | None = None, limit: int = 500) -> list[PhotoRow]:  # fmt: skip
+        """A page of the photos in ``folder`` (with its subfolders), by path; ``after``: the
+        last path of the previous page."""
+        rows = self.store.photos_in_folder(str(folder), subfolders=subfolders, after=after,
+                                           limit=limit)  # fmt: skip
+        key = self.current_key()
+        have = self.store.hashes_with_vector([r[6] for r in rows if r[6]], key) if key else set()
+        return [PhotoRow(i, p, s or 0, m or 0, t, e, h in have) for i, p, s, m, t, e, h in rows]
 
     def failures(self) -> list[Failure]:
         """Every file that could not be used: path, kind and reason."""
@@ -586,3 +634,21 @@ def find_library_db(near: Path | None = None) -> Path:
             if is_under(near, entry["roots"]):
                 return Path(entry["db"])
     return Path(entries[0]["db"])
+
+
+def library_for_folder(folder: Path) -> Path:
+    """The library whose folders hold ``folder`` (one of its roots or inside one).
+
+    Unlike :func:`find_library_db` it never falls back to another library: a folder
+    named on purpose that no library holds is an :class:`UnknownLibrary`.
+    """
+    own = paths.default_db_path([folder])
+    if own.is_file():
+        return own
+    for candidate in dict.fromkeys((folder.expanduser().absolute(), folder.expanduser().resolve())):
+        for entry in known_libraries():
+            if Path(entry["db"]).is_file() and is_under(candidate, entry["roots"]):
+                return Path(entry["db"])
+    raise UnknownLibrary(
+        f"No library holds {shown(folder)}; run `photosim scan {shown(folder)}` first."
+    )

@@ -129,6 +129,10 @@ def photo_extras(image: Image.Image) -> dict[str, Any]:
     return {"fingerprint": pixels.fingerprint(image)}
 
 
+# The side a photo is decoded at to check it when no model embeds it (JPEG draft: 1/8 scale).
+CHECK_SIDE = 64
+
+
 def process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
     """Runs in a worker: one read of the file; hash, metadata and pixels from those bytes."""
     try:
@@ -151,7 +155,13 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
             probe(job.path, decode_side(backbone.input_size), expect=expect)
         digest = digest or (hash_bytes(data) if data is not None else content_hash(job.path))
         meta = read_metadata(io.BytesIO(data) if data is not None else job.path, name)
-        if digest in have_vector or backbone is None:
+        if digest in have_vector:
+            return Work(job, digest, meta)
+        if backbone is None:  # no model: still decoded (small), so a broken file is a skip
+            if data is not None:
+                decode_bytes(data, name, max_side=CHECK_SIDE)
+            else:
+                load_image(job.path, max_side=CHECK_SIDE, expect=expect)
             return Work(job, digest, meta)
         side = decode_side(backbone.input_size)  # one decode serves model and fingerprint
         if data is not None:

@@ -66,8 +66,11 @@ class Walk:
 
     Only regular files are yielded (FIFOs, sockets and devices are never opened);
     hidden entries, ``SKIP_DIRS`` and ``exclude`` are skipped. A symlink whose
-    target lies inside the roots yields the target once under its real path; a
-    link leading out of the roots, a broken link and a link loop are ignored.
+    target lies inside the roots yields the target once under its real path. A link to a
+    folder elsewhere (``~/Pictures/Phone -> /media/phone/DCIM``) is followed too: its photos
+    are listed under their real paths and the folder is named in ``linked``; a link to a
+    folder holding a root (``/``, the home folder), a link to a single file outside, a
+    broken link and a link loop are ignored (each folder is listed once).
     After (or during) iteration, ``unreadable`` holds the folders that could not
     be listed: a sweep must keep the rows under them (their photos may be fine).
     """
@@ -80,6 +83,7 @@ class Walk:
         self.companions = 0  # sidecars, Live Photo videos and RAW+JPEG partners: not listed
         self._seen_dirs: set[tuple[int, int]] = set()
         self._linked_files: set[str] = set()  # real paths yielded through links
+        self.linked: list[str] = []  # folders outside the roots reached through links
 
     def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
         stack = list(reversed(self.roots))
@@ -171,11 +175,17 @@ class Walk:
             st = os.stat(real)
         except (OSError, RuntimeError):
             return None
-        if not self._inside(real) or self._excluded(real):
-            return None  # never leave the library's folders, nor enter excluded ones
+        if self._excluded(real):
+            return None  # never enter excluded folders
         if stat.S_ISDIR(st.st_mode):
+            if not self._inside(real):  # a folder elsewhere: followed, unless it holds a root
+                if any(is_under(root, [real]) for root in self.roots) or self._inside_linked(real):
+                    return None
+                self.linked.append(real)
             subdirs.append(real)  # a folder seen twice is listed once (_seen_dirs)
             return None
+        if not self._inside(real) and not self._inside_linked(real):
+            return None  # a single file elsewhere: not part of the library
         name = os.path.basename(real)
         if not stat.S_ISREG(st.st_mode) or real in self._linked_files:
             return None
@@ -187,12 +197,15 @@ class Walk:
     def _inside(self, real: str) -> bool:
         return is_under(real, self.roots)
 
+    def _inside_linked(self, real: str) -> bool:
+        return is_under(real, self.linked)
+
     def _excluded(self, real: str) -> bool:
         return is_under(real, self.exclude)
 
     def _walked_directly(self, real: str) -> bool:
         """Whether the walk reaches this real file path by itself (not hidden nor excluded)."""
-        for root in self.roots:
+        for root in (*self.roots, *self.linked):
             if real == root or not is_under(real, [root]):
                 continue
             parts = os.path.relpath(real, root).split(os.sep)
@@ -321,6 +334,7 @@ class Scan:
                 chunk = []
         yield from self._list_chunk(chunk)
         self.unreadable = [os.fspath(f) for f in getattr(listing, "unreadable", ()) or ()]
+        self.ev.linked = tuple(getattr(listing, "linked", ()))
         self.ev.others = getattr(listing, "others", 0)
         self.ev.companions = getattr(listing, "companions", 0)
         self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
@@ -363,8 +377,12 @@ class Scan:
         folder the walk could not list (``skip_prefixes``) are kept.
         """
         roots = [r for r in self.roots if r.is_dir()]
+        unplugged = [str(r) for r in self.roots if not r.is_dir()]
         with self.store.atomic():
-            gone = self.store.unseen(self.generation, roots, skip_prefixes)
+            # Rows under the roots, and rows outside them (photos reached through a link,
+            # which may be gone now), except under a root that is not there (unplugged).
+            gone = [row for row in self.store.unseen(self.generation, [Path(os.sep)], skip_prefixes)
+                    if roots and not is_under(row[1], unplugged)]  # fmt: skip
             self.store.delete_photos([pid for pid, _, _ in gone])
         events = []
         for _, path, _ in gone:

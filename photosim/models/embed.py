@@ -10,9 +10,8 @@ that needs no model imports :mod:`photosim.models.registry` instead.
 from __future__ import annotations
 
 import logging
-import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,12 @@ from PIL import Image
 from torch import nn
 
 from photosim.core.errors import PhotosimError, WeightsInvalid
+from photosim.core.events import WeightsDownload
 from photosim.models.registry import (  # re-exported: the torch-free names
     DEFAULT_MODEL,
     MODELS,
     PRECISIONS,
+    downloads_allowed,
     file_digest,
     model_key,
     weights_enum,
@@ -234,24 +235,27 @@ def load_backbone(
     device: str = "auto",
     download: bool | None = None,
     precision: str = "auto",
+    announce: Callable[[WeightsDownload], None] | None = None,
 ) -> Backbone:
     """Build a pretrained ResNet feature extractor.
 
     ``weights`` (or PHOTOSIM_WEIGHTS) names a local state-dict file; otherwise the
     torchvision weights come from its cache (TORCH_HOME), downloaded once if allowed.
     ``precision`` ``auto`` picks bf16 on CPUs that run it natively, fp16/bf16 on GPUs.
+    ``download`` None allows it unless :func:`downloads_allowed` says no (PHOTOSIM_OFFLINE);
+    ``announce`` is told what a download fetches before it starts.
     Raises :class:`WeightsMissing` (missing) or :class:`WeightsInvalid` (unusable file).
     """
     import torchvision.models as tvm
 
     weights_enum(name)  # validates the name
     if download is None:
-        download = not os.environ.get("PHOTOSIM_NO_DOWNLOAD")
+        download = downloads_allowed()
     path = weights_from_env(weights)
     if path is not None:
         state, key = state_dict_from_file(path), model_key(name, path)
     else:
-        state, tag = torchvision_state_dict(name, download)
+        state, tag = torchvision_state_dict(name, download, announce)
         key = f"{name}:{tag}"
     model = tvm.get_model(name, weights=None)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}

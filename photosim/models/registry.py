@@ -41,6 +41,15 @@ def runtime_version(name: str = "openvino") -> str | None:
         return None
 
 
+def downloads_allowed() -> bool:
+    """False when the user forbade downloads: ``PHOTOSIM_OFFLINE=1`` (or the older
+    ``PHOTOSIM_NO_DOWNLOAD``); the CLI's ``--offline`` sets the former."""
+    return not any(
+        os.environ.get(name, "").strip() not in ("", "0")
+        for name in ("PHOTOSIM_OFFLINE", "PHOTOSIM_NO_DOWNLOAD")
+    )
+
+
 def weights_from_env(weights: str | os.PathLike | None) -> Path | None:
     """The weights file given explicitly, else by PHOTOSIM_WEIGHTS, else None."""
     value = weights or os.environ.get("PHOTOSIM_WEIGHTS")

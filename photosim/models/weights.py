@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from photosim.core.errors import WeightsInvalid, WeightsMissing, shown
+from photosim.core.events import WeightsDownload
 from photosim.models.registry import DEFAULT_MODEL, weights_enum
 
 log = logging.getLogger(__name__)
@@ -177,16 +178,33 @@ def as_state_dict(state: object, path: Path | None) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def torchvision_state_dict(name: str, download_allowed: bool) -> tuple[dict, str]:
-    """torchvision's weights of ``name`` from its cache (loaded safely), else downloaded once."""
+def weights_download(name: str = DEFAULT_MODEL) -> WeightsDownload:
+    """What downloading torchvision's weights of ``name`` fetches: url, size and target file."""
+    weights = weights_enum(name)
+    size = weights.meta.get("_file_size")  # MB, in torchvision's metadata since 0.17
+    return WeightsDownload(name, weights.url, float(size) if size else None,
+                           expected_weights_file(name))  # fmt: skip
+
+
+def torchvision_state_dict(
+    name: str,
+    download_allowed: bool,
+    announce: Callable[[WeightsDownload], None] | None = None,
+) -> tuple[dict, str]:
+    """torchvision's weights of ``name`` from its cache (loaded safely), else downloaded once
+    (``announce`` is told what is fetched, how big and where, before it starts)."""
     weights = weights_enum(name)
     cached = expected_weights_file(name)
     if not cached.is_file():
         if not download_allowed:
             raise WeightsMissing(
-                missing_weights_message(name, "were not downloaded (downloads are off)"),
+                missing_weights_message(
+                    name, "were not downloaded (downloads are off: --offline or PHOTOSIM_OFFLINE=1)"
+                ),
                 expected=str(cached),
             )
+        if announce is not None:
+            announce(weights_download(name))
         try:
             download(weights.url, cached, _log_progress(name))
         except Exception as exc:

@@ -31,6 +31,7 @@ from photosim.core.errors import (
     shown,
 )
 from photosim.storage import migrations
+from photosim.storage.browse import BrowseRows
 from photosim.storage.codec import _dec, _enc
 from photosim.storage.dupes import DuplicateRows
 from photosim.storage.faults import explain, retry_busy
@@ -89,6 +90,11 @@ class Store:
         self.photo_queries = q = PhotoQueries(self)
         self.vectors = v = VectorRows(self)
         self.duplicate_rows = d = DuplicateRows(self)
+        self.browse_rows = b = BrowseRows(self)
+        self.folder_counts = b.folder_counts
+        self.month_counts = b.month_counts
+        self.photos_in_folder = b.photos_in_folder
+        self.hashes_with_vector = b.hashes_with_vector
         self.photos = q.photos
         self.photo = q.photo
         self.count = q.count

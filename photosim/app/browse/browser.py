@@ -11,12 +11,13 @@ import html
 import os
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from photosim.api import Library
 from photosim.app import messages
+from photosim.app.browse.grid_menu import GridMenu
 from photosim.app.browse.models import (
     DateKeyRole,
     History,
@@ -28,7 +29,9 @@ from photosim.app.browse.models import (
 )
 from photosim.app.browse.panes import BrowseBar, NeighboursPane, PhotoGrid, PreviewPane, WelcomePage
 from photosim.app.browse.queries import QueryActions
+from photosim.app.browse.sidebar import Sidebar
 from photosim.app.browse.thumbnails import Thumbnails
+from photosim.app.browse.viewer import Viewer
 from photosim.app.commands import Commands
 from photosim.app.library_state import LibraryState
 from photosim.app.signals import Signals
@@ -38,6 +41,9 @@ from photosim.core.events import Photo, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 
 PREVIEW_SIDE = 1600
+IDLE_MS = 1500  # a listing that reorders the grid waits for this much rest of pointer and keys
+_ACTIVITY = {QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
+             QEvent.Type.KeyPress}  # fmt: skip
 
 
 class BrowsePane(QWidget):
@@ -48,6 +54,9 @@ class BrowsePane(QWidget):
         super().__init__(parent)
         self.state, self.signals, self.thumbnails = state, signals, thumbnails
         self.current: str | None = None  # the query shown: a library photo or a dropped file
+        self._pending: Listing | None = None  # a reordering listing waiting for the user to rest
+        self._active = QTimer(self, singleShot=True, interval=IDLE_MS)  # runs while they work
+        self._active.timeout.connect(self._on_idle)
         self.history = History()
         self._push_next = True  # False while Back/Forward select a photo
         self.photos = PhotoModel(thumbnails, self)
@@ -59,10 +68,12 @@ class BrowsePane(QWidget):
         self.record_runner = Runner("photosim-record", self)  # the selected photo's record
         self._build()
         self.queries = QueryActions(self, commands)
+        self.grid_menu = GridMenu(self, state, signals, before=self.queries.many_action)
         self._commands(commands)
         self._connect()
         self.setAcceptDrops(True)
         self._set_order()
+        self._show_controls()  # the welcome page first
 
     # -- building --------------------------------------------------------------------
     def _build(self) -> None:
@@ -89,9 +100,17 @@ class BrowsePane(QWidget):
         self.main_split.setStretchFactor(1, 1)
         for split in (self.top_split, self.main_split):
             split.setChildrenCollapsible(False)
+        self.sidebar = Sidebar(self.signals)  # folders and dates, left of the grid
+        self.top_split.insertWidget(0, self.sidebar)
+        self.top_split.setStretchFactor(0, 0)
+        self.viewer = Viewer()  # one photo full-window: Enter or double-click, Esc back
+        self.viewer.step_from = self._step_in_grid
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.main_split)
+        self.pages.addWidget(self.viewer)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.main_split)
+        layout.addWidget(self.pages)
 
     def _commands(self, commands: Commands) -> None:
         step = 32
@@ -104,13 +123,21 @@ class BrowsePane(QWidget):
         commands.add(self, "view", "&Forward", self.go_forward, shortcut="Alt+Right",
                      icon="go-next")  # fmt: skip
         QShortcut(QKeySequence("Ctrl+F"), self, self._focus_filter)
+        self.filter_edit.installEventFilter(self)  # Esc clears the filter (eventFilter)
+        self.grid.installEventFilter(self)
+        self.grid.viewport().installEventFilter(self)  # the pointer over the grid (eventFilter)
         QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, self.go_back)
 
     def _connect(self) -> None:
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
         self.grid.activated.connect(self._on_grid_activated)
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self.thumbnails.drop_queued())
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.grid_stack.currentChanged.connect(lambda _index: self._show_controls())
+        self.sidebar.folder_chosen.connect(self.proxy.set_folder)
+        self.sidebar.month_chosen.connect(self.jump_to_date)
+        self.viewer.shown.connect(lambda path: self.select_path(path, center=False))
+        self.viewer.closed.connect(self.close_viewer)
         self.sort_box.currentTextChanged.connect(self._on_sort)
         self.zoom.valueChanged.connect(self.grid.set_side)
         self.strip.activated.connect(self.walk_to)
@@ -137,7 +164,7 @@ class BrowsePane(QWidget):
 
     # -- settings --------------------------------------------------------------------
     def restore_settings(self, s: QSettings) -> None:
-        self.top_split.setSizes([760, 500])
+        self.top_split.setSizes([220, 760, 500])
         self.main_split.setSizes([560, 230])
         for key, split in (("window/top_split", self.top_split),
                            ("window/main_split", self.main_split)):  # fmt: skip
@@ -159,15 +186,45 @@ class BrowsePane(QWidget):
 
     # -- the library's photos --------------------------------------------------------
     def _on_listed(self, photos: Listing, more: bool) -> None:
-        """The library's photos: all of them (the selection is kept), or the rest of them."""
+        """The library's photos: all of them (the selection is kept), or the rest of them.
+
+        A listing that would reorder the grid while the user works in it (a scan's end puts
+        the photos it found in their places) waits until the pointer and keys have rested
+        for :data:`IDLE_MS`: rows never move under a click.
+        """
         selected = self.selected_path()
         if more:
             if not self.photos.extend_listing(photos) and selected:
-                self.select_path(selected, push=False)
+                self.select_path(selected, push=False, center=False)
             return
+        if self._active.isActive() and self._reorders(photos):
+            self._pending = photos
+            return
+        self._apply_listing(photos)
+
+    def _reorders(self, photos: Listing) -> bool:
+        """Whether ``photos`` would put other photos on rows the grid shows now."""
+        count = self.photos.rowCount()
+        if count == 0:
+            return False
+        return [self.photos.path_at(r) for r in range(count)] != [
+            row.path for row in photos.rows[:count]]  # fmt: skip
+
+    def _apply_listing(self, photos: Listing) -> None:
+        """Show ``photos``, keeping the selected photo (or the first one in view) in view."""
+        self._pending = None
+        selected = self.selected_path()
+        top = self.grid.indexAt(self.grid.viewport().rect().topLeft())
+        anchor = self.proxy.path_at(top.row()) if top.isValid() and not selected else None
         self.photos.set_listing(photos)
         if selected:
-            self.select_path(selected, push=False)
+            self.select_path(selected, push=False, center=False)
+        elif anchor and (row := self.proxy.row_of(anchor)) is not None:
+            self.grid.scrollTo(self.proxy.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def _on_idle(self) -> None:
+        if self._pending is not None:
+            self._apply_listing(self._pending)
 
     def _on_scan_batch(self, batch: ScanBatch) -> None:
         found = []
@@ -183,6 +240,8 @@ class BrowsePane(QWidget):
     def _on_scan_finished(self, final: ScanProgress | None) -> None:
         if final is not None and self.current and self.state.library is not None:
             self.query_neighbours()  # the grid shows all of the scan now
+        elif self.strip.progress_shown:
+            self.strip.reset()  # "Embedding the photos…" is over
 
     def _on_open_failed(self, exc: Exception) -> None:
         self.welcome.set_text(messages.describe(exc))
@@ -192,9 +251,12 @@ class BrowsePane(QWidget):
         """The library was let go of: nothing of it is shown or asked for any more."""
         for runner in (self.query_runner, self.preview_runner, self.record_runner):
             runner.cancel()
+        if self.pages.currentWidget() is self.viewer:
+            self.close_viewer()
+        self.viewer.clear()
         self.history, self.current = History(), None
         self.photos.set_photos([])
-        self.neighbours.set_matches([])
+        self.strip.reset()  # no "Similar to" a photo of the old library, no Back
         self.preview.show_photo(None)
         self.thumbnails.drop_queued()
 
@@ -222,18 +284,23 @@ class BrowsePane(QWidget):
         index = self.grid.currentIndex()
         return self.proxy.path_at(index.row()) if index.isValid() else None
 
-    def select_path(self, path: str, push: bool = True) -> bool:
-        """Select ``path`` in the grid and scroll to it; the filter is cleared if it hides it."""
+    def select_path(self, path: str, push: bool = True, center: bool = True) -> bool:
+        """Select ``path`` in the grid and scroll to it (``center`` False: only as far as
+        needed to show it); a filter or folder that hides it is cleared."""
         row = self.proxy.row_of(path)
         if row is None and self.filter_edit.text():
             self.filter_edit.clear()
+            row = self.proxy.row_of(path)
+        if row is None and self.proxy.folder:
+            self.sidebar.select_folder("")
             row = self.proxy.row_of(path)
         if row is None:
             return False
         self._push_next = push
         index = self.proxy.index(row, 0)
         self.grid.setCurrentIndex(index)
-        self.grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        hint = QAbstractItemView.ScrollHint
+        self.grid.scrollTo(index, hint.PositionAtCenter if center else hint.EnsureVisible)
         self._push_next = True
         return True
 
@@ -333,7 +400,50 @@ class BrowsePane(QWidget):
     # -- small slots ---------------------------------------------------------------
     def _on_grid_activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.preview.open_photo()
+            self.open_viewer(self.proxy.path_at(index.row()))
+
+    # -- the viewer and the sidebar --------------------------------------------------
+    def open_viewer(self, path: str | None = None) -> None:
+        """Show ``path`` (default: the selected photo) full-window, with the strip under it."""
+        path = path or self.selected_path()
+        if not path:
+            return
+        self.viewer.take_strip(self.strip)
+        self.pages.setCurrentWidget(self.viewer)
+        self.bar.hide()
+        self.viewer.show_path(path)
+        self.viewer.setFocus()
+
+    def close_viewer(self, path: str = "") -> None:
+        """Back to the grid, on the last photo shown, scrolled only as far as needed."""
+        self.strip.setMaximumHeight(16_777_215)  # QWIDGETSIZE_MAX: the splitter sizes it again
+        self.main_split.insertWidget(1, self.strip)
+        self.pages.setCurrentWidget(self.main_split)
+        self.bar.show()
+        if path:
+            self.select_path(path, push=False, center=False)
+        self.grid.setFocus()
+
+    def _step_in_grid(self, path: str, delta: int) -> str | None:
+        """The photo ``delta`` places from ``path`` in the grid's order, clamped to its ends."""
+        row, count = self.proxy.row_of(path), self.proxy.rowCount()
+        if row is None or not count:
+            return None
+        return self.proxy.path_at(max(0, min(count - 1, row + delta)))
+
+    def jump_to_date(self, key: str) -> None:
+        """Select the first photo of a year ("2019") or month ("2019-07") in the grid, sorting
+        by date first if needed ("0000": the photos with no date, last)."""
+        if self.photos.sort_role != DateKeyRole:
+            self.sort_box.setCurrentText("Date taken")
+        row = self.photos.first_row_dated("9999" if key == "0000" else key)
+        while row is not None and row < self.photos.rowCount():
+            index = self.proxy.mapFromSource(self.photos.index(row))
+            if index.isValid():  # the first of them the filter shows
+                self.select_path(self.proxy.path_at(index.row()))
+                self.grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+                return
+            row += 1
 
     def _on_sort(self, name: str) -> None:
         selected = self.selected_path()
@@ -346,6 +456,24 @@ class BrowsePane(QWidget):
         """The library's listings come sorted as the grid shows them (sorted in workers)."""
         self.state.arrange = partial(listing, sort_role=self.photos.sort_role)
         self.state.by_date = self.photos.sort_role == DateKeyRole
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Esc in the grid or the filter field clears the filter (when there is one); the
+        pointer and keys in the grid hold back a reordering listing (``_on_listed``)."""
+        if watched in (self.grid, self.grid.viewport()) and event.type() in _ACTIVITY:
+            self._active.start()
+        if (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
+                and self.filter_edit.text()):  # fmt: skip
+            self.filter_edit.clear()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _show_controls(self) -> None:
+        """The welcome page shows no control that has nothing to act on (zoom, filter, sort,
+        preview, strip, sidebar); the photos bring them back."""
+        photos = self.grid_stack.currentWidget() is self.grid
+        for widget in (self.bar, self.preview, self.strip, self.sidebar):
+            widget.setVisible(photos)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
 )
@@ -82,6 +84,22 @@ class _ThumbModel(QAbstractListModel):
     def row_of(self, path: str) -> int | None:
         return self._rows.get(path)
 
+    def label(self, path: str) -> str:
+        """The name shown under a thumbnail: the file's name, with its folder's name when
+        another photo here has the same name (``2016 Brittany/100002.jpg``)."""
+        name = os.path.basename(path)
+        if self._name_counts().get(name, 0) < 2:
+            return name
+        return f"{os.path.basename(os.path.dirname(path))}/{name}"
+
+    def _name_counts(self) -> Counter:
+        """How many photos here bear each file name (recounted when the rows change)."""
+        key = (id(self._rows), len(self._rows))
+        if getattr(self, "_counted", None) != key:
+            self._counts = Counter(os.path.basename(p) for p in self._rows)
+            self._counted = key
+        return self._counts
+
     def photo_of(self, path: str) -> Photo | None:
         """The library's record of ``path`` as last loaded (None: not known, or not recorded yet)."""
         row = self._rows.get(path)
@@ -92,7 +110,7 @@ class _ThumbModel(QAbstractListModel):
             return None
         item = self.item(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
-            return shown(os.path.basename(item.path))
+            return shown(self.label(item.path))
         if role == PathRole:
             return item.path
         if role == PhotoRole:
@@ -293,6 +311,14 @@ class PhotoModel(_ThumbModel):
         if path in self._rows:
             self._records[path] = photo
 
+    def first_row_dated(self, prefix: str) -> int | None:
+        """The first row whose date starts at or after ``prefix`` ("2019" or "2019-07");
+        None unless the photos are sorted by date."""
+        if self.sort_role != DateKeyRole:
+            return None
+        row = bisect.bisect_left(self._keys, prefix)
+        return row if row < len(self._keys) else None
+
     def remove_path(self, path: str) -> None:
         row = self._rows.get(path)
         if row is None:
@@ -350,13 +376,38 @@ def local_iso(seconds: int) -> str:
 
 
 class PhotoProxy(QSortFilterProxyModel):
-    """Filters on the path (case-insensitive); the order is the source model's."""
+    """Filters on the path: a text (case-insensitive) and a folder (the sidebar's, with or
+    without its subfolders); the order is the source model's.
+
+    Both are one regular expression on the path, so Qt filters 100,000 rows in C++.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterRole(PathRole)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(False)
+        self.text, self.folder, self.subfolders = "", "", True
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        self._apply()
+
+    def set_folder(self, folder: str, subfolders: bool = True) -> None:
+        """Only the photos in ``folder`` ("" for all), with its subfolders or not."""
+        self.folder, self.subfolders = folder, subfolders
+        self._apply()
+
+    def _apply(self) -> None:
+        pattern = "^"
+        if self.text:
+            pattern += f"(?=.*{QRegularExpression.escape(self.text)})"
+        if self.folder:
+            top = QRegularExpression.escape(self.folder.rstrip(os.sep) + os.sep)
+            rest = "" if self.subfolders else f"[^{QRegularExpression.escape(os.sep)}]*$"
+            pattern += f"(?-i:{top}){rest}"
+        options = QRegularExpression.PatternOption.CaseInsensitiveOption
+        self.setFilterRegularExpression(QRegularExpression(pattern, options))
 
     def path_at(self, row: int) -> str:
         return self.data(self.index(row, 0), PathRole)

@@ -36,6 +36,7 @@ from photosim.app.browse.delegate import PAD, ThumbDelegate
 from photosim.app.browse.models import SORTS, NeighbourModel
 from photosim.core.errors import shown
 from photosim.core.events import Photo
+from photosim.core.text import camera_name, plural
 
 
 def file_url(path: str) -> QUrl:
@@ -95,7 +96,7 @@ class PreviewPane(QWidget):
             button.setEnabled(path is not None)
         if path is None:
             self.name.setText("")
-            self.details.setText("Select a photo to see it here with its most similar photos.")
+            self.details.setText("")  # one hint is enough: the strip's, under the grid
             return
         self.image.setText("Loading…")
         self.name.setText(shown(os.path.basename(path)))
@@ -115,7 +116,7 @@ class PreviewPane(QWidget):
         when = []
         if photo and photo.taken:
             when.append(datetime.fromisoformat(photo.taken).strftime("%Y-%m-%d %H:%M"))
-        camera = " ".join(dict.fromkeys(x for x in (photo.make, photo.model) if x)) if photo else ""
+        camera = camera_name(photo.make, photo.model) if photo else ""
         if camera:
             when.append(camera)
         if when:
@@ -261,12 +262,25 @@ class NeighboursPane(QWidget):
         self.back_button.setEnabled(can_back)
         self.forward_button.setEnabled(can_forward)
 
+    def reset(self) -> None:
+        """As at start: no query, no history (another library, or a finished step's note)."""
+        self.model.set_matches([])
+        self.set_history(False, False)
+        self.show_message("Select a photo to see its most similar photos here.")
+
+    def show_progress(self, text: str) -> None:
+        """A note of work under way; :meth:`reset` or the next answer replaces it."""
+        self.show_message(text)
+        self.progress_shown = True
+
     def show_message(self, text: str, title: str = "") -> None:
+        self.progress_shown = False
         self.title.setText(title)
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
 
     def show_matches(self, query: str, matches: list) -> None:
+        self.progress_shown = False
         self.title.setText(f"Similar to <b>{html.escape(shown(os.path.basename(query)))}</b>")
         self.title.setToolTip(shown(query))
         self.model.set_matches(matches)
@@ -399,7 +413,8 @@ class FailuresDialog(QDialog):
         self.resize(760, 420)
         count = len(lines)
         summary = (
-            f"{count:,} files could not be read and were skipped; your files were not changed."
+            f"{plural(count, 'file')} could not be read and were skipped; your files were not "
+            "changed."
             if count
             else "No skipped files."
         )

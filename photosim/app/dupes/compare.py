@@ -126,7 +126,8 @@ def _facts(side: Side, image: Image.Image) -> dict:
     sharp = side.sharpness if side.sharpness is not None else sharpness(image.convert("L"))
     return {"pixels": f"{width} × {height}", "megapixels": (width * height) / 1e6,
             "size": human_size(size) if size is not None else "?", "date": date,
-            "sharpness": f"{sharp:.0f}", "path": str(side.path)}  # fmt: skip
+            "sharpness": f"{sharp:.2f}", "sharp": float(sharp),
+            "path": str(side.path)}  # fmt: skip
 
 
 class ViewState(QObject):
@@ -347,7 +348,7 @@ class CompareView(QWidget):
     @staticmethod
     def _facts_text(facts: dict, other: dict) -> str:
         bigger = facts["megapixels"] > other["megapixels"]
-        sharper = float(facts["sharpness"]) > float(other["sharpness"])
+        sharper = facts["sharp"] > other["sharp"]
         rows = [
             ("Pixels", facts["pixels"] + (" (more)" if bigger else "")),
             ("File", facts["size"]),

@@ -417,6 +417,7 @@ class CleanupMixin:
     def _on_trash_done(self, outcome) -> None:
         what, value = outcome
         self._set_busy(None)
+        self.check_undo()
         if what == "counted":
             self._move_confirmed(*value)
         elif what == "trashed":

@@ -179,6 +179,8 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.trash_button = QPushButton("Move marked to trash…")
         self.undo_button = QPushButton("Undo last move")
         self.undo_button.setToolTip("Bring back the photos of the last move from the trash")
+        self.undo_button.setEnabled(False)  # until the journal says there is a move to undo
+        self.undo_runner = Runner("photosim-undo-check", self)
         self.dismissed_button = QPushButton("Dismissed groups…")
         self.dismissed_button.setToolTip('Groups you marked "Not duplicates": list and restore')
         bottom = QHBoxLayout()
@@ -218,6 +220,7 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.apply_button.clicked.connect(self.apply_suggested)
         self.trash_button.clicked.connect(self.move_marked_to_trash)
         self.undo_button.clicked.connect(self.undo_last_move)
+        self.undo_runner.done.connect(self.undo_button.setEnabled)
         self.dismissed_button.clicked.connect(self.show_dismissed)
         self.find_runner.done.connect(self._on_finder)
         self.step.connect(self._on_step)
@@ -237,8 +240,21 @@ class DuplicatesView(CleanupMixin, QWidget):
         self.marks, self.dismissed, self.stale, self.kept = {}, [], True, set()
         self._thresholds_known = False
         self._show_groups()
+        self.check_undo()
         if library is not None and self.isVisible():
             self.refresh()
+
+    def check_undo(self) -> None:
+        """Enable Undo last move only when the journal holds a move not undone (read in a
+        worker)."""
+        library = self.library
+        if library is None:
+            self.undo_runner.cancel()
+            self.undo_button.setEnabled(False)
+            return
+        from photosim.api import can_undo
+
+        self.undo_runner.submit(lambda: can_undo(library))
 
     def release(self) -> None:
         """Stop background work that uses the library (before it is closed), never waiting:

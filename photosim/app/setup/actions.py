@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeySequence
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from photosim.api import DEFAULT_MODEL, MODELS, Library
@@ -56,7 +56,7 @@ class SetupActions(QObject):
         self.weights_prompt.download.connect(self.download_weights)
         browser.strip.stack.addWidget(self.weights_prompt)
         commands.add(window, "edit", "&Preferences…", self.show_preferences,
-                     shortcut=QKeySequence.StandardKey.Preferences)  # fmt: skip
+                     shortcut="Ctrl+,")  # fmt: skip
         commands.add(window, "help", "&Model Weights…", self.show_weights_help)
         commands.add(window, "help", "&About photosim", self.show_about)
         self.show_log_action = commands.add(window, "help", "Show &Log", self.show_log)
@@ -169,7 +169,7 @@ class SetupActions(QObject):
             self.state.model_error = None
             self.weights_prompt.set_text("", "")
             if self.state.library is not None:
-                self.browser.strip.show_message("Embedding the photos with the new weights…")
+                self.browser.strip.show_progress("Embedding the photos with the new weights…")
 
         if self.state.library is None:
             switched()

@@ -60,6 +60,9 @@ class DownloadDialog(QDialog):
         layout.addWidget(self.label)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
+        # Wide enough for its title and a two-line message (it was 247 x 106 px, both cut).
+        width = self.fontMetrics().horizontalAdvance(self.windowTitle()) + 160
+        self.setMinimumWidth(max(460, width))
         self.error: str | None = None
         self._progress = _Progress(self)
         self._progress.changed.connect(self._on_progress)
@@ -97,9 +100,9 @@ class DownloadDialog(QDialog):
             f"connect to the internet and try again, or choose a weights file instead."
         )
         self.label.setText(self.error)
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
+        self.bar.hide()  # no 0% bar left after a failure
         self.cancel_button.setText("Close")
+        self.adjustSize()
 
     def reject(self) -> None:
         self.worker.abandon()  # it stops at its next chunk and removes its partial file

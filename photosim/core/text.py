@@ -1,0 +1,23 @@
+"""Words for counts, shared by the CLI and the app: "1 photo", "2 photos", "1,204 files"."""
+
+from __future__ import annotations
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``count`` and ``word`` agreeing in number: ``plural(1, "photo")`` is "1 photo".
+
+    ``many`` is the plural when it is not ``word + "s"`` (``plural(2, "copy", "copies")``).
+    """
+    noun = word if count == 1 else (many or f"{word}s")
+    return f"{count:,} {noun}"
+
+
+def camera_name(make: str | None, model: str | None) -> str:
+    """The camera as people say it: "Canon PowerShot S230", not "Canon Canon PowerShot S230"
+    (most models repeat the make; "NIKON CORPORATION" + "NIKON D70" is "NIKON D70")."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if not model:
+        return make
+    if not make or model.casefold().startswith(make.split()[0].casefold()):
+        return model
+    return f"{make} {model}"
