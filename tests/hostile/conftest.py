@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import _TinyNet
+
+from photosim.cli import main
+from photosim.models.embed import Backbone, model_key
 
 HERE = Path(__file__).parent
 
@@ -22,3 +26,22 @@ def fsync_shim(tmp_path_factory) -> Path:
     subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(out),
                     str(HERE / "fsync_snapshot.c"), "-ldl"], check=True)  # fmt: skip
     return out
+
+
+def fake_load(name="resnet50", weights=None, device="auto", download=None, **_options):
+    """A tiny model under the key the named ResNet would have: no weights, no network."""
+    return Backbone(module=_TinyNet(), key=model_key(name, weights), input_size=64)
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, capsys):
+    """`photosim ARGS` in-process with a tiny model under the ResNet's key: (exit code, stderr)."""
+    monkeypatch.setattr("photosim.models.embed.load_backbone", fake_load)
+    monkeypatch.setenv("PHOTOSIM_HOME", str(tmp_path / "home"))
+
+    def run(*argv) -> tuple[int, str]:
+        capsys.readouterr()
+        rc = main([str(a) for a in argv])
+        return rc, capsys.readouterr().err
+
+    return run

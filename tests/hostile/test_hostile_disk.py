@@ -16,30 +16,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import _TinyNet, write_photo
+from conftest import write_photo
 
+from hostile.conftest import fake_load
 from hostile.helpers import can_mount, run_mounted
-from photosim.cli import main
 from photosim.core import paths
-from photosim.models.embed import Backbone, model_key
 from photosim.storage.store import Store
-
-
-def _fake_load(name="resnet50", weights=None, device="auto", download=None, **_options):
-    return Backbone(module=_TinyNet(), key=model_key(name, weights), input_size=64)
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
-    monkeypatch.setenv("PHOTOSIM_HOME", str(tmp_path / "home"))
-
-    def run(*argv) -> tuple[int, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        return rc, capsys.readouterr().err
-
-    return run
 
 
 def _one_sentence(rc: int, err: str, words: str) -> bool:
@@ -97,7 +79,7 @@ def test_index_disk_full_is_one_sentence_and_leaves_no_build(tmp_path, cli, monk
     assert _one_sentence(rc, err, "is full"), err
     assert not _leftovers(db.parent)
     monkeypatch.undo()
-    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
+    monkeypatch.setattr("photosim.models.embed.load_backbone", fake_load)
     monkeypatch.setenv("PHOTOSIM_HOME", str(tmp_path / "home"))
     assert cli("scan", root, "--db", db)[0] == 0
     assert cli("similar", root / "p001.jpg", "--db", db)[0] == 0

@@ -16,28 +16,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import _TinyNet, write_photo
+from conftest import write_photo
 
 from hostile.helpers import can_mount, run_mounted
-from photosim.cli import main
-from photosim.models.embed import Backbone, model_key
-
-
-def _fake_load(name="resnet50", weights=None, device="auto", download=None, **_options):
-    return Backbone(module=_TinyNet(), key=model_key(name, weights), input_size=64)
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("photosim.models.embed.load_backbone", _fake_load)
-    monkeypatch.setenv("PHOTOSIM_HOME", str(tmp_path / "home"))
-
-    def run(*argv) -> tuple[int, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        return rc, capsys.readouterr().err
-
-    return run
 
 
 def _refused(rc: int, err: str) -> bool:
