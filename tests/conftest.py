@@ -33,6 +33,24 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture
+def trash_home(tmp_path, monkeypatch) -> Path:
+    """A private freedesktop trash on the photos' file system, never the user's own: HOME and
+    XDG_DATA_HOME in the test's folder; returns the trash folder (``files/``, ``info/``)."""
+    from send2trash import plat_other
+
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash"
+
+
 class _TinyNet(nn.Module):
     """A colour layout descriptor: 8x8 average pooling, enough to tell photos apart."""
 

@@ -33,21 +33,6 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture
-def trash_home(tmp_path, monkeypatch) -> Path:
-    """A private freedesktop trash on the photos' filesystem, never the user's own."""
-    from send2trash import plat_other
-
-    data = tmp_path / "xdg-data"
-    data.mkdir()
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
-    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
-    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
-    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
-    return data / "Trash"
-
-
-@pytest.fixture
 def folder(tmp_path) -> Path:
     """Originals with planted copies (byte copy, resized, PNG export), another shot of one scene."""
     root = tmp_path / "Photos"

@@ -12,7 +12,6 @@ import pytest
 from conftest import make_tiny_backbone, write_photo
 from dngs import write_dng
 from PIL import Image
-from test_trash import trash_home  # noqa: F401  (fixture: a private freedesktop trash)
 
 from photosim.dupes.trash import journal, move_to_trash, undo_last
 from photosim.library import Library
@@ -93,7 +92,7 @@ def test_dng_from_pidng_decodes_to_the_photo(tmp_path: Path, shot: Image.Image):
     assert diff < 25  # same picture (LibRaw's demosaic and auto-brightness differ a little)
 
 
-def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_home):  # noqa: F811
+def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_home):
     root = tmp_path / "Pictures"
     dng, jpg = _pair(root, "IMG_0001", shot)
     sidecar = _touch(root / "IMG_0001.DNG.xmp", "<x:xmpmeta/>")
@@ -116,7 +115,7 @@ def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_ho
     assert sorted(p.path.name for p in lib.photos()) == names
 
 
-def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_home):  # noqa: F811
+def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_home):
     root = tmp_path / "Pictures"
     photo = write_photo(root / "IMG_1234.HEIC.jpg", seed=1)
     live = root / "IMG_1234.HEIC"

@@ -13,23 +13,6 @@ from photosim.dupes.trash import journal, move_to_trash, undo_last
 from photosim.library import Library
 
 
-@pytest.fixture
-def trash_home(tmp_path, monkeypatch) -> Path:
-    """A home and XDG_DATA_HOME in tmp (same filesystem as the photos): a private trash."""
-    from send2trash import plat_other
-
-    home = tmp_path / "home"
-    data = home / ".local" / "share"
-    data.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    # Send2Trash reads XDG_DATA_HOME once, at import: point it at this test's trash.
-    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
-    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
-    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
-    return data / "Trash"
-
-
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -19,21 +19,6 @@ from photosim.library import Library
 
 
 @pytest.fixture
-def trash_home(tmp_path, monkeypatch) -> Path:
-    """A private freedesktop trash on the photos' file system (as tests/test_trash.py)."""
-    from send2trash import plat_other
-
-    data = tmp_path / "home" / ".local" / "share"
-    data.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", bytes(data))
-    monkeypatch.setattr(plat_other, "HOMETRASH_B", bytes(data / "Trash"))
-    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
-    return data / "Trash"
-
-
-@pytest.fixture
 def library(tmp_path) -> Library:
     root = tmp_path / "Pictures"
     for seed in range(4):
