@@ -148,9 +148,11 @@ def main() -> None:
         steps: list[tuple[str, float]] = []
         last = [time.perf_counter()]
 
-        def progress(step: str) -> None:
+        def progress(event) -> None:  # a DupProgress: the start of each step is timed
+            if steps and steps[-1][0] == event.step:
+                return
             now = time.perf_counter()
-            steps.append((step, now))
+            steps.append((str(event.step), now))
             last[0] = now
 
         from photosim.dupes.finder import build_finder

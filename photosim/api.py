@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
-from photosim.dupes.keep import regroup_marks, suggested_marks
+from photosim.dupes.keep import (
+    MarkRefused,
+    change_mark,
+    marked_for_removal,
+    regroup_marks,
+    suggested_marks,
+)
 from photosim.dupes.trash import can_undo, move_to_trash, undo_last
-from photosim.dupes.types import Dismissed, Mark
+from photosim.dupes.types import Dismissed, DupProgress, DupStep, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image, load_partner
@@ -37,16 +43,20 @@ __all__ = [
     "Dismissed",
     "DupGroup",
     "DupMember",
+    "DupProgress",
     "DupResult",
+    "DupStep",
     "DuplicateFinder",
     "Folder",
     "Library",
     "Mark",
+    "MarkRefused",
     "Month",
     "PhotoRow",
     "Year",
     "cache_size",
     "can_undo",
+    "change_mark",
     "clear_thumbnails",
     "companions_on_disk",
     "download",
@@ -56,6 +66,7 @@ __all__ = [
     "load_image",
     "load_partner",
     "load_thumbnail",
+    "marked_for_removal",
     "move_to_trash",
     "open_filter",
     "pair_label",

@@ -82,7 +82,7 @@ def view(qtbot, library):
     widget.set_library(library)
     with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
         widget.show()
-    widget.finder = Recorder(widget.finder)
+    widget.search.finder = Recorder(widget.search.finder)
     yield widget
     widget.release()
 
@@ -91,7 +91,7 @@ def refind(qtbot, view: DuplicatesView) -> None:
     """Build the finder again (after a decision or a change of reference folders)."""
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         view.refresh()
-    view.finder = Recorder(view.finder)
+    view.search.finder = Recorder(view.search.finder)
 
 
 def names(view: DuplicatesView) -> list[list[str]]:
@@ -111,7 +111,7 @@ def group_of(view: DuplicatesView, path: Path):
 
 
 def slide(qtbot, slider, value: int):
-    with qtbot.waitSignal(slider.parent().regrouped, timeout=TIMEOUT) as blocker:
+    with qtbot.waitSignal(slider.window().regrouped, timeout=TIMEOUT) as blocker:
         slider.setValue(value)
     return blocker.args[0]
 
@@ -131,8 +131,8 @@ def test_the_slow_search_runs_in_a_worker_and_reports_its_steps(qtbot, library):
     widget = DuplicatesView(Thumbnails())
     qtbot.addWidget(widget)
     steps, texts = [], []
-    widget.step.connect(steps.append)
-    widget.step.connect(lambda _s: texts.append(widget.total_label.text()))
+    widget.search.progressed.connect(lambda p: steps.append(p.step))
+    widget.search.progressed.connect(lambda _p: texts.append(widget.total_label.text()))
     widget.set_library(library)
     with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
         widget.show()  # returns at once: the finder is built off the GUI thread
@@ -149,19 +149,19 @@ def test_slider_regroups_off_the_gui_thread(qtbot, view, folder):
     assert result.thresholds.similar == pytest.approx(0.95)
     assert group_of(view, folder / "dog 2.jpg") is None
     assert view.group_model.rowCount() == len(view.groups) == 3
-    assert view.finder.calls and threading.main_thread() not in view.finder.threads
+    assert view.search.finder.calls and threading.main_thread() not in view.search.finder.threads
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         view.kind_boxes["near"].setChecked(False)
     assert [g.kind for g in view.groups] == ["exact"]
 
 
 def test_slider_drag_is_debounced_into_one_grouping(qtbot, view):
-    before = len(view.finder.calls)
+    before = len(view.search.finder.calls)
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):
         for value in range(760, 900, 10):
             view.similar_slider.setValue(value)
-    assert len(view.finder.calls) - before == 1
-    assert view.finder.calls[-1][2] == pytest.approx(0.89)
+    assert len(view.search.finder.calls) - before == 1
+    assert view.search.finder.calls[-1][2] == pytest.approx(0.89)
 
 
 # -- marks ------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_copies_are_marked_remove_and_keepers_and_other_shots_keep(qtbot, view, 
 def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, folder):
     backup = folder / "backup" / "beach.jpg"
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # what the button's dialog does
-        view.set_reference_folders([folder / "backup"])
+        view.cleanup.set_reference_folders([folder / "backup"])
     assert library.reference_folders() == [folder / "backup"]
     assert view.reference_button.text() == "Reference folders (1)…"
     group = select(view, backup)
@@ -209,10 +209,10 @@ def test_a_group_always_keeps_one_photo_and_a_keep_mark_lasts(qtbot, view, folde
 def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
     slide(qtbot, view.similar_slider, 700)
     select(view, folder / "dog.jpg")
-    view.confirm_dismiss = lambda group: False  # asked once: "no" keeps it
+    view.cleanup.confirm_dismiss = lambda group: False  # asked once: "no" keeps it
     view.not_duplicates()
     assert group_of(view, folder / "dog.jpg") is not None
-    view.confirm_dismiss = lambda group: True
+    view.cleanup.confirm_dismiss = lambda group: True
     view.not_duplicates()
     assert group_of(view, folder / "dog.jpg") is None
     assert view.group_model.rowCount() == 3
@@ -227,14 +227,17 @@ def test_not_duplicates_hides_the_group_for_good(qtbot, view, folder):
 def test_dismissed_groups_are_listed_and_restored_in_the_app(qtbot, view, folder):
     slide(qtbot, view.similar_slider, 700)
     select(view, folder / "dog.jpg")
-    view.confirm_dismiss = lambda group: True
+    view.cleanup.confirm_dismiss = lambda group: True
     view.not_duplicates()
     assert group_of(view, folder / "dog.jpg") is None
-    for write in view.writes:
+    for write in view.writes.workers:
         write.join()
     opened = []
-    view._open_dismissed = lambda groups, real=view._open_dismissed: opened.append(real(groups))
-    view.show_dismissed()
+    cleanup = view.cleanup
+    cleanup._open_dismissed = lambda groups, real=cleanup._open_dismissed: opened.append(
+        real(groups)
+    )
+    cleanup.show_dismissed()
     qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
     dialog = opened[0]
     assert dialog.list.count() == 1 and "dog.jpg" in dialog.list.item(0).text()
@@ -254,14 +257,14 @@ def test_a_keep_mark_survives_trash_undo_regroup_and_apply(qtbot, view, library,
     group = select(view, folder / "tree.jpg")
     assert {m.path.name for m in group.photos} == {"tree.jpg", "tree small.jpg", "tree grey.jpg"}
     assert view.mark(grey, remove=False)
-    view.confirm = lambda count, size, companions=0: True
+    view.cleanup.confirm = lambda count, size, companions=0: True
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # trashed, then found again
         assert view.move_marked_to_trash()
     assert not (folder / "tree small.jpg").exists()
     marks = view.marks[group_of(view, folder / "tree.jpg").id]
     assert marks == {original: "keep", grey: "keep"}
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # undone, then found again
-        view.undo_last_move()
+        view.cleanup.undo_last_move()
     assert (folder / "tree small.jpg").exists()
     marks = view.marks[group_of(view, folder / "tree.jpg").id]
     assert marks[original] == marks[grey] == "keep"
@@ -292,7 +295,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     slide(qtbot, view.similar_slider, 700)
     before = {p for p in folder.rglob("*") if p.is_file()}
     asked = []
-    view.confirm = lambda count, size, companions=0: asked.append((count, size)) or True
+    view.cleanup.confirm = lambda count, size, companions=0: asked.append((count, size)) or True
     marked = set(view.marked_paths())
     size = sum(os.path.getsize(p) for p in marked)
     with qtbot.waitSignal(view.trashed, timeout=TIMEOUT) as blocker:
@@ -304,7 +307,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
     assert len(list((trash_home / "files").iterdir())) == 3  # in the test's trash
     assert [g.kind for g in view.groups] == ["similar"]  # the copies' groups are gone
     with qtbot.waitSignal(view.restored, timeout=TIMEOUT) as blocker:
-        view.undo_last_move()
+        view.cleanup.undo_last_move()
     assert {Path(p) for p in blocker.args[0]} == marked
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
@@ -312,7 +315,7 @@ def test_move_marked_to_trash_moves_exactly_the_marked_files_and_undo_restores(
 def test_declining_the_confirmation_moves_nothing(qtbot, view, folder):
     before = {p for p in folder.rglob("*") if p.is_file()}
     asked = []
-    view.confirm = lambda count, size, companions=0: asked.append(count) and False
+    view.cleanup.confirm = lambda count, size, companions=0: asked.append(count) and False
     assert view.move_marked_to_trash()  # asks once the files going with them are counted
     qtbot.waitUntil(lambda: bool(asked), timeout=TIMEOUT)
     assert {p for p in folder.rglob("*") if p.is_file()} == before
@@ -425,7 +428,7 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
     ]
     assert window.tabs.tabText(1) == f"Duplicates ({len(view.groups)})"
     before = window.browser.photos.rowCount()
-    view.confirm = lambda count, size, companions=0: True
+    view.cleanup.confirm = lambda count, size, companions=0: True
     marked = view.marked_paths()
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
         view.move_marked_to_trash()
@@ -433,7 +436,7 @@ def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(
     assert len(list((trash_home / "files").iterdir())) == len(marked)
     assert all(window.browser.photos.row_of(str(p)) is None for p in marked)
     with qtbot.waitSignal(window.signals.photos_changed, timeout=TIMEOUT):
-        view.undo_last_move()  # restored files come back in the grid (scanned in if need be)
+        view.cleanup.undo_last_move()  # restored files come back in the grid (scanned in if need be)
     qtbot.waitUntil(lambda: window.browser.photos.rowCount() == before, timeout=TIMEOUT)
 
 
@@ -462,7 +465,7 @@ def test_marking_keep_while_another_writer_holds_the_library_never_stalls(qtbot,
     timer.timeout.connect(lambda: times.append(time.monotonic()))
     timer.start()
     assert view.mark(folder / "tree small.jpg", remove=False)
-    qtbot.waitUntil(lambda: not any(w.running() for w in view.writes), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not view.writes.running(), timeout=TIMEOUT)
     timer.stop()
     gap = max(b - a for a, b in itertools.pairwise(times))
     print(f"mark keep: longest event-loop gap {gap * 1000:.0f} ms")

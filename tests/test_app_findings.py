@@ -191,12 +191,12 @@ def test_undo_is_enabled_only_with_a_move_to_undo(qtbot, window, folder):
 
     open_and_scan(qtbot, window, folder)
     view = window.duplicates
-    qtbot.waitUntil(lambda: not view.undo_runner.busy(), timeout=5_000)
+    qtbot.waitUntil(lambda: not view.cleanup.undo_runner.busy(), timeout=5_000)
     assert not view.undo_button.isEnabled()
     library = window.state.library
     _append(library, {"action": "trash", "id": "m1", "at": 0, "moved": []})
     assert can_undo(library)
-    view.check_undo()
+    view.cleanup.check_undo()
     qtbot.waitUntil(view.undo_button.isEnabled, timeout=5_000)
 
 

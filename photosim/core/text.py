@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``count`` and ``word`` agreeing in number: ``plural(1, "photo")`` is "1 photo".
@@ -21,3 +24,13 @@ def camera_name(make: str | None, model: str | None) -> str:
     if not make or model.casefold().startswith(make.split()[0].casefold()):
         return model
     return f"{make} {model}"
+
+
+def name_in_folder(path: str, names: Mapping[str, int]) -> str:
+    """The name shown for a photo: its file name, with its folder's name when ``names`` (how
+    many photos shown bear each file name) says another one has the same name
+    (``2016 Brittany/100002.jpg``), so same-name files can be told apart."""
+    name = os.path.basename(path)
+    if names.get(name, 0) < 2:
+        return name
+    return f"{os.path.basename(os.path.dirname(path))}/{name}"

@@ -36,6 +36,8 @@ from photosim.dupes.types import (
     UNCHECKED,
     WEAK,
     Candidates,
+    DupProgress,
+    DupStep,
     Node,
     Thresholds,
 )
@@ -78,12 +80,25 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+# hears how far the search is (the app's count); None: nobody listens
+Progress = Callable[[DupProgress], None] | None
+
+
+def _teller(progress: Progress, step: DupStep, total: int) -> Callable[[int], None]:
+    """``tell(done)``: report ``done`` of ``total`` items of ``step`` to ``progress``."""
+    if progress is None:
+        return lambda _done: None
+    return lambda done: progress(DupProgress(step, done, total))
+
+
 def ensure_fingerprints(
-    store, nodes: list[Node], cancel=None, workers: int = 2
+    store, nodes: list[Node], cancel=None, workers: int = 2, progress: Progress = None
 ) -> dict[str, bytes]:
     """Fingerprints of every node: stored ones, the rest decoded now and stored."""
     have = {h: d for h, d in store.fingerprints().items() if pixels.is_current(d)}
     missing = [n for n in nodes if n.hash not in have]
+    tell = _teller(progress, DupStep.FINGERPRINTS, len(nodes))
+    tell(len(nodes) - len(missing))
 
     def compute(node: Node) -> tuple[str, bytes] | None:
         from photosim.media import decode  # PIL only when a photo must be decoded
@@ -105,6 +120,7 @@ def ensure_fingerprints(
             with store.atomic():
                 store.put_fingerprints(done)
             have.update(done)
+            tell(len(nodes) - len(missing) + min(start + 256, len(missing)))
             check_cancel(cancel)
     check_cancel(cancel)  # a stop asked for while fingerprinting (or before) ends here
     return have
@@ -125,7 +141,7 @@ def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -
     return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
 
 
-def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
+def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None, progress: Progress = None):
     """(reduced vectors per node or None, [(a, b, exact cosine)] of CNN neighbours >= floor).
 
     Neighbours are looked up in a temporary Annoy index over PCA-reduced vectors
@@ -150,9 +166,11 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
     pairs = []
+    tell = _teller(progress, DupStep.NEIGHBOURS, len(have))
     for j in range(len(have)):
-        if j % 4096 == 0:
+        if j % 512 == 0:
             check_cancel(cancel)
+            tell(j)
         pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
     index.unload()
     if not pairs:
@@ -175,7 +193,7 @@ def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
     return per_node, [(int(a), int(b), float(c)) for a, b, c in found]
 
 
-def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
+def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None):
     """(a, b, descriptor cosine) of photos whose rotation-invariant descriptors are close."""
     present = [i for i, f in enumerate(fps) if f is not None]
     if len(present) < 2:
@@ -185,9 +203,11 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
     out = []
+    tell = _teller(progress, DupStep.ROTATIONS, len(present))
     for j in range(len(present)):
-        if j % 4096 == 0:
+        if j % 512 == 0:
             check_cancel(cancel)
+            tell(j)
         items, dists = index.get_nns_by_item(j, k, include_distances=True)
         for other, d in zip(items, dists, strict=True):
             c = cosine_from_angular(d)
@@ -198,7 +218,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
 
 
 def check_pairs(
-    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None
+    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel agreement and quarter turns for each (a, b) pair (nan where a side has none).
 
@@ -228,9 +248,13 @@ def check_pairs(
             p = cache[i] = pixels.prepare(fps[i])
         return p
 
-    for n in np.flatnonzero(ok & (score < WHOLE_ACCEPT)):
-        if n % 1024 == 0:
+    crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
+    tell = _teller(progress, DupStep.PIXELS, len(pairs))
+    tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
+    for done, n in enumerate(crops):
+        if done % 128 == 0:
             check_cancel(cancel)
+            tell(len(pairs) - len(crops) + done)
         a, b = int(pairs[n, 0]), int(pairs[n, 1])
         s, t = pixels.match(prepared(a), prepared(b))
         if s > score[n]:
@@ -238,9 +262,7 @@ def check_pairs(
     return score, turns
 
 
-def build(
-    library, thresholds: Thresholds, cancel=None, progress: Callable | None = None
-) -> Candidates:
+def build(library, thresholds: Thresholds, cancel=None, progress: Progress = None) -> Candidates:
     """All candidate pairs of ``library`` with their CNN cosine and pixel check; kept
     between runs beside the library (:mod:`photosim.dupes.cache`) while nothing changed.
 
@@ -259,10 +281,8 @@ def build(
 
 
 def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
-    say = progress or (lambda _msg: None)
     nodes = load_nodes(library.store)
-    say("fingerprints")
-    raw = ensure_fingerprints(library.store, nodes, cancel)
+    raw = ensure_fingerprints(library.store, nodes, cancel, progress=progress)
     fps: list[pixels.Fingerprint | None] = []
     for node in nodes:
         data = raw.get(node.hash)
@@ -274,10 +294,8 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
         near=max(0.0, thresholds.near - NEAR_SPAN),
         similar=max(0.0, min(thresholds.similar, thresholds.near) - SIMILAR_SPAN),
     )
-    say("neighbours")
-    reduced, cnn = cnn_pairs(library, nodes, floors.similar, cancel)
-    say("rotations")
-    rot = rotation_pairs(fps, cancel)
+    reduced, cnn = cnn_pairs(library, nodes, floors.similar, cancel, progress)
+    rot = rotation_pairs(fps, cancel, progress)
     edges: dict[tuple[int, int], list] = {}
     for a, b, c in cnn:
         key = (a, b) if a < b else (b, a)
@@ -292,15 +310,13 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
     if reduced is not None and len(pairs):  # pixel-lane pairs: an approximate CNN cosine
         todo = np.flatnonzero(np.isnan(cos))
         cos[todo] = np.einsum("ij,ij->i", reduced[pairs[todo, 0]], reduced[pairs[todo, 1]])
-    say("pixels")
     need = ((lanes & LANE_PIXELS) > 0) | (cos >= floors.near)
     pix = np.full(len(pairs), np.nan, np.float32)
     turns = np.zeros(len(pairs), np.int8)
     order = np.flatnonzero(need)
     order = order[np.argsort(pairs[order, 0], kind="stable")]  # reuse each prepared photo
-    pix[order], turns[order] = check_pairs(pairs[order], fps, cancel)
-    say("verify")
-    checker = Verifier(fps, cancel)
+    pix[order], turns[order] = check_pairs(pairs[order], fps, cancel, progress)
+    checker = Verifier(fps, cancel, progress)
     verdict = np.zeros(len(pairs), np.uint8)
     residual = np.full(len(pairs), np.nan, np.float32)
     # crops beyond the fingerprint's search (10% on both sides) still score high on the CNN
@@ -316,8 +332,10 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
 class Verifier:
     """The geometric check of pairs of nodes, each photo's features computed once."""
 
-    def __init__(self, fps: list[pixels.Fingerprint | None], cancel=None) -> None:
-        self.fps, self.cancel = fps, cancel
+    def __init__(
+        self, fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None
+    ) -> None:
+        self.fps, self.cancel, self.progress = fps, cancel, progress
         self._features: dict[int, object] = {}
         self.checked = 0
 
@@ -341,9 +359,11 @@ class Verifier:
         turns = np.zeros(len(pairs), np.int8)
         codes = {verify.Verdict.SAME: SAME, verify.Verdict.DIFFERENT: DIFFERENT,
                  verify.Verdict.WEAK: WEAK}  # fmt: skip
+        tell = _teller(self.progress, DupStep.VERIFY, len(pairs))
         for n, (a, b) in enumerate(pairs):
-            if n % 256 == 0:
+            if n % 64 == 0:
                 check_cancel(self.cancel)
+                tell(n)
             fa, fb = self._get(int(a)), self._get(int(b))
             if fa is None or fb is None:
                 continue

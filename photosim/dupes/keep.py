@@ -6,9 +6,10 @@ decide give the group's ``keep_reason``. Edit :data:`KEEP_RULES` to change the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -231,3 +232,30 @@ def regroup_marks(
     if all(m == Mark.REMOVE for m in out.values()):  # a group always keeps one photo
         out[str(group.keep)] = Mark.KEEP
     return out
+
+
+class MarkRefused(StrEnum):
+    """Why a photo's mark cannot be changed as asked."""
+
+    REFERENCE = "reference"  # a photo in a reference folder is always kept
+    LAST_KEPT = "last kept"  # a group keeps at least one photo
+
+
+def change_mark(
+    marks: Mapping[str, Mark], path: str, remove: bool
+) -> tuple[dict[str, Mark], MarkRefused | None]:
+    """The group's marks with ``path`` marked REMOVE (or KEEP), or the marks unchanged and
+    why not: a reference photo stays REFERENCE, and a group never loses its last kept photo
+    (dismissing the whole group is "not duplicates", not a removal)."""
+    if marks.get(path) == Mark.REFERENCE:
+        return dict(marks), MarkRefused.REFERENCE
+    if remove and not any(m != Mark.REMOVE for p, m in marks.items() if p != path):
+        return dict(marks), MarkRefused.LAST_KEPT
+    return {**marks, path: Mark.REMOVE if remove else Mark.KEEP}, None
+
+
+def marked_for_removal(group: DupGroup, marks: Mapping[str, Mark]) -> tuple[int, int]:
+    """(photos marked REMOVE, bytes moving them to the trash frees): a hard link of another
+    member frees nothing."""
+    removed = [m for m in group.photos if marks.get(str(m.path)) == Mark.REMOVE]
+    return len(removed), sum(m.size for m in removed if m.hardlink_of is None)

@@ -27,6 +27,26 @@ class DupKind(StrEnum):
     SIMILAR = "similar"  # another shot of the same subject
 
 
+class DupStep(StrEnum):
+    """The steps of building a duplicate finder, in order (what :class:`DupProgress` counts)."""
+
+    FINGERPRINTS = "fingerprints"  # photos whose pixel fingerprint is read or made
+    NEIGHBOURS = "neighbours"  # photos whose CNN neighbours are looked up
+    ROTATIONS = "rotations"  # photos whose turned copies are looked up
+    PIXELS = "pixels"  # candidate pairs compared on their pixels
+    VERIFY = "verify"  # pairs given the geometric check
+
+
+@dataclass(frozen=True)
+class DupProgress:
+    """How far the duplicate search is: ``done`` of ``total`` items of ``step`` (a total of 0:
+    the step has begun and its count is not known yet)."""
+
+    step: DupStep
+    done: int = 0
+    total: int = 0
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Cosine thresholds that *propose* candidates; calibrated per model."""

@@ -24,6 +24,7 @@ from photosim.api import PhotoRow
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.errors import shown
 from photosim.core.events import Match, Photo
+from photosim.core.text import name_in_folder
 
 PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
 PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded yet)
@@ -87,10 +88,7 @@ class _ThumbModel(QAbstractListModel):
     def label(self, path: str) -> str:
         """The name shown under a thumbnail: the file's name, with its folder's name when
         another photo here has the same name (``2016 Brittany/100002.jpg``)."""
-        name = os.path.basename(path)
-        if self._name_counts().get(name, 0) < 2:
-            return name
-        return f"{os.path.basename(os.path.dirname(path))}/{name}"
+        return name_in_folder(path, self._name_counts())
 
     def _name_counts(self) -> Counter:
         """How many photos here bear each file name (recounted when the rows change)."""

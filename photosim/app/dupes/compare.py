@@ -10,6 +10,7 @@ re-encoding noise is visible. Nothing here writes to a photo.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QResizeEvent,
     QShortcut,
     QWheelEvent,
 )
@@ -39,10 +41,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.api import DupMember, load_image, sharpness
+from photosim.api import DupGroup, DupMember, load_image, sharpness
 from photosim.app.browse.panes import human_size
 from photosim.app.messages import describe
 from photosim.app.workers import Runner, pil_to_qimage
+from photosim.core.text import name_in_folder
 
 COMPARE_SIDE = 2048  # decoded size of each side: sharp enough to judge at 4x zoom on screen
 DIFF_GAIN = 4  # |A - B| is multiplied by this so faint differences show
@@ -232,6 +235,34 @@ class ImagePane(QWidget):
         self.state.reset()
 
 
+class ElidedLabel(QLabel):
+    """One line of plain text cut with "…" to the width the layout gives it; the whole text
+    in its tooltip (a long path or reason never pushes the panes apart, nor is cut silently)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width())
+        metrics = self.fontMetrics()
+        self.setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
 class CompareView(QWidget):
     """Two photos side by side with their facts; ``loaded`` fires when both are shown."""
 
@@ -244,14 +275,15 @@ class CompareView(QWidget):
         self.sides: tuple[Side, Side] | None = None
         self.result: dict | None = None
         self.panes = (ImagePane(self.state), ImagePane(self.state))
-        self.titles = (QLabel(), QLabel())
+        self.titles = (ElidedLabel(), ElidedLabel())
         self.facts = (QLabel(), QLabel())
         grid = QGridLayout()
         for col in (0, 1):
-            self.titles[col].setTextFormat(Qt.TextFormat.RichText)
+            font = self.titles[col].font()
+            font.setBold(True)
+            self.titles[col].setFont(font)
             self.facts[col].setMinimumHeight(5 * self.fontMetrics().lineSpacing() + 4)
             self.facts[col].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            self.titles[col].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             grid.setColumnStretch(col, 1)
             self.facts[col].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(self.titles[col], 0, col)
@@ -288,12 +320,14 @@ class CompareView(QWidget):
                 titles: tuple[str, str] = ("", "")) -> None:  # fmt: skip
         """Show ``left`` and ``right`` (DupMember-like objects or paths); decoding runs off-thread."""
         self.sides = (Side.of(left, titles[0]), Side.of(right, titles[1]))
+        names = Counter(side.path.name for side in self.sides)  # same names: with their folders
+        self.names = tuple(name_in_folder(str(side.path), names) for side in self.sides)
         self.result = None
         self.state.frame = None
         self.state.reset()
         for col, side in enumerate(self.sides):
             self.panes[col].set_image(None, "Loading…")
-            self.titles[col].setText(self._title(side))
+            self.titles[col].set_full_text(self._title(self.names[col], side))
             self.facts[col].setText(str(side.path))
         sides = self.sides
         self.runner.submit(lambda: load_pair(*sides))
@@ -303,9 +337,8 @@ class CompareView(QWidget):
         return self.runner.busy()
 
     @staticmethod
-    def _title(side: Side, note: str = "") -> str:
-        extra = f" <span style='color:gray'>{side.title}</span>" if side.title else ""
-        return f"<b>{side.path.name}</b>{note}{extra}"
+    def _title(name: str, side: Side, note: str = "") -> str:
+        return name + note + (f" · {side.title}" if side.title else "")
 
     def _on_loaded(self, result: dict) -> None:
         if self.sides is None or result["paths"] != (self.sides[0].path, self.sides[1].path):
@@ -335,15 +368,13 @@ class CompareView(QWidget):
         if diff:
             mean, turn = self.result["mean_diff"], self.result["turn"]
             turned = f", right turned {turn}° to match" if turn else ""
-            self.titles[1].setText(
-                f"<b>Difference</b> ×{DIFF_GAIN} <span style='color:gray'>mean {mean:.1%}"
-                f"{turned}: black is identical</span>"
+            self.titles[1].set_full_text(
+                f"Difference ×{DIFF_GAIN} · mean {mean:.1%}{turned}: black is identical"
             )
         else:
             turn = self.result["turn"]
-            note = f" <i>(shown turned {turn}° to match)</i>" if turn else ""
-            self.titles[1].setText(self._title(side, note))
-        self.titles[1].setToolTip(self.titles[1].text())
+            note = f" (shown turned {turn}° to match)" if turn else ""
+            self.titles[1].set_full_text(self._title(self.names[1], side, note))
 
     @staticmethod
     def _facts_text(facts: dict, other: dict) -> str:
@@ -373,3 +404,18 @@ class CompareDialog(QDialog):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.view)
         self.resize(1200, 760)
+
+    def show_member(self, group: DupGroup, row: int) -> CompareDialog | None:
+        """Show the member at ``row`` beside the group's keeper (the keeper beside the next
+        photo); None when there is no such member."""
+        if not 0 <= row < len(group.photos) or len(group.photos) < 2:
+            return None
+        keeper = next((m for m in group.photos if m.path == group.keep), group.photos[0])
+        member = group.photos[row]
+        other = member if member.path != keeper.path else group.photos[1 if row == 0 else 0]
+        titles = tuple("suggested keeper" if m.path == group.keep else m.reason
+                       for m in (keeper, other))  # fmt: skip
+        self.view.compare(keeper, other, titles)
+        self.show()
+        self.raise_()
+        return self

@@ -1,6 +1,6 @@
-"""Dialogs of the Duplicates view: the trash confirmation that lists the files, and the
-groups dismissed as "not duplicates" with Restore. Their data is read before they open
-(the trash list from the groups shown; the dismissed groups in a worker)."""
+"""Dialogs of the Duplicates view: the trash confirmation that lists the files, the groups
+dismissed as "not duplicates" with Restore, and the reference folders. Their data is read
+before they open (the trash list from the groups shown; the dismissed groups in a worker)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from photosim.api import Dismissed, human_size
+from photosim.core.text import plural
 
 
 class TrashDialog(QDialog):
@@ -30,9 +34,9 @@ class TrashDialog(QDialog):
         self.setWindowTitle("Move to the trash")
         total = sum(size for _path, size in files)
         count = len(files)
-        text = f"Move {count} photo{'s' if count != 1 else ''} ({human_size(total)}) to the trash?"
+        text = f"Move {plural(count, 'photo')} ({human_size(total)}) to the trash?"
         if companions:
-            text += (f" {companions} file{'s' if companions != 1 else ''} that go with them "
+            text += (f" {plural(companions, 'file')} that go with them "
                      "(a RAW's JPEG, sidecars, Live Photo videos) move too.")  # fmt: skip
         text += " You can bring them back with Undo last move or from the system trash."
         head = QLabel(text, wordWrap=True)
@@ -69,7 +73,7 @@ class DismissedDialog(QDialog):
         for group in self.groups:
             names = ", ".join(p.name for p in group.paths[:4])
             more = f" and {len(group.paths) - 4} more" if len(group.paths) > 4 else ""
-            item = QListWidgetItem(f"{len(group.paths)} photos: {names}{more}")
+            item = QListWidgetItem(f"{plural(len(group.paths), 'photo')}: {names}{more}")
             item.setToolTip("\n".join(str(p) for p in group.paths))
             self.list.addItem(item)
         self.restore_button = QPushButton("Restore")
@@ -98,3 +102,40 @@ class DismissedDialog(QDialog):
         self._restore(chosen)
         self.restore_button.setEnabled(bool(self.groups))
         self.list.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+class ReferenceDialog(QDialog):
+    """The folders whose photos are never proposed for removal (originals, backups to protect)."""
+
+    def __init__(self, folders: list[Path], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reference folders")
+        self.list = QListWidget()
+        self.list.addItems([str(f) for f in folders])
+        add, remove = QPushButton("Add folder…"), QPushButton("Remove")
+        add.clicked.connect(self._on_add)
+        remove.clicked.connect(lambda: [self.list.takeItem(self.list.row(i))
+                                        for i in self.list.selectedItems()])  # fmt: skip
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)  # fmt: skip
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Photos in these folders are always kept: a group holding one "
+                                "suggests it as the keeper and never marks it for removal."))  # fmt: skip
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+        self.resize(560, 320)
+
+    def folders(self) -> list[Path]:
+        return [Path(self.list.item(i).text()) for i in range(self.list.count())]
+
+    def _on_add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Protect a folder", str(Path.home()))
+        if folder and folder not in [str(f) for f in self.folders()]:
+            self.list.addItem(folder)
