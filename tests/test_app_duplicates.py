@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import threading
 import time
@@ -474,3 +475,127 @@ def test_marking_keep_while_another_writer_holds_the_library_never_stalls(qtbot,
     refind(qtbot, view)  # written all the same: the engine now carries the keep mark
     group = group_of(view, folder / "tree.jpg")
     assert next(m for m in group.photos if m.path.name == "tree small.jpg").marked_keep
+
+
+# -- issue 17: a count and Cancel, names, labels, plurals ---------------------------------
+def gated_search(view: DuplicatesView) -> threading.Event:
+    """Start a search that waits (in its worker) until the returned gate opens: a write still
+    running holds it, as a keep mark being written would."""
+    gate = threading.Event()
+    view.writes.write(lambda: gate.wait(TIMEOUT / 1000), "test-gate")
+    view.refresh()
+    return gate
+
+
+def test_the_search_counts_what_it_checks(qtbot, library):
+    widget = DuplicatesView(Thumbnails())
+    qtbot.addWidget(widget)
+    texts, maxima = [], []
+    widget.search.progressed.connect(lambda _p: texts.append(widget.total_label.text()))
+    widget.search.progressed.connect(lambda _p: maxima.append(widget.busy.maximum()))
+    widget.set_library(library)
+    with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):
+        widget.show()
+        assert widget.cancel_button.isVisible()
+    counted = [t for t in texts if re.search(r"Checking pairs [\d,]+ of [\d,]+…$", t)]
+    assert counted, texts
+    assert any(m > 0 for m in maxima)  # a bar that fills, not only a busy one
+    assert any(re.search(r"Reading photos [\d,]+ of [\d,]+", t) for t in texts), texts
+    assert not widget.cancel_button.isVisible()
+    widget.release()
+
+
+def test_cancel_before_any_result_leaves_an_empty_state_with_a_sentence(qtbot, library):
+    widget = DuplicatesView(Thumbnails())
+    qtbot.addWidget(widget)
+    widget.set_library(library)
+    widget.stale = False  # shown without searching: the test starts the search itself
+    widget.show()
+    gate = gated_search(widget)
+    assert widget.cancel_button.isVisible() and widget.busy.isVisible()
+    with qtbot.waitSignal(widget.search.cancelled, timeout=TIMEOUT):
+        qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
+    assert widget.result is None and widget.groups == [] and widget.group_model.rowCount() == 0
+    assert "cancelled" in widget.group_title.text() and "Find again" in widget.group_title.text()
+    assert "cancelled" in widget.note.text()
+    assert not widget.busy.isVisible() and not widget.cancel_button.isVisible()
+    assert widget.refresh_button.isEnabled()
+    with qtbot.waitSignal(widget.regrouped, timeout=TIMEOUT):  # Find again finds them all
+        qtbot.mouseClick(widget.refresh_button, Qt.MouseButton.LeftButton)
+    assert len(widget.groups) == 4
+    widget.release()
+
+
+def test_cancel_keeps_the_last_result_shown_and_usable(qtbot, view, folder):
+    before = names(view)
+    gate = gated_search(view)
+    with qtbot.waitSignal(view.search.cancelled, timeout=TIMEOUT):
+        view.cancel_button.click()
+        gate.set()
+    assert names(view) == before and view.result is not None
+    assert "the groups shown are from the last search" in view.note.text()
+    slide(qtbot, view.similar_slider, 700)  # the last search's finder still regroups
+    assert group_of(view, folder / "dog 2.jpg").kind == "similar"
+
+
+def test_same_name_files_show_their_folder_on_the_cards(view, folder):
+    group = select(view, folder / "beach.jpg")
+    shown = {view.members.data(view.members.index(r)) for r in range(len(group.photos))}
+    assert shown == {"Photos/beach.jpg", "backup/beach.jpg"}
+    select(view, folder / "tree.jpg")
+    shown = {view.members.data(view.members.index(r)) for r in range(2)}
+    assert shown == {"tree.jpg", "tree small.jpg"}  # names alone where they differ
+
+
+def test_identical_files_are_labelled_so_and_rows_keep_their_height(qtbot, view, folder):
+    from photosim.app.dupes.models import ROW_HEIGHT
+
+    group = select(view, folder / "beach.jpg")
+    assert group.kind == "exact"  # what the CLI prints
+    row = view.groups.index(group)
+    assert view.group_model.data(view.group_model.index(row, 0)) == "Identical files"
+    assert "Identical files" in view.group_title.text()
+    assert view.kind_boxes["exact"].text() == "Identical files"
+    heights = [view.tree.visualRect(view.group_model.index(r, 0)).height() for r in range(4)]
+    qtbot.waitUntil(lambda: view.thumbnails.pending() == 0, timeout=TIMEOUT)
+    slide(qtbot, view.similar_slider, 700)  # regrouped, the keepers' icons loaded now
+    after = [view.tree.visualRect(view.group_model.index(r, 0)).height() for r in range(4)]
+    assert heights == after == [ROW_HEIGHT] * 4
+
+
+def test_counts_agree_in_number_and_undo_is_off_with_nothing_to_undo(qtbot, view, folder):
+    select(view, folder / "tree.jpg")
+    assert view.mark(folder / "tree small.jpg", remove=False)
+    select(view, folder / "cat export.png")
+    assert view.mark(folder / "cat export.png", remove=False)
+    assert "4 groups · 1 photo marked for the trash" in view.total_label.text()
+    view.cleanup.confirm = lambda count, size, companions=0: True
+    with qtbot.waitSignal(view.trashed, timeout=TIMEOUT):
+        view.move_marked_to_trash()
+    assert view.note.text().startswith("Moved 1 photo to the trash;")
+    qtbot.waitUntil(view.undo_button.isEnabled, timeout=TIMEOUT)
+    with qtbot.waitSignal(view.restored, timeout=TIMEOUT):
+        view.undo_button.click()
+    assert view.note.text() == "Brought back 1 photo from the trash."
+    qtbot.waitUntil(lambda: not view.undo_button.isEnabled(), timeout=TIMEOUT)
+
+
+def test_the_compare_header_is_elided_with_the_whole_text_in_its_tooltip(qtbot, view, folder):
+    long_name = "a holiday photo with a very long name that no header can show whole.jpg"
+    shutil.copy2(folder / "tree small.jpg", folder / long_name)
+    for _event in view.library.scan():
+        pass
+    refind(qtbot, view)
+    group = select(view, folder / "tree.jpg")
+    row = next(i for i, m in enumerate(group.photos) if m.path.name == long_name)
+    dialog = view.compare_member(row)
+    with qtbot.waitSignal(dialog.view.loaded, timeout=TIMEOUT):
+        dialog.resize(700, 500)
+    title = dialog.view.titles[1]
+    qtbot.waitUntil(lambda: title.text().endswith("…"), timeout=TIMEOUT)
+    assert title.toolTip().startswith(long_name) and title.toolTip() == title.full_text()
+    assert title.fontMetrics().horizontalAdvance(title.text()) <= title.width()
+    assert not title.text().startswith(long_name)
+    dialog.resize(1800, 600)  # wider: more of it, the whole name
+    qtbot.waitUntil(lambda: title.text().startswith(long_name), timeout=TIMEOUT)

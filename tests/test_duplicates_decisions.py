@@ -13,7 +13,13 @@ from PIL import Image
 
 from photosim.cli import main
 from photosim.dupes.finder import DuplicateFinder
-from photosim.dupes.keep import regroup_marks, suggested_marks
+from photosim.dupes.keep import (
+    MarkRefused,
+    change_mark,
+    marked_for_removal,
+    regroup_marks,
+    suggested_marks,
+)
 from photosim.dupes.types import (
     LANE_PIXELS,
     SAME,
@@ -35,6 +41,21 @@ def _member(name: str, marked: bool = False) -> DupMember:
 def _group(keep: str, *names: str, kind=DupKind.NEAR, marked=()) -> DupGroup:
     photos = tuple(_member(n, n in marked) for n in (keep, *names))
     return DupGroup("g", kind, Path(f"/p/{keep}"), "why", photos, 0)
+
+
+def test_the_marks_policy_keeps_references_and_one_photo_of_each_group():
+    """One policy for the app's badges (issue 14): what a click may change, and what it frees."""
+    marks = {"/p/a.jpg": Mark.KEEP, "/p/b.jpg": Mark.REMOVE, "/p/ref.jpg": Mark.REFERENCE}
+    assert change_mark(marks, "/p/ref.jpg", remove=True) == (marks, MarkRefused.REFERENCE)
+    two = {"/p/a.jpg": Mark.KEEP, "/p/b.jpg": Mark.REMOVE}
+    assert change_mark(two, "/p/a.jpg", remove=True) == (two, MarkRefused.LAST_KEPT)
+    swapped, refused = change_mark({**two, "/p/b.jpg": Mark.KEEP}, "/p/a.jpg", remove=True)
+    assert refused is None and swapped == {"/p/a.jpg": Mark.REMOVE, "/p/b.jpg": Mark.KEEP}
+    group = _group("a.jpg", "b.jpg", "c.jpg")
+    link = DupMember(Path("/p/c.jpg"), 1.0, "", 100, 10, 10, None, "c", hardlink_of=Path("/p/b"))
+    group = DupGroup("g", DupKind.NEAR, group.keep, "why", (*group.photos[:2], link), 0)
+    removed = {"/p/a.jpg": Mark.KEEP, "/p/b.jpg": Mark.REMOVE, "/p/c.jpg": Mark.REMOVE}
+    assert marked_for_removal(group, removed) == (2, 100)  # the hard link frees nothing
 
 
 def test_a_keep_mark_never_turns_into_remove_when_the_keeper_changes():

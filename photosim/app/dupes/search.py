@@ -18,25 +18,25 @@ from PySide6.QtCore import QObject, Signal
 
 from photosim.api import DuplicateFinder, DupProgress, DupResult, DupStep, Library
 from photosim.app.workers import Runner, Worker
+from photosim.core.cancel import check_cancel
 from photosim.core.errors import Cancelled
-from photosim.core.text import plural
 
-# What each step of the search does, for people: (words, what it counts)
+# What each step of the search does, for people (it counts photos, then pairs of photos)
 STEP_WORDS = {
-    DupStep.FINGERPRINTS: ("Reading photos", "photo"),
-    DupStep.NEIGHBOURS: ("Finding look-alikes", "photo"),
-    DupStep.ROTATIONS: ("Looking for turned copies", "photo"),
-    DupStep.PIXELS: ("Comparing pixels", "pair"),
-    DupStep.VERIFY: ("Checking pairs", "pair"),
+    DupStep.FINGERPRINTS: "Reading photos",
+    DupStep.NEIGHBOURS: "Comparing photos",
+    DupStep.ROTATIONS: "Looking for turned copies among photos",
+    DupStep.PIXELS: "Comparing the pixels of pairs",
+    DupStep.VERIFY: "Checking pairs",
 }
 
 
 def progress_text(progress: DupProgress) -> str:
     """ "Checking pairs 1,234 of 5,000": the step and its count (the step alone before one)."""
-    words, unit = STEP_WORDS.get(progress.step, (str(progress.step).capitalize(), "item"))
+    words = STEP_WORDS.get(progress.step, str(progress.step).capitalize())
     if progress.total <= 0:
         return words
-    return f"{words} {progress.done:,} of {plural(progress.total, unit)}"
+    return f"{words} {progress.done:,} of {progress.total:,}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class DuplicateSearch(QObject):
         super().__init__(parent)
         self.library: Library | None = None
         self.finder: DuplicateFinder | None = None
+        self._previous: DuplicateFinder | None = None  # kept while a search runs: Cancel
         self._cancel = threading.Event()
         self.find_runner = Runner("photosim-duplicates", self)
         self.group_runner = Runner("photosim-grouping", self)
@@ -81,7 +82,7 @@ class DuplicateSearch(QObject):
 
     def set_library(self, library: Library | None) -> None:
         self.release()
-        self.library, self.finder = library, None
+        self.library, self.finder, self._previous = library, None, None
 
     def release(self) -> None:
         """Stop the work on this library without waiting: a search sees its cancel flag and
@@ -101,14 +102,18 @@ class DuplicateSearch(QObject):
         library = self.library
         if library is None:
             return
-        self.finder = None
+        self._previous, self.finder = self.finder, None
         cancel, progress, writes = self._cancel, self.progressed.emit, list(writes)
 
         def find() -> tuple[Library, DuplicateFinder]:
             for write in writes:  # marks still being written count in this search
                 write.join()
+            check_cancel(cancel)
             references = library.reference_folders()
-            return library, library.duplicate_finder(references, cancel, progress)
+            finder = library.duplicate_finder(references=references, cancel=cancel,
+                                              progress=progress)  # fmt: skip
+            check_cancel(cancel)  # stopped once done (a quick search from the cache): stopped
+            return library, finder
 
         self.find_runner.submit(find)
 
@@ -127,7 +132,7 @@ class DuplicateSearch(QObject):
 
     def forget(self) -> None:
         """The finder is out of date (photos were trashed): the next search builds it again."""
-        self.finder = None
+        self.finder = self._previous = None
 
     def _on_found(self, outcome: tuple[Library, DuplicateFinder]) -> None:
         library, finder = outcome
@@ -142,6 +147,7 @@ class DuplicateSearch(QObject):
     def _on_failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
             self._cancel = threading.Event()  # the next search starts unstopped
+            self.finder = self._previous  # what is shown can still be regrouped
             self.cancelled.emit()
         else:
             self.failed.emit(exc)
