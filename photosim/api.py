@@ -14,6 +14,7 @@ from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResul
 from photosim.dupes.keep import (
     MarkRefused,
     change_mark,
+    is_sharper,
     marked_for_removal,
     regroup_marks,
     suggested_marks,
@@ -69,6 +70,7 @@ __all__ = [
     "download",
     "expected_weights_file",
     "human_size",
+    "is_sharper",
     "known_db_for",
     "load_image",
     "load_partner",

@@ -597,5 +597,22 @@ def test_the_compare_header_is_elided_with_the_whole_text_in_its_tooltip(qtbot, 
     assert title.toolTip().startswith(long_name) and title.toolTip() == title.full_text()
     assert title.fontMetrics().horizontalAdvance(title.text()) <= title.width()
     assert not title.text().startswith(long_name)
+    path = dialog.view.paths[1]  # the path too: its start and its file name, "…" between
+    assert "…" in path.text() and path.text().endswith(".jpg")
+    assert path.toolTip() == f"Path: {folder / long_name}"
     dialog.resize(1800, 600)  # wider: more of it, the whole name
     qtbot.waitUntil(lambda: title.text().startswith(long_name), timeout=TIMEOUT)
+
+
+def test_compare_names_photos_as_their_cards_and_calls_sharper_only_when_it_is(qtbot, view, folder):
+    select(view, folder / "beach.jpg")
+    dialog = view.compare_member(1)
+    with qtbot.waitSignal(dialog.view.loaded, timeout=TIMEOUT):
+        pass
+    titles = {t.full_text().split(" · ")[0] for t in dialog.view.titles}
+    assert titles == {"Photos/beach.jpg", "backup/beach.jpg"}
+    facts = {"pixels": "800 × 600", "megapixels": 0.48, "size": "1 KB", "date": "d",
+             "path": "p", "sharpness": "0.23", "sharp": 0.231}  # fmt: skip
+    alike = CompareView._facts_text(facts, {**facts, "sharp": 0.229})
+    assert "Sharpness: 0.23" in alike.splitlines() and "(sharper)" not in alike  # as shown
+    assert "(sharper)" in CompareView._facts_text({**facts, "sharp": 0.3}, facts)

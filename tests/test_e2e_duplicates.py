@@ -1,8 +1,8 @@
 """End to end: the app's Duplicates tab and compare view on a real X server (Xvfb).
 
 A folder of photos with planted copies (a byte-identical backup, a resized copy,
-a copy turned 90 degrees in its pixels, a PNG export) and other shots of one
-scene is opened in the real app, in a child process on its own display. The
+a copy turned 90 degrees in its pixels, a PNG export, a photo copied to a phone
+folder under the same name) and other shots of one scene is opened in the real app, in a child process on its own display. The
 Duplicates tab must show the copies as exact / near groups with the original as
 keeper; both views are screenshotted (``screenshots/`` in the project) to be
 looked at. The trained EfficientNet-Lite0 is used where installed (the tiny
@@ -26,37 +26,42 @@ pytestmark = pytest.mark.e2e
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def plant(root: Path) -> tuple[dict[str, str], str, list[str]]:
+def plant(root: Path) -> tuple[dict[str, str], str, list[str], str]:
     """Fill ``root``: returns {copy: original} of the same-picture copies, the name with a
-    byte-identical backup, and the other shots of one scene (never ``near`` to each other)."""
+    byte-identical backup, the other shots of one scene (never ``near`` to each other), and
+    the name of a photo with an identical copy in ``Phone/`` (nothing else like it)."""
     root.mkdir(parents=True)
     if SHARED_PHOTOS.is_dir():
         for sub in ("camera", "ukbench"):
             for src in sorted((SHARED_PHOTOS / sub).glob("*.jpg")):
                 shutil.copy2(src, root / src.name)
         original, other = root / "ukbench00120.jpg", root / "ukbench09040.jpg"
+        alone = root / "ukbench01380.jpg"
         shutil.copy2(SHARED_PHOTOS / "transforms" / "ukbench00120_resize.jpg", root)
         resized = root / "ukbench00120_resize.jpg"
     else:
         for seed in range(8):
             write_photo(root / f"photo{seed}.jpg", size=(800, 600), seed=seed, detail=True)
         original, other = root / "photo1.jpg", root / "photo2.jpg"
+        alone = root / "photo5.jpg"
         resized = root / "photo1 small.jpg"
         Image.open(original).resize((400, 300)).save(resized, quality=85)
     (root / "backup").mkdir()
     shutil.copy2(other, root / "backup" / other.name)
+    (root / "Phone").mkdir()
+    shutil.copy2(alone, root / "Phone" / alone.name)
     turned = root / f"{other.stem} turned.jpg"
     Image.open(other).transpose(Image.Transpose.ROTATE_90).save(turned, quality=90)
     export = root / f"{original.stem} export.png"
     Image.open(original).save(export)
     copies = {resized.name: original.name, turned.name: other.name, export.name: original.name}
     shots = sorted(p.name for p in root.glob("10000?.jpg"))
-    return copies, other.name, shots
+    return copies, other.name, shots, alone.name
 
 
 def test_duplicates_tab_and_compare_view_on_x_server(xvfb, tmp_path):
     folder, out = tmp_path / "Photos", tmp_path / "out"
-    copies, backed_up, shots = plant(folder)
+    copies, backed_up, shots, alone = plant(folder)
     env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb",
            "XDG_DATA_HOME": str(tmp_path / "xdg")}  # fmt: skip
     proc = subprocess.run([sys.executable, __file__, str(folder), str(out)], env=env,
@@ -75,6 +80,15 @@ def test_duplicates_tab_and_compare_view_on_x_server(xvfb, tmp_path):
         assert any(
             copy in g["photos"] and g["keep"] == original and g["kind"] == "near" for g in groups
         ), (copy, groups)
+    phone = [g for g in groups if g["photos"] == [alone, alone]]  # identical, named so
+    assert (
+        len(phone) == 1 and phone[0]["kind"] == "exact" and phone[0]["label"] == "Identical files"
+    )
+    assert sorted(phone[0]["names"]) == sorted([f"Phone/{alone}", f"Photos/{alone}"])
+    shown = next(g for g in groups if g["photos"].count(backed_up) == 2)  # the screenshot's
+    assert sorted(n for n in shown["names"] if n.endswith(backed_up)) == sorted(
+        [f"backup/{backed_up}", f"Photos/{backed_up}"]  # same names, told apart by folder
+    )
     for g in groups:  # other shots of one scene are similar, never the same picture
         assert g["kind"] != "near" or len(set(shots) & set(g["photos"])) < 2, g
     for name in ("duplicates.png", "compare.png"):
@@ -91,6 +105,7 @@ def main(folder: str, out: str) -> int:
     from PySide6.QtCore import QPointF, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from photosim.app.dupes.models import member_name
     from photosim.app.main_window import MainWindow
 
     try:
@@ -120,10 +135,15 @@ def main(folder: str, out: str) -> int:
 
     def on_regrouped(result) -> None:
         window.duplicates.regrouped.disconnect(on_regrouped)
+        view = window.duplicates
+        labels = [
+            view.group_model.data(view.group_model.index(r, 0)) for r in range(len(view.groups))
+        ]
         state["groups"] = [{"kind": str(g.kind), "keep": g.keep.name, "keep_path": str(g.keep),
                             "photos": [m.path.name for m in g.photos],
-                            "reasons": [m.reason for m in g.photos]} for g in result.groups]  # fmt: skip
-        view = window.duplicates
+                            "names": [member_name(g, m.path) for m in g.photos],
+                            "reasons": [m.reason for m in g.photos], "label": label}
+                           for g, label in zip(result.groups, labels, strict=True)]  # fmt: skip
         turned = [
             i for i, g in enumerate(view.groups) if any("turned" in m.path.name for m in g.photos)
         ]

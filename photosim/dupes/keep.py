@@ -75,10 +75,19 @@ def keep_more_pixels(cands):
     return best, f"most pixels ({x.node.width}x{x.node.height})"
 
 
+# sharpness values closer than this share are alike (measure noise, a re-encode)
+SHARPER_BY = 0.10
+
+
+def is_sharper(a: float, b: float) -> bool:
+    """Whether sharpness ``a`` is clearly above ``b`` (the keep rule's tolerance)."""
+    return a > b + abs(b) * SHARPER_BY
+
+
 def keep_sharper(cands):
     if any(x.node.sharpness is None for x in cands):
         return cands, None
-    return _best(cands, lambda x: x.node.sharpness, 0.10), "sharpest"
+    return _best(cands, lambda x: x.node.sharpness, SHARPER_BY), "sharpest"
 
 
 def keep_exposed(cands):

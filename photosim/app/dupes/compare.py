@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.api import DupGroup, DupMember, load_image, sharpness
+from photosim.api import DupGroup, DupMember, is_sharper, load_image, sharpness
 from photosim.app.browse.panes import human_size
 from photosim.app.messages import describe
 from photosim.app.workers import Runner, pil_to_qimage
@@ -239,9 +239,13 @@ class ElidedLabel(QLabel):
     """One line of plain text cut with "…" to the width the layout gives it; the whole text
     in its tooltip (a long path or reason never pushes the panes apart, nor is cut silently)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
         super().__init__(parent)
-        self._full = ""
+        self._full, self._mode = "", mode
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -260,7 +264,7 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         width = max(0, self.contentsRect().width())
         metrics = self.fontMetrics()
-        self.setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+        self.setText(metrics.elidedText(self._full, self._mode, width))
 
 
 class CompareView(QWidget):
@@ -277,18 +281,21 @@ class CompareView(QWidget):
         self.panes = (ImagePane(self.state), ImagePane(self.state))
         self.titles = (ElidedLabel(), ElidedLabel())
         self.facts = (QLabel(), QLabel())
+        middle = Qt.TextElideMode.ElideMiddle  # a path keeps its start and its file name
+        self.paths = (ElidedLabel(mode=middle), ElidedLabel(mode=middle))
         grid = QGridLayout()
         for col in (0, 1):
             font = self.titles[col].font()
             font.setBold(True)
             self.titles[col].setFont(font)
-            self.facts[col].setMinimumHeight(5 * self.fontMetrics().lineSpacing() + 4)
+            self.facts[col].setMinimumHeight(4 * self.fontMetrics().lineSpacing() + 4)
             self.facts[col].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             grid.setColumnStretch(col, 1)
             self.facts[col].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(self.titles[col], 0, col)
             grid.addWidget(self.panes[col], 1, col)
             grid.addWidget(self.facts[col], 2, col)
+            grid.addWidget(self.paths[col], 3, col)
         grid.setRowStretch(1, 1)
         self.diff_box = QCheckBox("Difference overlay (D)")
         self.diff_box.setToolTip(
@@ -317,18 +324,23 @@ class CompareView(QWidget):
         self._on_zoom()
 
     def compare(self, left: DupMember | str | os.PathLike, right: DupMember | str | os.PathLike,
-                titles: tuple[str, str] = ("", "")) -> None:  # fmt: skip
+                titles: tuple[str, str] = ("", ""),
+                names: tuple[str, str] | None = None) -> None:  # fmt: skip
         """Show ``left`` and ``right`` (DupMember-like objects or paths); decoding runs off-thread."""
         self.sides = (Side.of(left, titles[0]), Side.of(right, titles[1]))
-        names = Counter(side.path.name for side in self.sides)  # same names: with their folders
-        self.names = tuple(name_in_folder(str(side.path), names) for side in self.sides)
+        if names is None:  # same names: with their folders (the grid's rule)
+            counts = Counter(side.path.name for side in self.sides)
+            names = (name_in_folder(str(self.sides[0].path), counts),
+                     name_in_folder(str(self.sides[1].path), counts))  # fmt: skip
+        self.names = names
         self.result = None
         self.state.frame = None
         self.state.reset()
         for col, side in enumerate(self.sides):
             self.panes[col].set_image(None, "Loading…")
             self.titles[col].set_full_text(self._title(self.names[col], side))
-            self.facts[col].setText(str(side.path))
+            self.facts[col].setText("")
+            self.paths[col].set_full_text(f"Path: {side.path}")
         sides = self.sides
         self.runner.submit(lambda: load_pair(*sides))
 
@@ -379,13 +391,12 @@ class CompareView(QWidget):
     @staticmethod
     def _facts_text(facts: dict, other: dict) -> str:
         bigger = facts["megapixels"] > other["megapixels"]
-        sharper = facts["sharp"] > other["sharp"]
+        sharper = is_sharper(facts["sharp"], other["sharp"])  # as the keep rule judges it
         rows = [
             ("Pixels", facts["pixels"] + (" (more)" if bigger else "")),
             ("File", facts["size"]),
             ("Date", facts["date"]),
             ("Sharpness", facts["sharpness"] + (" (sharper)" if sharper else "")),
-            ("Path", facts["path"]),
         ]
         return "\n".join(f"{k}: {v}" for k, v in rows)
 
@@ -415,7 +426,9 @@ class CompareDialog(QDialog):
         other = member if member.path != keeper.path else group.photos[1 if row == 0 else 0]
         titles = tuple("suggested keeper" if m.path == group.keep else m.reason
                        for m in (keeper, other))  # fmt: skip
-        self.view.compare(keeper, other, titles)
+        counts = Counter(m.path.name for m in group.photos)  # named as on the group's cards
+        names = (name_in_folder(str(keeper.path), counts), name_in_folder(str(other.path), counts))
+        self.view.compare(keeper, other, titles, names)
         self.show()
         self.raise_()
         return self

@@ -109,7 +109,7 @@ class DuplicatesView(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setIconSize(QSize(32, 32))
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        for col, width in enumerate((140, 52, 70, 130)):
+        for col, width in enumerate((130, 52, 70, 180)):
             self.tree.setColumnWidth(col, width)
         self.members = MemberModel(self.thumbnails, self)
         self.member_view = MemberView()
