@@ -58,12 +58,12 @@ class LibraryWrites(QObject):
 
 
 class Cleanup(QObject):
-    """Trash, undo, "not duplicates" and reference folders for one library at a time.
+    """Trash, undo, keep marks, "not duplicates" and reference folders, for one library.
 
     Signals (GUI thread): ``busy(str | None)`` while a step runs; ``note(str)`` the
     outcome in a sentence; ``trashed(list[str])`` / ``restored(list[str])`` the paths
     moved; ``undo_possible(bool)``; ``changed()`` when the duplicates must be found again;
-    ``failed(exception)``.
+    ``restored_groups(set[Path])`` dismissed groups made findable; ``failed(exception)``.
     """
 
     busy = Signal(object)
@@ -73,6 +73,7 @@ class Cleanup(QObject):
     undo_possible = Signal(bool)
     changed = Signal()
     failed = Signal(object)
+    restored_groups = Signal(set)  # paths of the dismissed groups made findable again
 
     def __init__(self, writes: LibraryWrites, parent: QWidget) -> None:
         super().__init__(parent)
@@ -174,7 +175,23 @@ class Cleanup(QObject):
         self.busy.emit(None)
         self.failed.emit(exc)
 
-    # -- not duplicates -----------------------------------------------------------
+    # -- decisions ----------------------------------------------------------------
+    def remember(self, path: str, remove: bool, keeps: list[str]) -> None:
+        """The user's word on a mark, by content (in a worker): the group's ``keeps`` stay
+        kept through regroups, trash and undo; a photo marked remove forgets its keep."""
+        library = self.library
+        if library is None:
+            return
+        if remove:
+            self.writes.write(lambda: library.unmark_keep(Path(path)), "photosim-keep")
+            return
+
+        def write() -> None:
+            for keep in keeps:
+                library.mark_keep(Path(keep))
+
+        self.writes.write(write, "photosim-keep")
+
     def not_duplicates(self, group: DupGroup) -> bool:
         """``group`` is not duplicates, after one question: remembered by the library (in a
         worker); True when the user said so (the view hides the group)."""
@@ -212,8 +229,6 @@ class Cleanup(QObject):
         self.dismissed_dialog = DismissedDialog(groups, self.restore_dismissed, self.window)
         self.dismissed_dialog.show()
         return self.dismissed_dialog
-
-    restored_groups = Signal(set)  # paths of the dismissed groups made findable again
 
     def restore_dismissed(self, groups: list[Dismissed]) -> None:
         """Make these dismissed groups findable again (written in a worker), then find again."""

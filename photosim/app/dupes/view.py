@@ -394,30 +394,13 @@ class DuplicatesView(QWidget):
             self.note.setText(REFUSED[refused])
             return False
         self.note.clear()
-        self._remember(group, key, remove)
+        self.cleanup.remember(key, remove, self.marks.keeps(group))
         self.members.set_marks(self.marks.of(group))
         if self.tree.currentIndex().isValid():
             self.group_model.row_changed(self.tree.currentIndex().row())
         self._on_group_selected()
         self._update_totals()
         return True
-
-    def _remember(self, group: DupGroup, key: str, remove: bool) -> None:
-        """The user's word, by content (in a worker): every photo the user now sees kept in
-        the group stays kept through regroups, trash and undo; one marked remove forgets it."""
-        library = self.library
-        if library is None:
-            return
-        if remove:
-            self.writes.write(lambda: library.unmark_keep(Path(key)), "photosim-keep")
-            return
-        keeps = self.marks.keeps(group)
-
-        def write() -> None:
-            for path in keeps:
-                library.mark_keep(Path(path))
-
-        self.writes.write(write, "photosim-keep")
 
     def toggle_rows(self, *rows: int) -> None:
         for row in rows:
