@@ -28,7 +28,15 @@ from photosim.core.errors import (
     UnknownLibrary,
     shown,
 )
-from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
+from photosim.core.events import (
+    Failure,
+    Match,
+    ModelInUse,
+    Photo,
+    ScanKind,
+    ScanProgress,
+    WeightsDownload,
+)
 from photosim.core.paths import is_under
 from photosim.library.browse import Folder, Year, folder_tree, timeline
 from photosim.models.registry import DEFAULT_MODEL, model_key
@@ -236,6 +244,26 @@ class Library:
         if self._ran_on:  # released when the scan ended
             return self._ran_on
         return self.store.get_meta("backend")
+
+    def model_in_use(self) -> ModelInUse:
+        """Which model, weights file (path, size), device and backend embed this library's
+        photos, for About and Help > Model Weights. Reads the disk and imports torch (to find
+        torchvision's cache) unless a model was handed in: call it off a GUI thread."""
+        backbone = self._backbone or self._source  # the source: loaded, or handed in
+        weights: Path | None = None
+        size: int | None = None
+        if not self._injected:
+            from photosim.models.weights import weights_in_use
+
+            weights, size = weights_in_use(self.model_name, self.weights)
+        key = backbone.key if backbone is not None else self.current_key()
+        device = str(backbone.device) if backbone is not None else self.device
+        return ModelInUse(
+            model=self.model_name, key=key, weights=weights, weights_bytes=size,
+            chosen=bool(self.weights), injected=self._injected, loaded=backbone is not None,
+            device=device, backend=self.running_backend(), backend_asked=self.backend,
+            backend_notice=self.backend_notice,
+        )  # fmt: skip
 
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
