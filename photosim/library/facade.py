@@ -265,6 +265,18 @@ class Library:
             backend_notice=self.backend_notice,
         )  # fmt: skip
 
+    def weights_look_untrained(self) -> bool:
+        """True when the vectors of this library's photos are all but the same, as untrained
+        (randomly initialised) weights make them: every pair would score ~99 %. Reads a
+        sample of the stored vectors; False when there are too few to tell."""
+        import numpy as np
+
+        from photosim.models.sanity import SAMPLE, looks_untrained
+
+        key = self.current_key()
+        vectors = self.store.sample_vectors(key, SAMPLE) if key else []
+        return bool(vectors) and looks_untrained(np.stack(vectors))
+
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
         """Every photo of the library, sorted by path."""
