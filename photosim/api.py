@@ -24,7 +24,8 @@ from photosim.dupes.types import Dismissed, DupProgress, DupStep, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image, load_partner
-from photosim.media.formats import companions_on_disk, open_filter, pair_label
+from photosim.media.formats import open_filter
+from photosim.media.pairs import companions_on_disk, pair_label
 from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails

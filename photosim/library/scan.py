@@ -26,7 +26,7 @@ from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Job, Notice, Pipeline, Work
-from photosim.media import formats
+from photosim.media import formats, pairs
 from photosim.media.decode import sniff_image
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
@@ -93,7 +93,7 @@ class Walk:
             if entries is None:
                 continue
             subdirs: list[str] = []
-            travelling = self._travelling(entries)
+            travelling = self._travelling(folder, entries)
             for entry in entries:
                 if entry.name.startswith(".") or entry.path in self.exclude:
                     continue
@@ -128,9 +128,10 @@ class Walk:
             self._missed(folder)
             return None
 
-    def _travelling(self, entries: list[os.DirEntry]) -> set[str]:
+    def _travelling(self, folder: str, entries: list[os.DirEntry]) -> set[str]:
         """Names in one folder that travel with a photo there (never listed, never "other"):
-        its sidecars and Live Photo video, and the JPEG/HEIC half of a RAW+JPEG pair."""
+        its sidecars and Live Photo video, and the JPEG/HEIC half of a RAW+JPEG pair (the
+        same shot: its capture time read from both files, see ``pairs``)."""
         files = [e for e in entries if not e.name.startswith(".") and _is_file(e)]
         out = formats.travelling_names(e.name for e in files)
         raws = [e for e in files if formats.is_raw(e.name)]
@@ -144,7 +145,10 @@ class Walk:
                     with contextlib.suppress(OSError):
                         shot[e.name] = e.stat(follow_symlinks=False).st_mtime
             for e in raws:
-                partner = formats.pair_partner(e.name, shots[os.path.splitext(e.name)[0].lower()])
+                partner = pairs.pair_partner(
+                    e.name, shots[os.path.splitext(e.name)[0].lower()],
+                    lambda name: pairs.capture_time(os.path.join(folder, name)),
+                )  # fmt: skip
                 if partner:
                     out.add(partner)
         return out

@@ -18,7 +18,7 @@ from typing import BinaryIO, cast
 from PIL import Image, UnidentifiedImageError, features
 
 from photosim.core.errors import DecodeError, FailKind, shown
-from photosim.media import budget, colour, formats, libtiff_log
+from photosim.media import budget, colour, formats, libtiff_log, pairs
 from photosim.media.raw import decode_raw
 
 __all__ = [
@@ -246,7 +246,7 @@ def load_partner(path: str | os.PathLike, max_side: int | None = None) -> Image.
     (a RAW+JPEG pair is one photo, the same picture), decoded; None for any other file."""
     if not formats.is_raw(path):
         return None
-    partner = formats.partner_on_disk(path)
+    partner = pairs.partner_on_disk(path)
     if partner is None:
         return None
     try:
