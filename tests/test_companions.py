@@ -147,7 +147,7 @@ def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_h
     assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
 
 
-def test_same_name_different_shots_are_two_photos(tmp_path, shot, trash_home):  # noqa: F811
+def test_same_name_different_shots_are_two_photos(tmp_path, shot, trash_home):
     """IMG_0001 of two cameras (or a counter that wrapped) copied into one folder: the same
     name and file times seconds apart, but taken a year apart: two photos, never one; the
     RAW's own JPEG in the other folder (same second, sub-seconds apart) is its pair."""
