@@ -427,9 +427,13 @@ class Library:
         ``cancel`` (a callable or threading.Event) stops it with ``errors.Cancelled``;
         ``progress(step: str)`` hears each step (fingerprints, neighbours, rotations, pixels).
         """
+        from photosim.dupes.cache import cache_path
         from photosim.dupes.finder import build_finder
 
-        return build_finder(self, references, cancel, progress)
+        thresholds = self.calibration()  # first: calibrating may load the model, and its key
+        refs = list(dict.fromkeys([*self.reference_folders(), *map(Path, references)]))
+        return build_finder(self.store, self.current_key(), thresholds, refs,
+                            cache_path(self.db_path), cancel, progress)  # fmt: skip
 
     def duplicates(
         self,
