@@ -469,9 +469,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if args.dismissed or args.restore:
         return _dismissed(args)
     with _open_for_query(args, read_only=False) as lib:
-        from photosim.dupes.calibrate import needs_model
-
-        if needs_model(lib):
+        if lib.calibration_loads_model():
             print("Calibrating the thresholds for this model (once; it loads the model)...",
                   file=sys.stderr)  # fmt: skip
         result = lib.duplicates(

@@ -460,15 +460,23 @@ class Library:
 
     def calibration(self) -> Thresholds:
         """The near/similar thresholds of this library's model; calibrated when missing."""
-        from photosim.dupes.calibrate import stored_or_calibrate
+        from photosim.dupes.calibrate import ModelAsked, stored_or_calibrate
 
-        return stored_or_calibrate(self)
+        asked = ModelAsked(self.model_name, self.weights)
+        return stored_or_calibrate(self.store, self.current_key(), asked, self.ensure_backbone)
+
+    def calibration_loads_model(self) -> bool:
+        """Whether :meth:`calibration` will calibrate now, which loads the model (no torch)."""
+        from photosim.dupes.calibrate import ModelAsked, needs_model
+
+        asked = ModelAsked(self.model_name, self.weights)
+        return needs_model(self.store, self.current_key(), asked)
 
     def calibrate(self, sample: int = 48) -> Thresholds:
         """Measure the thresholds on augmented copies of the library's photos (needs the model)."""
         from photosim.dupes.calibrate import calibrate
 
-        return calibrate(self, sample=sample)
+        return calibrate(self.store, self.ensure_backbone(), sample=sample)
 
     def mark_not_duplicates(self, paths: Sequence[Path]) -> None:
         """Remember that these photos (a pair or a whole group) are not duplicates."""
