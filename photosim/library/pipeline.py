@@ -335,6 +335,8 @@ class Pipeline:
 
     def _embed(self, pixels: list[np.ndarray]) -> np.ndarray:
         vectors, size, notice = embed_resilient(self.backbone, pixels)
+        if said := self.backbone.take_notice():  # a compiled runtime fell back to torch
+            self._out.put(Notice(said))
         if notice is not None:
             self._out.put(notice)
         self.batch_size = min(self.batch_size, size)  # what fits in memory from now on
