@@ -29,7 +29,7 @@ from PIL import Image
 
 from photosim.core.errors import PhotosimError
 from photosim.models.embed import Backbone
-from photosim.models.registry import BACKENDS, runtime_version
+from photosim.models.registry import BACKENDS, model_threads_from_env, runtime_version
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,8 @@ def _compile(core, model, precision: str, threads: int | None):
         "INFERENCE_PRECISION_HINT": _OV_PRECISIONS[precision],
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": "1",
-        "INFERENCE_NUM_THREADS": str(max(1, threads or os.cpu_count() or 1)),
+        "INFERENCE_NUM_THREADS": str(max(1, threads or model_threads_from_env()
+                                         or os.cpu_count() or 1)),  # fmt: skip
         "ENABLE_CPU_PINNING": "NO",
     }
     return core.compile_model(model, "CPU", config)
