@@ -8,10 +8,10 @@ On generated 12-megapixel JPEGs with camera EXIF (a third stored on their side w
 orientation tag) and the same random-weights model file for every pipeline (speed does not
 depend on the weights' values), one run measures, per model:
 
-- the model alone on all cores, per backend and precision, alternating round by round;
-- the decode work per photo on one core: what a scan worker does (read, hash, EXIF, draft
-  decode, fingerprint, letterbox: ``photosim.library.pipeline.process``);
-- the compute limit of each backend: ``cores / (work + cores / model rate)``;
+- in every round, first the model alone on all cores per backend and precision, and the decode
+  work per photo on one core: what a scan worker does (read, hash, EXIF, draft decode,
+  fingerprint, letterbox: ``photosim.library.pipeline.process``), so each backend's compute
+  limit ``cores / (work + cores / model rate)`` is measured beside the scans it bounds;
 - whole scans, each a fresh process and library, the pipelines alternating round by round:
   the naive pipeline, photosim on each ``BACKEND[:PRECISION]`` (``auto``: photosim's default),
   and the default again under other thread plans (``TxW``: T model threads, W decoders).
@@ -43,7 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 SHARED = ROOT.parent / "shared" / "photos" / "camera"
 PYTHON = sys.executable
 SIZE = (4000, 3000)  # 12 MP, as phones shoot
-BATCH = 32  # photosim's default batch, for the model alone
+BATCH = 16  # images per timed batch of the model alone
 
 
 # -- photos -----------------------------------------------------------------------------
@@ -210,11 +210,9 @@ def work_per_photo_s(photos: list[Path], input_size: int = 224) -> float:
     return (time.process_time() - start) / len(photos)
 
 
-def model_rates(model: str, weights: Path, specs: list[str], rounds: int = 5,
-                batch: int = BATCH) -> tuple[dict, dict]:  # fmt: skip
-    """Images/s of the model alone on all cores per ``BACKEND:PRECISION`` (medians of rounds,
-    alternating), and the seconds each compiled one took to convert the first time."""
-    import numpy as np
+def model_runners(model: str, weights: Path, specs: list[str]) -> tuple[dict, dict]:
+    """The model on each ``BACKEND:PRECISION``, by what it runs on, and the seconds each
+    compiled one took to convert the first time."""
     import torch
 
     from photosim.models import backends
@@ -231,18 +229,21 @@ def model_rates(model: str, weights: Path, specs: list[str], rounds: int = 5,
         if runner.backend != "torch":
             conversion[spec] = round(time.perf_counter() - start, 1)
         runners[f"{runner.backend} {runner.precision}"] = runner
+    return runners, conversion
+
+
+def model_rates(runners: dict, batch: int = BATCH) -> dict[str, float]:
+    """Images/s of each runner alone on all cores, one after the other (one round)."""
+    import numpy as np
+
     x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), np.uint8)
-    seen: dict[str, list[float]] = {label: [] for label in runners}
-    for _ in range(rounds):
-        for label, runner in runners.items():
-            runner.embed(x)
-            start = time.perf_counter()
-            runner.embed(x)
-            runner.embed(x)
-            seen[label].append(2 * batch / (time.perf_counter() - start))
-    rates = {label: {"median": round(statistics.median(r), 1), "runs": [round(v, 1) for v in r]}
-             for label, r in seen.items()}  # fmt: skip
-    return rates, conversion
+    rates = {}
+    for label, runner in runners.items():
+        runner.embed(x[:2])
+        start = time.perf_counter()
+        runner.embed(x)
+        rates[label] = batch / (time.perf_counter() - start)
+    return rates
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -256,12 +257,8 @@ def bench_model(model: str, photos: list[Path], tmp: Path, args) -> dict:
     home = tmp / f"home-{model}"
     folder = photos[0].parent
     specs = ["torch:fp32", "torch:bf16", "openvino:fp32", "openvino:bf16"]
-    rates, conversion = model_rates(model, weights, specs)
-    print(f"{model} model alone: { {k: v['median'] for k, v in rates.items()} }", flush=True)
-    work = work_per_photo_s(photos[:24])
+    runners, conversion = model_runners(model, weights, specs)
     cores = os.cpu_count() or 1
-    limits = {label: round(cores / (work + cores / r["median"]), 2) for label, r in rates.items()}
-    print(f"{model} decode {work * 1000:.1f} ms/photo; limits {limits}", flush=True)
     pipelines: dict = {"naive": lambda: run_child(["--child", "naive", str(folder), "--models",
                                                    model, "--weights", str(weights)])}  # fmt: skip
     for spec in [s for s in args.pipelines.split(",") if s != "naive"]:
@@ -276,18 +273,31 @@ def bench_model(model: str, photos: list[Path], tmp: Path, args) -> dict:
         if spec != "naive" and " " not in spec:
             photosim_child(warm, model, weights, home, spec, None)
     runs: dict[str, list[dict]] = {name: [] for name in pipelines}
-    loads = []
+    loads, rates, works, limits = [], [], [], []
     for r in range(args.rounds):  # interleaved: a busy minute hits every pipeline alike
         loads.append(round(os.getloadavg()[0], 1))
+        rates.append(model_rates(runners))  # the limit of this round, beside its scans
+        works.append(work_per_photo_s(photos[:16]))
+        limits.append({k: cores / (works[-1] + cores / v) for k, v in rates[-1].items()})
+        print(f"{model} round {r + 1} model alone "
+              f"{ {k: round(v, 1) for k, v in rates[-1].items()} } img/s, decode "
+              f"{works[-1] * 1000:.1f} ms/photo, limits "
+              f"{ {k: round(v, 1) for k, v in limits[-1].items()} }", flush=True)  # fmt: skip
         for name, run in pipelines.items():
             runs[name].append(run())
             got = runs[name][-1]
             print(f"  {model} round {r + 1} {name:<16} {got['steady']:6.2f} photos/s "
                   f"(wall {got['wall_s']:5.1f} s, {got['ran_on']})", flush=True)  # fmt: skip
     base = args.base
-    result: dict = {"model_alone_images_per_s": rates, "conversion_s": conversion,
-                    "decode_work_ms_per_photo": round(work * 1000, 1),
-                    "compute_limit_photos_per_s": limits, "load_1min_per_round": loads,
+
+    def median_of(rows: list[dict]) -> dict:
+        return {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
+
+    result: dict = {"model_alone_images_per_s": median_of(rates), "conversion_s": conversion,
+                    "model_alone_per_round": [{k: round(v, 1) for k, v in r.items()}
+                                              for r in rates],
+                    "decode_work_ms_per_photo": [round(w * 1000, 1) for w in works],
+                    "compute_limit_photos_per_s": median_of(limits), "load_1min_per_round": loads,
                     "scans": {}}  # fmt: skip
     for name, got in runs.items():
         ran_on = got[-1]["ran_on"]
@@ -295,11 +305,12 @@ def bench_model(model: str, photos: list[Path], tmp: Path, args) -> dict:
                "steady_photos_per_s": round(statistics.median(g["steady"] for g in got), 2),
                "runs": [round(g["steady"], 2) for g in got],
                "wall_s": [round(g["wall_s"], 1) for g in got]}  # fmt: skip
-        for other in ("naive", base):
+        for other in [o for o in ("naive", base) if o in runs]:
             ratios = [g["steady"] / b["steady"] for g, b in zip(got, runs[other], strict=True)]
             row[f"vs_{other}"] = round(statistics.median(ratios), 2)
-        if ran_on in limits:
-            row["share_of_limit"] = round(row["steady_photos_per_s"] / limits[ran_on], 2)
+        if ran_on in limits[0]:  # against the limit measured in the same round
+            shares = [g["steady"] / lim[ran_on] for g, lim in zip(got, limits, strict=True)]
+            row["share_of_limit"] = round(statistics.median(shares), 2)
         result["scans"][name] = row
         print(f"{model} {name}: {row}", flush=True)
     return result

@@ -277,8 +277,7 @@ def _compile(core, model, precision: str, threads: int | None):
         "INFERENCE_PRECISION_HINT": _OV_PRECISIONS[precision],
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": "1",
-        "INFERENCE_NUM_THREADS": str(max(1, threads or model_threads_from_env()
-                                         or os.cpu_count() or 1)),  # fmt: skip
+        "INFERENCE_NUM_THREADS": str(threads or model_threads_from_env() or os.cpu_count() or 1),
         "ENABLE_CPU_PINNING": "NO",
     }
     return core.compile_model(model, "CPU", config)
