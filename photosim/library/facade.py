@@ -220,6 +220,8 @@ class Library:
                 return
         if not done.model_error:  # the model and weights that made the vectors, for next time
             self._record_model(key)
+        if (running := self._backbone) is not None:  # a runtime that failed mid-scan: torch
+            self.store.set_meta(backend=f"{running.backend} {running.precision}")
         if not done.cancelled and (scan.changed or self.index.status(key) != "fresh"):
             yield ScanProgress(**{**done.__dict__, "kind": ScanKind.INDEXING})
             self.index.build(key)
