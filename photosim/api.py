@@ -19,7 +19,7 @@ from photosim.dupes.keep import (
     regroup_marks,
     suggested_marks,
 )
-from photosim.dupes.trash import can_undo, move_to_trash, undo_last
+from photosim.dupes.trash import TrashRecord, UndoResult
 from photosim.dupes.types import Dismissed, DupProgress, DupStep, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
@@ -62,9 +62,10 @@ __all__ = [
     "MarkRefused",
     "Month",
     "PhotoRow",
+    "TrashRecord",
+    "UndoResult",
     "Year",
     "cache_size",
-    "can_undo",
     "change_mark",
     "clear_thumbnails",
     "companions_on_disk",
@@ -77,7 +78,6 @@ __all__ = [
     "load_partner",
     "load_thumbnail",
     "marked_for_removal",
-    "move_to_trash",
     "open_filter",
     "pair_label",
     "prune_thumbnails",
@@ -85,7 +85,6 @@ __all__ = [
     "runtime_version",
     "sharpness",
     "suggested_marks",
-    "undo_last",
     "validate_weights",
     "weights_in_use",
     "weights_url",

@@ -45,6 +45,7 @@ from photosim.media.decode import (
     shrink,
 )
 from photosim.media.metadata import read_metadata
+from photosim.models.registry import model_threads_from_env
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -213,8 +214,10 @@ def plan_threads(cores: int | None = None, device: str = "cpu") -> tuple[int, in
     gaps the model leaves (between layers, between batches) and releases the GIL. Measured
     on a quiet 2-core AMD EPYC (bench/scan.py, 12 MP JPEGs): resnet50 in bf16 18.6 photos/s
     with 2 torch threads + 2 decoders against 13.2 with the cores split 1 + 1; resnet18
-    25.8 against 23.1. With a GPU the model needs one thread to drive it and every core
-    decodes.
+    25.8 against 23.1. The compiled backend (OpenVINO, unpinned threads) shares the cores the
+    same way: 1 model thread x 2 decoders and 2 x 1 were within the noise of cores x cores on
+    a shared 2-core Xeon (README "Backends"). With a GPU the model needs one thread to drive
+    it and every core decodes.
     """
     cores = max(1, cores or os.cpu_count() or 1)
     if device != "cpu":
@@ -243,8 +246,7 @@ class Pipeline:
         device = backbone.device.type if backbone is not None else "cpu"
         planned_torch, planned_workers = plan_threads(None, device)
         self.workers = max(1, workers or planned_workers)
-        env_threads = os.environ.get("PHOTOSIM_TORCH_THREADS", "")  # for measuring splits
-        threads = torch_threads or (int(env_threads) if env_threads.isdigit() else planned_torch)
+        threads = torch_threads or model_threads_from_env() or planned_torch
         self.torch_threads = max(1, threads)
         sized = backbone.batch_size(batch_size) if backbone is not None else batch_size
         self.batch_size = max(1, sized)
@@ -365,6 +367,8 @@ class Pipeline:
 
     def _embed(self, backbone: Embedder, pixels: list[np.ndarray]) -> np.ndarray:
         vectors, size, notice = embed_resilient(backbone, pixels)
+        if said := backbone.take_notice():  # a compiled runtime fell back to torch
+            self._out.put(Notice(said))
         if notice is not None:
             self._out.put(notice)
         self.batch_size = min(self.batch_size, size)  # what fits in memory from now on

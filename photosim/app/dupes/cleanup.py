@@ -15,15 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from photosim.api import (
-    Dismissed,
-    DupGroup,
-    Library,
-    can_undo,
-    companions_on_disk,
-    move_to_trash,
-    undo_last,
-)
+from photosim.api import Dismissed, DupGroup, Library, companions_on_disk
 from photosim.app.dupes.dialogs import DismissedDialog, ReferenceDialog, TrashDialog
 from photosim.app.workers import Runner, Worker
 from photosim.core.text import plural
@@ -103,7 +95,7 @@ class Cleanup(QObject):
             self.undo_runner.cancel()
             self.undo_possible.emit(False)
             return
-        self.undo_runner.submit(lambda: can_undo(library))
+        self.undo_runner.submit(library.can_undo)
 
     # -- trash and undo -----------------------------------------------------------
     def move_to_trash(self, files: Sequence[tuple[Path, int]], size: int) -> bool:
@@ -130,7 +122,7 @@ class Cleanup(QObject):
         if library is None or not self.confirm(len(paths), size, companions):
             return
         self.busy.emit(f"Moving {plural(len(paths), 'photo')} to the trash…")
-        self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
+        self.trash_runner.submit(lambda: ("trashed", library.move_to_trash(paths)))
 
     def undo_last_move(self) -> None:
         """Bring the photos of the last move back from the trash, where it allows it."""
@@ -138,7 +130,7 @@ class Cleanup(QObject):
         if library is None:
             return
         self.busy.emit("Bringing photos back from the trash…")
-        self.trash_runner.submit(lambda: ("restored", undo_last(library)))
+        self.trash_runner.submit(lambda: ("restored", library.undo_last_move()))
 
     def _on_trash_done(self, outcome: tuple[str, object]) -> None:
         what, value = outcome
