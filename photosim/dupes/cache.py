@@ -24,7 +24,7 @@ from photosim.core.paths import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-VERSION = 3  # bump whenever the candidate search or the pixel check changes its answers
+VERSION = 4  # bump whenever the candidate search or the pixel check changes its answers
 ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes", "verdict", "residual")
 
 
@@ -85,3 +85,50 @@ def save(library, thresholds, candidates) -> None:
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as exc:
         log.info("duplicates cache not written (%s)", exc)
+
+
+# -- verdicts of the geometric check, by content --------------------------------------
+def verdicts_path(db_path: Path) -> Path | None:
+    """``library.verdicts.npz`` beside ``library.db``; None for an in-memory library."""
+    return None if str(db_path) == ":memory:" else Path(db_path).with_suffix(".verdicts.npz")
+
+
+def load_verdicts(db_path: Path, signature: str) -> dict[tuple[str, str], tuple[int, float, int]]:
+    """Earlier checks by (hash of a, hash of b) in the order they were checked: (verdict,
+    residual, quarter turns). A library that changed keeps them; a new check method
+    (``signature``) does not."""
+    path = verdicts_path(db_path)
+    if path is None:
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if bytes(data["key"]).decode() != signature:
+                return {}
+            cols = [data[name].tolist() for name in ("ha", "hb", "verdict", "residual", "turns")]
+    except (OSError, KeyError, ValueError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.info("verdicts %s unreadable (%s): checking again", path, exc)
+        return {}
+    return {(a, b): (v, r, t) for a, b, v, r, t in zip(*cols, strict=True)}
+
+
+def save_verdicts(db_path: Path, signature: str, memo: dict, hashes: set[str]) -> None:
+    """Keep the checks of pairs whose photos are still in the library (``hashes``)."""
+    path = verdicts_path(db_path)
+    if path is None:
+        return
+    items = [(k, v) for k, v in memo.items() if k[0] in hashes and k[1] in hashes]
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        key=np.frombuffer(signature.encode(), np.uint8),
+        ha=np.array([k[0] for k, _ in items], dtype=str),
+        hb=np.array([k[1] for k, _ in items], dtype=str),
+        verdict=np.array([v[0] for _, v in items], np.uint8),
+        residual=np.array([v[1] for _, v in items], np.float32),
+        turns=np.array([v[2] for _, v in items], np.int8),
+    )
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        log.info("verdicts not written (%s)", exc)
