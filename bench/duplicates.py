@@ -304,9 +304,9 @@ def run(db: Path, truth: dict) -> dict:
     from photosim.dupes.finder import build_finder
 
     out: dict = {}
-    cache = dupcache.cache_path(db)
-    if cache is not None and cache.exists():
-        cache.unlink()
+    for kept in (dupcache.cache_path(db), dupcache.verdicts_path(db)):  # a first search
+        if kept is not None:
+            kept.unlink(missing_ok=True)
     lib = Library(db_path=db)
     steps: list[tuple[str, float, float]] = []
 

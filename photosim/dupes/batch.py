@@ -11,12 +11,14 @@ depend on where its pair was checked: SIFT and the fit are deterministic.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -27,6 +29,8 @@ from photosim.dupes.types import DIFFERENT, SAME, UNCHECKED, WEAK
 CHUNK_PHOTOS = 48  # photos per chunk (~1 s of work): a stop is honoured within a chunk
 POOL_MIN_PHOTOS = 150  # fewer photos to check: checked here, starting processes costs more
 MAX_WORKERS = 8
+
+log = logging.getLogger(__name__)
 
 Result = tuple[np.ndarray, np.ndarray, np.ndarray]  # verdict, residual, quarter turns
 
@@ -199,19 +203,29 @@ class Checker:
         parts = chunks(pairs)
         pool = self._start(len(np.unique(pairs)))
         pending: dict[Future, np.ndarray] = {}
+        left = list(parts)
         try:
-            for part in parts:
+            while left:
+                part = left.pop(0)
                 check_cancel(self.cancel)
                 sub = pairs[part]
                 views = {int(i): self.views[int(i)] for i in np.unique(sub)}
                 if pool is None:
                     self._take(part, check_chunk(views, sub), verdict, residual, turns)
                     continue
-                while len(pending) >= 2 * self.processes:  # a few queued: a stop is quick
-                    self._collect(pending, verdict, residual, turns)
-                pending[pool.submit(check_chunk, views, sub)] = part
-            while pending:
-                self._collect(pending, verdict, residual, turns)
+                try:
+                    while len(pending) >= 2 * self.processes:  # a few queued: a stop is quick
+                        self._collect(pending, verdict, residual, turns)
+                    pending[pool.submit(check_chunk, views, sub)] = part
+                    if not left:
+                        while pending:
+                            self._collect(pending, verdict, residual, turns)
+                except BrokenProcessPool as exc:  # workers could not start or died: go on here
+                    log.warning("duplicate checks continue in one process (%s)", exc)
+                    left = [*pending.values(), part, *left]
+                    pending, pool = {}, None
+                    self.processes = 1
+                    self.close()
         except BaseException:
             for future in pending:
                 future.cancel()
