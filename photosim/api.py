@@ -17,13 +17,20 @@ from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
 from photosim.media.decode import load_image, load_partner
-from photosim.media.formats import companions_on_disk, open_filter, pair_label
+from photosim.media.formats import open_filter
+from photosim.media.pairs import companions_on_disk, pair_label
 from photosim.media.pixels import sharpness
 from photosim.media.thumbs import cache_size, load_thumbnail
 from photosim.media.thumbs import clear as clear_thumbnails
 from photosim.media.thumbs import prune as prune_thumbnails
-from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, runtime_version
-from photosim.models.weights import download, expected_weights_file, validate_weights, weights_url
+from photosim.models.registry import BACKENDS, DEFAULT_MODEL, MODELS, PRECISIONS, runtime_version
+from photosim.models.weights import (
+    download,
+    expected_weights_file,
+    validate_weights,
+    weights_in_use,
+    weights_url,
+)
 from photosim.storage.store import PhotoRow
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
@@ -33,6 +40,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL",
     "MODELS",
+    "PRECISIONS",
     "Backbone",
     "Dismissed",
     "DupGroup",
@@ -66,5 +74,6 @@ __all__ = [
     "suggested_marks",
     "undo_last",
     "validate_weights",
+    "weights_in_use",
     "weights_url",
 ]

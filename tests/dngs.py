@@ -18,9 +18,12 @@ def _rational(matrix: np.ndarray) -> list[list[int]]:
     return [[round(float(v) * 10000), 10000] for v in matrix.flatten()]
 
 
-def write_dng(photo: Image.Image, path: Path) -> Path:
+def write_dng(
+    photo: Image.Image, path: Path, taken: str | None = None, lens: str | None = None
+) -> Path:
     """``photo`` as an RGGB Bayer mosaic in a DNG at ``path`` (12-bit values, uncompressed,
-    no embedded preview: LibRaw demosaics it)."""
+    no embedded preview: LibRaw demosaics it). ``taken``: its DateTimeOriginal
+    ("2024:05:01 10:00:00", optionally ".25" for SubSecTimeOriginal); ``lens``: its LensModel."""
     from pidng.core import RAW2DNG, DNGTags, Tag
     from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, PhotometricInterpretation
 
@@ -57,9 +60,30 @@ def write_dng(photo: Image.Image, path: Path) -> Path:
     t.set(Tag.DNGVersion, DNGVersion.V1_4)
     t.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
     t.set(Tag.PreviewColorSpace, 2)
+    if taken:
+        date, _, subsec = taken.partition(".")
+        t.set(Tag.DateTimeOriginal, date)
+        if subsec:
+            t.set(Tag.SubsecTimeOriginal, subsec)
+    if lens:
+        t.set(Tag.EXIFPhotoLensModel, lens)
     r = RAW2DNG()
     r.options(t, path="", compress=False)
     written = path.with_name(path.stem + ".pidng")
     r.convert(bayer, filename=str(written))  # pidng adds ".dng" to the name it is given
     written.with_name(written.name + ".dng").replace(path)
+    return path
+
+
+def write_jpeg(photo: Image.Image, path: Path, taken: str | None = None) -> Path:
+    """``photo`` as a camera JPEG at ``path`` with ``taken`` as its EXIF DateTimeOriginal
+    ("2024:05:01 10:00:00", optionally ".25" for SubSecTimeOriginal)."""
+    exif = Image.Exif()
+    if taken:
+        date, _, subsec = taken.partition(".")
+        ifd = exif.get_ifd(0x8769)
+        ifd[0x9003] = date
+        if subsec:
+            ifd[0x9291] = subsec
+    photo.save(path, quality=92, exif=exif.tobytes())
     return path

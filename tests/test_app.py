@@ -299,8 +299,9 @@ def test_without_weights_the_app_browses_and_says_how_to_get_them(qtbot, folder)
     open_and_scan(qtbot, win, folder)
     assert win.browser.proxy.rowCount() == 10
     win.browser.select_path(str(folder / "photo3.jpg"))
-    assert "Similarity needs the ResNet weights" in win.browser.strip.message.text()
-    assert "--weights" in win.browser.strip.message.text()
+    text = win.browser.strip.message.text()
+    assert "Similarity needs the pretrained resnet18 weights" in text
+    assert "download them or choose" in text and "--weights" not in text  # the app's words
     assert "Similarity is off" in win.status.status_text.text()
     win.close()
 

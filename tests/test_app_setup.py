@@ -117,11 +117,67 @@ def test_help_model_weights_offers_the_same_choice(qtbot, folder, resnet18_weigh
     menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
     next(a for a in menu.actions() if a.text() == "&Model Weights…").trigger()
     prompt = win.setup.weights_dialog.prompt
+    qtbot.waitUntil(lambda: prompt.message.text() != "…", timeout=10_000)  # from a worker
     assert "resnet18" in prompt.message.text() and prompt.download_button.isVisibleTo(prompt)
+    assert "not on this computer" in prompt.message.text()  # none is in use, and why
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(resnet18_weights), ""))
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         qtbot.mouseClick(prompt.choose_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].embedded == 9 and not win.setup.weights_dialog.isVisible()
+    win.close()
+
+
+def model_weights_dialog(qtbot, win: MainWindow):
+    """Help > Model Weights, once its facts (read in a worker) are shown."""
+    dialog = win.setup.show_weights_help()
+    qtbot.waitUntil(lambda: dialog.prompt.message.text() != "…", timeout=10_000)
+    return dialog
+
+
+def test_help_model_weights_names_the_file_in_use_with_its_size(qtbot, folder, resnet18_weights):
+    win = make_window(qtbot, model="resnet18", weights=str(resnet18_weights))
+    open_and_scan(qtbot, win, folder)
+    text = model_weights_dialog(qtbot, win).prompt.message.text()
+    size = f"{resnet18_weights.stat().st_size / 1e6:.1f} MB"
+    assert str(resnet18_weights) in text and size in text and "resnet18" in text
+    win.close()
+
+
+def test_a_wrong_file_chosen_in_the_weights_dialog_keeps_it_open_with_one_sentence(
+    qtbot, folder, tmp_path, monkeypatch
+):
+    win = degraded_window(qtbot, folder)
+    dialog = model_weights_dialog(qtbot, win)
+    wrong = tmp_path / "holiday.pth"
+    torch.save({"conv1.weight": torch.zeros(3, 3)}, wrong)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(wrong), ""))
+    before = win.status.status_text.text()
+    with qtbot.waitSignal(win.signals.similarity_unavailable, timeout=10_000):
+        qtbot.mouseClick(dialog.prompt.choose_button, Qt.MouseButton.LeftButton)
+    error = dialog.prompt.error.text()
+    assert dialog.isVisible() and dialog.prompt.error.isVisibleTo(dialog)
+    assert "holiday.pth" in error and "resnet18" in error and error.count(". ") == 0
+    assert "--weights" not in error and win.status.status_text.text() == before
+    assert win.state.library.weights is None and not app_settings().contains("weights/resnet18")
+    win.close()
+
+
+def test_a_moved_weights_file_says_what_to_do_in_the_apps_words(qtbot, folder, tmp_path):
+    import shutil as sh
+
+    weights = tmp_path / "mine" / "resnet18-mine.pth"
+    weights.parent.mkdir()
+    torch.save({}, weights)  # only its name matters: it is gone before it is read
+    win = make_window(qtbot, model="resnet18", weights=str(weights))
+    sh.move(weights, tmp_path / "elsewhere.pth")  # moved away after it was chosen
+    open_and_scan(qtbot, win, folder)
+    win.browser.select_path(str(folder / "photo3.jpg"))
+    shown = [win.browser.strip.message.text(), win.setup.weights_prompt.message.toolTip(),
+             model_weights_dialog(qtbot, win).prompt.message.text()]  # fmt: skip
+    for text in shown:
+        assert "--weights" not in text and "PHOTOSIM_WEIGHTS" not in text, text
+    assert "no longer there" in shown[2] and "choose it again" in shown[2]
+    assert str(weights) in shown[2]
     win.close()
 
 
@@ -224,7 +280,7 @@ def test_preferences_change_the_neighbours_shown_and_prune_the_cache(qtbot, wind
             f.truncate(6_000_000)
         os.utime(cache / f"{i}.jpg", (1_000_000 + i, 1_000_000 + i))
     dialog = window.setup.show_preferences()
-    assert "Detected:" in dialog.device_label.text()
+    qtbot.waitUntil(lambda: "Detected:" in dialog.device_label.text(), timeout=10_000)
     dialog.k_box.setValue(3)
     dialog.cache_box.setValue(20)
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as blocker:
@@ -234,6 +290,32 @@ def test_preferences_change_the_neighbours_shown_and_prune_the_cache(qtbot, wind
     assert thumbs.cache_size() <= 20_000_000
     prefs = Preferences.read(app_settings())
     assert (prefs.k, prefs.cache_mb) == (3, 20)
+
+
+def test_preferences_say_a_models_weights_are_missing_and_offer_them_before_switching(
+    qtbot, window, folder, resnet18_weights, tmp_path, monkeypatch
+):
+    open_and_scan(qtbot, window, folder)
+    dialog = window.setup.show_preferences()
+    qtbot.waitUntil(lambda: dialog.device_label.text() != "…", timeout=10_000)
+    assert not dialog.weights_row.isVisibleTo(dialog)  # the model in use needs nothing
+    dialog.model_box.setCurrentText("resnet18")
+    qtbot.waitUntil(lambda: dialog.weights_row.isVisibleTo(dialog), timeout=10_000)
+    note = dialog.weights_note.text()
+    assert "resnet18" in note and "not on this computer" in note and "similarity is off" in note
+    assert dialog.download_button.isVisibleTo(dialog) and dialog.choose_button.isVisibleTo(dialog)
+    wrong = tmp_path / "other.pth"
+    torch.save({"conv1.weight": torch.zeros(3, 3)}, wrong)
+    chosen = [str(wrong), str(resnet18_weights)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (chosen.pop(0), ""))
+    qtbot.mouseClick(dialog.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "other.pth" in dialog.weights_note.text(), timeout=10_000)
+    assert dialog.isVisible() and "--weights" not in dialog.weights_note.text()
+    qtbot.mouseClick(dialog.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.weights_row.isVisibleTo(dialog), timeout=10_000)
+    assert app_settings().value("weights/resnet18") == str(resnet18_weights.resolve())
+    assert window.state.library.model_name != "resnet18"  # nothing switched before OK
+    dialog.reject()
 
 
 def test_changing_the_model_in_preferences_re_embeds_the_library(
@@ -308,8 +390,10 @@ def test_about_shows_versions_model_device_and_where_files_are(qtbot, window, fo
     log = Path(os.environ["PHOTOSIM_HOME"]) / "photosim.core.log"
     log.write_text("hello\n")
     monkeypatch.setattr(paths, "log_file", lambda: log, raising=False)
-    window.setup.show_about()
-    text = window.setup.about_box.text()
+    box = window.setup.show_about()
+    qtbot.waitUntil(lambda: "…" not in box.text(), timeout=10_000)  # the model's rows: a worker's
+    text = box.text()
+    assert "Weights" in text and "handed to photosim" in text  # the injected test model
     for fact in ("photosim", "PyTorch", torch.__version__, "Qt", "Device", "Model",
                  str(window.state.library.db_path), str(paths.thumbnail_dir()), str(log)):  # fmt: skip
         assert fact in text, fact
@@ -405,8 +489,9 @@ def test_real_app_without_weights_offers_to_choose_them_on_x_server(request, tmp
 
 def test_preferences_choose_the_backend_and_about_names_the_one_that_ran(qtbot, window, folder):
     open_and_scan(qtbot, window, folder)
-    window.setup.show_about()
-    text = window.setup.about_box.text()
+    box = window.setup.show_about()
+    qtbot.waitUntil(lambda: "…" not in box.text(), timeout=10_000)
+    text = box.text()
     assert "Backend" in text and "torch fp32" in text
     window.setup.about_box.close()
     dialog = window.setup.show_preferences()

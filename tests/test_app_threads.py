@@ -22,7 +22,7 @@ from photosim.models.embed import Backbone
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from photosim.app import messages
 from photosim.app.browse.panes import PreviewPane
@@ -360,9 +360,11 @@ def test_a_photo_the_scan_has_not_reached_says_not_embedded_yet(qtbot, tmp_path)
 
 
 def test_messages_are_chosen_by_type():
-    assert messages.describe(WeightsMissing("Put the file there.")).startswith(
-        "Similarity needs the ResNet weights. Put the file there."
-    )
+    missing = WeightsMissing("pass it with --weights FILE", "/w/r18.pth", model="resnet18")
+    assert messages.describe(missing).startswith("Similarity needs the pretrained resnet18")
+    moved = WeightsMissing("pass it with --weights FILE", "/w/r18.pth", chosen=True)
+    assert "/w/r18.pth is no longer there" in messages.describe(moved)
+    assert "--weights" not in messages.describe(missing) + messages.describe(moved)
     assert messages.describe(LibraryBusy("/x/library.db", "pid 1")) == messages.BUSY
     assert "not embedded yet" in messages.describe(NotEmbedded("/p/a.jpg"))
     assert messages.reason(DecodeError("a.jpg", "not an image")) == "not an image"
@@ -558,4 +560,44 @@ def test_removing_a_folder_of_10k_photos_never_stalls_the_event_loop(qtbot, tmp_
     assert removed.args[1] == 10_000  # and the scan of the folder left runs now
     qtbot.waitUntil(lambda: win.browser.photos.rowCount() == 3, timeout=WAIT)
     assert gap < STALL_S
+    win.close()
+
+
+def slowed(fn, seconds: float = 0.5):
+    """``fn``, taking ``seconds`` longer: a thumbnail cache on a slow disk, CUDA's first query."""
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return fn(*args, **kwargs)
+
+    return slow
+
+
+def test_opening_preferences_and_clearing_the_cache_never_stall_the_event_loop(qtbot, monkeypatch):
+    from photosim.app.setup import preferences
+    from photosim.core import paths
+
+    cache = paths.thumbnail_dir() / "ab"
+    cache.mkdir(parents=True)
+    for i in range(3):
+        (cache / f"{i}.jpg").write_bytes(b"\0" * 2000)
+    for name in ("cache_size", "clear_thumbnails", "available_devices"):
+        monkeypatch.setattr(preferences, name, slowed(getattr(preferences, name)))
+    win = new_window(qtbot)
+    ticker = Ticker(interval_ms=10)
+    dialog = win.setup.show_preferences()
+    assert dialog.cache_label.text() == "…" and dialog.device_label.text() == "…"
+    qtbot.waitUntil(lambda: dialog.cache_label.text() == "6.0 KB in use", timeout=WAIT)
+    qtbot.waitUntil(lambda: "Detected:" in dialog.device_label.text(), timeout=WAIT)
+    opening = ticker.longest_gap()
+    ticker = Ticker(interval_ms=10)
+    qtbot.mouseClick(dialog.clear_button, Qt.MouseButton.LeftButton)
+    assert dialog.cache_label.text() == "Clearing…" and not dialog.clear_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.cache_label.text() == "0 bytes in use", timeout=WAIT)
+    clearing = ticker.longest_gap()
+    print(f"preferences: longest event-loop gap opening {opening * 1000:.0f} ms, "
+          f"clearing the cache {clearing * 1000:.0f} ms")  # fmt: skip
+    assert not cache.exists() or not any(cache.iterdir())
+    assert opening < STALL_S and clearing < STALL_S
+    dialog.reject()
     win.close()

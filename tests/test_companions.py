@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_tiny_backbone, write_photo
-from dngs import write_dng
+from dngs import write_dng, write_jpeg
 from PIL import Image
 from test_trash import trash_home  # noqa: F401  (fixture: a private freedesktop trash)
 
 from photosim.dupes.trash import journal, move_to_trash, undo_last
 from photosim.library import Library
-from photosim.media import formats
+from photosim.media import formats, pairs
 from photosim.media.decode import load_image
 from photosim.media.thumbs import load_thumbnail
 
@@ -41,10 +41,21 @@ def test_names_that_travel_with_a_photo():
     got = formats.companion_names("IMG_1.HEIC", names)
     assert sorted(got) == sorted(["IMG_1.MOV", "IMG_1.xmp", "IMG_1.HEIC.xmp", "IMG_1.aae",
                                   "IMG_1.HEIC.json"])  # fmt: skip
+
+
+def test_a_pair_is_one_shot_by_capture_time_else_by_file_time():
     now = 1_700_000_000.0
-    assert formats.pair_partner("A.CR2", {"A.CR2": now, "A.JPG": now + 1}) == "A.JPG"
-    assert formats.pair_partner("A.CR2", {"A.CR2": now, "A.JPG": now + 86400}) is None
-    assert formats.pair_partner("A.JPG", {"A.CR2": now, "A.JPG": now}) is None
+    files = {"A.CR2": now, "A.JPG": now + 1}
+    unknown = {}.get  # neither file says when it was taken: file times decide
+    assert pairs.pair_partner("A.CR2", files, unknown) == "A.JPG"
+    assert pairs.pair_partner("A.CR2", {"A.CR2": now, "A.JPG": now + 86400}, unknown) is None
+    assert pairs.pair_partner("A.JPG", files, unknown) is None  # the RAW owns the pair
+    # capture times decide when both files have one, whatever the file times
+    assert pairs.pair_partner("A.CR2", files, {"A.CR2": now, "A.JPG": now + 1.5}.get) == "A.JPG"
+    assert pairs.pair_partner("A.CR2", files, {"A.CR2": now, "A.JPG": now + 3600}.get) is None
+    far = {"A.CR2": now, "A.JPG": now + 86400}  # copied at different times, one shot
+    assert pairs.pair_partner("A.CR2", far, {"A.CR2": now, "A.JPG": now}.get) == "A.JPG"
+    assert pairs.pair_partner("A.CR2", files, {"A.CR2": now}.get) == "A.JPG"  # one side only
 
 
 def test_walk_lists_photos_and_counts_companions_and_other_files(tmp_path: Path):
@@ -102,7 +113,7 @@ def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_ho
     names = sorted(p.path.name for p in lib.photos())
     assert names == ["IMG_0001.DNG", "other.jpg"]  # one item for the pair: the RAW
     assert done.companions == 2 and done.failed == 0
-    assert {Path(p).name for p in formats.companions_on_disk(dng)} == {jpg.name, sidecar.name}
+    assert {Path(p).name for p in pairs.companions_on_disk(dng)} == {jpg.name, sidecar.name}
     record = move_to_trash(lib, [dng])
     assert {p.name for p, _ in record.moved} == {dng.name, jpg.name, sidecar.name}
     assert record.companions == 2 and not record.failed
@@ -135,6 +146,31 @@ def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_h
     undo_last(lib)
     assert all(p.exists() for p in (live, video, aae, xmp, takeout))
     assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
+
+
+def test_same_name_different_shots_are_two_photos(tmp_path, shot, trash_home):  # noqa: F811
+    """IMG_0001 of two cameras (or a counter that wrapped) copied into one folder: the same
+    name and file times seconds apart, but taken a year apart: two photos, never one; the
+    RAW's own JPEG in the other folder (same second, sub-seconds apart) is its pair."""
+    root = tmp_path / "Pictures"
+    (root / "mixed").mkdir(parents=True)
+    other = shot.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    dng = write_dng(shot, root / "mixed" / "IMG_0001.DNG", taken="2024:05:01 10:00:00.25")
+    jpg = write_jpeg(other, root / "mixed" / "IMG_0001.JPG", taken="2023:04:30 18:12:09")
+    (root / "card").mkdir()
+    card_dng = write_dng(shot, root / "card" / "IMG_0002.DNG", taken="2024:05:01 10:00:07.10")
+    card_jpg = write_jpeg(shot, root / "card" / "IMG_0002.JPG", taken="2024:05:01 10:00:07.12")
+    old = time.time() - 3 * 86400
+    os.utime(card_dng, (old, old))  # copied off the card days apart: one shot still
+    lib, done = _scan(root)
+    names = sorted(p.path.name for p in lib.photos())
+    assert names == ["IMG_0001.DNG", "IMG_0001.JPG", "IMG_0002.DNG"]
+    assert done.companions == 1 and done.failed == 0
+    assert pairs.pair_label(dng) is None and pairs.pair_label(card_dng) == "RAW+JPG"
+    assert pairs.companions_on_disk(dng) == [] and pairs.companions_on_disk(jpg) == []
+    assert pairs.companions_on_disk(card_dng) == [str(card_jpg)]
+    record = move_to_trash(lib, [dng])  # the other camera's JPEG stays
+    assert record.companions == 0 and jpg.exists() and not dng.exists()
 
 
 def test_a_raw_libraw_cannot_read_shows_its_jpeg(tmp_path: Path, shot: Image.Image):

@@ -97,8 +97,12 @@ def test_raw_metadata(shared_photos: Path):
     nef = read_metadata(shared_photos / "raw" / "Nikon.nef")
     assert (nef["make"], nef["taken"]) == ("NIKON CORPORATION", "2004-06-09T16:02:35")
     assert (nef["width"], nef["height"]) == (3039, 2014)  # the sensor's, not the preview's
-    raf = read_metadata(shared_photos / "raw" / "FujiFilm.raf")  # EXIF from its JPEG preview
-    assert (raf["make"], raf["model"], raf["taken"]) == ("Fujifilm", "S5Pro", "2007-05-22T13:58:30")
+    raf = read_metadata(shared_photos / "raw" / "FujiFilm.raf")  # the EXIF its header points to
+    assert (raf["make"], raf["model"], raf["taken"]) == (
+        "FUJIFILM",
+        "FinePix S5Pro",
+        "2007-05-22T13:58:30",
+    )
     dng = read_metadata(io.BytesIO((shared_photos / "raw" / "DNG.dng").read_bytes()), "DNG.dng")
     assert (dng["width"], dng["height"]) == (3474, 2314)
 

@@ -15,13 +15,19 @@ from photosim.core.errors import (
     ModelMismatch,
     NotEmbedded,
     PhotosimError,
+    WeightsInvalid,
     WeightsMissing,
     shown,
 )
-from photosim.core.events import ScanProgress
+from photosim.core.events import ModelInUse, ScanProgress
 from photosim.core.text import plural
 
 BUSY = "Another photosim scan is running: the photos will appear when it finishes."
+UNTRAINED = (
+    "These weights look untrained: every pair of photos scores about 99% alike, so the "
+    "similar photos shown mean nothing; choose trained weights or download the pretrained "
+    "ones (Help > Model Weights)."
+)
 
 
 def model_problem(value: object) -> PhotosimError | None:
@@ -43,7 +49,7 @@ def log_hint() -> str:
 def describe(exc: BaseException, *, scanning: bool = False) -> str:
     """One sentence for people about ``exc``, by its type."""
     if isinstance(exc, WeightsMissing):  # WeightsInvalid too
-        return f"Similarity needs the ResNet weights. {exc}"
+        return weights_words(exc)
     if isinstance(exc, LibraryBusy):
         return BUSY
     if isinstance(exc, NotEmbedded):
@@ -59,6 +65,58 @@ def describe(exc: BaseException, *, scanning: bool = False) -> str:
         where = f" ({shown(exc.filename)})" if exc.filename else ""
         return f"Cannot read a file{where}: {exc.strerror}; {log_hint()}."
     return f"Something went wrong ({type(exc).__name__}); {log_hint()}."
+
+
+def weights_words(exc: WeightsMissing, *, where: str = " (Help > Model Weights)") -> str:
+    """A weights problem in the app's words: what happened and what to click (``where``: the
+    place to click it). The engine's sentence is the command line's: it names flags and
+    variables a GUI user has not got."""
+    model = exc.model or "ResNet"
+    if isinstance(exc, WeightsInvalid) and exc.chosen:
+        name = shown(os.path.basename(exc.expected)) if exc.expected else "That file"
+        return (f"{name} does not hold usable {model} weights; choose a {model} weights file "
+                f"(.pth), or pick the matching model in Preferences.")  # fmt: skip
+    if isinstance(exc, WeightsInvalid):
+        return (f"The downloaded {model} weights are damaged (an interrupted download?); "
+                f"download them again or choose a weights file{where}.")  # fmt: skip
+    if exc.chosen and exc.expected:
+        return (f"The {model} weights file {shown(exc.expected)} is no longer there (moved or "
+                f"deleted?); choose it again or download the weights{where}.")  # fmt: skip
+    return (f"Similarity needs the pretrained {model} weights, which are not on this computer; "
+            f"download them or choose a {model} weights file{where}.")  # fmt: skip
+
+
+def weights_file(facts: ModelInUse) -> str:
+    """Which weights file is in use, with its size, or that none is (About's row)."""
+    if facts.injected:
+        return "none: the model was handed to photosim at start"
+    if facts.weights is not None and facts.weights_bytes is not None:
+        return f"{shown(facts.weights)} ({_megabytes(facts.weights_bytes)})"
+    if facts.weights is not None:
+        return f"{shown(facts.weights)} (not there any more)"
+    return "none (similarity is off until there is one)"
+
+
+def weights_state(facts: ModelInUse, problem: PhotosimError | None) -> str:
+    """Help > Model Weights: which file is in use (path, size), or that none is and why."""
+    if isinstance(problem, WeightsMissing):
+        return weights_words(problem, where="")  # said in Help > Model Weights itself
+    if problem is not None:
+        return describe(problem)
+    if facts.injected:
+        return f"The model {facts.key or facts.model} was handed to photosim at start: no file."
+    if facts.weights is not None and facts.weights_bytes is not None:
+        return (f"Similarity uses the {facts.model} weights in {shown(facts.weights)} "
+                f"({_megabytes(facts.weights_bytes)}); you can choose another file.")  # fmt: skip
+    if facts.weights is not None:
+        gone = WeightsMissing("", str(facts.weights), model=facts.model, chosen=True)
+        return weights_words(gone, where="")
+    return (f"No {facts.model} weights file is in use: similarity is off until you download "
+            f"the weights or choose a {facts.model} weights file.")  # fmt: skip
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def reason(exc: BaseException) -> str:

@@ -96,11 +96,23 @@ class ModelMismatch(PhotosimError):
 
 
 class WeightsMissing(PhotosimError):
-    """The model weights are neither cached nor downloadable, nor given as a file."""
+    """The model weights are neither cached nor downloadable, nor given as a file.
 
-    def __init__(self, message: str, expected: str | None = None) -> None:
+    ``str(err)`` is the command line's sentence; the app words it from the fields:
+    ``expected`` (the file), ``model`` and ``chosen`` (a file the user picked, as opposed
+    to torchvision's download).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        expected: str | None = None,
+        *,
+        model: str | None = None,
+        chosen: bool = False,
+    ) -> None:
         super().__init__(message)
-        self.expected = expected
+        self.expected, self.model, self.chosen = expected, model, chosen
 
 
 class WeightsInvalid(WeightsMissing):

@@ -12,7 +12,8 @@ from photosim.core.errors import FailKind
 if TYPE_CHECKING:
     from photosim.core.errors import PhotosimError
 
-__all__ = ["FailKind", "Failure", "Match", "Photo", "ScanKind", "ScanProgress", "WeightsDownload"]
+__all__ = ["FailKind", "Failure", "Match", "ModelInUse", "Photo", "ScanKind", "ScanProgress",
+           "WeightsDownload"]  # fmt: skip
 
 
 class ScanKind(StrEnum):
@@ -137,3 +138,28 @@ class WeightsDownload:
     url: str
     megabytes: float | None
     target: Path
+
+
+@dataclass(frozen=True)
+class ModelInUse:
+    """Which model embeds a library's photos, with which weights file, where and on what.
+
+    ``weights`` is the file the weights come from (one the user chose, or torchvision's cached
+    download) and ``weights_bytes`` its size; both None when no such file is there (then
+    similarity is off until one is). ``chosen``: the file was picked by the user (--weights,
+    the app), not torchvision's. ``injected``: a model handed in by the caller (tests,
+    benchmarks), which has no file. ``device`` is where the loaded model runs, else what was
+    asked for; ``backend`` what ran ("torch fp32"), None before any embedding.
+    """
+
+    model: str
+    key: str | None
+    weights: Path | None
+    weights_bytes: int | None
+    chosen: bool
+    injected: bool
+    loaded: bool
+    device: str
+    backend: str | None
+    backend_asked: str
+    backend_notice: str | None = None

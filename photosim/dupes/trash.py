@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from send2trash import send2trash
 
 from photosim.core.paths import is_under
-from photosim.media import formats
+from photosim.media import pairs
 from photosim.storage.store import PHOTO_COLUMNS
 
 JOURNAL_NAME = "trash-journal.jsonl"
@@ -62,7 +62,7 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     Only photos of the library move: a path must be a row of the library and lie inside
     one of its folders (checked again here, by name and through symlinks: a row saying
     ``/elsewhere/x.jpg`` or ``root/../x.jpg`` is refused), never under a reference folder.
-    Each takes its companions along (``formats.companions_on_disk``: the JPEG of a RAW+JPEG
+    Each takes its companions along (``pairs.companions_on_disk``: the JPEG of a RAW+JPEG
     pair, sidecars, a Live Photo's video), journalled beside it so an undo brings all back.
     A file that cannot move is reported in ``failed`` with the reason, the others still move.
     """
@@ -81,7 +81,7 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
         if record is None:
             failed.append((raw, "not a photo of this library"))
             continue
-        travelling = formats.companions_on_disk(raw)  # listed while the photo is still there
+        travelling = pairs.companions_on_disk(raw)  # listed while the photo is still there
         try:
             where = _send(raw)
         except OSError as exc:
@@ -210,8 +210,8 @@ def _check_entry(entry: object, roots: Sequence[Path]) -> str | None:
     """Why a journal entry may not be undone: the file, then its library row (a companion
     file, ``companion_of`` a photo, has none)."""
     problem = _check_file(entry, roots)
-    if problem:
-        return problem
+    if problem or not isinstance(entry, dict):  # _check_file said so already; narrows entry
+        return problem or "not a journal entry"
     row = entry.get("row")
     if row is None and isinstance(entry.get("companion_of"), str):
         return None

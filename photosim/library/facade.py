@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,15 @@ from photosim.core.errors import (
     UnknownLibrary,
     shown,
 )
-from photosim.core.events import Failure, Match, Photo, ScanKind, ScanProgress, WeightsDownload
+from photosim.core.events import (
+    Failure,
+    Match,
+    ModelInUse,
+    Photo,
+    ScanKind,
+    ScanProgress,
+    WeightsDownload,
+)
 from photosim.core.paths import is_under
 from photosim.library.browse import Folder, Year, folder_tree, timeline
 from photosim.models.registry import DEFAULT_MODEL, model_key
@@ -43,8 +51,8 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder
     from photosim.dupes.types import Dismissed, DupResult, Thresholds
-    from photosim.models.backends import CompiledBackbone
     from photosim.models.embed import Backbone
+    from photosim.models.embedder import Embedder
 
 # Queries that need no model import only what they use: numpy comes with the store, while
 # decoding (PIL), scanning, locking and duplicate finding are imported where they are used.
@@ -94,10 +102,11 @@ class Library:
         self.roots = root_list
         self._source = backbone  # the torch backbone
         self._injected = backbone is not None  # the caller's: never released here
-        self._backbone: Backbone | CompiledBackbone | None = None  # what embeds: see backend
+        self._backbone: Embedder | None = None  # what embeds: see backend
         self._backbone_lock = threading.Lock()
         self.backend = backend or ("torch" if backbone is not None else "auto")
         self.backend_notice: str | None = None  # why the backend asked for is not the one running
+        self._ran_on: str | None = None  # "backend precision" of the model released last
         self.device = device
         self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
         self.download, self.announce = download, announce
@@ -119,7 +128,7 @@ class Library:
             self._model_key = model_key(self.model_name, self.weights)
         return self._model_key
 
-    def ensure_backbone(self) -> Backbone | CompiledBackbone:
+    def ensure_backbone(self) -> Embedder:
         """Load the model once, on its backend; raises WeightsMissing with a message for
         people. A backend that cannot run leaves torch running and says why in ``backend_notice``."""
         with self._backbone_lock:
@@ -169,7 +178,7 @@ class Library:
     # -- scanning ------------------------------------------------------------
     def scan(
         self, cancel: CancelFlag = None, batch_size: int = 32, workers: int | None = None
-    ) -> Iterator[ScanProgress]:
+    ) -> Generator[ScanProgress, None, None]:
         """Bring the cache up to date with the folders; yields progress events.
 
         Holds the library's scan lock throughout (:class:`LibraryBusy` if another
@@ -215,7 +224,7 @@ class Library:
         self.store.set_meta(last_scan=time.time())
         yield done
 
-    def _backbone_for_scan(self) -> Backbone | CompiledBackbone:
+    def _backbone_for_scan(self) -> Embedder:
         backbone = self.ensure_backbone()
         self._record_model(backbone.key)
         self.store.set_meta(backend=f"{backbone.backend} {backbone.precision}")
@@ -232,9 +241,41 @@ class Library:
         backbone = self._backbone
         if backbone is not None:
             return f"{backbone.backend} {backbone.precision}"
-        if ran_on := getattr(self, "_ran_on", None):  # released when the scan ended
-            return ran_on
+        if self._ran_on:  # released when the scan ended
+            return self._ran_on
         return self.store.get_meta("backend")
+
+    def model_in_use(self) -> ModelInUse:
+        """Which model, weights file (path, size), device and backend embed this library's
+        photos, for About and Help > Model Weights. Reads the disk and imports torch (to find
+        torchvision's cache) unless a model was handed in: call it off a GUI thread."""
+        backbone = self._backbone or self._source  # the source: loaded, or handed in
+        weights: Path | None = None
+        size: int | None = None
+        if not self._injected:
+            from photosim.models.weights import weights_in_use
+
+            weights, size = weights_in_use(self.model_name, self.weights)
+        key = backbone.key if backbone is not None else self.current_key()
+        device = str(backbone.device) if backbone is not None else self.device
+        return ModelInUse(
+            model=self.model_name, key=key, weights=weights, weights_bytes=size,
+            chosen=bool(self.weights), injected=self._injected, loaded=backbone is not None,
+            device=device, backend=self.running_backend(), backend_asked=self.backend,
+            backend_notice=self.backend_notice,
+        )  # fmt: skip
+
+    def weights_look_untrained(self) -> bool:
+        """True when the vectors of this library's photos are all but the same, as untrained
+        (randomly initialised) weights make them: every pair would score ~99 %. Reads a
+        sample of the stored vectors; False when there are too few to tell."""
+        import numpy as np
+
+        from photosim.models.sanity import SAMPLE, looks_untrained
+
+        key = self.current_key()
+        vectors = self.store.sample_vectors(key, SAMPLE) if key else []
+        return bool(vectors) and looks_untrained(np.stack(vectors))
 
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
@@ -266,7 +307,7 @@ class Library:
         self._check_model()
         record = photo if isinstance(photo, Photo) else self.photo(photo)
         if record is None:
-            raise NotInLibrary(photo.path if isinstance(photo, Photo) else photo)
+            raise NotInLibrary(photo.path if isinstance(photo, Photo) else str(photo))
         key = self.current_key()
         vector = self.store.get_vector(record.hash, key) if record.hash and key else None
         if vector is None:
@@ -277,7 +318,7 @@ class Library:
         """Map the index into memory so that no query waits on a page fault (for the app,
         off its GUI thread; at 1M photos it took 0.07-0.1 s, and a cold query 120 ms)."""
         key = self.current_key()
-        return bool(key) and self.index.warm(key)
+        return self.index.warm(key) if key else False
 
     def _check_model(self) -> None:
         """A query asking for another model than the library's vectors: ModelMismatch."""
@@ -306,6 +347,8 @@ class Library:
 
     def _neighbours(self, vector, k: int, exclude: Path | None) -> list[Match]:
         key = self.current_key()
+        if key is None:  # nothing embedded yet: nothing to be near
+            return []
         if self.index.status(key) == "missing" and self.store.vector_models().get(key):
             self.index.build(key)
         # k + 1 hashes: the photo's own is among them. Ask again, for more, only when that
@@ -402,15 +445,23 @@ class Library:
 
     def calibration(self) -> Thresholds:
         """The near/similar thresholds of this library's model; calibrated when missing."""
-        from photosim.dupes.calibrate import stored_or_calibrate
+        from photosim.dupes.calibrate import ModelAsked, stored_or_calibrate
 
-        return stored_or_calibrate(self)
+        asked = ModelAsked(self.model_name, self.weights)
+        return stored_or_calibrate(self.store, self.current_key(), asked, self.ensure_backbone)
+
+    def calibration_loads_model(self) -> bool:
+        """Whether :meth:`calibration` will calibrate now, which loads the model (no torch)."""
+        from photosim.dupes.calibrate import ModelAsked, needs_model
+
+        asked = ModelAsked(self.model_name, self.weights)
+        return needs_model(self.store, self.current_key(), asked)
 
     def calibrate(self, sample: int = 48) -> Thresholds:
         """Measure the thresholds on augmented copies of the library's photos (needs the model)."""
         from photosim.dupes.calibrate import calibrate
 
-        return calibrate(self, sample=sample)
+        return calibrate(self.store, self.ensure_backbone(), sample=sample)
 
     def mark_not_duplicates(self, paths: Sequence[Path]) -> None:
         """Remember that these photos (a pair or a whole group) are not duplicates."""
@@ -531,7 +582,12 @@ class Library:
                 return vector
         if record is not None and record.error:
             raise NotEmbedded(record.path, record.error)
-        path = record.path if record is not None else Path(item).expanduser().absolute()
+        if record is not None:
+            path = record.path
+        elif isinstance(item, str | Path):
+            path = Path(item).expanduser().absolute()
+        else:  # an id the library does not have
+            raise NotInLibrary(str(item))
         if not path.is_file():
             raise NotInLibrary(path)
         from photosim.library.pipeline import model_image

@@ -10,7 +10,6 @@ rules and the app's open-file filter all read this table.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -187,11 +186,7 @@ def open_filter() -> str:
     return f"Images ({patterns});;All files (*)"
 
 
-# -- what travels with a photo ---------------------------------------------------------
-# A RAW and the JPEG/HEIC the camera wrote beside it are one shot when their file times
-# are this close (a camera writes both within seconds; a copy keeps or resets both).
-PAIR_WINDOW_S = 120.0
-_PAIR_PARTNERS = frozenset({"JPEG", "HEIF"})
+# -- what travels with a photo (by name; a RAW+JPEG pair is photosim.media.pairs') --------
 
 
 def companion_names(photo: str, siblings: Iterable[str]) -> list[str]:
@@ -199,7 +194,7 @@ def companion_names(photo: str, siblings: Iterable[str]) -> list[str]:
 
     Sidecars ``name.xmp``, ``name.ext.xmp``, ``name.aae``, Google Takeout's
     ``name.ext.json`` and a Live Photo's video ``name.mov`` (case-insensitive); never
-    another photo (a RAW+JPEG pair is :func:`pair_partner`'s).
+    another photo (a RAW+JPEG pair is ``pairs.pair_partner``'s).
     """
     stem, full = os.path.splitext(photo)[0].lower(), photo.lower()
     return [name for name in siblings if name.lower() != full and _travels(name, stem, full)]
@@ -245,70 +240,3 @@ def travelling_names(names: Iterable[str]) -> set[str]:
         if hit:
             out.add(name)
     return out
-
-
-def pair_partner(photo: str, siblings: dict[str, float]) -> str | None:
-    """For a camera RAW: the JPEG/HEIC of the same shot in ``siblings`` (name -> mtime), if any.
-
-    Same folder, same name but the extension, file times within ``PAIR_WINDOW_S``.
-    """
-    if not is_raw(photo) or photo not in siblings:
-        return None
-    stem = os.path.splitext(photo)[0].lower()
-    found = [
-        name for name, mtime in siblings.items()
-        if os.path.splitext(name)[0].lower() == stem
-        and (fmt := by_extension(name)) is not None and fmt.name in _PAIR_PARTNERS
-        and abs(mtime - siblings[photo]) <= PAIR_WINDOW_S
-    ]  # fmt: skip
-    return found[0] if len(found) == 1 else None
-
-
-def _listing(folder: str) -> dict[str, os.DirEntry]:
-    try:
-        with os.scandir(folder or ".") as it:
-            return {e.name: e for e in it if not e.name.startswith(".") and e.is_file()}
-    except OSError:
-        return {}
-
-
-def _partner_in(name: str, entries: dict[str, os.DirEntry]) -> str | None:
-    if not is_raw(name):
-        return None
-    times = {}
-    stem = os.path.splitext(name)[0].lower()
-    for n, e in entries.items():
-        if os.path.splitext(n)[0].lower() == stem:
-            with contextlib.suppress(OSError):
-                times[n] = e.stat().st_mtime
-    return pair_partner(name, times)
-
-
-def partner_on_disk(photo: str | os.PathLike) -> str | None:
-    """The JPEG/HEIC half of the RAW ``photo``'s pair, found by listing its folder; or None."""
-    folder, name = os.path.split(os.fspath(photo))
-    partner = _partner_in(name, _listing(folder))
-    return os.path.join(folder, partner) if partner else None
-
-
-def companions_on_disk(photo: str | os.PathLike) -> list[str]:
-    """Paths that travel with the photo file ``photo`` now: the JPEG/HEIC half of a RAW+JPEG
-    pair, sidecars and a Live Photo's video (see :func:`companion_names`), found by listing
-    its folder. Nothing when the folder cannot be listed."""
-    folder, name = os.path.split(os.fspath(photo))
-    entries = _listing(folder)
-    partner = _partner_in(name, entries)
-    out = [partner] if partner else []
-    for owner in [name, *out]:
-        out += [c for c in companion_names(owner, entries) if c not in out and c != name]
-    return [os.path.join(folder, n) for n in out]
-
-
-def pair_label(photo: str | os.PathLike) -> str | None:
-    """ "RAW+JPG" or "RAW+HEIC" when the RAW ``photo`` has its camera JPEG/HEIC beside it (a
-    badge for the grid, made where files may be read); None otherwise."""
-    partner = partner_on_disk(photo) if is_raw(photo) else None
-    if partner is None:
-        return None
-    fmt = by_extension(partner)
-    return "RAW+HEIC" if fmt is not None and fmt.name == "HEIF" else "RAW+JPG"

@@ -9,45 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
-from datetime import datetime
 from typing import Any, BinaryIO
 
-import exifread
 from PIL import Image
 
 import photosim.media.decode  # noqa: F401  (registers the HEIF opener with Pillow)
 from photosim.core.errors import DecodeError
-from photosim.media import formats
+from photosim.media import exif, formats
 from photosim.media.decode import open_image, open_photo, upright_size
-from photosim.media.raw import preview_jpeg, raw_size
-
-logging.getLogger("exifread").setLevel(logging.ERROR)
-
-_DATE_TAGS = ("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime")
-
-
-def _text(tags: dict, key: str) -> str | None:
-    value = tags.get(key)
-    if value is None:
-        return None
-    text = str(value.values if isinstance(value.values, str) else value).strip().strip("\x00")
-    return text or None
-
-
-def _taken(tags: dict) -> str | None:
-    """The first parseable EXIF date as ISO 8601 (local camera time, no zone)."""
-    for key in _DATE_TAGS:
-        text = _text(tags, key)
-        if not text:
-            continue
-        for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d"):
-            try:
-                return datetime.strptime(text[:19], fmt).isoformat()
-            except ValueError:
-                continue
-    return None
+from photosim.media.raw import raw_facts
 
 
 def _degrees(tag: Any, ref: str | None) -> float | None:
@@ -64,8 +35,8 @@ def _gps(tags: dict) -> tuple[float | None, float | None]:
     lat_tag, lon_tag = tags.get("GPS GPSLatitude"), tags.get("GPS GPSLongitude")
     if lat_tag is None or lon_tag is None:
         return None, None
-    lat = _degrees(lat_tag, _text(tags, "GPS GPSLatitudeRef"))
-    lon = _degrees(lon_tag, _text(tags, "GPS GPSLongitudeRef"))
+    lat = _degrees(lat_tag, exif.text(tags, "GPS GPSLatitudeRef"))
+    lon = _degrees(lon_tag, exif.text(tags, "GPS GPSLongitudeRef"))
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None, None
     if lat == 0 and lon == 0:  # cameras write zeros when they had no fix
@@ -96,32 +67,35 @@ def read_metadata(
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "lens", "orientation", "width", "height", "lat", "lon")
     )
-    name = name or ("" if hasattr(path, "read") else os.fsdecode(path))
-    if hasattr(path, "read"):  # bytes the scan already read (a BytesIO): not closed here
-        f = path
-        f.seek(0)
-        opened: contextlib.AbstractContextManager = contextlib.nullcontext(f)
-    else:
+    f: BinaryIO
+    opened: contextlib.AbstractContextManager
+    if isinstance(path, str | bytes | os.PathLike):
+        name = name or os.fsdecode(path)
         try:
             f = opened = open_photo(path)
         except DecodeError:  # gone, unreadable or not a file: the scan records why
             return meta
+    else:  # bytes the scan already read (a BytesIO): not closed here
+        name = name or ""
+        f = path
+        f.seek(0)
+        opened = contextlib.nullcontext(f)
     with opened:
-        tags = _exif_tags(f)
-        meta["taken"] = _taken(tags)
-        meta["make"] = _text(tags, "Image Make")
-        meta["model"] = _text(tags, "Image Model")
+        tags = exif.read_tags(f)
+        meta["taken"] = exif.taken(tags)
+        meta.update(exif.camera(tags))
         meta["orientation"] = _orientation(tags)
         meta["lat"], meta["lon"] = _gps(tags)
-        meta["lens"] = _text(tags, "EXIF LensModel")
         if formats.decoder_for(name, _head(f)) is formats.Decoder.RAW:
-            if meta["taken"] is None:  # not a TIFF-based RAW: the preview carries the EXIF
-                _fill(meta, preview_jpeg(f))
-            found = raw_size(f)  # the TIFF Pillow sees in a RAW is a preview's size
+            # one LibRaw open: the size (the TIFF Pillow sees in a RAW is a preview's) and, for
+            # a RAW whose own headers exifread cannot parse (RAF...), the preview's EXIF
+            found = raw_facts(f, preview=meta["taken"] is None)
             if found is not None:
-                width, height, flip = found
-                meta["orientation"] = meta["orientation"] or flip
-                meta["width"], meta["height"] = upright_size(width, height, meta["orientation"])
+                _fill(meta, found.preview)
+                meta["orientation"] = meta["orientation"] or found.orientation
+                meta["width"], meta["height"] = upright_size(
+                    found.width, found.height, meta["orientation"]
+                )
             return meta
         try:
             f.seek(0)
@@ -140,10 +114,8 @@ def _fill(meta: dict[str, Any], jpeg: bytes | None) -> None:
     """Date, camera and lens a RAW's own headers did not give, from its JPEG preview's EXIF."""
     if not jpeg:
         return
-    tags = _exif_tags(io.BytesIO(jpeg))
-    found = {"taken": _taken(tags), "make": _text(tags, "Image Make"),
-             "model": _text(tags, "Image Model"), "lens": _text(tags, "EXIF LensModel")}  # fmt: skip
-    for key, value in found.items():
+    tags = exif.read_tags(io.BytesIO(jpeg))
+    for key, value in {"taken": exif.taken(tags), **exif.camera(tags)}.items():
         meta[key] = meta[key] or value
 
 
@@ -153,13 +125,6 @@ def _head(f: BinaryIO) -> bytes:
         return f.read(formats.SNIFF_BYTES)
     except OSError:
         return b""
-
-
-def _exif_tags(f: BinaryIO) -> dict:
-    try:
-        return exifread.process_file(f, details=False, builtin_types=False) or {}
-    except Exception:  # exifread raises many kinds on odd files; metadata is optional
-        return {}
 
 
 def _pillow_orientation(im: Image.Image) -> int | None:

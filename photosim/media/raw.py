@@ -9,8 +9,10 @@ for, and a half-size demosaic (still >= 3000 px for a 24 MP sensor) otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -49,28 +51,38 @@ def exif_orientation(flip: int) -> int:
     return _FLIP_TO_EXIF.get(flip, 1)
 
 
-def raw_size(f: BinaryIO) -> tuple[int, int, int] | None:
-    """(width, height, EXIF orientation) of the developed image, from headers only; None if unreadable."""
+@dataclass(frozen=True)
+class RawFacts:
+    """What a RAW's headers say, read in one LibRaw open: the developed image's size, its
+    EXIF orientation, and the embedded JPEG preview's bytes when asked for (None: none)."""
+
+    width: int
+    height: int
+    orientation: int
+    preview: bytes | None = None
+
+
+def raw_facts(f: BinaryIO | str, preview: bool = False) -> RawFacts | None:
+    """The headers of the RAW in ``f`` (LibRaw opened once); None if LibRaw cannot open it.
+    ``f``: an open file, or a path (LibRaw then reads only the headers it needs).
+
+    ``preview``: also the embedded JPEG's bytes (with the camera's EXIF, for RAW formats
+    whose own headers exifread cannot parse: CR3, RAF).
+    """
     rawpy = _rawpy()
     try:
-        f.seek(0)
+        if not isinstance(f, str):
+            f.seek(0)
         with rawpy.imread(f) as raw:
             s = raw.sizes
-            return s.width, s.height, exif_orientation(s.flip)
+            jpeg = None
+            if preview:
+                with contextlib.suppress(Exception):  # no preview: the metadata is optional
+                    thumb = raw.extract_thumb()
+                    if thumb.format == rawpy.ThumbFormat.JPEG:
+                        jpeg = bytes(thumb.data)
+            return RawFacts(s.width, s.height, exif_orientation(s.flip), jpeg)
     except Exception:  # metadata is optional; decoding says why it fails
-        return None
-
-
-def preview_jpeg(f: BinaryIO) -> bytes | None:
-    """The embedded JPEG preview's bytes (with the camera's EXIF, for RAW formats whose own
-    headers exifread cannot parse: CR3, RAF); None when there is none."""
-    rawpy = _rawpy()
-    try:
-        f.seek(0)
-        with rawpy.imread(f) as raw:
-            thumb = raw.extract_thumb()
-            return bytes(thumb.data) if thumb.format == rawpy.ThumbFormat.JPEG else None
-    except Exception:  # metadata is optional
         return None
 
 

@@ -253,7 +253,7 @@ def load_backbone(
         download = downloads_allowed()
     path = weights_from_env(weights)
     if path is not None:
-        state, key = state_dict_from_file(path), model_key(name, path)
+        state, key = state_dict_from_file(path, name), model_key(name, path)
     else:
         state, tag = torchvision_state_dict(name, download, announce)
         key = f"{name}:{tag}"
@@ -268,7 +268,7 @@ def load_backbone(
         raise WeightsInvalid(
             f"{path or 'The weights'} do not fit {name}; pass a {name} state-dict file or "
             f"choose the matching --model.",
-            expected=str(path),
-        )
+            expected=str(path), model=name, chosen=path is not None,
+        )  # fmt: skip
     model.fc = nn.Identity()
     return Backbone(module=model, key=key, device=resolve_device(device), precision=precision)

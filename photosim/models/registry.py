@@ -89,6 +89,6 @@ def model_key(name: str = DEFAULT_MODEL, weights: str | os.PathLike | None = Non
         raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing {name} state-dict file "
             f"with --weights FILE.",
-            expected=str(path),
-        )
+            expected=str(path), model=name, chosen=True,
+        )  # fmt: skip
     return f"{name}:file-{file_digest(path)}"

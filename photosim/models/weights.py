@@ -140,28 +140,39 @@ def load_file(path: Path) -> object:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def state_dict_from_file(path: Path) -> dict:
-    """The state dict of a local weights file (loaded safely); one sentence when it is not."""
+def state_dict_from_file(path: Path, model: str | None = None, *, cached: bool = False) -> dict:
+    """The state dict of a weights file (loaded safely); one sentence when it is not.
+
+    ``cached``: the file is torchvision's download, not one the user chose; then the remedy
+    is another download.
+    """
     if not path.is_file():
         raise WeightsMissing(
             f"The weights file {path} does not exist; pass an existing ResNet state-dict file "
             f"with --weights FILE.",
-            expected=str(path),
-        )
+            expected=str(path), model=model, chosen=not cached,
+        )  # fmt: skip
     try:
         state = load_file(path)
     except Exception as exc:
         log.warning("could not load weights file %s", path, exc_info=True)
+        if cached:
+            what = f"The cached {model} weights file {path} is damaged (an interrupted download?)"
+            remedy = (f"delete it and run photosim again with an internet connection, or pass a "
+                      f"local {model} state-dict file with --weights FILE.")  # fmt: skip
+        else:
+            what = f"{path} is not a PyTorch state-dict file photosim can load safely"
+            remedy = "pass a file saved with torch.save(model.state_dict(), FILE)."
         raise WeightsInvalid(
-            f"{path} is not a PyTorch state-dict file photosim can load safely "
-            f"({exc.__class__.__name__}); pass a file saved with "
-            f"torch.save(model.state_dict(), FILE).",
-            expected=str(path),
-        ) from None
-    return as_state_dict(state, path)
+            f"{what} ({exc.__class__.__name__}); {remedy}",
+            expected=str(path), model=model, chosen=not cached,
+        ) from None  # fmt: skip
+    return as_state_dict(state, path, model, chosen=not cached)
 
 
-def as_state_dict(state: object, path: Path | None) -> dict:
+def as_state_dict(
+    state: object, path: Path | None, model: str | None = None, *, chosen: bool = True
+) -> dict:
     """``state`` as a dict of tensors (a checkpoint's ``state_dict``, DataParallel names)."""
     import torch
 
@@ -173,8 +184,8 @@ def as_state_dict(state: object, path: Path | None) -> dict:
         raise WeightsInvalid(
             f"{path or 'The weights file'} holds no state dict of tensors; save one with "
             f"torch.save(model.state_dict(), FILE).",
-            expected=str(path) if path else None,
-        )
+            expected=str(path) if path else None, model=model, chosen=chosen,
+        )  # fmt: skip
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -201,8 +212,8 @@ def torchvision_state_dict(
                 missing_weights_message(
                     name, "were not downloaded (downloads are off: --offline or PHOTOSIM_OFFLINE=1)"
                 ),
-                expected=str(cached),
-            )
+                expected=str(cached), model=name,
+            )  # fmt: skip
         if announce is not None:
             announce(weights_download(name))
         try:
@@ -210,18 +221,10 @@ def torchvision_state_dict(
         except Exception as exc:
             log.warning("downloading %s weights failed", name, exc_info=True)
             raise WeightsMissing(
-                missing_weights_message(name, download_failure(exc)), expected=str(cached)
-            ) from None
-    try:
-        return as_state_dict(load_file(cached), cached), weights.name
-    except Exception as exc:
-        log.warning("cached weights %s do not load", cached, exc_info=True)
-        raise WeightsInvalid(
-            f"The cached {name} weights file {cached} is damaged (an interrupted download?) "
-            f"({exc.__class__.__name__}); delete it and run photosim again with an internet "
-            f"connection, or pass a local {name} state-dict file with --weights FILE.",
-            expected=str(cached),
-        ) from None
+                missing_weights_message(name, download_failure(exc)), expected=str(cached),
+                model=name,
+            ) from None  # fmt: skip
+    return state_dict_from_file(cached, name, cached=True), weights.name
 
 
 def _log_progress(name: str) -> Progress:
@@ -248,13 +251,13 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
     path = Path(path).expanduser()
     name = shown(path.name)
     try:
-        state = state_dict_from_file(path)
+        state = state_dict_from_file(path, model_name)
     except WeightsMissing:
         raise WeightsInvalid(
             f"{name} is not a PyTorch weights file; choose a {model_name} state-dict file "
             f"(.pth) saved with torch.save(model.state_dict(), FILE).",
-            expected=str(path),
-        ) from None
+            expected=str(path), model=model_name, chosen=True,
+        ) from None  # fmt: skip
     weights_enum(model_name)  # a known model name
     with torch.device("meta"):  # shapes only: nothing is allocated
         wanted = tvm.get_model(model_name, weights=None).state_dict()
@@ -267,5 +270,16 @@ def validate_weights(path: str | Path, model_name: str = DEFAULT_MODEL) -> None:
         raise WeightsInvalid(
             f"{name} does not hold {model_name} weights; choose a {model_name} state-dict "
             f"file, or pick the matching model in Preferences.",
-            expected=str(path),
-        )
+            expected=str(path), model=model_name, chosen=True,
+        )  # fmt: skip
+
+
+def weights_in_use(name: str, weights: str | os.PathLike | None) -> tuple[Path | None, int | None]:
+    """The file the weights of ``name`` come from and its size: ``weights`` when given, else
+    torchvision's cached download; (the file, None) when it is not there, (None, None) when
+    torchvision's was never downloaded. Imports torch (to find its cache)."""
+    path = Path(weights).expanduser() if weights else expected_weights_file(name)
+    try:
+        return path, path.stat().st_size
+    except OSError:
+        return (path if weights else None), None

@@ -6,8 +6,12 @@ import html
 import sys
 
 from photosim import __version__
-from photosim.api import Library
+from photosim.api import DEFAULT_MODEL, Library, weights_in_use
+from photosim.app import messages
 from photosim.core import paths
+from photosim.core.events import ModelInUse
+
+WAITING = "…"  # until the facts arrive from a worker
 
 
 def versions() -> list[tuple[str, str]]:
@@ -22,24 +26,36 @@ def versions() -> list[tuple[str, str]]:
     return rows
 
 
-def engine_rows(library: Library | None, options: dict) -> list[tuple[str, str]]:
-    """The model, the device and the backend in use (or that will be, once something is
-    embedded; the backend then is the one the last scan ran on)."""
-    if library is None:
-        return [("Model", options.get("model") or "the library's"),
-                ("Device", options.get("device") or "auto"),
-                ("Backend", options.get("backend") or "auto")]  # fmt: skip
-    backbone = getattr(library, "_backbone", None)
-    if backbone is not None:
-        device = str(backbone.device)
-    else:
-        device = f"{library.device} (the model loads when a photo needs embedding)"
-    weights = library.weights or "torchvision's pretrained weights"
-    ran = library.running_backend()
-    backend = f"{ran} ({library.backend} asked for)" if ran else f"{library.backend} (not run yet)"
-    if library.backend_notice:
-        backend += f": {library.backend_notice}"
-    return [("Model", f"{library.model_name}: {weights}"), ("Device", device),
+def model_facts(library: Library | None, options: dict) -> ModelInUse:
+    """The model in use: the open library's, else the one the window's options name. Reads the
+    disk and may import torch: run it in a worker."""
+    if library is not None:
+        return library.model_in_use()
+    model = options.get("model") or DEFAULT_MODEL
+    injected = options.get("backbone") is not None
+    weights, size = (None, None) if injected else weights_in_use(model, options.get("weights"))
+    return ModelInUse(
+        model=model, key=None, weights=weights, weights_bytes=size,
+        chosen=bool(options.get("weights")), injected=injected, loaded=False,
+        device=options.get("device") or "auto", backend=None,
+        backend_asked=options.get("backend") or "auto",
+    )  # fmt: skip
+
+
+def engine_rows(facts: ModelInUse | None) -> list[tuple[str, str]]:
+    """The model, its weights, the device and the backend in use (or that will be, once
+    something is embedded; the backend then is the one the last scan ran on)."""
+    if facts is None:
+        return [("Model", WAITING), ("Weights", WAITING), ("Device", WAITING),
+                ("Backend", WAITING)]  # fmt: skip
+    device = facts.device if facts.loaded else (
+        f"{facts.device} (the model loads when a photo needs embedding)")  # fmt: skip
+    ran, asked = facts.backend, facts.backend_asked
+    backend = f"{ran} ({asked} asked for)" if ran else f"{asked} (not run yet)"
+    if facts.backend_notice:
+        backend += f": {facts.backend_notice}"
+    model = facts.key if facts.injected and facts.key else facts.model
+    return [("Model", model), ("Weights", messages.weights_file(facts)), ("Device", device),
             ("Backend", backend)]  # fmt: skip
 
 
@@ -56,9 +72,10 @@ def file_rows(library: Library | None) -> list[tuple[str, str]]:
     return rows
 
 
-def about_html(library: Library | None, options: dict) -> str:
-    """The About box's text: a short line, then a table of the facts above."""
-    rows = versions() + engine_rows(library, options) + file_rows(library)
+def about_html(library: Library | None, facts: ModelInUse | None) -> str:
+    """The About box's text: a short line, then a table of the facts above ("…" for the
+    model's until ``facts`` arrive)."""
+    rows = versions() + engine_rows(facts) + file_rows(library)
     cells = "".join(
         f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
         for k, v in rows

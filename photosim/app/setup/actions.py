@@ -14,13 +14,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from photosim.api import DEFAULT_MODEL, MODELS, Library
+from photosim.api import DEFAULT_MODEL, MODELS, Library, weights_in_use
+from photosim.app import messages
 from photosim.app.browse.browser import BrowsePane
 from photosim.app.commands import Commands
 from photosim.app.library_state import LibraryState
-from photosim.app.setup.about import about_html
+from photosim.app.setup.about import WAITING, about_html, model_facts
 from photosim.app.setup.preferences import (
     Preferences,
     PreferencesDialog,
@@ -36,8 +37,8 @@ from photosim.app.setup.weights import (
 )
 from photosim.app.workers import Worker
 from photosim.core import paths
-from photosim.core.errors import PhotosimError, shown
-from photosim.core.events import ScanProgress
+from photosim.core.errors import PhotosimError
+from photosim.core.events import ModelInUse, ScanProgress
 
 
 class SetupActions(QObject):
@@ -50,6 +51,9 @@ class SetupActions(QObject):
         self.signals = state.signals
         state.engine_options.update(engine_defaults(state.engine_options, settings))
         self._remembered = self._read_remembered()  # model -> weights file, for workers
+        self._untrained_said: set[str] = set()  # model keys the untrained notice was shown for
+        self.untrained_box: QMessageBox | None = None
+        self.untrained_answer: tuple[str | None, bool] | None = None  # the last check's
         state.prepare = self._prepare
         self.weights_prompt = WeightsPrompt()
         self.weights_prompt.choose.connect(self.choose_weights_file)
@@ -101,19 +105,26 @@ class SetupActions(QObject):
         if self.browser.current is not None:
             self.signals.similarity_unavailable.emit(text)
 
-    def show_weights_help(self) -> None:
-        """Help > Model Weights: what is loaded, or why not, with Choose / Download."""
-        error = self.state.model_error
-        text = str(error) if error else (
-            f"The {self._model_name()} weights are loaded; similarity is on. "
-            f"You can still choose another weights file.")  # fmt: skip
-        dialog = WeightsDialog(text, self.window)
-        dialog.prompt.choose.connect(dialog.accept)
+    def show_weights_help(self) -> WeightsDialog:
+        """Help > Model Weights: which file is in use (path, size), or that none is and why,
+        with Choose / Download. The facts come from a worker ("…" until then); the dialog
+        stays open until a chosen file or a download has switched similarity on."""
+        dialog = WeightsDialog(WAITING, self.window)
         dialog.prompt.choose.connect(self.choose_weights_file)
-        dialog.prompt.download.connect(dialog.accept)
         dialog.prompt.download.connect(self.download_weights)
         self.weights_dialog = dialog
+        facts = Worker(lambda _abort: model_facts(self.state.library, self.state.engine_options),
+                       name="photosim-weights-facts")  # fmt: skip
+        facts.finished.connect(lambda found: self._show_weights_state(dialog, found))
+        facts.errored.connect(lambda exc: dialog.prompt.set_text(messages.describe(exc)))
+        dialog.finished.connect(facts.abandon)
+        facts.start()
         dialog.open()
+        return dialog
+
+    def _show_weights_state(self, dialog: WeightsDialog, facts: ModelInUse) -> None:
+        dialog.prompt.set_text(messages.weights_state(facts, self.state.model_error))
+        dialog.adjustSize()
 
     def choose_weights_file(self, path: str | None = None) -> bool:
         """Pick a state-dict file; it is checked before use and remembered for this model."""
@@ -127,17 +138,21 @@ class SetupActions(QObject):
 
     def download_weights(self, url: str | None = None) -> DownloadDialog:
         """Download torchvision's weights of the model in use, with progress and Cancel."""
-        dialog = DownloadDialog(self._model_name(), self.window, url=url or None)
+        dialog = DownloadDialog(self._model_name(), self._dialog_parent(), url=url or None)
         dialog.downloaded.connect(lambda model: self.use_weights(None, model))
         dialog.finished.connect(self._on_download_finished)
         self.download_dialog = dialog
         dialog.open()
         return dialog
 
+    def _dialog_parent(self) -> QWidget:
+        """The open Model Weights dialog, else the window: a dialog opens above its parent."""
+        dialog = getattr(self, "weights_dialog", None)
+        return dialog if dialog is not None and dialog.isVisible() else self.window
+
     def _on_download_finished(self, _result: int) -> None:
         if error := self.download_dialog.error:
-            self.weights_prompt.set_text(self.weights_prompt.message.text(), error)
-            self._say(error)
+            self._show_weights_error(error)
 
     def use_weights(self, weights: str | None, model: str) -> None:
         """Switch similarity on (or to another model) now: no restart; waiting photos embed.
@@ -151,13 +166,20 @@ class SetupActions(QObject):
         check = check_weights(weights, model)
         check.finished.connect(lambda _none: self._switch_weights(weights, model))
         check.errored.connect(self._on_weights_refused)
-        self._say(f"Checking {shown(os.path.basename(weights))}…")
         check.start()
 
     def _on_weights_refused(self, exc: Exception) -> None:
-        self.weights_prompt.set_text(self.weights_prompt.message.text(), str(exc))
-        self._say(str(exc))
-        self.signals.similarity_unavailable.emit(str(exc))
+        text = messages.describe(exc)
+        self._show_weights_error(text)
+        self.signals.similarity_unavailable.emit(text)
+
+    def _show_weights_error(self, text: str) -> None:
+        """One sentence where the user chose: the strip's prompt and the open dialog (which
+        stays open), never only a status-bar line."""
+        self.weights_prompt.set_text(self.weights_prompt.message.text(), text)
+        dialog = getattr(self, "weights_dialog", None)
+        if dialog is not None and dialog.isVisible():
+            dialog.prompt.set_text(dialog.prompt.message.text(), text)
 
     def _switch_weights(self, weights: str | None, model: str) -> None:
         weights = str(Path(weights).resolve()) if weights else None
@@ -168,6 +190,8 @@ class SetupActions(QObject):
             self.state.engine_options.update(model=model, weights=weights, backbone=None)
             self.state.model_error = None
             self.weights_prompt.set_text("", "")
+            if (dialog := getattr(self, "weights_dialog", None)) is not None and dialog.isVisible():
+                dialog.accept()  # done: similarity is on
             if self.state.library is not None:
                 self.browser.strip.show_progress("Embedding the photos with the new weights…")
 
@@ -179,7 +203,25 @@ class SetupActions(QObject):
 
     def _on_scan_finished(self, final: ScanProgress | None) -> None:
         if final is not None and self.state.model_error and self.browser.current is None:
-            self.show_weights_prompt(str(self.state.model_error), "Similarity is off")
+            self.show_weights_prompt(messages.describe(self.state.model_error), "Similarity is off")
+        if (library := self.state.library) is not None and final is not None:
+            check = Worker(lambda _abort: (library.current_key(), library.weights_look_untrained()),
+                           name="photosim-untrained")  # fmt: skip
+            check.finished.connect(self._on_untrained_checked)
+            self.untrained_answer = None
+            check.start()
+
+    def _on_untrained_checked(self, answer: tuple[str | None, bool]) -> None:
+        """Untrained weights (every pair ~99 % alike): one notice per model key, not per scan."""
+        self.untrained_answer = answer
+        key, untrained = answer
+        if not untrained or key is None or key in self._untrained_said:
+            return
+        self._untrained_said.add(key)
+        box = QMessageBox(QMessageBox.Icon.Warning, "These weights look untrained",
+                          messages.UNTRAINED, parent=self.window)  # fmt: skip
+        self.untrained_box = box
+        box.open()
 
     # -- preferences --------------------------------------------------------------------
     def show_preferences(self) -> PreferencesDialog:
@@ -188,11 +230,53 @@ class SetupActions(QObject):
             prefs = Preferences(library.model_name, library.device, prefs.precision,
                                 self.browser.strip.k_box.value(), prefs.cache_mb,
                                 prefs.backend)  # fmt: skip
-        dialog = PreferencesDialog(prefs, self.window)
+        dialog = PreferencesDialog(prefs, self.window, weights_for=self._weights_here)
         dialog.accepted.connect(lambda: self.apply_preferences(dialog.values()))
+        dialog.choose_requested.connect(lambda model: self._choose_for(dialog, model))
+        dialog.download_requested.connect(lambda model: self._download_for(dialog, model))
         self.preferences_dialog = dialog
         dialog.open()
         return dialog
+
+    def _weights_here(self, model: str) -> int | None:
+        """In a worker: the size of ``model``'s weights file on this computer, None when there
+        is none (the model handed in at start counts as there)."""
+        library = self.state.library
+        if self.state.engine_options.get("backbone") is not None and (
+            library is None or library.model_name == model
+        ):
+            return 0
+        chosen = library.weights if library is not None and library.model_name == model else None
+        return weights_in_use(model, chosen or self._remembered.get(model))[1]
+
+    def _choose_for(self, dialog: PreferencesDialog, model: str) -> None:
+        """Preferences > Model: a weights file for ``model`` before switching to it; checked
+        in a worker, remembered for the model when it fits, one sentence when not."""
+        path, _ = QFileDialog.getOpenFileName(dialog, f"Choose {model} weights",
+                                              str(Path.home()), WEIGHTS_FILTER)  # fmt: skip
+        if not path:
+            return
+        check = check_weights(path, model)
+
+        def fits(_none: object) -> None:
+            self.settings.setValue(f"weights/{model}", str(Path(path).resolve()))
+            self._remembered = self._read_remembered()
+            dialog.check_weights()
+
+        check.finished.connect(fits)
+        check.errored.connect(lambda exc: dialog.show_weights_error(messages.describe(exc)))
+        check.start()
+
+    def _download_for(self, dialog: PreferencesDialog, model: str) -> DownloadDialog:
+        """Preferences > Model: torchvision's weights of ``model`` before switching to it."""
+        download = DownloadDialog(model, dialog)
+        download.downloaded.connect(lambda _model: dialog.check_weights())
+        download.finished.connect(
+            lambda _r: download.error and dialog.show_weights_error(download.error)
+        )
+        download.open()
+        self.download_dialog = download
+        return download
 
     def apply_preferences(self, prefs: Preferences) -> None:
         """Apply at once: k, cache size, device, precision, backend; a new model re-embeds the
@@ -235,15 +319,22 @@ class SetupActions(QObject):
         self.state.change(configure, configured)
 
     # -- about and the log ----------------------------------------------------------------
-    def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "About photosim",
-                          about_html(self.state.library, self.state.engine_options),
+    def show_about(self) -> QMessageBox:
+        """Help > About; the model's rows say "…" until a worker has read them."""
+        library = self.state.library
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About photosim", about_html(library, None),
                           parent=self.window)  # fmt: skip
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setIconPixmap(self.window.windowIcon().pixmap(64, 64))
+        facts = Worker(lambda _abort: model_facts(library, self.state.engine_options),
+                       name="photosim-about")  # fmt: skip
+        facts.finished.connect(lambda found: box.setText(about_html(library, found)))
+        box.finished.connect(facts.abandon)
+        facts.start()
         self.about_box = box
         box.open()
+        return box
 
     def show_log(self) -> bool:
         """Open the log file in the system's text viewer."""
