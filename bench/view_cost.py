@@ -41,8 +41,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    files = sorted((SHARED / "camera").glob("*.jpg")) + sorted((SHARED / "holidays").glob("*.jpg"))[:60]
-    files += [p for p in sorted((SHARED / "modern").iterdir()) if p.suffix.lower() in (".heic", ".avif", ".jxl")]
+    files = (
+        sorted((SHARED / "camera").glob("*.jpg")) + sorted((SHARED / "holidays").glob("*.jpg"))[:60]
+    )
+    files += [
+        p
+        for p in sorted((SHARED / "modern").iterdir())
+        if p.suffix.lower() in (".heic", ".avif", ".jxl")
+    ]
     backbone = load_effnet_backbone()
     side = pipeline.decode_side(backbone.input_size)
     images = [load_image(p, max_side=side) for p in files]

@@ -75,7 +75,7 @@ def chunks(pairs: np.ndarray, limit: int = CHUNK_PHOTOS) -> list[np.ndarray]:
     return out
 
 
-def check_chunk(views: dict[int, bytes], pairs: np.ndarray) -> tuple[Result, dict]:
+def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Result, dict]:
     """Check ``pairs`` of photos (their views by node): each photo's features once.
 
     Returns the verdicts and how the time went: features computed, CPU seconds on each.

@@ -307,10 +307,10 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
     say("verify")
     # crops beyond the fingerprint's narrow search (10% on both sides) still score high on the
     # CNN: such a pair is checked when its fingerprints agree over every crop the check accepts
-    todo = pix >= VERIFY_GATE
-    wide = np.flatnonzero(~todo & (cos >= thresholds.near) & ~np.isnan(pix))
-    todo[wide] = wide_agreement(pairs[wide], fps, cancel) >= VERIFY_GATE
-    todo = np.flatnonzero(todo)
+    gate = pix >= VERIFY_GATE
+    wide = np.flatnonzero(~gate & (cos >= thresholds.near) & ~np.isnan(pix))
+    gate[wide] = wide_agreement(pairs[wide], fps, cancel) >= VERIFY_GATE
+    todo = np.flatnonzero(gate)
     views = [fp.view if fp is not None and fp.view else None for fp in fps]
     verdict = np.zeros(len(pairs), np.uint8)
     residual = np.full(len(pairs), np.nan, np.float32)
