@@ -301,10 +301,9 @@ def score(result, truth: dict) -> dict:
 def run(db: Path, truth: dict) -> dict:
     from photosim.dupes import batch
     from photosim.dupes import cache as dupcache
-    from photosim.dupes.finder import build_finder
 
     out: dict = {}
-    for kept in (dupcache.cache_path(db), dupcache.verdicts_path(db)):  # a first search
+    for kept in (dupcache.cache_path(db), dupcache.verdicts_path(dupcache.cache_path(db))):
         if kept is not None:
             kept.unlink(missing_ok=True)
     lib = Library(db_path=db)
@@ -314,7 +313,7 @@ def run(db: Path, truth: dict) -> dict:
         steps.append((step, time.perf_counter(), time.process_time()))
 
     progress("start")
-    finder = build_finder(lib, progress=progress)
+    finder = lib.duplicate_finder(progress=progress)
     progress("grouping")
     result = finder.group()
     progress("end")

@@ -8,16 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone
 from dngs import write_dng
 from PIL import Image
 
 pytest.importorskip("pytestqt")
 
 from photosim.app.browse.models import ErrorRole, LabelRole, ThumbRole
-from photosim.app.main_window import MainWindow
 
 WAIT = 60_000
+WINDOW_SIZE = (1200, 800)  # the shared ``window`` fixture's size here
 MODERN = ("8bit-sRGB.avif", "10bit-HDR-P3-nclx.avif", "8bit-sRGB.jxl", "16bit-HDR-P3-nclx.jxl",
           "IMG_2682.heic", "samsung-one-ui-6.heic", "portrait-orientation-6.jpg")  # fmt: skip
 
@@ -35,16 +34,6 @@ def folder(tmp_path, shared_photos) -> Path:
         shutil.copy(shared_photos / "modern" / name, root / name)
     (root / "IMG_2682.MOV").write_bytes(b"\0\0\0\x14ftypqt  ")  # the HEIC's Live Photo half
     return root
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_pair_badge_details_and_modern_formats(qtbot, window, folder, tmp_path):

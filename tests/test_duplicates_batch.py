@@ -75,7 +75,8 @@ def test_kept_verdicts_are_reused_and_only_new_pairs_checked(views, tmp_path):
     hashes = [f"h{i}" for i in range(len(found))]
     first = batch.Checker(found, processes=1, hashes=hashes, memo={})
     expected = first.pairs(pairs)
-    db = tmp_path / "library.db"
+    db = dupcache.verdicts_path(tmp_path / "library.dupes.npz")
+    assert db is not None and db.name == "library.verdicts.npz"
     dupcache.save_verdicts(db, verify.SIGNATURE, first.memo, set(hashes))
     memo = dupcache.load_verdicts(db, verify.SIGNATURE)
     assert len(memo) == len(pairs)
@@ -88,5 +89,5 @@ def test_kept_verdicts_are_reused_and_only_new_pairs_checked(views, tmp_path):
     np.testing.assert_allclose(residual[:-1], expected[1])
     # another check method, or a damaged file: nothing kept, no error
     assert dupcache.load_verdicts(db, verify.SIGNATURE + "x") == {}
-    dupcache.verdicts_path(db).write_bytes(b"not a numpy file")
+    db.write_bytes(b"not a numpy file")
     assert dupcache.load_verdicts(db, verify.SIGNATURE) == {}

@@ -1,7 +1,7 @@
 """The checked candidate pairs of duplicate finding, kept beside the library between runs.
 
-Finding candidates and checking their pixels is the slow half of duplicate finding (about
-a minute at 100k photos, most of `photosim duplicates` at 100); regrouping them is fast.
+Finding candidates and checking their pixels is the slow half of duplicate finding (minutes
+at 100k photos, most of `photosim duplicates` at 100); regrouping them is fast.
 So the result is saved next to the database (``library.dupes.npz``) with what it was made
 from: the library's content (photo, vector and fingerprint counts and newest rows, its
 version), the model, the thresholds and this code's ``VERSION``. Any change to one of
@@ -17,10 +17,15 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photosim.core.paths import atomic_write_bytes
+from photosim.dupes.types import Candidates, Node, Thresholds
+
+if TYPE_CHECKING:
+    from photosim.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +38,21 @@ def cache_path(db_path: Path) -> Path | None:
     return None if str(db_path) == ":memory:" else Path(db_path).with_suffix(".dupes.npz")
 
 
-def state_key(library, thresholds) -> str:
-    """What the candidates depend on, as one string."""
-    state = list(library.store.content_state())
-    return json.dumps([VERSION, library.current_key(), state, thresholds.near, thresholds.similar])
+def state_key(store: Store, model_key: str | None, thresholds: Thresholds) -> str:
+    """What the candidates depend on, as one string: the library's content, the model, the
+    thresholds."""
+    state = list(store.content_state())
+    return json.dumps([VERSION, model_key, state, thresholds.near, thresholds.similar])
 
 
-def load(library, thresholds):
-    """The saved candidates when they were made from this very state, else None."""
-    from photosim.dupes.types import Candidates, Node, Thresholds
-
-    path = cache_path(library.db_path)
+def load(path: Path | None, state: str) -> Candidates | None:
+    """The candidates saved at ``path`` when they were made from ``state``
+    (:func:`state_key`), else None."""
     if path is None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            if bytes(data["key"]).decode() != state_key(library, thresholds):
+            if bytes(data["key"]).decode() != state:
                 return None
             arrays = {name: data[name] for name in ARRAYS}
             reduced = data["reduced"] if "reduced" in data.files else None
@@ -65,9 +69,9 @@ def load(library, thresholds):
     return Candidates(nodes, **arrays, floors=floors, reduced=reduced)
 
 
-def save(library, thresholds, candidates) -> None:
-    """Keep ``candidates`` for the next run; a place we cannot write to is no error."""
-    path = cache_path(library.db_path)
+def save(path: Path | None, state: str, candidates: Candidates) -> None:
+    """Keep ``candidates``, made from ``state``, at ``path`` for the next run; a place we
+    cannot write to is no error."""
     if path is None:
         return
     extra = {"nodes": [asdict(n) for n in candidates.nodes], "floors": asdict(candidates.floors)}
@@ -77,7 +81,7 @@ def save(library, thresholds, candidates) -> None:
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        key=np.frombuffer(state_key(library, thresholds).encode(), np.uint8),
+        key=np.frombuffer(state.encode(), np.uint8),
         extra=np.frombuffer(json.dumps(extra).encode(), np.uint8),
         **arrays,
     )
@@ -88,16 +92,17 @@ def save(library, thresholds, candidates) -> None:
 
 
 # -- verdicts of the geometric check, by content --------------------------------------
-def verdicts_path(db_path: Path) -> Path | None:
-    """``library.verdicts.npz`` beside ``library.db``; None for an in-memory library."""
-    return None if str(db_path) == ":memory:" else Path(db_path).with_suffix(".verdicts.npz")
+def verdicts_path(cache_file: Path | None) -> Path | None:
+    """``library.verdicts.npz`` beside the candidates' ``library.dupes.npz`` (None: none)."""
+    return None if cache_file is None else cache_file.with_suffix("").with_suffix(".verdicts.npz")
 
 
-def load_verdicts(db_path: Path, signature: str) -> dict[tuple[str, str], tuple[int, float, int]]:
+def load_verdicts(
+    path: Path | None, signature: str
+) -> dict[tuple[str, str], tuple[int, float, int]]:
     """Earlier checks by (hash of a, hash of b) in the order they were checked: (verdict,
     residual, quarter turns). A library that changed keeps them; a new check method
     (``signature``) does not."""
-    path = verdicts_path(db_path)
     if path is None:
         return {}
     try:
@@ -112,9 +117,8 @@ def load_verdicts(db_path: Path, signature: str) -> dict[tuple[str, str], tuple[
     return {(a, b): (v, r, t) for a, b, v, r, t in zip(*cols, strict=True)}
 
 
-def save_verdicts(db_path: Path, signature: str, memo: dict, hashes: set[str]) -> None:
+def save_verdicts(path: Path | None, signature: str, memo: dict, hashes: set[str]) -> None:
     """Keep the checks of pairs whose photos are still in the library (``hashes``)."""
-    path = verdicts_path(db_path)
     if path is None:
         return
     items = [(k, v) for k, v in memo.items() if k[0] in hashes and k[1] in hashes]
