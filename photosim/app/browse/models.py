@@ -488,10 +488,16 @@ def _bisect_rows(source_row, count: int, target: int) -> int:
 
 
 class NeighbourModel(_ThumbModel):
-    """A query's matches with their scores; those under the minimum score are hidden."""
+    """A query's matches with their scores; those under the minimum score are hidden.
 
-    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
+    Names are told apart across ``library`` (the grid's photos) when given: a match named
+    as the query but in another folder shows its folder, so it never reads as the query.
+    """
+
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None,
+                 library: _ThumbModel | None = None) -> None:  # fmt: skip
         super().__init__(thumbnails, parent)
+        self.library = library
         self.items: list[Item] = []
         self.matches: list[Match] = []
         self.min_score = 0.0
@@ -513,6 +519,10 @@ class NeighbourModel(_ThumbModel):
     def hidden(self) -> int:
         """How many matches the minimum score hides."""
         return len(self.matches) - len(self.items)
+
+    def _name_counts(self) -> Counter:
+        own = super()._name_counts()
+        return own if self.library is None else self.library._name_counts() | own
 
     def _refill(self) -> None:
         self.beginResetModel()

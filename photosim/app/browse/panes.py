@@ -208,7 +208,9 @@ class NeighboursPane(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=0)
         self.slider.setFixedWidth(160)
         self.slider.setToolTip("Hide matches below this similarity")
-        self.slider_label = QLabel(alignment=Qt.AlignmentFlag.AlignRight)
+        self.slider_label = QLabel(
+            alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
         widest = self.slider_label.fontMetrics().horizontalAdvance("100%")
         self.slider_label.setFixedWidth(widest + 4)  # "5%" to "100%": the row never shifts
         self.slider.valueChanged.connect(self._on_slider)
@@ -283,7 +285,8 @@ class NeighboursPane(QWidget):
 
     def show_matches(self, query: str, matches: list) -> None:
         self.progress_shown = False
-        self.title.setText(f"Similar to <b>{html.escape(shown(os.path.basename(query)))}</b>")
+        name = shown(self.model.label(query))  # with its folder when another bears its name
+        self.title.setText(f"Similar to <b>{html.escape(name)}</b>")
         self.title.setToolTip(shown(query))
         self.model.set_matches(matches)
         self._update_empty()
