@@ -106,11 +106,11 @@ class _ThumbModel(QAbstractListModel):
         """The name shown under a thumbnail: the file's name, with its folder's name when
         another photo here has the same name (``2016 Brittany/100002.jpg``)."""
         name = os.path.basename(path)
-        if self._name_counts().get(name, 0) < 2:
+        if self.name_counts().get(name, 0) < 2:
             return name
         return f"{os.path.basename(os.path.dirname(path))}/{name}"
 
-    def _name_counts(self) -> Counter:
+    def name_counts(self) -> Counter:
         """How many photos here bear each file name (recounted when the rows change)."""
         key = (id(self._rows), len(self._rows))
         if getattr(self, "_counted", None) != key:
@@ -490,14 +490,14 @@ def _bisect_rows(source_row, count: int, target: int) -> int:
 class NeighbourModel(_ThumbModel):
     """A query's matches with their scores; those under the minimum score are hidden.
 
-    Names are told apart across ``library`` (the grid's photos) when given: a match named
+    Names are told apart across ``among`` (the grid's photos) when given: a match named
     as the query but in another folder shows its folder, so it never reads as the query.
     """
 
     def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None,
-                 library: _ThumbModel | None = None) -> None:  # fmt: skip
+                 among: _ThumbModel | None = None) -> None:  # fmt: skip
         super().__init__(thumbnails, parent)
-        self.library = library
+        self.among = among
         self.items: list[Item] = []
         self.matches: list[Match] = []
         self.min_score = 0.0
@@ -520,9 +520,9 @@ class NeighbourModel(_ThumbModel):
         """How many matches the minimum score hides."""
         return len(self.matches) - len(self.items)
 
-    def _name_counts(self) -> Counter:
-        own = super()._name_counts()
-        return own if self.library is None else self.library._name_counts() | own
+    def name_counts(self) -> Counter:
+        own = super().name_counts()
+        return own if self.among is None else self.among.name_counts() | own
 
     def _refill(self) -> None:
         self.beginResetModel()
