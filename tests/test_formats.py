@@ -181,3 +181,34 @@ def test_high_bit_depth_heic_is_upright_with_its_colours(shared_photos: Path, tm
     diff = np.abs(np.asarray(shown, np.int16) - np.asarray(upright, np.int16)).mean()
     assert diff < 4
     assert (read_metadata(path)["width"], read_metadata(path)["height"]) == (480, 640)
+
+
+# -- the lens: read, stored, filled in for libraries scanned before ------------------------
+def test_lens_is_stored_and_filled_in_for_older_libraries(tmp_path: Path, shared_photos: Path):
+    from conftest import make_tiny_backbone
+    from dngs import write_dng
+
+    from photosim.library import Library
+
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    with Image.open(shared_photos / "ukbench" / "ukbench00120.jpg") as im:
+        write_dng(im.convert("RGB"), root / "shot.dng", lens="EF 50mm f/1.8 II")
+    shutil.copy(shared_photos / "modern" / "IMG_2682.heic", root / "IMG_2682.heic")
+    shutil.copy(shared_photos / "modern" / "portrait-orientation-6.jpg", root / "plain.jpg")
+    lib = Library([root], backbone=make_tiny_backbone())
+    list(lib.scan())
+    lenses = {p.path.name: p.lens for p in lib.photos()}
+    expected = {"shot.dng": "EF 50mm f/1.8 II", "plain.jpg": None,
+                "IMG_2682.heic": "iPhone 7 back camera 3.99mm f/1.8"}  # fmt: skip
+    assert lenses == expected
+    # a library scanned before lenses were kept: its rows hold none (NULL) ...
+    with lib.store.atomic() as db:
+        db.execute("update photos set lens = null")
+    assert {p.lens for p in lib.photos()} == {None}
+    done = list(lib.scan())[-1]  # ... the next scan reads them from the EXIF headers alone
+    assert done.embedded == 0 and done.new == 0
+    assert {p.path.name: p.lens for p in lib.photos()} == expected
+    cr3 = read_metadata(shared_photos / "raw" / "CanonRaw.cr3")  # EXIF in CR3's CMT boxes
+    assert (cr3["model"], cr3["lens"], cr3["taken"]) == (
+        "Canon EOS M50", "EF-M15-45mm f/3.5-6.3 IS STM", "2018-02-21T12:08:56")  # fmt: skip

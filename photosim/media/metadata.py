@@ -131,3 +131,14 @@ def _pillow_orientation(im: Image.Image) -> int | None:
     except Exception:  # a broken EXIF block: the photo is still a photo
         return None
     return value if value in range(1, 9) else None
+
+
+def read_lens(path: str | os.PathLike | bytes) -> str:
+    """The lens the photo at ``path`` names in its EXIF headers ('' when none or unreadable):
+    a header read, no pixels and no LibRaw (for libraries scanned before lenses were kept)."""
+    try:
+        with open_photo(path) as f:
+            tags = exif.read_tags(f)
+    except DecodeError:
+        return ""
+    return exif.camera(tags)["lens"] or ""
