@@ -77,6 +77,57 @@ def decode_seconds(paths: list[Path], repeat: int) -> float:
     return best
 
 
+def stage_ms(path: Path, backbone) -> dict[str, float]:
+    """Milliseconds of each stage of one file's scan step, in the order the worker runs them
+    (``pipeline._process``), then the app's thumbnail. For a RAW, the decode's own parts:
+    LibRaw's open, the preview's extraction, its draft decode and turning it upright."""
+    from photosim.library.pipeline import decode_side, hash_bytes, photo_extras
+    from photosim.media import raw
+    from photosim.media.decode import decode_bytes, read_photo_bytes, shrink
+    from photosim.media.metadata import read_metadata
+    from photosim.media.thumbs import THUMB_SIDE
+
+    out: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        out[stage] = (now - clock) * 1000
+        clock = now
+
+    side = decode_side(backbone.input_size)
+    data = read_photo_bytes(path)
+    lap("open+read")
+    hash_bytes(data, path.name)
+    lap("hash")
+    read_metadata(io.BytesIO(data), path.name)
+    lap("metadata")
+    image = decode_bytes(data, path.name, max_side=side)
+    lap("decode")
+    photo_extras(image)
+    lap("fingerprint (duplicates' view)")
+    backbone.prepare(shrink(image, backbone.input_size))
+    lap("letterbox")
+    if path.suffix == ".dng":  # the decode's parts, as decode_raw runs them
+        rawpy = raw._rawpy()
+        with rawpy.imread(io.BytesIO(data)) as handle:
+            lap("  decode: LibRaw open")
+            thumb = handle.extract_thumb()
+            lap("  decode: preview extraction")
+            if thumb.format == rawpy.ThumbFormat.JPEG:
+                with Image.open(io.BytesIO(thumb.data)) as im:
+                    im.draft("RGB", (side, side))
+                    preview = im.convert("RGB")
+                lap("  decode: preview draft decode")
+                raw._upright(preview, handle.sizes.flip)
+                lap("  decode: orientation")
+    clock = time.perf_counter()
+    shrink(decode_bytes(data, path.name, max_side=THUMB_SIDE), THUMB_SIDE)
+    lap("thumbnail (app, cached after)")
+    return out
+
+
 def scan_seconds(paths: list[Path], repeat: int) -> float:
     """Seconds per photo of a whole ``Library.scan`` of the files (a random-weights resnet18,
     all cores, the model loaded beforehand), best of ``repeat`` scans into fresh libraries."""
@@ -114,6 +165,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--no-scan", action="store_true", help="skip the whole-scan runs")
     args = parser.parse_args()
 
     import torch
@@ -147,11 +199,18 @@ def main() -> None:
             kinds["raw_demosaic"].append(folder / f"p{i}-mosaic.dng")
         # interleaved, best of ``repeat`` each: a shared machine's load hits every kind alike
         seconds, decode, scan = {}, {}, {}
+        stages: dict[str, dict[str, list[float]]] = {"jpeg": {}, "raw_preview": {}}
         for _ in range(args.repeat):
             for k, v in kinds.items():
                 seconds[k] = min(seconds.get(k, 1e9), per_file(v))
                 decode[k] = min(decode.get(k, 1e9), decode_seconds(v, 1))
-                scan[k] = min(scan.get(k, 1e9), scan_seconds(v, 1))
+                if not args.no_scan:
+                    scan[k] = min(scan.get(k, 1e9), scan_seconds(v, 1))
+            for i in range(args.n):  # a JPEG, then its RAW: alternating, one thread
+                for k in stages:
+                    for stage, ms in stage_ms(kinds[k][i], backbone).items():
+                        stages[k].setdefault(stage, []).append(ms)
+        sizes = {k: round(float(np.mean([p.stat().st_size for p in v]))) for k, v in kinds.items()}
     rates = {k: round(1 / s, 2) for k, s in seconds.items()}
     scan_rates = {k: round(1 / s, 2) for k, s in scan.items()}
     result = {
@@ -163,10 +222,18 @@ def main() -> None:
         "raw_demosaic_cost_vs_jpeg": round(seconds["raw_demosaic"] / seconds["jpeg"], 2),
         "decode_only_ms": {k: round(v * 1000, 1) for k, v in decode.items()},
         "decode_raw_preview_cost_vs_jpeg": round(decode["raw_preview"] / decode["jpeg"], 2),
-        "scan_resnet18_photos_per_s": scan_rates,
-        "scan_raw_preview_cost_vs_jpeg": round(scan["raw_preview"] / scan["jpeg"], 2),
-        "scan_raw_demosaic_cost_vs_jpeg": round(scan["raw_demosaic"] / scan["jpeg"], 2),
+        "stages_median_ms": {
+            k: {stage: round(float(np.median(v)), 2) for stage, v in per.items()}
+            for k, per in stages.items()
+        },
+        "bytes_per_file": sizes,
     }
+    if scan:
+        result |= {
+            "scan_resnet18_photos_per_s": scan_rates,
+            "scan_raw_preview_cost_vs_jpeg": round(scan["raw_preview"] / scan["jpeg"], 2),
+            "scan_raw_demosaic_cost_vs_jpeg": round(scan["raw_demosaic"] / scan["jpeg"], 2),
+        }
     print(json.dumps(result, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "raw-vs-jpeg.json").write_text(json.dumps(result, indent=1) + "\n")
