@@ -229,11 +229,11 @@ def _open_for_query(
         raise PhotosimError(
             f"No library database at {shown(db)}; run `photosim scan FOLDER --db {shown(db)}` first."
         )
-    options = {k: getattr(args, k, None) for k in ("model", "weights")}
     return Library(db_path=db, device=getattr(args, "device", "auto"), read_only=read_only,
                    precision=getattr(args, "precision", "auto"), announce=_announce,
                    download=_download(args), backend=getattr(args, "backend", None),
-                   **options)  # fmt: skip
+                   model=getattr(args, "model", None),
+                   weights=getattr(args, "weights", None))  # fmt: skip
 
 
 def _download(args: argparse.Namespace) -> bool | None:

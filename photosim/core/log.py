@@ -52,10 +52,13 @@ class _LogFile(logging.Handler):
         self._file.handle(record)
 
     def close(self) -> None:
-        with self.lock:
+        self.acquire()  # the handler's own lock (``self.lock`` is typed optional)
+        try:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+        finally:
+            self.release()
         super().close()
 
 

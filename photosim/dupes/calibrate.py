@@ -182,10 +182,11 @@ def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
     near = float(np.quantile(pos, NEAR_QUANTILE)) - NEAR_MARGIN
     typical = float(np.median(neg)) if len(neg) else 0.0
     near = max(near, typical + 0.1)
-    similar = typical + SIMILAR_SHARE * (near - typical)
+    similar = round(typical + SIMILAR_SHARE * (near - typical), 4)
+    near = round(near, 4)
     data = {
-        "near": round(near, 4),
-        "similar": round(similar, 4),
+        "near": near,
+        "similar": similar,
         "photos": len(originals),
         "positives": {k: [round(min(v), 4), round(float(np.median(v)), 4)] for k, v in positives.items() if v},
         "unrelated": {"pairs": len(neg), "median": round(typical, 4),
@@ -194,7 +195,7 @@ def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
     }  # fmt: skip
     with library.store.atomic():
         library.store.put_calibration(key, data)
-    return Thresholds(near=data["near"], similar=data["similar"])
+    return Thresholds(near=near, similar=similar)
 
 
 def _random_pairs(library, key: str, originals: list, rng: random.Random, n: int = 4000):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -70,7 +69,7 @@ def load_nodes(store) -> list[Node]:
     return list(by_hash.values())
 
 
-def _inode(path: Path) -> tuple[int, int] | None:
+def _inode(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -180,7 +179,7 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None):
     present = [i for i, f in enumerate(fps) if f is not None]
     if len(present) < 2:
         return []
-    thumbs = np.stack([fps[i].thumb for i in present])
+    thumbs = np.stack([f.thumb for f in fps if f is not None])  # in the order of ``present``
     desc = pixels.rotation_descriptor(thumbs)
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
@@ -225,7 +224,9 @@ def check_pairs(
         if p is None:
             if len(cache) >= PREPARED_CACHE:
                 cache.pop(next(iter(cache)))
-            p = cache[i] = pixels.prepare(fps[i])
+            fp = fps[i]
+            assert fp is not None  # only pairs with both fingerprints get here
+            p = cache[i] = pixels.prepare(fp)
         return p
 
     for n in np.flatnonzero(ok & (score < WHOLE_ACCEPT)):

@@ -235,7 +235,9 @@ class DuplicateFinder:
         rules = BEST_SHOT_RULES if kind == DupKind.SIMILAR else self.rules
         keeper, keep_reason = choose_keeper(cands, rules)
         ordered = [keeper] + [x for x in cands if x is not keeper]
-        photos, seen_inodes, freed = [], {}, 0
+        photos: list[DupMember] = []
+        seen_inodes: dict[tuple[int, int], Path] = {}
+        freed = 0
         for x in ordered:
             inode = x.node.inode[x.index] if x.node.inode else None
             link = seen_inodes.get(inode) if inode else None
@@ -342,7 +344,7 @@ def build_finder(library, references: Sequence[Path] = (), cancel=None, progress
     refs = list(dict.fromkeys([*library.reference_folders(), *map(Path, references)]))
     candidates = dupcandidates.build(library, thresholds, cancel, progress)
     finder = DuplicateFinder(candidates, thresholds, refs)
-    store, seen = library.store, {}
+    store, seen = library.store, dict[str, str]()
 
     def reload(f: DuplicateFinder) -> None:
         version = store.get_meta("dup_decisions", "0")

@@ -210,8 +210,8 @@ def _check_entry(entry: object, roots: Sequence[Path]) -> str | None:
     """Why a journal entry may not be undone: the file, then its library row (a companion
     file, ``companion_of`` a photo, has none)."""
     problem = _check_file(entry, roots)
-    if problem:
-        return problem
+    if problem or not isinstance(entry, dict):  # _check_file said so already; narrows entry
+        return problem or "not a journal entry"
     row = entry.get("row")
     if row is None and isinstance(entry.get("companion_of"), str):
         return None

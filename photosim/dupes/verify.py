@@ -76,13 +76,16 @@ _SIFT = None
 def _sift():
     global _SIFT
     if _SIFT is None:
-        _SIFT = cv2.SIFT_create(nfeatures=600, contrastThreshold=0.02)
+        # OpenCV's stubs leave SIFT_create out; it is in cv2 itself since 4.4
+        _SIFT = cv2.SIFT_create(nfeatures=600, contrastThreshold=0.02)  # type: ignore[attr-defined]
     return _SIFT
 
 
 def features(fp: Fingerprint) -> Features:
     """The working image and SIFT features of a fingerprint's verification thumbnail."""
     grey = cv2.imdecode(np.frombuffer(fp.view, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:  # photosim wrote this JPEG itself: unreadable means a bug or damage
+        raise ValueError("the verification view is not a readable JPEG")
     h, w = grey.shape
     scale = WORK_SIDE / max(h, w)
     if abs(scale - 1) > 0.01:
@@ -175,8 +178,8 @@ def _residual(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> tuple[float, float
     """(worst tile's mean |a - tone(b warped)|, share of tiles with detail) over the overlap."""
     h, w = a.shape
     warped = cv2.warpAffine(b, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-    valid = cv2.warpAffine(np.full(b.shape, 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
-    valid = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
+    covered = cv2.warpAffine(np.full(b.shape, 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    valid = cv2.erode(covered, np.ones((5, 5), np.uint8)) > 0
     # the resolution of the coarser side: blur both to it, so resampling is no difference
     scale = math.sqrt(abs(np.linalg.det(m[:, :2].astype(np.float64))))
     sigma = 1.0 * max(1.0, scale)

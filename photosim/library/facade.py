@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,8 +43,8 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder
     from photosim.dupes.types import Dismissed, DupResult, Thresholds
-    from photosim.models.backends import CompiledBackbone
     from photosim.models.embed import Backbone
+    from photosim.models.embedder import Embedder
 
 # Queries that need no model import only what they use: numpy comes with the store, while
 # decoding (PIL), scanning, locking and duplicate finding are imported where they are used.
@@ -94,10 +94,11 @@ class Library:
         self.roots = root_list
         self._source = backbone  # the torch backbone
         self._injected = backbone is not None  # the caller's: never released here
-        self._backbone: Backbone | CompiledBackbone | None = None  # what embeds: see backend
+        self._backbone: Embedder | None = None  # what embeds: see backend
         self._backbone_lock = threading.Lock()
         self.backend = backend or ("torch" if backbone is not None else "auto")
         self.backend_notice: str | None = None  # why the backend asked for is not the one running
+        self._ran_on: str | None = None  # "backend precision" of the model released last
         self.device = device
         self.precision = precision  # auto, fp32, bf16, fp16: see photosim.models.embed
         self.download, self.announce = download, announce
@@ -119,7 +120,7 @@ class Library:
             self._model_key = model_key(self.model_name, self.weights)
         return self._model_key
 
-    def ensure_backbone(self) -> Backbone | CompiledBackbone:
+    def ensure_backbone(self) -> Embedder:
         """Load the model once, on its backend; raises WeightsMissing with a message for
         people. A backend that cannot run leaves torch running and says why in ``backend_notice``."""
         with self._backbone_lock:
@@ -169,7 +170,7 @@ class Library:
     # -- scanning ------------------------------------------------------------
     def scan(
         self, cancel: CancelFlag = None, batch_size: int = 32, workers: int | None = None
-    ) -> Iterator[ScanProgress]:
+    ) -> Generator[ScanProgress, None, None]:
         """Bring the cache up to date with the folders; yields progress events.
 
         Holds the library's scan lock throughout (:class:`LibraryBusy` if another
@@ -215,7 +216,7 @@ class Library:
         self.store.set_meta(last_scan=time.time())
         yield done
 
-    def _backbone_for_scan(self) -> Backbone | CompiledBackbone:
+    def _backbone_for_scan(self) -> Embedder:
         backbone = self.ensure_backbone()
         self._record_model(backbone.key)
         self.store.set_meta(backend=f"{backbone.backend} {backbone.precision}")
@@ -232,8 +233,8 @@ class Library:
         backbone = self._backbone
         if backbone is not None:
             return f"{backbone.backend} {backbone.precision}"
-        if ran_on := getattr(self, "_ran_on", None):  # released when the scan ended
-            return ran_on
+        if self._ran_on:  # released when the scan ended
+            return self._ran_on
         return self.store.get_meta("backend")
 
     # -- queries -------------------------------------------------------------
@@ -266,7 +267,7 @@ class Library:
         self._check_model()
         record = photo if isinstance(photo, Photo) else self.photo(photo)
         if record is None:
-            raise NotInLibrary(photo.path if isinstance(photo, Photo) else photo)
+            raise NotInLibrary(photo.path if isinstance(photo, Photo) else str(photo))
         key = self.current_key()
         vector = self.store.get_vector(record.hash, key) if record.hash and key else None
         if vector is None:
@@ -277,7 +278,7 @@ class Library:
         """Map the index into memory so that no query waits on a page fault (for the app,
         off its GUI thread; at 1M photos it took 0.07-0.1 s, and a cold query 120 ms)."""
         key = self.current_key()
-        return bool(key) and self.index.warm(key)
+        return self.index.warm(key) if key else False
 
     def _check_model(self) -> None:
         """A query asking for another model than the library's vectors: ModelMismatch."""
@@ -306,6 +307,8 @@ class Library:
 
     def _neighbours(self, vector, k: int, exclude: Path | None) -> list[Match]:
         key = self.current_key()
+        if key is None:  # nothing embedded yet: nothing to be near
+            return []
         if self.index.status(key) == "missing" and self.store.vector_models().get(key):
             self.index.build(key)
         # k + 1 hashes: the photo's own is among them. Ask again, for more, only when that
@@ -531,7 +534,12 @@ class Library:
                 return vector
         if record is not None and record.error:
             raise NotEmbedded(record.path, record.error)
-        path = record.path if record is not None else Path(item).expanduser().absolute()
+        if record is not None:
+            path = record.path
+        elif isinstance(item, str | Path):
+            path = Path(item).expanduser().absolute()
+        else:  # an id the library does not have
+            raise NotInLibrary(str(item))
         if not path.is_file():
             raise NotInLibrary(path)
         from photosim.library.pipeline import model_image

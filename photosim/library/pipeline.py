@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ from photosim.media.metadata import read_metadata
 if TYPE_CHECKING:
     from PIL import Image
 
-    from photosim.models.embed import Backbone
+    from photosim.models.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,22 @@ CANCEL_GRACE_S = 10.0
 STOP_WAIT_S = 3.0
 
 
+@dataclass(frozen=True)
+class Job:
+    """One file the scan owes work on, as its walk saw it (a file changed since is retried)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None = None  # known when only the vector is missing
+    is_new: bool = True  # no row for this path yet
+
+
 @dataclass
 class Work:
     """What a worker made of one job: hash, metadata, pixels or the reason it failed."""
 
-    job: Any  # the scan's job: .path, .hash (known or None)
+    job: Job
     hash: str | None = None
     meta: dict | None = None
     pixels: np.ndarray | None = None
@@ -150,7 +161,7 @@ def photo_extras(image: Image.Image) -> dict[str, Any]:
 CHECK_SIDE = 64
 
 
-def process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
+def process(job: Job, have_vector: set[str] | frozenset[str], backbone: Embedder | None) -> Work:
     """Runs in a worker: one read of the file; hash, metadata and pixels from those bytes."""
     try:
         return _process(job, have_vector, backbone)
@@ -159,7 +170,7 @@ def process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone
         return Work(job, error=f"could not be read ({exc.__class__.__name__})")
 
 
-def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbone | None) -> Work:
+def _process(job: Job, have_vector: set[str] | frozenset[str], backbone: Embedder | None) -> Work:
     name = os.path.basename(job.path)
     expect = (job.size, job.mtime_ns)  # what the walk saw: a file changed since is retried
     digest: str | None = job.hash
@@ -186,9 +197,10 @@ def _process(job: Any, have_vector: set[str] | frozenset[str], backbone: Backbon
         else:
             image = load_image(job.path, max_side=side, expect=expect)
     except DecodeError as exc:
-        image = load_partner(job.path, side) if side else None
-        if image is None:
+        partner = load_partner(job.path, side) if side else None  # side: a model is there
+        if partner is None or backbone is None:
             return Work(job, digest, meta, error=exc.reason, fail_kind=exc.kind)
+        image = partner
     extras = photo_extras(image)
     pixels_in = backbone.prepare(shrink(image, backbone.input_size))
     return Work(job, digest, meta, pixels=pixels_in, extras=extras)
@@ -219,7 +231,7 @@ class Pipeline:
 
     def __init__(
         self,
-        backbone: Backbone | None,
+        backbone: Embedder | None,
         have_vector: set[str],
         *,
         batch_size: int = 32,
@@ -245,8 +257,8 @@ class Pipeline:
 
     # -- the caller's side ------------------------------------------------------------
     def run(
-        self, jobs: Iterable[Any], cancel: Callable[[], bool] = _no_cancel
-    ) -> Iterator[Work | Embedded | Notice]:
+        self, jobs: Iterable[Job], cancel: Callable[[], bool] = _no_cancel
+    ) -> Generator[Work | Embedded | Notice, None, None]:
         """Finished work in completion order: Work without pixels (nothing to embed, or
         failed), Embedded batches, Notices. Stops at once when ``cancel()`` turns true."""
         todo = iter(jobs)
@@ -255,7 +267,8 @@ class Pipeline:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode")
         model = None
         if self.backbone is not None:
-            model = threading.Thread(target=self._model_loop, name="photosim-model", daemon=True)
+            model = threading.Thread(target=self._model_loop, args=(self.backbone,),
+                                     name="photosim-model", daemon=True)  # fmt: skip
             model.start()
         try:
             while True:
@@ -322,7 +335,7 @@ class Pipeline:
                 yield item
 
     # -- the model thread -------------------------------------------------------------
-    def _model_loop(self) -> None:
+    def _model_loop(self, backbone: Embedder) -> None:
         import torch
 
         torch.set_num_threads(self.torch_threads)
@@ -339,7 +352,7 @@ class Pipeline:
                 continue
             self._busy.set()
             try:
-                vectors = self._embed([w.pixels for w in batch])
+                vectors = self._embed(backbone, _pixels(batch))
             except BaseException as exc:  # handed to the caller's thread, raised there
                 self._out.put(exc)
                 return
@@ -350,12 +363,20 @@ class Pipeline:
             self._out.put(Embedded(batch, vectors))
             batch = []
 
-    def _embed(self, pixels: list[np.ndarray]) -> np.ndarray:
-        vectors, size, notice = embed_resilient(self.backbone, pixels)
+    def _embed(self, backbone: Embedder, pixels: list[np.ndarray]) -> np.ndarray:
+        vectors, size, notice = embed_resilient(backbone, pixels)
         if notice is not None:
             self._out.put(notice)
         self.batch_size = min(self.batch_size, size)  # what fits in memory from now on
         return vectors
+
+
+def _pixels(batch: list[Work]) -> list[np.ndarray]:
+    """The model's inputs of a batch (only work with pixels is sent to the model)."""
+    out = [w.pixels for w in batch if w.pixels is not None]
+    if len(out) != len(batch):
+        raise ValueError("work without pixels was sent to the model")
+    return out
 
 
 _FLUSH = object()
@@ -374,7 +395,7 @@ def threads_left() -> list[threading.Thread]:
 
 
 def embed_resilient(
-    backbone: Backbone, pixels: list[np.ndarray]
+    backbone: Embedder, pixels: list[np.ndarray]
 ) -> tuple[np.ndarray, int, Notice | None]:
     """Embed ``pixels``; when the GPU runs out of memory, retry in halves, then on the CPU.
 

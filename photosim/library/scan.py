@@ -25,14 +25,14 @@ from photosim.core.cancel import CancelFlag, is_cancelled
 from photosim.core.errors import WeightsMissing
 from photosim.core.events import FailKind, Failure, ScanKind, ScanProgress
 from photosim.core.paths import is_under
-from photosim.library.pipeline import Embedded, Notice, Pipeline, Work
+from photosim.library.pipeline import Embedded, Job, Notice, Pipeline, Work
 from photosim.media import formats, pairs
 from photosim.media.decode import sniff_image
 from photosim.media.metadata import read_lens
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
 if TYPE_CHECKING:
-    from photosim.models.embed import Backbone
+    from photosim.models.embedder import Embedder
 
 # Failures retried at the next scan although the file did not change: their cause lies
 # outside its bytes (a permission, a disk error, a file written to or swapped meanwhile, a
@@ -242,23 +242,21 @@ def walk(
 
 
 @dataclass
-class _Job:
-    path: str
-    size: int
-    mtime_ns: int
-    hash: str | None = None  # known when only the vector is missing
-    is_new: bool = True
-
-
-@dataclass
 class _Done:
-    job: _Job
+    job: Job
     hash: str | None = None
     meta: dict | None = None
     pixels: np.ndarray | None = None
     error: str | None = None
     fail_kind: FailKind | None = None
     extras: dict = field(default_factory=dict)  # pipeline.photo_extras(), e.g. a fingerprint
+
+
+def _embedded_hash(done: _Done) -> str:
+    """The content hash of a photo the model embedded (it is hashed before it is decoded)."""
+    if done.hash is None:
+        raise ValueError(f"embedded without a content hash: {done.job.path!r}")
+    return done.hash
 
 
 class _Rate:
@@ -285,7 +283,7 @@ class Scan:
         store: Store,
         roots: list[Path],
         model_key: str,
-        get_backbone: Callable[[], Backbone],
+        get_backbone: Callable[[], Embedder],
         *,
         batch_size: int = 32,
         workers: int | None = None,
@@ -396,12 +394,12 @@ class Scan:
         self.changed |= bool(gone)
         return {h for _, _, h in gone if h}, events
 
-    def _jobs(self) -> Iterator[_Job]:
+    def _jobs(self) -> Iterator[Job]:
         """The work the walk recorded, read back a page at a time."""
         last = 0
         while page := self.store.pending_jobs(last):
             for _pid, path, size, mtime_ns, digest, is_new in page:
-                yield _Job(path, size, mtime_ns, hash=digest, is_new=is_new)
+                yield Job(path, size, mtime_ns, hash=digest, is_new=is_new)
             last = page[-1][0]
 
     # -- work ----------------------------------------------------------------
@@ -450,7 +448,7 @@ class Scan:
             self.changed = True
         return False
 
-    def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Backbone | None]:
+    def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Embedder | None]:
         """The model, loaded when there is work; a slow first-time preparation is a step of
         its own (``preparing``), a fallback a notice. Returns None without weights."""
         if not total:
@@ -466,7 +464,9 @@ class Scan:
             yield self._event(ScanKind.NOTICE, reason=notice)
         return backbone
 
-    def _embed_all(self, jobs, vanished, backbone, cancel) -> Iterator[ScanProgress]:
+    def _embed_all(
+        self, jobs: Iterator[Job], vanished: set[str], backbone: Embedder | None, cancel: CancelFlag
+    ) -> Generator[ScanProgress, None, bool]:
         """Hash, decode and embed in the pipeline (photosim.library.pipeline), in completion order;
         this thread only writes what it finishes, each batch in one transaction."""
         pipe = Pipeline(backbone, self.have_vector, batch_size=self.batch_size,
@@ -486,16 +486,17 @@ class Scan:
     def _flush(self, batch: Embedded) -> Iterator[ScanProgress]:
         """Store a batch of vectors and their photos' rows, in one transaction."""
         done = [self._done(work) for work in batch.items]
+        hashes = [_embedded_hash(d) for d in done]
         events = []
         with self.store.atomic():
-            self.store.put_vectors(
-                self.model_key, [(d.hash, v) for d, v in zip(done, batch.vectors, strict=True)]
-            )
+            self.store.put_vectors(self.model_key, list(zip(hashes, batch.vectors, strict=True)))
             self.store.put_fingerprints(
-                (d.hash, d.extras["fingerprint"]) for d in done if "fingerprint" in d.extras
+                (h, d.extras["fingerprint"])
+                for h, d in zip(hashes, done, strict=True)
+                if "fingerprint" in d.extras
             )
-            for d in done:
-                self.have_vector.add(d.hash)
+            for h, d in zip(hashes, done, strict=True):
+                self.have_vector.add(h)
                 pid = self._write_row(d)
                 self.ev.embedded += 1
                 events.append(self._event(ScanKind.EMBEDDED, path=Path(d.job.path), photo_id=pid))

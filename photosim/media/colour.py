@@ -78,6 +78,7 @@ def _from_icc(image: Image.Image, icc: bytes) -> Image.Image:
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         log.debug("ICC profile not applied", exc_info=True)
         return image
+    assert converted is not None  # None only for inPlace=True
     converted.info = {k: v for k, v in image.info.items() if k != "icc_profile"}
     return converted
 

@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import stat
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from PIL import Image, UnidentifiedImageError, features
 
@@ -110,7 +110,9 @@ def _not_regular(name: str, mode: int) -> DecodeError | None:
     return DecodeError(name, f"{what}, not a photo file", FailKind.NOT_A_FILE)
 
 
-def open_photo(path: str | os.PathLike | bytes, expect: tuple[int, int] | None = None) -> BinaryIO:
+def open_photo(
+    path: str | os.PathLike | bytes, expect: tuple[int, int] | None = None
+) -> io.BufferedReader:
     """``path`` opened for reading, checked to be a regular file; never blocks.
 
     ``expect`` is the ``(size, mtime_ns)`` a scan saw: a file that differs now
@@ -170,13 +172,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in {"I;16", "I;16B", "I;16L", "I;16N", "I"}:
         # 16/32-bit greyscale: scale the used range into 8 bits.
         image = image.convert("I")
-        lo, hi = image.getextrema()
+        lo, hi = cast(tuple[float, float], image.getextrema())  # one band: (min, max)
         if hi > 255:
             scale = 255.0 / max(hi, 1)
             image = image.point(lambda v: v * scale)
         return image.convert("L").convert("RGB")
     if image.mode == "F":
-        lo, hi = image.getextrema()
+        lo, hi = cast(tuple[float, float], image.getextrema())  # one band: (min, max)
         span = (hi - lo) or 1.0
         return image.point(lambda v: (v - lo) * 255.0 / span).convert("L").convert("RGB")
     if image.mode == "P":
@@ -398,7 +400,9 @@ def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # Pillow's EXIF parser raises many kinds on bad tags
-        log.debug("unreadable EXIF in %s", shown(im.filename or "photo"), exc_info=True)
+        log.debug(
+            "unreadable EXIF in %s", shown(getattr(im, "filename", "") or "photo"), exc_info=True
+        )
         return 1
     return value if isinstance(value, int) else 1
 

@@ -67,16 +67,19 @@ def read_metadata(
     meta: dict[str, Any] = dict.fromkeys(
         ("taken", "make", "model", "lens", "orientation", "width", "height", "lat", "lon")
     )
-    name = name or ("" if hasattr(path, "read") else os.fsdecode(path))
-    if hasattr(path, "read"):  # bytes the scan already read (a BytesIO): not closed here
-        f = path
-        f.seek(0)
-        opened: contextlib.AbstractContextManager = contextlib.nullcontext(f)
-    else:
+    f: BinaryIO
+    opened: contextlib.AbstractContextManager
+    if isinstance(path, str | bytes | os.PathLike):
+        name = name or os.fsdecode(path)
         try:
             f = opened = open_photo(path)
         except DecodeError:  # gone, unreadable or not a file: the scan records why
             return meta
+    else:  # bytes the scan already read (a BytesIO): not closed here
+        name = name or ""
+        f = path
+        f.seek(0)
+        opened = contextlib.nullcontext(f)
     with opened:
         tags = exif.read_tags(f)
         meta["taken"] = exif.taken(tags)

@@ -49,9 +49,10 @@ def load_thumbnail(path: str | os.PathLike) -> Image.Image:
     try:
         image = load_image(path, max_side=THUMB_SIDE)
     except DecodeError:
-        image = load_partner(path, THUMB_SIDE)  # a RAW LibRaw cannot develop: its JPEG
-        if image is None:
+        partner = load_partner(path, THUMB_SIDE)  # a RAW LibRaw cannot develop: its JPEG
+        if partner is None:
             raise
+        image = partner
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=QUALITY, optimize=False)
     with contextlib.suppress(OSError):  # a read-only or full cache disk still shows it
@@ -88,7 +89,7 @@ def clear() -> int:
 
 
 def _cached_files() -> list[tuple[Path, int, float]]:
-    out = []
+    out: list[tuple[Path, int, float]] = []
     root = paths.thumbnail_dir()
     if not root.is_dir():
         return out

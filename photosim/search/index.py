@@ -166,7 +166,8 @@ class VectorIndex:
             self._remove_leftovers()
             version = self.store.meta_int("library_version")
             max_rowid = self.store.max_vector_rowid()
-            state = self.state()
+            current = self._current()
+            state = current[1] if current else None
             if state and (state.model, state.version, state.max_rowid) == (
                 model_key,
                 version,
@@ -176,8 +177,9 @@ class VectorIndex:
             tmp = self.dir / f"tmp-{os.getpid()}-{uuid.uuid4().hex}"
             tmp.mkdir()
             try:
-                if not full and state and self._small_change(state, model_key):
-                    built = _refresh_build(self.dir / self._current()[0], tmp, state, version)
+                built: IndexState | None
+                if not full and current and self._small_change(current[1], model_key):
+                    built = _refresh_build(self.dir / current[0], tmp, current[1], version)
                 else:
                     built = _write_build(tmp, self.store, model_key, version, max_rowid)
                 if built is None:

@@ -295,7 +295,7 @@ def _inspect_with(path: Path, raw_id: int, *, immutable: bool) -> FileState:
 NOT_OURS = "is not a photosim library (or is damaged beyond recognition)"
 
 
-def is_damage(exc: sqlite3.DatabaseError) -> bool:
+def is_damage(exc: sqlite3.Error) -> bool:
     """SQLite says the file is not a database or is malformed (not: busy, denied, I/O)."""
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or (

@@ -95,7 +95,7 @@ class PhotoQueries(Rows):
         try:
             rows = {r[0]: r for sql in _EARLIEST for r in conn.execute(sql, [limit])}
             hashes = list({r[6] for r in rows.values() if r[6] is not None})
-            vectors = set()
+            vectors: set[str] = set()
             for start in range(0, len(hashes), 500):
                 chunk = hashes[start : start + 500]
                 sql = f"{_VECTOR_HASHES} and hash in ({','.join('?' * len(chunk))})"
@@ -152,6 +152,8 @@ _PHOTOS_WITH_VECTOR = (
 
 
 def _fail_kind(value: str | None) -> FailKind:
+    if value is None:
+        return FailKind.OTHER
     try:
         return FailKind(value)
     except ValueError:
