@@ -27,6 +27,7 @@ DATE_TAGS = ("EXIF DateTimeOriginal", "Image DateTimeOriginal", "EXIF DateTimeDi
 CR3_HEAD = 512 * 1024
 # A JPEG's EXIF block (APP1) is at most 64 kB, near its start.
 RAF_EXIF_BYTES = 128 * 1024
+_EPOCH = datetime(1970, 1, 1)
 _DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d")
 
 
@@ -95,9 +96,11 @@ def _parse(date: str | None) -> datetime | None:
         return None
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(date[:19], fmt)
+            when = datetime.strptime(date[:19], fmt)
         except ValueError:
             continue
+        # a zero timestamp is "unknown" (LibRaw writes it into the EXIF of a RAW's preview)
+        return None if when == _EPOCH else when
     return None
 
 
@@ -123,7 +126,7 @@ def capture_time(tags: dict) -> float | None:
         if not found:
             continue
         prefix, when = found[0]
-        seconds = (when - datetime(1970, 1, 1)).total_seconds()
+        seconds = (when - _EPOCH).total_seconds()
         fraction = text(tags, f"{prefix} {sub}") or text(tags, f"EXIF {sub}")
         if fraction and fraction.isdigit():
             seconds += int(fraction) / 10 ** len(fraction)
