@@ -225,3 +225,21 @@ def test_a_raw_outranks_a_copy_of_its_jpeg_and_its_pair_is_never_a_duplicate(
     assert len(groups) == 1 and {m.path for m in groups[0].photos} == {dng, backup}
     assert groups[0].keep == dng and "RAW" in groups[0].keep_reason
     assert all(jpg not in {m.path for m in g.photos} for g in lib.duplicates().groups)
+
+
+def test_raw_and_heic_of_one_shot_pair_by_capture_time(tmp_path, shot):
+    """A RAW+HEIC pair (cameras that write HEIF) is decided as a RAW+JPEG pair is."""
+    import pillow_heif
+
+    def heic(path: Path, taken: str) -> Path:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = taken
+        pillow_heif.from_pillow(shot).save(path, quality=50, exif=exif.tobytes())
+        return path
+
+    write_dng(shot, tmp_path / "A.DNG", taken="2024:05:01 10:00:00")
+    heic(tmp_path / "A.HEIC", "2024:05:01 10:00:01")
+    write_dng(shot, tmp_path / "B.DNG", taken="2024:05:01 10:00:00")
+    heic(tmp_path / "B.HEIC", "2024:06:01 10:00:00")  # same name, another day: another shot
+    assert pairs.pair_label(tmp_path / "A.DNG") == "RAW+HEIC"
+    assert pairs.partner_on_disk(tmp_path / "B.DNG") is None

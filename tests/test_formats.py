@@ -286,3 +286,15 @@ def test_a_raw_with_cut_sensor_data_and_an_intact_preview_decodes_from_it(tmp_pa
     with pytest.raises(DecodeError) as err:
         load_image(cut, max_side=320)
     assert err.value.kind == FailKind.DAMAGED
+
+
+def test_a_raw_has_one_content_hash_read_whole_or_streamed(tmp_path: Path):
+    """RAWs are hashed with BLAKE3 (fast for 20-50 MB files), other photos with blake2b as
+    before: a file's hash is the same from its bytes in memory and streamed from disk."""
+    from photosim.library.pipeline import content_hash, hash_bytes
+
+    data = np.random.default_rng(1).integers(0, 255, 3 << 20, np.uint8).tobytes()
+    for name in ("a.NEF", "a.jpg"):
+        (tmp_path / name).write_bytes(data)
+        assert hash_bytes(data, name) == content_hash(str(tmp_path / name))
+    assert hash_bytes(data, "a.NEF") != hash_bytes(data, "a.jpg")
