@@ -76,8 +76,15 @@ class Walk:
     be listed: a sweep must keep the rows under them (their photos may be fine).
     """
 
-    def __init__(self, roots: list[Path], exclude: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        roots: list[Path],
+        exclude: set[str] | None = None,
+        capture: pairs.CaptureTimes | None = None,
+    ) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
+        # capture times of the files deciding RAW+JPEG pairs (read once per file version)
+        self.capture = capture or pairs.CaptureTimes()
         self.exclude = {os.path.realpath(e) for e in exclude or ()}
         self.unreadable: list[str] = []
         self.others = 0  # files that are not photos nor a photo's companions (videos, documents)
@@ -148,7 +155,7 @@ class Walk:
             for e in raws:
                 partner = pairs.pair_partner(
                     e.name, shots[os.path.splitext(e.name)[0].lower()],
-                    lambda name: pairs.capture_time(os.path.join(folder, name)),
+                    lambda name: self.capture(os.path.join(folder, name)),
                 )  # fmt: skip
                 if partner:
                     out.add(partner)
@@ -228,14 +235,17 @@ class Walk:
 
 
 def walk(
-    roots: list[Path], exclude: set[str] | None = None, unreadable: list[str] | None = None
+    roots: list[Path],
+    exclude: set[str] | None = None,
+    unreadable: list[str] | None = None,
+    capture: pairs.CaptureTimes | None = None,
 ) -> Walk:
     """Photos under ``roots``: iterate for ``(path, stat)``; see ``Walk``.
 
     The folders that could not be listed are in the result's ``unreadable``
     once iterated (and in ``unreadable``, when a list is passed).
     """
-    listing = Walk(roots, exclude)
+    listing = Walk(roots, exclude, capture)
     if unreadable is not None:
         listing.unreadable = unreadable
     return listing
@@ -328,7 +338,8 @@ class Scan:
         Nothing per file is kept beyond one chunk: the work owed is recorded in the
         store (``photos.pending``) and read back page by page by :meth:`_jobs`.
         """
-        listing = walk(self.roots, self.exclude)
+        capture = pairs.CaptureTimes(self.store.capture_times())
+        listing = walk(self.roots, self.exclude, capture=capture)
         chunk: list[tuple[str, int, int]] = []
         for path, st in listing:
             chunk.append((path, st.st_size, st.st_mtime_ns))
@@ -341,6 +352,9 @@ class Scan:
         self.ev.others = getattr(listing, "others", 0)
         self.ev.companions = getattr(listing, "companions", 0)
         self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
+        # what this walk read; a complete walk's set replaces the last (gone pairs drop out)
+        if capture.used != capture.known:
+            self.store.put_capture_times(capture.used, replace=not self.unreadable)
 
     def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""

@@ -101,6 +101,15 @@ def _m006_lens(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photos_lens_unread ON photos (id) WHERE lens IS NULL")
 
 
+def _m007_capture_times(conn: sqlite3.Connection) -> None:
+    """Capture times of the files that decide RAW+JPEG pairs, by path and file version: a
+    rescan of unchanged pairs reads no EXIF (NULL taken: the file has none)."""
+    conn.execute(
+        "CREATE TABLE capture_times (path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+        "taken REAL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("001_initial", _m001_initial),
     ("002_paths_as_bytes", _m002_paths_as_bytes),
@@ -108,6 +117,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("004_vectors_f16", _m004_vectors_f16),
     ("005_duplicates", _m005_duplicates),
     ("006_lens", _m006_lens),
+    ("007_capture_times", _m007_capture_times),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset({"photos", "vectors", "meta"})

@@ -127,6 +127,28 @@ class PhotoQueries(Rows):
             db.conn.executemany("update photos set lens = ? where id = ?",
                                 [(lens, pid) for pid, lens in lenses])  # fmt: skip
 
+    def capture_times(self) -> dict[str, tuple[int, int, float | None]]:
+        """path -> (size, mtime_ns, capture time) of the files that decided RAW+JPEG pairs."""
+        rows = self.db.execute("select path, size, mtime_ns, taken from capture_times")
+        return {
+            _dec(p): (s, m, t if isinstance(t, float) else None)
+            for p, s, m, t in rows
+            if isinstance(s, int) and isinstance(m, int)
+        }
+
+    def put_capture_times(
+        self, times: dict[str, tuple[int, int, float | None]], *, replace: bool = False
+    ) -> None:
+        """Keep ``times`` (see :meth:`capture_times`); ``replace``: forget all others."""
+        with self.atomic() as db:
+            if replace:
+                db.conn.execute("delete from capture_times")
+            db.conn.executemany(
+                "insert or replace into capture_times (path, size, mtime_ns, taken) "
+                "values (?, ?, ?, ?)",
+                [(_enc(p), s, m, t) for p, (s, m, t) in times.items()],
+            )
+
     def photo_rows(self) -> list[tuple]:
         """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
         sql = (

@@ -106,6 +106,8 @@ class Store:
         self.photo_rows = q.photo_rows
         self.lens_unread = q.lens_unread
         self.set_lenses = q.set_lenses
+        self.capture_times = q.capture_times
+        self.put_capture_times = q.put_capture_times
         self.photo_listing = q.photo_listing
         self.photo_listing_earliest = q.photo_listing_earliest
         self.vector_size = v.vector_size
