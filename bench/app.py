@@ -108,6 +108,7 @@ def child(root: Path, db: Path, clicks: int, started: float) -> None:
     marks["all_listed_s"] = round(time.time() - started, 3)
     marks["photos_in_grid"] = win.browser.photos.rowCount()
     marks["sidebar"] = sidebar_build(win.state.library, win.browser.sidebar)
+    marks["grid_headers"] = grid_headers(win.browser)
     if not marks["tiles_in_view"]:
         print("RESULT " + json.dumps(marks), flush=True)  # nothing to click: the grid is empty
         return
@@ -185,6 +186,64 @@ def synthetic_sidebar(photos: int) -> dict:
             "best_total_s": min(r["total_s"] for r in runs)}  # fmt: skip
 
 
+def grid_headers(browser) -> dict:
+    """Milliseconds the grid's month headers cost on the GUI thread: the months of the photos
+    (``sections``), a layout with them, and the same with a filter showing about half of them
+    (each month's first shown row is then bisected); medians of 5. Never timed in tests."""
+    import statistics
+
+    grid, proxy = browser.grid, browser.proxy
+
+    def ms(fn) -> float:
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            fn()
+            runs.append((time.perf_counter() - start) * 1000)
+        return round(statistics.median(runs), 2)
+
+    def layout() -> None:
+        grid.relayout()
+        grid._ensure_layout()
+
+    out = {"photos": proxy.rowCount(), "sections_ms": ms(proxy.sections), "layout_ms": ms(layout),
+           "months": len(proxy.sections())}  # fmt: skip
+    grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum() // 2)
+    out["paint_ms"] = ms(lambda: grid.viewport().grab())
+    proxy.set_text("5")  # a filter that keeps about half of the photos (a digit in the path)
+    out["filtered_photos"] = proxy.rowCount()
+    out["filtered_sections_ms"] = ms(proxy.sections)
+    out["filtered_layout_ms"] = ms(layout)
+    proxy.set_text("")
+    return out
+
+
+def synthetic_grid(photos: int) -> dict:
+    """The grid with month headers on ``photos`` listed rows (bench/rescan.py's layout: a year
+    per 10,000 photos, a photo every 50 minutes), in a 1400x900 window, no photo files."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from photosim.api import PhotoRow
+    from photosim.app.main_window import MainWindow
+
+    _app = QApplication.instance() or QApplication([])
+    win = MainWindow(backbone=LazyBackbone())
+    win.resize(1400, 900)
+    win.show()
+    browser = win.browser
+    browser.grid_stack.setCurrentWidget(browser.grid)
+    rows = [PhotoRow(i + 1, f"/photos/{2000 + i // 10_000}/{i // 500 % 20:02}/IMG_{i:06}.jpg", 1,
+                     (946_684_800 + i * 3_000) * 10**9, None, None, True) for i in range(photos)]  # fmt: skip
+    start = time.perf_counter()
+    browser.photos.set_listing(rows)
+    listed = round((time.perf_counter() - start) * 1000, 1)
+    _app.processEvents()
+    result = {"set_listing_ms": listed, **grid_headers(browser)}
+    win.close()
+    return result
+
+
 def summary(launches: list[dict]) -> dict:
     """Best and median of the warm launches (the figures to quote on a shared machine)."""
     warm = [x for x in launches if x["thumbnail_cache"] == "warm"] or launches
@@ -221,7 +280,15 @@ def main() -> None:
         action="store_true",
         help="only the sidebar build, on a synthetic library of --photos rows",
     )
+    parser.add_argument(
+        "--grid-only",
+        action="store_true",
+        help="only the grid's month headers, on a synthetic listing of --photos rows",
+    )
     args = parser.parse_args()
+    if args.grid_only:
+        print(json.dumps(synthetic_grid(args.photos), indent=1))
+        return
     if args.sidebar_only:
         print(json.dumps(synthetic_sidebar(args.photos), indent=1))
         return

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QSplitter, QStackedWidget, QVBo
 
 from photosim.api import Library
 from photosim.app import messages
+from photosim.app.browse.grid import PhotoGrid
 from photosim.app.browse.grid_menu import GridMenu
 from photosim.app.browse.models import (
     DateKeyRole,
@@ -27,7 +28,7 @@ from photosim.app.browse.models import (
     PhotoProxy,
     listing,
 )
-from photosim.app.browse.panes import BrowseBar, NeighboursPane, PhotoGrid, PreviewPane, WelcomePage
+from photosim.app.browse.panes import BrowseBar, NeighboursPane, PreviewPane, WelcomePage
 from photosim.app.browse.queries import QueryActions
 from photosim.app.browse.sidebar import Sidebar
 from photosim.app.browse.thumbnails import Thumbnails
@@ -81,6 +82,7 @@ class BrowsePane(QWidget):
         self.filter_edit, self.sort_box, self.zoom = (self.bar.filter_edit, self.bar.sort_box,
                                                       self.bar.zoom)  # fmt: skip
         self.grid = PhotoGrid(self.proxy)
+        self.grid.sections = self.proxy.sections  # month headers when sorted by date
         self.delegate = self.grid.delegate
         self.welcome = WelcomePage()
         self.grid_stack = QStackedWidget()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import calendar
 import os
 import time
 from collections import Counter
@@ -36,6 +37,23 @@ NameKeyRole = Qt.ItemDataRole.UserRole + 7
 FolderKeyRole = Qt.ItemDataRole.UserRole + 8
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Section:
+    """Photos under one grid header: rows ``first`` .. ``first + count - 1`` of a view's model."""
+
+    first: int
+    count: int
+    title: str = ""  # "": no header
+
+
+def month_title(month: str) -> str:
+    """A header for the photos of ``month`` ("2019-07": "July 2019"; "": "No date")."""
+    year, _, number = month.partition("-")
+    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
+        return f"{calendar.month_name[int(number)]} {year}"
+    return "No date"
 
 
 @dataclass
@@ -319,6 +337,24 @@ class PhotoModel(_ThumbModel):
         row = bisect.bisect_left(self._keys, prefix)
         return row if row < len(self._keys) else None
 
+    def month_starts(self) -> list[tuple[int, str]]:
+        """The first row of each month ("2019-07"; "" for the photos with no date, last) when
+        sorted by date, else none: a bisection a month, so ~1 ms for 100,000 photos.
+
+        From the keys the rows are in, so a photo a scan dated keeps its place (and section)
+        until the listing puts it in its month."""
+        keys, starts, row = self._keys, [], 0
+        if self.sort_role != DateKeyRole:
+            return starts
+        while row < len(keys):
+            if keys[row].startswith("9999"):
+                starts.append((row, ""))
+                break
+            month = keys[row][:7]
+            starts.append((row, month))
+            row = bisect.bisect_left(keys, month + "\uffff", row + 1)
+        return starts
+
     def remove_path(self, path: str) -> None:
         row = self._rows.get(path)
         if row is None:
@@ -412,6 +448,24 @@ class PhotoProxy(QSortFilterProxyModel):
     def path_at(self, row: int) -> str:
         return self.data(self.index(row, 0), PathRole)
 
+    def sections(self) -> list[Section]:
+        """The grid's date headers: the months of the photos shown, when sorted by date.
+
+        The proxy keeps the source's order, so a month's first shown row is found by
+        bisecting the shown rows (a filter hides some) on their source rows."""
+        source: PhotoModel = self.sourceModel()
+        starts, count = source.month_starts(), self.rowCount()
+        if not starts or not count:
+            return []
+        firsts = [row for row, _month in starts]
+        if count != source.rowCount():
+            source_row = lambda row: self.mapToSource(self.index(row, 0)).row()  # noqa: E731
+            firsts = [_bisect_rows(source_row, count, row) for row in firsts]
+        ends = [*firsts[1:], count]
+        return [Section(first, end - first, month_title(month))
+                for first, end, (_row, month) in zip(firsts, ends, starts, strict=True)
+                if end > first]  # fmt: skip
+
     def row_of(self, path: str) -> int | None:
         source: PhotoModel = self.sourceModel()
         row = source.row_of(path)
@@ -419,6 +473,18 @@ class PhotoProxy(QSortFilterProxyModel):
             return None
         proxy = self.mapFromSource(source.index(row))
         return proxy.row() if proxy.isValid() else None
+
+
+def _bisect_rows(source_row, count: int, target: int) -> int:
+    """The first shown row whose source row is ``target`` or later (``count``: none)."""
+    low, high = 0, count
+    while low < high:
+        mid = (low + high) // 2
+        if source_row(mid) < target:
+            low = mid + 1
+        else:
+            high = mid
+    return low
 
 
 class NeighbourModel(_ThumbModel):

@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractItemModel, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.api import human_size
-from photosim.app.browse.delegate import PAD, ThumbDelegate
+from photosim.app.browse.delegate import ThumbDelegate
 from photosim.app.browse.models import SORTS, NeighbourModel
 from photosim.core.errors import shown
 from photosim.core.events import Photo
@@ -379,31 +379,6 @@ class BrowseBar(QToolBar):
         self.addWidget(self.filter_edit)
         self.addWidget(QLabel("  Sort "))
         self.addWidget(self.sort_box)
-
-
-class PhotoGrid(QListView):
-    """The library's thumbnails, zoomable (``set_side``)."""
-
-    def __init__(self, model: QAbstractItemModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("grid")
-        self.delegate = ThumbDelegate(160, self)
-        self.setItemDelegate(self.delegate)
-        self.setModel(model)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(400)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setMouseTracking(True)
-
-    def set_side(self, side: int) -> None:
-        self.delegate.side = side
-        text = self.fontMetrics().height() + 4
-        self.setGridSize(QSize(side + 2 * PAD + 4, side + 2 * PAD + text + 4))
 
 
 class FailuresDialog(QDialog):
