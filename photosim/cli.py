@@ -206,6 +206,19 @@ def _say(message: object) -> None:
     print(f"photosim: {printable(str(message))}", file=sys.stderr)
 
 
+UNTRAINED = (
+    "these weights look untrained (every pair of photos scores about 99% alike), so similar "
+    "photos are noise; scan again with trained weights: leave --weights out for torchvision's "
+    "pretrained ones, or pass a trained state-dict file."
+)
+
+
+def _warn_if_untrained(lib: Library) -> None:
+    """Say once, after the answer, when the library's vectors come from untrained weights."""
+    if lib.weights_look_untrained():
+        _say(UNTRAINED)
+
+
 def _open_for_query(
     args: argparse.Namespace, near: Path | None = None, read_only: bool = True
 ) -> Library:
@@ -265,9 +278,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     events = lib.scan(batch_size=args.batch_size, workers=args.workers)
     bar = _progress_bar()
     last: ScanProgress | None = None
+    untrained = False
     try:
         for last in events:
             _show(bar, last)
+        untrained = lib.weights_look_untrained()
     except KeyboardInterrupt:  # Ctrl+C, SIGTERM or SIGHUP (see photosim.terminal)
         bar.close()
         print(
@@ -281,6 +296,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     bar.close()
     if last is not None:
         _summary(lib, last)
+        if untrained:
+            _say(UNTRAINED)
         if last.model_error:
             _say(last.model_error)
             return 2
@@ -384,6 +401,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         raise PhotosimError("-k must be at least 1.")
     with _open_for_query(args, near=image) as lib:
         matches = lib.similar_to_file(image, k=args.k)
+        _warn_if_untrained(lib)
     if args.json:
         print(
             json.dumps(
@@ -400,6 +418,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     with _open_for_query(args) as lib:
         info = lib.info()
         failures = lib.failures() if args.failed else []
+        _warn_if_untrained(lib)
     info["roots"], info["db"] = [shown(r) for r in info["roots"]], shown(info["db"])
     if args.failed:
         info["failures"] = [
@@ -450,9 +469,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if args.dismissed or args.restore:
         return _dismissed(args)
     with _open_for_query(args, read_only=False) as lib:
-        from photosim.dupes.calibrate import needs_model
-
-        if needs_model(lib):
+        if lib.calibration_loads_model():
             print("Calibrating the thresholds for this model (once; it loads the model)...",
                   file=sys.stderr)  # fmt: skip
         result = lib.duplicates(
@@ -526,6 +543,7 @@ def cmd_similar_many(args: argparse.Namespace) -> int:
         raise PhotosimError("-k must be at least 1.")
     with _open_for_query(args, near=images[0]) as lib:
         matches = lib.similar_to_many(images, k=args.k)
+        _warn_if_untrained(lib)
     rows = [{"path": shown(m.path), "score": round(m.score, 4)} for m in matches]
     if args.json:
         print(json.dumps(rows, indent=1))

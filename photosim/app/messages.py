@@ -23,6 +23,11 @@ from photosim.core.events import ModelInUse, ScanProgress
 from photosim.core.text import plural
 
 BUSY = "Another photosim scan is running: the photos will appear when it finishes."
+UNTRAINED = (
+    "These weights look untrained: every pair of photos scores about 99% alike, so the "
+    "similar photos shown mean nothing; choose trained weights or download the pretrained "
+    "ones (Help > Model Weights)."
+)
 
 
 def model_problem(value: object) -> PhotosimError | None:

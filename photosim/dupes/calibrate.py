@@ -19,6 +19,9 @@ import io
 import os
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +33,9 @@ from photosim.models.registry import weights_from_env
 if TYPE_CHECKING:  # PIL is imported only to calibrate: reading thresholds needs no decoder
     from PIL import Image
 
+    from photosim.models.embedder import Embedder
+    from photosim.storage.store import Store
+
 # Used when the model cannot be loaded to calibrate (not stored): ResNet-like values.
 DEFAULT = Thresholds(near=0.85, similar=0.72)
 NEAR_QUANTILE = 0.01  # the copies' score that the near threshold sits below
@@ -38,73 +44,85 @@ SIMILAR_SHARE = 0.7  # similar = unrelated median + this share of the way up to 
 DECODE_SIDE = 768
 
 
-def stored(library) -> Thresholds | None:
-    """The stored calibration of the library's current model, if any (no torch)."""
-    key = library.current_key()
-    data = library.store.get_calibration(key) if key else None
+@dataclass(frozen=True)
+class ModelAsked:
+    """The model and weights file a library asks for: what loading its model depends on."""
+
+    name: str
+    weights: Path | str | None = None
+
+
+def stored(store: Store, key: str | None) -> Thresholds | None:
+    """The stored calibration of model ``key`` (the library's current one), if any (no torch)."""
+    data = store.get_calibration(key) if key else None
     if not data or data.get("uncalibrated"):
         return None
     near, similar = data.get("near"), data.get("similar")
-    if not all(isinstance(t, int | float) and -1 <= t <= 1 for t in (near, similar)):
+    if not (isinstance(near, int | float) and isinstance(similar, int | float)):
         return None  # damaged: measured again, as if never calibrated
+    if not (-1 <= near <= 1 and -1 <= similar <= 1):
+        return None
     return Thresholds(near=float(near), similar=float(similar))
 
 
-def stored_or_calibrate(library) -> Thresholds:
-    """The stored thresholds; calibrated now when missing; DEFAULT when there is no model.
+def stored_or_calibrate(
+    store: Store, key: str | None, asked: ModelAsked, load: Callable[[], Embedder]
+) -> Thresholds:
+    """The stored thresholds of model ``key``; calibrated now when missing (``load`` gives
+    the model); DEFAULT when there is no model.
 
     The model is loaded only when calibrating can succeed or might now: never for a
     library without vectors, and not again after a failure until the weights changed.
     """
-    found = stored(library)
+    found = stored(store, key)
     if found is not None:
         return found
-    if not needs_model(library):
+    if key is None or not needs_model(store, key, asked):
         return DEFAULT
     try:
-        return calibrate(library)
+        return calibrate(store, load())
     except WeightsMissing as exc:
-        _remember_failure(library, exc)
+        _remember_failure(store, key, asked, exc)
         return DEFAULT
     except ValueError:
         return DEFAULT
 
 
-def needs_model(library) -> bool:
-    """True when the thresholds are to be calibrated now, which loads the model (no torch)."""
-    key = library.current_key()
-    if stored(library) is not None or not key or not library.store.count_vectors(key):
+def needs_model(store: Store, key: str | None, asked: ModelAsked) -> bool:
+    """True when the thresholds of model ``key`` are to be calibrated now, which loads the
+    model (no torch)."""
+    if stored(store, key) is not None or not key or not store.count_vectors(key):
         return False
-    failed = library.store.get_calibration(key)
+    failed = store.get_calibration(key)
     if not (failed and failed.get("uncalibrated")):
         return True
     tried = failed.get("tried") or {}
-    return tried != _attempt(library, tried.get("expected"))  # try again once that changed
+    return tried != _attempt(asked, tried.get("expected"))  # try again once that changed
 
 
-def _attempt(library, expected: str | None) -> dict:
+def _attempt(asked: ModelAsked, expected: str | None) -> dict:
     """What loading the model depends on: the model, the weights asked for, the file looked for."""
-    weights = weights_from_env(library.weights)
+    weights = weights_from_env(asked.weights)
     try:
         st = os.stat(expected) if expected else None
     except OSError:
         st = None
     return {
-        "model": library.model_name,
+        "model": asked.name,
         "weights": str(weights) if weights else None,
         "expected": expected,
         "expected_file": [st.st_size, st.st_mtime_ns] if st else None,
     }
 
 
-def _remember_failure(library, exc: WeightsMissing) -> None:
+def _remember_failure(store: Store, key: str, asked: ModelAsked, exc: WeightsMissing) -> None:
     """Keep DEFAULT as this model's thresholds until the weights change (not when read-only)."""
-    if library.read_only:
+    if store.read_only:
         return
     data = {"near": DEFAULT.near, "similar": DEFAULT.similar, "uncalibrated": str(exc),
-            "tried": _attempt(library, exc.expected), "at": time.time()}  # fmt: skip
-    with library.store.atomic():
-        library.store.put_calibration(library.current_key(), data)
+            "tried": _attempt(asked, exc.expected), "at": time.time()}  # fmt: skip
+    with store.atomic():
+        store.put_calibration(key, data)
 
 
 def _crop(im: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
@@ -150,13 +168,12 @@ AUGMENTATIONS = {
 }
 
 
-def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
-    """Measure and store the thresholds for the library's model (loads the model)."""
+def calibrate(store: Store, backbone: Embedder, sample: int = 48, seed: int = 0) -> Thresholds:
+    """Measure and store the thresholds for ``backbone``'s model on ``store``'s photos."""
     from photosim.media.decode import load_image
 
-    backbone = library.ensure_backbone()
     key = backbone.key
-    photos = [p for p in library.photos() if p.hash and not p.error]
+    photos = [p for p in store.photos(key) if p.hash and not p.error]
     if not photos:
         raise ValueError("no photos to calibrate on")
     rng = random.Random(seed)
@@ -178,7 +195,7 @@ def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
     pos = np.array([c for values in positives.values() for c in values], np.float32)
     if len(pos) == 0:
         raise ValueError("no decodable photos to calibrate on")
-    neg = _random_pairs(library, key, originals, rng)
+    neg = _random_pairs(store, key, originals, rng)
     near = float(np.quantile(pos, NEAR_QUANTILE)) - NEAR_MARGIN
     typical = float(np.median(neg)) if len(neg) else 0.0
     near = max(near, typical + 0.1)
@@ -193,14 +210,16 @@ def calibrate(library, sample: int = 48, seed: int = 0) -> Thresholds:
                       "p99": round(float(np.quantile(neg, 0.99)), 4) if len(neg) else None},
         "at": time.time(),
     }  # fmt: skip
-    with library.store.atomic():
-        library.store.put_calibration(key, data)
+    with store.atomic():
+        store.put_calibration(key, data)
     return Thresholds(near=near, similar=similar)
 
 
-def _random_pairs(library, key: str, originals: list, rng: random.Random, n: int = 4000):
+def _random_pairs(
+    store: Store, key: str, originals: list[np.ndarray], rng: random.Random, n: int = 4000
+) -> np.ndarray:
     """Cosines of random pairs of different photos, from the stored vectors (else the sample)."""
-    vectors = library.store.sample_vectors(key, 2000)
+    vectors = store.sample_vectors(key, 2000)
     if len(vectors) < 2:
         vectors = originals
     if len(vectors) < 2:

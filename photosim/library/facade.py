@@ -265,6 +265,18 @@ class Library:
             backend_notice=self.backend_notice,
         )  # fmt: skip
 
+    def weights_look_untrained(self) -> bool:
+        """True when the vectors of this library's photos are all but the same, as untrained
+        (randomly initialised) weights make them: every pair would score ~99 %. Reads a
+        sample of the stored vectors; False when there are too few to tell."""
+        import numpy as np
+
+        from photosim.models.sanity import SAMPLE, looks_untrained
+
+        key = self.current_key()
+        vectors = self.store.sample_vectors(key, SAMPLE) if key else []
+        return bool(vectors) and looks_untrained(np.stack(vectors))
+
     # -- queries -------------------------------------------------------------
     def photos(self) -> list[Photo]:
         """Every photo of the library, sorted by path."""
@@ -433,15 +445,23 @@ class Library:
 
     def calibration(self) -> Thresholds:
         """The near/similar thresholds of this library's model; calibrated when missing."""
-        from photosim.dupes.calibrate import stored_or_calibrate
+        from photosim.dupes.calibrate import ModelAsked, stored_or_calibrate
 
-        return stored_or_calibrate(self)
+        asked = ModelAsked(self.model_name, self.weights)
+        return stored_or_calibrate(self.store, self.current_key(), asked, self.ensure_backbone)
+
+    def calibration_loads_model(self) -> bool:
+        """Whether :meth:`calibration` will calibrate now, which loads the model (no torch)."""
+        from photosim.dupes.calibrate import ModelAsked, needs_model
+
+        asked = ModelAsked(self.model_name, self.weights)
+        return needs_model(self.store, self.current_key(), asked)
 
     def calibrate(self, sample: int = 48) -> Thresholds:
         """Measure the thresholds on augmented copies of the library's photos (needs the model)."""
         from photosim.dupes.calibrate import calibrate
 
-        return calibrate(self, sample=sample)
+        return calibrate(self.store, self.ensure_backbone(), sample=sample)
 
     def mark_not_duplicates(self, paths: Sequence[Path]) -> None:
         """Remember that these photos (a pair or a whole group) are not duplicates."""

@@ -164,9 +164,10 @@ class VectorRows(Rows):
     def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
         """Up to ``n`` vectors of this model, a random sample (for calibration)."""
         size = self.vector_size(model_key)
-        rows = self.db.execute(
-            "select vector from vectors where model = ? and typeof(vector) = 'blob' "
-            "and length(vector) = ? order by random() limit ?",
+        rows = self.db.execute(  # rowids drawn first: the sort never carries the blobs
+            "select vector from vectors where rowid in (select rowid from vectors where "
+            "model = ? and typeof(vector) = 'blob' and length(vector) = ? "
+            "order by random() limit ?)",
             [model_key, size, n],
         )
         return [decode_vector(blob) for (blob,) in rows]

@@ -51,6 +51,9 @@ class SetupActions(QObject):
         self.signals = state.signals
         state.engine_options.update(engine_defaults(state.engine_options, settings))
         self._remembered = self._read_remembered()  # model -> weights file, for workers
+        self._untrained_said: set[str] = set()  # model keys the untrained notice was shown for
+        self.untrained_box: QMessageBox | None = None
+        self.untrained_answer: tuple[str | None, bool] | None = None  # the last check's
         state.prepare = self._prepare
         self.weights_prompt = WeightsPrompt()
         self.weights_prompt.choose.connect(self.choose_weights_file)
@@ -201,6 +204,24 @@ class SetupActions(QObject):
     def _on_scan_finished(self, final: ScanProgress | None) -> None:
         if final is not None and self.state.model_error and self.browser.current is None:
             self.show_weights_prompt(messages.describe(self.state.model_error), "Similarity is off")
+        if (library := self.state.library) is not None and final is not None:
+            check = Worker(lambda _abort: (library.current_key(), library.weights_look_untrained()),
+                           name="photosim-untrained")  # fmt: skip
+            check.finished.connect(self._on_untrained_checked)
+            self.untrained_answer = None
+            check.start()
+
+    def _on_untrained_checked(self, answer: tuple[str | None, bool]) -> None:
+        """Untrained weights (every pair ~99 % alike): one notice per model key, not per scan."""
+        self.untrained_answer = answer
+        key, untrained = answer
+        if not untrained or key is None or key in self._untrained_said:
+            return
+        self._untrained_said.add(key)
+        box = QMessageBox(QMessageBox.Icon.Warning, "These weights look untrained",
+                          messages.UNTRAINED, parent=self.window)  # fmt: skip
+        self.untrained_box = box
+        box.open()
 
     # -- preferences --------------------------------------------------------------------
     def show_preferences(self) -> PreferencesDialog:
