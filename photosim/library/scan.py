@@ -235,17 +235,14 @@ class Walk:
 
 
 def walk(
-    roots: list[Path],
-    exclude: set[str] | None = None,
-    unreadable: list[str] | None = None,
-    capture: pairs.CaptureTimes | None = None,
+    roots: list[Path], exclude: set[str] | None = None, unreadable: list[str] | None = None
 ) -> Walk:
     """Photos under ``roots``: iterate for ``(path, stat)``; see ``Walk``.
 
     The folders that could not be listed are in the result's ``unreadable``
     once iterated (and in ``unreadable``, when a list is passed).
     """
-    listing = Walk(roots, exclude, capture)
+    listing = Walk(roots, exclude)
     if unreadable is not None:
         listing.unreadable = unreadable
     return listing
@@ -339,7 +336,8 @@ class Scan:
         store (``photos.pending``) and read back page by page by :meth:`_jobs`.
         """
         capture = pairs.CaptureTimes(self.store.capture_times())
-        listing = walk(self.roots, self.exclude, capture=capture)
+        listing = walk(self.roots, self.exclude)
+        listing.capture = capture  # read while iterating: pairs decided from the library's memo
         chunk: list[tuple[str, int, int]] = []
         for path, st in listing:
             chunk.append((path, st.st_size, st.st_mtime_ns))
