@@ -153,10 +153,8 @@ def main() -> None:
             steps.append((step, now))
             last[0] = now
 
-        from photosim.dupes.finder import build_finder
-
         t = time.perf_counter()
-        finder = build_finder(lib, progress=progress)
+        finder = lib.duplicate_finder(progress=progress)
         result = finder.group()
         total = time.perf_counter() - t
         marks = [("start", t), *steps, ("group", time.perf_counter() - 0)]

@@ -1,23 +1,26 @@
 """photosim's scan on each backend vs the tutorials' naive pipeline vs the compute limit.
 
-    .venv/bin/python bench/scan.py [--models resnet50,resnet18] [--small 40 --large 120]
-                                   [--backends torch,openvino,openvino:bf16]
-                                   [--repeat 1] [--splits 2x2,1x1] [--out bench/results]
+    .venv/bin/python bench/scan.py [--models resnet50,resnet18] [--photos 96] [--rounds 3]
+                                   [--pipelines naive,torch:bf16,torch:fp32,auto,openvino:bf16]
+                                   [--plans 1x2,2x1] [--out bench/results]
 
-On generated 12-megapixel JPEGs with camera EXIF (a third stored on their side
-with an orientation tag), with the same random-weights model file for every
-pipeline (speed does not depend on the weights' values), each pipeline runs as a
-whole process on the first ``small`` and on all ``large`` photos: the steady rate
-is ``(large - small) / (t_large - t_small)``, so start-up (imports, model load,
-index) is measured apart. The compute limit is what the cores could do at best:
+On generated 12-megapixel JPEGs with camera EXIF (a third stored on their side with an
+orientation tag) and the same random-weights model file for every pipeline (speed does not
+depend on the weights' values), one run measures, per model:
 
-    cores / (read + hash + draft decode of one photo on one core + cores / model rate)
+- in every round, first the model alone on all cores per backend and precision, and the decode
+  work per photo on one core: what a scan worker does (read, hash, EXIF, draft decode,
+  fingerprint, letterbox: ``photosim.library.pipeline.process``), so each backend's compute
+  limit ``cores / (work + cores / model rate)`` is measured beside the scans it bounds;
+- whole scans, each a fresh process and library, the pipelines alternating round by round:
+  the naive pipeline, photosim on each ``BACKEND[:PRECISION]`` (``auto``: photosim's default),
+  and the default again under other thread plans (``TxW``: T model threads, W decoders).
 
-with each backend's model rate on all cores at its default precision (torch: the CPU's best
-native one; the compiled backend: the one that agrees with fp32, photosim.models.backends),
-so each backend has its own limit. The compiled backend's first-run conversion is timed
-apart (``conversion_s``); the scans reuse its cache (one TORCH_HOME for the run). Writes
-``bench/results/scan-<machine>.json``; asserts nothing (timings are never tests).
+A scan's steady rate is its photos over the time from the model loaded to the last photo
+embedded (start-up, imports and model load apart); ratios are the medians of
+the rounds' ratios, so a busy minute on a shared machine slows both sides of a ratio alike.
+The compiled backend's first conversion is timed apart (``conversion_s``); the scans reuse its
+cache (one TORCH_HOME for the run). Writes ``bench/results/scan-<machine>.json``; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import argparse
 import io
 import json
 import os
-import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,9 +39,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 SHARED = ROOT.parent / "shared" / "photos" / "camera"
 PYTHON = sys.executable
 SIZE = (4000, 3000)  # 12 MP, as phones shoot
+BATCH = 16  # images per timed batch of the model alone
 
 
 # -- photos -----------------------------------------------------------------------------
@@ -102,232 +107,265 @@ def subset(photos: list[Path], n: int, folder: Path) -> Path:
 
 
 # -- the pipelines, each a whole process ------------------------------------------------
-def run_photosim(folder: Path, model: str, weights: Path, home: Path, split: str | None,
-                 backend: str = "torch") -> float:  # fmt: skip
-    """Wall seconds of ``photosim scan`` on ``folder`` in a fresh library, on ``backend``
-    (``openvino:bf16``: a backend and a precision)."""
-    env = {**os.environ, "PHOTOSIM_HOME": str(home), "PHOTOSIM_NO_DOWNLOAD": "1",
+def run_child(args: list[str], env: dict | None = None) -> dict:
+    """Run this file in ``--child`` mode; its last line of output is a JSON result."""
+    out = subprocess.run([PYTHON, __file__, *args], env={**os.environ, **(env or {})},
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def rate(start: float, times: list[float]) -> float:
+    """Photos per second from ``start`` (the model loaded) to the last photo done."""
+    return len(times) / (max(times) - start) if times else float("nan")
+
+
+def photosim_child(folder: Path, model: str, weights: Path, home: Path, spec: str,
+                   plan: str | None) -> dict:  # fmt: skip
+    """``photosim``'s library scan of ``folder`` on ``spec`` (``BACKEND[:PRECISION]``)."""
+    backend, _, precision = spec.partition(":")
+    env = {"PHOTOSIM_HOME": str(home), "PHOTOSIM_NO_DOWNLOAD": "1",
            "TORCH_HOME": str(home / "torch"), "PYTHONPATH": str(ROOT)}  # fmt: skip
-    env.pop("PHOTOSIM_BACKEND", None)
-    name, _, precision = backend.partition(":")
-    args = [PYTHON, "-m", "photosim", "scan", str(folder), "--model", model,
-            "--weights", str(weights), "--device", "cpu", "--db", str(home / f"{time.time_ns()}.db"),
-            "--backend", name, "--precision", precision or "auto"]  # fmt: skip
-    if split:
-        threads, workers = split.split("x")
-        env["PHOTOSIM_TORCH_THREADS"] = threads
+    args = ["--child", "photosim", str(folder), "--models", model, "--weights", str(weights),
+            "--db", str(home / f"{time.time_ns()}.db"), "--backend", backend,
+            "--precision", precision or "auto"]  # fmt: skip
+    if plan:
+        threads, workers = plan.split("x")
+        env["PHOTOSIM_MODEL_THREADS"] = threads
         args += ["--workers", workers]
+    return run_child(args, env)
+
+
+def child_photosim(args) -> dict:
+    """In the child: scan as ``photosim scan`` does, timing each embedded photo."""
     start = time.perf_counter()
-    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    from photosim.core.events import ScanKind
+    from photosim.library import Library
+
+    os.environ.pop("PHOTOSIM_BACKEND", None)
+    done = []
+    with Library([args.child_folder], args.db, model=args.models, weights=args.weights,
+                 device="cpu", precision=args.precision, backend=args.backend,
+                 lock_owner="bench") as lib:  # fmt: skip
+        lib.ensure_backbone()  # loaded (and converted) before the clock starts: start-up apart
+        begin = time.perf_counter()
+        for event in lib.scan(workers=args.workers):
+            if event.kind == ScanKind.EMBEDDED:
+                done.append(time.perf_counter())
+        backend = lib.info()["backend"]
+    return {"steady": rate(begin, done), "wall_s": time.perf_counter() - start,
+            "embedded": len(done), "ran_on": backend}  # fmt: skip
 
 
-def run_naive(folder: Path, model: str, weights: Path) -> float:
-    """Wall seconds of the tutorials' pipeline (``--naive``) on ``folder``."""
+def child_naive(args) -> dict:
+    """The tutorials' pipeline: full-size decode, EXIF transpose, resize and centre crop to
+    224, fp32 batches of 16, one process, one thread of Python."""
     start = time.perf_counter()
-    subprocess.run([PYTHON, __file__, "--naive", str(folder), "--models", model,
-                    "--weights", str(weights)], check=True)  # fmt: skip
-    return time.perf_counter() - start
-
-
-def naive_main(folder: Path, model: str, weights: Path) -> None:
-    """Full-size decode, EXIF transpose, resize to 224, fp32 batches of 16, one process."""
     import torch
     import torchvision.models as tvm
     from PIL import Image, ImageOps
     from torchvision import transforms
 
-    net = tvm.get_model(model, weights=None)
-    net.load_state_dict(torch.load(weights, weights_only=True))
+    net = tvm.get_model(args.models, weights=None)
+    net.load_state_dict(torch.load(args.weights, weights_only=True))
     net.fc = torch.nn.Identity()
     net.eval()
     prep = transforms.Compose([
         transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor(),
         transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     ])  # fmt: skip
-    paths = sorted(folder.glob("*.jpg"))
-    out = []
+    paths = sorted(Path(args.child_folder).glob("*.jpg"))
+    done, begin = [], time.perf_counter()
     with torch.no_grad():
         for i in range(0, len(paths), 16):
             images = [
                 ImageOps.exif_transpose(Image.open(p)).convert("RGB") for p in paths[i : i + 16]
             ]
-            out.append(net(torch.stack([prep(im) for im in images])))
-    assert sum(len(o) for o in out) == len(paths)
+            out = net(torch.stack([prep(im) for im in images]))
+            done += [time.perf_counter()] * len(out)
+    return {"steady": rate(begin, done), "wall_s": time.perf_counter() - start,
+            "embedded": len(done), "ran_on": "torch fp32 (naive)"}  # fmt: skip
 
 
 # -- the compute limit ------------------------------------------------------------------
-def per_photo_work_s(photos: list[Path], input_size: int = 224) -> float:
-    """Seconds per photo on one core: read, blake2b hash and draft decode to the model's size."""
-    from photosim.library.pipeline import hash_bytes
-    from photosim.media.decode import decode_bytes
+def work_per_photo_s(photos: list[Path], input_size: int = 224) -> float:
+    """Core-seconds per photo of a scan worker's part (``pipeline.process``) on one thread."""
+    from types import SimpleNamespace
+
+    from conftest import make_tiny_backbone
+
+    from photosim.library.pipeline import process
+
+    backbone = make_tiny_backbone(input_size)  # prepare() is the letterbox every model uses
+
+    def job(p: Path) -> SimpleNamespace:
+        st = p.stat()
+        return SimpleNamespace(path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns, hash=None)
 
     for p in photos[:3]:  # warm the page cache and Pillow
-        decode_bytes(p.read_bytes(), p.name, input_size)
-    start = time.perf_counter()
+        process(job(p), set(), backbone)
+    start = time.process_time()  # this thread's CPU time: what the decoders cost the cores
     for p in photos:
-        data = p.read_bytes()
-        hash_bytes(data)
-        decode_bytes(data, p.name, input_size)
-    return (time.perf_counter() - start) / len(photos)
+        work = process(job(p), set(), backbone)
+        assert work.pixels is not None, work.error
+    return (time.process_time() - start) / len(photos)
 
 
-def model_rates(model: str, weights: Path, backends_: list[str], rounds: int = 4,
-                batch: int = 32) -> tuple[dict, float | None]:  # fmt: skip
-    """Images/s of the model alone on all cores, per backend at its precision (torch also
-    fp32), alternating round by round; and the seconds of the compiled backend's first
-    conversion (None when no compiled backend runs)."""
-    import numpy as np
+def model_runners(model: str, weights: Path, specs: list[str]) -> tuple[dict, dict]:
+    """The model on each ``BACKEND:PRECISION``, by what it runs on, and the seconds each
+    compiled one took to convert the first time."""
     import torch
 
     from photosim.models import backends
     from photosim.models.embed import load_backbone
 
     torch.set_num_threads(os.cpu_count() or 1)
-    runners, conversion = {}, None
-    for backend in ["torch:fp32", *backends_]:
-        name, _, precision = backend.partition(":")
+    runners, conversion = {}, {}
+    for spec in specs:
+        name, _, precision = spec.partition(":")
         source = load_backbone(model, weights, device="cpu", precision=precision or "auto")
-        start = time.perf_counter()
         root = Path(tempfile.mkdtemp(prefix="photosim-bench-convert-"))
+        start = time.perf_counter()
         runner = backends.choose(source, name, precision or "auto", root=root).backbone
-        if runner.backend != "torch" and conversion is None:
-            conversion = time.perf_counter() - start
-        runners[backend] = runner  # e.g. "openvino" (its default precision) or "torch:fp32"
+        if runner.backend != "torch":
+            conversion[spec] = round(time.perf_counter() - start, 1)
+        runners[f"{runner.backend} {runner.precision}"] = runner
+    return runners, conversion
+
+
+def model_rates(runners: dict, batch: int = BATCH) -> dict[str, float]:
+    """Images/s of each runner alone on all cores, one after the other (one round)."""
+    import numpy as np
+
     x = np.random.default_rng(0).integers(0, 255, (batch, 224, 224, 3), np.uint8)
-    seen: dict[str, list[float]] = {label: [] for label in runners}
-    for _ in range(rounds):
-        for label, runner in runners.items():
-            runner.embed(x)
-            start = time.perf_counter()
-            runner.embed(x)
-            seen[label].append(batch / (time.perf_counter() - start))
-    rates = {f"{spec} ({r.backend} {r.precision})": float(np.median(seen[spec]))
-             for spec, r in runners.items()}  # fmt: skip
-    return rates, conversion
+    rates = {}
+    for label, runner in runners.items():
+        runner.embed(x[:2])
+        start = time.perf_counter()
+        runner.embed(x)
+        rates[label] = batch / (time.perf_counter() - start)
+    return rates
 
 
 # -- the run ----------------------------------------------------------------------------
-def machine_info() -> dict:
-    import torch
-
-    from photosim.models.embed import cpu_bf16_native
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = re.search(r"model name\s*:\s*(.+)", text).group(1).strip()
-    except (OSError, AttributeError):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "python": platform.python_version(), "bf16_native": cpu_bf16_native(),
-            "platform": platform.platform()}  # fmt: skip
-
-
-def bench_model(model, photos, tmp, small, large, repeat, splits, backends_) -> dict:
+def bench_model(model: str, photos: list[Path], tmp: Path, args) -> dict:
     import torch
     import torchvision.models as tvm
 
     weights = tmp / f"{model}-random.pth"
     torch.manual_seed(0)
     torch.save(tvm.get_model(model, weights=None).state_dict(), weights)
-    folders = {n: tmp / f"photos{n}" for n in (small, large)}
-    home = tmp / "home"
-    rates, conversion = model_rates(model, weights, backends_)
-    pipelines = {"naive": lambda f: run_naive(f, model, weights)}
-    for backend in backends_:
-        for split in [None, *splits]:
-            label = f"photosim {backend}" + (f" {split}" if split else "")
-            pipelines[label] = lambda f, s=split, b=backend: run_photosim(f, model, weights,
-                                                                        home, s, b)  # fmt: skip
-    # The first compiled scan would convert: convert before timing (conversion_s says how long).
-    warm = subset(photos, 1, tmp / f"warm-{model}")
-    for backend in backends_:
-        run_photosim(warm, model, weights, home, None, backend)
-    times: dict[str, dict[int, list[float]]] = {k: {small: [], large: []} for k in pipelines}
-    for _ in range(repeat):  # interleaved, so a noisy minute hits every pipeline alike
-        for name, run in pipelines.items():
-            for n in (small, large):
-                times[name][n].append(run(folders[n]))
-                print(f"  {model} {name:<14} {n:>4} photos {times[name][n][-1]:6.1f} s", flush=True)
-    result = {}
-    for name, t in times.items():
-        ts, tl = min(t[small]), min(t[large])
-        result[name] = {"steady_photos_per_s": round((large - small) / (tl - ts), 2),
-                        "startup_s": round(ts - small * (tl - ts) / (large - small), 2),
-                        "wall_s": {str(small): t[small], str(large): t[large]}}  # fmt: skip
-    work = per_photo_work_s(photos[:40])
+    home = tmp / f"home-{model}"
+    folder = photos[0].parent
+    specs = ["torch:fp32", "torch:bf16", "openvino:fp32", "openvino:bf16"]
+    runners, conversion = model_runners(model, weights, specs)
     cores = os.cpu_count() or 1
-    limits = {label: round(cores / (work + cores / rate), 2) for label, rate in rates.items()}
-    result["compute_limit"] = {"photos_per_s": limits,
-                               "read_hash_draft_decode_ms": round(work * 1000, 1),
-                               "model_images_per_s": {k: round(v, 1) for k, v in rates.items()}}  # fmt: skip
-    result["conversion_s"] = round(conversion, 1) if conversion is not None else None
-    naive = result["naive"]["steady_photos_per_s"]
-    base = result[f"photosim {backends_[0]}"]["steady_photos_per_s"]
-    summary = {}
-    for backend in backends_:
-        ours = result[f"photosim {backend}"]["steady_photos_per_s"]
-        label = next(k for k in rates if k.split(" (")[0] == backend)
-        summary[backend] = {"photos_per_s": ours, "vs_naive": round(ours / naive, 2),
-                            f"vs_{backends_[0]}": round(ours / base, 2),
-                            "vs_own_limit": round(ours / limits[label], 3)}  # fmt: skip
-    result["summary"] = summary
+    pipelines: dict = {"naive": lambda: run_child(["--child", "naive", str(folder), "--models",
+                                                   model, "--weights", str(weights)])}  # fmt: skip
+    for spec in [s for s in args.pipelines.split(",") if s != "naive"]:
+        pipelines[spec] = lambda s=spec: photosim_child(folder, model, weights, home, s, None)
+    for plan in [p for p in args.plans.split(",") if p]:
+        pipelines[f"auto {plan}"] = lambda p=plan: photosim_child(folder, model, weights, home,
+                                                                  "auto", p)  # fmt: skip
+    warm = tmp / f"warm-{model}"  # the compiled backends convert once, before any timing
+    warm.mkdir()
+    os.link(photos[0], warm / photos[0].name)
+    for spec in pipelines:
+        if spec != "naive" and " " not in spec:
+            photosim_child(warm, model, weights, home, spec, None)
+    runs: dict[str, list[dict]] = {name: [] for name in pipelines}
+    loads, rates, works, limits = [], [], [], []
+    for r in range(args.rounds):  # interleaved: a busy minute hits every pipeline alike
+        loads.append(round(os.getloadavg()[0], 1))
+        rates.append(model_rates(runners))  # the limit of this round, beside its scans
+        works.append(work_per_photo_s(photos[:16]))
+        limits.append({k: cores / (works[-1] + cores / v) for k, v in rates[-1].items()})
+        print(f"{model} round {r + 1} model alone "
+              f"{ {k: round(v, 1) for k, v in rates[-1].items()} } img/s, decode "
+              f"{works[-1] * 1000:.1f} ms/photo, limits "
+              f"{ {k: round(v, 1) for k, v in limits[-1].items()} }", flush=True)  # fmt: skip
+        for name, run in pipelines.items():
+            runs[name].append(run())
+            got = runs[name][-1]
+            print(f"  {model} round {r + 1} {name:<16} {got['steady']:6.2f} photos/s "
+                  f"(wall {got['wall_s']:5.1f} s, {got['ran_on']})", flush=True)  # fmt: skip
+    base = args.base
+
+    def median_of(rows: list[dict]) -> dict:
+        return {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
+
+    result: dict = {"model_alone_images_per_s": median_of(rates), "conversion_s": conversion,
+                    "model_alone_per_round": [{k: round(v, 1) for k, v in r.items()}
+                                              for r in rates],
+                    "decode_work_ms_per_photo": [round(w * 1000, 1) for w in works],
+                    "compute_limit_photos_per_s": median_of(limits), "load_1min_per_round": loads,
+                    "scans": {}}  # fmt: skip
+    for name, got in runs.items():
+        ran_on = got[-1]["ran_on"]
+        row = {"ran_on": ran_on,
+               "steady_photos_per_s": round(statistics.median(g["steady"] for g in got), 2),
+               "runs": [round(g["steady"], 2) for g in got],
+               "wall_s": [round(g["wall_s"], 1) for g in got]}  # fmt: skip
+        for other in [o for o in ("naive", base) if o in runs]:
+            ratios = [g["steady"] / b["steady"] for g, b in zip(got, runs[other], strict=True)]
+            row[f"vs_{other}"] = round(statistics.median(ratios), 2)
+        if ran_on in limits[0]:  # against the limit measured in the same round
+            shares = [g["steady"] / lim[ran_on] for g, lim in zip(got, limits, strict=True)]
+            row["share_of_limit"] = round(statistics.median(shares), 2)
+        result["scans"][name] = row
+        print(f"{model} {name}: {row}", flush=True)
     return result
 
 
 def main() -> None:
+    from machine import SHARED as NOTE
+    from machine import machine
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="resnet50,resnet18")
-    parser.add_argument("--small", type=int, default=40)
-    parser.add_argument("--large", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per pipeline (best kept)")
-    parser.add_argument("--splits", default="", help="also try torch threads x decode workers, "
-                        "e.g. 2x2,1x1,2x1 (photosim's own choice always runs)")  # fmt: skip
-    parser.add_argument(
-        "--backends",
-        default="torch,openvino",
-        help="photosim's scans, each BACKEND[:PRECISION] (the first is the base)",
-    )
+    parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pipelines", default="naive,torch:bf16,torch:fp32,auto,openvino:bf16",
+                        help="naive and photosim's scans, each BACKEND[:PRECISION]")  # fmt: skip
+    parser.add_argument("--base", default="torch:bf16",
+                        help="the pipeline ratios are to (today's photosim on a bf16 CPU)")  # fmt: skip
+    parser.add_argument("--plans", default="1x2,2x1", help="the default's scan again with "
+                        "T model threads x W decoders (photosim's own plan: cores x cores)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--machine", default=None, help="name for the result file")
-    parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("child_folder", nargs="?", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--weights", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.naive:
-        return naive_main(args.naive, args.models, args.weights)
-    sys.path.insert(0, str(ROOT))
-    info = machine_info()
-    load_start = round(os.getloadavg()[0], 2)  # other work on the machine makes figures noisy
-    print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
-          f"bf16 native: {info['bf16_native']}", flush=True)  # fmt: skip
+    if args.child:
+        sys.path.insert(0, str(ROOT / "tests"))
+        result = child_naive(args) if args.child == "naive" else child_photosim(args)
+        print(json.dumps(result))
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    info = machine(note=NOTE, load_start=round(os.getloadavg()[0], 2))
+    print(f"{info['cpu']}, {info['cores']} cores, load {info['load_start']}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="photosim-bench-"))
     try:
         start = time.perf_counter()
-        photos = make_photos(tmp / "all", args.large)
+        photos = make_photos(tmp / "photos", args.photos)
         mb = sum(p.stat().st_size for p in photos) / len(photos) / 2**20
         print(f"{len(photos)} photos of {SIZE[0]}x{SIZE[1]}, {mb:.1f} MB each, made in "
               f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
-        subset(photos, args.small, tmp / f"photos{args.small}")
-        subset(photos, args.large, tmp / f"photos{args.large}")
-        splits = [s for s in args.splits.split(",") if s]
-        results = {}
-        for model in args.models.split(","):
-            results[model] = bench_model(model, photos, tmp, args.small, args.large,
-                                         args.repeat, splits, args.backends.split(","))  # fmt: skip
-            r = results[model]
-            print(f"{model}: naive {r['naive']['steady_photos_per_s']} photos/s; "
-                  f"{json.dumps(r['summary'])}; limits {r['compute_limit']['photos_per_s']}; "
-                  f"conversion {r['conversion_s']} s", flush=True)  # fmt: skip
+        results = {model: bench_model(model, photos, tmp, args)
+                   for model in args.models.split(",")}  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    machine = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{info['cpu']} {info['cores']}c".lower())
+    info["load_end"] = round(os.getloadavg()[0], 2)
+    name = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{info['cpu']} {info['cores']}c".lower())
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"scan-{machine.strip('-')}.json"
-    info["load_average_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
-    record = {"machine": info, "photos": {"size": list(SIZE), "small": args.small,
-              "large": args.large, "mb_each": round(mb, 2)}, "date": time.strftime("%Y-%m-%d"),
-              "results": results}  # fmt: skip
+    out = args.out / f"scan-{name.strip('-')}.json"
+    record = {"machine": info, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "photos": {"count": args.photos, "size": list(SIZE), "mb_each": round(mb, 2)},
+              "base": args.base, "results": results}  # fmt: skip
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {out}")
 

@@ -48,14 +48,14 @@ def _model_options(p: argparse.ArgumentParser, model_default: str | None = DEFAU
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="model arithmetic (default auto: bf16 on CPUs that run it natively, fp16/bf16 on GPUs)",
+        help="model arithmetic (default auto: fp32 on a CPU, the vectors of fp32; fp16/bf16 on GPUs)",
     )
     p.add_argument(
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="where the model runs on a CPU (default auto: OpenVINO where it is faster at the "
-        "same vectors, else PyTorch; PHOTOSIM_BACKEND sets another default)",
+        help="where the model runs on a CPU (default auto: OpenVINO when installed, the same "
+        "vectors faster; PHOTOSIM_BACKEND sets another default)",
     )
 
 

@@ -145,6 +145,36 @@ def effnet_backbone() -> Backbone:
     return load_effnet_backbone()
 
 
+# -- the app's main window (tests/test_app*.py) ---------------------------------------------
+def new_window(qtbot, size: tuple[int, int] | None = None, **options):
+    """The app's main window built with ``options`` (its constructor's), shown, and closed at
+    the test's end by qtbot; ``size`` (width, height) or the window's own."""
+    from photosim.app.main_window import MainWindow
+
+    win = MainWindow(**options)
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    return win
+
+
+@pytest.fixture
+def window(request, qtbot):
+    """The app with the tiny model, shown (a test module's ``WINDOW_SIZE`` sizes it)."""
+    win = new_window(qtbot, getattr(request.module, "WINDOW_SIZE", None),
+                     backbone=make_tiny_backbone())  # fmt: skip
+    yield win
+    win.close()
+
+
+def open_and_scan(qtbot, win, folder: Path, timeout: int = 60_000):
+    """Open ``folder`` in ``win`` and wait for its scan to end; the scan's final progress."""
+    with qtbot.waitSignal(win.signals.scan_finished, timeout=timeout) as blocker:
+        win.state.open_library(str(folder))
+    return blocker.args[0]
+
+
 @pytest.fixture
 def xvfb():
     """A private X display for end-to-end runs of the real app; its number comes back

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tiny_backbone, rotated_copy, write_photo
+from conftest import make_tiny_backbone, open_and_scan, rotated_copy, write_photo
 
 from photosim.models.embed import Backbone
 
@@ -39,21 +39,6 @@ def folder(tmp_path) -> Path:
     rotated_copy(root / "photo3.jpg", root / "copy of photo3.jpg")
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     return root
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-def open_and_scan(qtbot, win: MainWindow, folder: Path):
-    with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        win.state.open_library(str(folder))
-    return blocker.args[0]
 
 
 def select(qtbot, win: MainWindow, name: str):

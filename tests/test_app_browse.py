@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone, write_photo
+from conftest import write_photo
 
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPointF, Qt, QUrl
@@ -17,6 +17,7 @@ from photosim.app.browse.sidebar import ALL
 from photosim.app.main_window import MainWindow
 
 SCAN_TIMEOUT = 60_000
+WINDOW_SIZE = (1200, 800)  # the shared ``window`` fixture's size here
 
 
 def stamp(path: Path, when: str) -> None:
@@ -38,16 +39,6 @@ def folder(tmp_path) -> Path:
     stamp(write_photo(root / "2021" / "side.jpg", size=(160, 120), seed=7, orientation=6),
           "2021-03-03")  # fmt: skip
     return root
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    yield win
-    win.close()
 
 
 def open_and_scan(qtbot, win: MainWindow, folder: Path) -> None:

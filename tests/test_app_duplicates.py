@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone, rotated_copy, write_photo
+from conftest import make_tiny_backbone, open_and_scan, rotated_copy, write_photo
 from PIL import Image, ImageDraw
 
 pytest.importorskip("pytestqt")
@@ -414,16 +414,11 @@ def test_views_render_for_screenshots(qtbot, view, folder, tmp_path):
 
 # -- in the main window -----------------------------------------------------------------
 @pytest.fixture
-def window(qtbot, folder, trash_home):
-    from photosim.app.main_window import MainWindow
-
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.signals.scan_finished, timeout=TIMEOUT):
-        win.state.open_library(str(folder))  # opens in a worker; the scan follows
-    yield win
-    win.close()
+def window(window, folder, trash_home, qtbot):
+    """The shared window, with ``folder`` opened and scanned (opens in a worker; the scan
+    follows)."""
+    open_and_scan(qtbot, window, folder, timeout=TIMEOUT)
+    return window
 
 
 def test_duplicates_tab_finds_groups_when_opened_and_trash_updates_the_grid(

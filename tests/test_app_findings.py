@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone, write_photo
+from conftest import open_and_scan, write_photo
 
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt
@@ -26,20 +26,6 @@ def folder(tmp_path) -> Path:
     for seed in range(4):
         write_photo(root / f"p{seed}.jpg", size=(160, 120), seed=seed)
     return root
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-def open_and_scan(qtbot, win: MainWindow, folder: Path) -> None:
-    with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT):
-        win.state.open_library(str(folder))
 
 
 def test_after_switching_library_the_strip_forgets_the_old_one(qtbot, window, folder, tmp_path):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tiny_backbone
 from dngs import write_dng, write_jpeg
 from PIL import Image
 
@@ -18,10 +17,10 @@ pytest.importorskip("pytestqt")
 from PySide6.QtGui import QImage
 
 from photosim.app.browse.models import ErrorRole, LabelRole, ThumbRole
-from photosim.app.main_window import MainWindow
 from photosim.media.decode import load_image
 
 WAIT = 60_000
+WINDOW_SIZE = (1200, 800)  # the shared ``window`` fixture's size here
 MODERN = ("8bit-sRGB.avif", "10bit-HDR-P3-nclx.avif", "8bit-sRGB.jxl", "16bit-HDR-P3-nclx.jxl",
           "IMG_2682.heic", "samsung-one-ui-6.heic", "portrait-orientation-6.jpg")  # fmt: skip
 
@@ -64,16 +63,6 @@ def _mean_rgb(image: QImage) -> np.ndarray:
     data = np.frombuffer(rgb.constBits(), np.uint8, rgb.sizeInBytes())
     rows = data.reshape(rgb.height(), rgb.bytesPerLine())[:, : 3 * rgb.width()]
     return rows.reshape(rgb.height(), rgb.width(), 3).astype(np.float32).mean((0, 1))
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_pair_badge_details_and_modern_formats(qtbot, window, folder, tmp_path):

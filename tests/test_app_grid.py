@@ -173,3 +173,22 @@ def test_keys_walk_the_grid_across_headers(qtbot, grid):
     qtbot.keyClick(grid, Qt.Key.Key_Home)
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     assert grid.currentIndex().row() == 1
+
+
+def test_the_min_score_row_does_not_shift_as_its_label_changes(qtbot):
+    from photosim.app.browse.models import NeighbourModel
+    from photosim.app.browse.panes import NeighboursPane
+
+    strip = NeighboursPane(NeighbourModel(Thumbnails()))
+    qtbot.addWidget(strip)
+    strip.resize(900, 220)
+    strip.show()
+    qtbot.waitExposed(strip)
+    places = set()
+    for value in (0, 5, 55, 100):
+        strip.slider.setValue(value)
+        strip.layout().activate()
+        places.add((strip.slider.x(), strip.slider_label.x(), strip.slider_label.width()))
+        assert strip.slider_label.text() == f"{value}%"
+        assert strip.slider_label.width() >= strip.slider_label.sizeHint().width()  # not cut
+    assert len(places) == 1

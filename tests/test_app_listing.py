@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_backbone, write_photo
+from conftest import make_tiny_backbone, new_window, write_photo
 
 pytest.importorskip("pytestqt")
 
@@ -24,7 +24,6 @@ from photosim.app.browse.models import (
     local_iso,
 )
 from photosim.app.browse.thumbnails import Thumbnails
-from photosim.app.main_window import MainWindow
 from photosim.core.events import Photo
 from photosim.library import Library
 from photosim.storage.store import PhotoRow
@@ -136,9 +135,7 @@ def test_opening_lists_photos_without_full_records_then_reads_one_when_selected(
         raise AssertionError("the grid asked for every photo's full record")
 
     monkeypatch.setattr(Library, "photos", no_full_records)
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.show()
+    win = new_window(qtbot, backbone=make_tiny_backbone())
     finished: list = []
     win.signals.scan_finished.connect(finished.append)
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
@@ -197,9 +194,7 @@ def test_a_big_library_shows_its_first_rows_before_the_rest(qtbot, scanned, monk
         return whole(self)
 
     monkeypatch.setattr(Library, "photo_listing", slow_listing)
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
-    win.show()
+    win = new_window(qtbot, backbone=make_tiny_backbone())
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
         win.state.open_library(str(root), str(db))
     assert win.browser.photos.rowCount() == 3 and not win.state.scanning()
@@ -226,8 +221,7 @@ def test_a_search_index_that_cannot_be_warmed_does_not_stop_the_opening(
         raise OSError("the index file went away")
 
     monkeypatch.setattr(Library, "warm_index", broken_warm)
-    win = MainWindow(backbone=make_tiny_backbone())
-    qtbot.addWidget(win)
+    win = new_window(qtbot, backbone=make_tiny_backbone())
     with qtbot.waitSignal(win.signals.library_opened, timeout=WAIT):
         win.state.open_library(str(root), str(db))
     qtbot.waitUntil(lambda: win.state.opener is None, timeout=WAIT)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_tiny_backbone, rotated_copy, write_photo
+from conftest import new_window, rotated_copy, write_photo
+from conftest import open_and_scan as scan_in
 from PIL import Image
 from test_e2e import PROJECT
 
@@ -41,24 +42,8 @@ def folder(tmp_path) -> Path:
     return root
 
 
-def make_window(qtbot, **options) -> MainWindow:
-    win = MainWindow(**options)
-    qtbot.addWidget(win)
-    win.show()
-    return win
-
-
-@pytest.fixture
-def window(qtbot):
-    win = make_window(qtbot, backbone=make_tiny_backbone())
-    yield win
-    win.close()
-
-
 def open_and_scan(qtbot, win: MainWindow, folder: Path):
-    with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
-        win.state.open_library(str(folder))
-    return blocker.args[0]
+    return scan_in(qtbot, win, folder, timeout=SCAN_TIMEOUT)
 
 
 def drop(win: MainWindow, mime: QMimeData) -> None:
@@ -74,7 +59,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 # -- weights from the app -----------------------------------------------------------
 def degraded_window(qtbot, folder) -> MainWindow:
     """A new user's first start: no weights anywhere, no network."""
-    win = make_window(qtbot, model="resnet18")
+    win = new_window(qtbot, model="resnet18")
     done = open_and_scan(qtbot, win, folder)
     assert done.model_error and win.state.library.info()["embedded"] == 0
     win.browser.select_path(str(folder / "photo3.jpg"))
@@ -104,7 +89,7 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     write_photo(other / "other.jpg", seed=40)
     with Library([other]) as lib:
         lib.store.set_meta(model_name="resnet18")
-    again = make_window(qtbot)  # the next start: the library's model gets the chosen weights
+    again = new_window(qtbot)  # the next start: the library's model gets the chosen weights
     with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         again.state.open_library(str(other))
     assert again.state.library.weights == str(resnet18_weights.resolve())
@@ -135,7 +120,7 @@ def model_weights_dialog(qtbot, win: MainWindow):
 
 
 def test_help_model_weights_names_the_file_in_use_with_its_size(qtbot, folder, resnet18_weights):
-    win = make_window(qtbot, model="resnet18", weights=str(resnet18_weights))
+    win = new_window(qtbot, model="resnet18", weights=str(resnet18_weights))
     open_and_scan(qtbot, win, folder)
     text = model_weights_dialog(qtbot, win).prompt.message.text()
     size = f"{resnet18_weights.stat().st_size / 1e6:.1f} MB"
@@ -168,7 +153,7 @@ def test_a_moved_weights_file_says_what_to_do_in_the_apps_words(qtbot, folder, t
     weights = tmp_path / "mine" / "resnet18-mine.pth"
     weights.parent.mkdir()
     torch.save({}, weights)  # only its name matters: it is gone before it is read
-    win = make_window(qtbot, model="resnet18", weights=str(weights))
+    win = new_window(qtbot, model="resnet18", weights=str(weights))
     sh.move(weights, tmp_path / "elsewhere.pth")  # moved away after it was chosen
     open_and_scan(qtbot, win, folder)
     win.browser.select_path(str(folder / "photo3.jpg"))
@@ -326,7 +311,7 @@ def test_changing_the_model_in_preferences_re_embeds_the_library(
     resnet34 = tmp_path / "resnet34-random.pth"
     torch.save(tvm.resnet34(weights=None).state_dict(), resnet34)
     app_settings().setValue("weights/resnet34", str(resnet34))
-    win = make_window(qtbot, model="resnet18", weights=str(resnet18_weights))
+    win = new_window(qtbot, model="resnet18", weights=str(resnet18_weights))
     open_and_scan(qtbot, win, folder)
     assert win.state.library.current_key().startswith("resnet18:file-")
     prefs = Preferences.read(win.settings)

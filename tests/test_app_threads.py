@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_tiny_backbone, write_photo
+from conftest import new_window as shown_window
 
 from photosim.models.embed import Backbone
 
@@ -50,10 +51,7 @@ def folder(tmp_path) -> Path:
 
 def new_window(qtbot, **options) -> MainWindow:
     options.setdefault("backbone", make_tiny_backbone())
-    win = MainWindow(**options)
-    qtbot.addWidget(win)
-    win.show()
-    return win
+    return shown_window(qtbot, **options)
 
 
 class GatedBackbone(Backbone):

@@ -71,3 +71,28 @@ def test_the_library_says_which_model_weights_and_device_are_in_use(tmp_path, re
     with Library([tmp_path / "p"], backbone=make_tiny_backbone()) as lib:
         facts = lib.model_in_use()
         assert facts.injected and facts.weights is None and facts.key == "tiny:test"
+
+
+def test_a_scan_goes_on_when_the_librarys_weights_file_has_moved(tmp_path, resnet18_weights):
+    import shutil
+
+    folder, weights = tmp_path / "p", tmp_path / "mine.pth"
+    write_photo(folder / "a.jpg", seed=1)
+    write_photo(folder / "c.jpg", seed=3)
+    shutil.copy2(resnet18_weights, weights)
+    with Library([folder], model="resnet18", weights=weights) as lib:
+        assert list(lib.scan())[-1].embedded == 2
+    write_photo(folder / "b.jpg", seed=2)
+    weights.rename(tmp_path / "moved.pth")
+    with Library([folder]) as lib:  # the library remembers its file, which has gone
+        done = list(lib.scan())[-1]
+        assert done.new == 1 and isinstance(done.model_error, WeightsMissing)
+        assert done.model_error.chosen and done.model_error.expected == str(weights)
+        assert "no longer there" in messages.describe(done.model_error)
+        assert lib.photo(folder / "b.jpg") is not None  # listed, waiting for weights
+        assert len(lib.similar(folder / "a.jpg", 1)) == 1  # the vectors made before still answer
+    with (
+        Library([folder], weights=tmp_path / "typo.pth") as lib,
+        pytest.raises(WeightsMissing, match=r"typo\.pth"),
+    ):
+        list(lib.scan())  # another file asked for that is not there: said at once

@@ -17,10 +17,15 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photosim.core.paths import atomic_write_bytes
+from photosim.dupes.types import Candidates, Node, Thresholds
+
+if TYPE_CHECKING:
+    from photosim.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +38,21 @@ def cache_path(db_path: Path) -> Path | None:
     return None if str(db_path) == ":memory:" else Path(db_path).with_suffix(".dupes.npz")
 
 
-def state_key(library, thresholds) -> str:
-    """What the candidates depend on, as one string."""
-    state = list(library.store.content_state())
-    return json.dumps([VERSION, library.current_key(), state, thresholds.near, thresholds.similar])
+def state_key(store: Store, model_key: str | None, thresholds: Thresholds) -> str:
+    """What the candidates depend on, as one string: the library's content, the model, the
+    thresholds."""
+    state = list(store.content_state())
+    return json.dumps([VERSION, model_key, state, thresholds.near, thresholds.similar])
 
 
-def load(library, thresholds):
-    """The saved candidates when they were made from this very state, else None."""
-    from photosim.dupes.types import Candidates, Node, Thresholds
-
-    path = cache_path(library.db_path)
+def load(path: Path | None, state: str) -> Candidates | None:
+    """The candidates saved at ``path`` when they were made from ``state``
+    (:func:`state_key`), else None."""
     if path is None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            if bytes(data["key"]).decode() != state_key(library, thresholds):
+            if bytes(data["key"]).decode() != state:
                 return None
             arrays = {name: data[name] for name in ARRAYS}
             reduced = data["reduced"] if "reduced" in data.files else None
@@ -65,9 +69,9 @@ def load(library, thresholds):
     return Candidates(nodes, **arrays, floors=floors, reduced=reduced)
 
 
-def save(library, thresholds, candidates) -> None:
-    """Keep ``candidates`` for the next run; a place we cannot write to is no error."""
-    path = cache_path(library.db_path)
+def save(path: Path | None, state: str, candidates: Candidates) -> None:
+    """Keep ``candidates``, made from ``state``, at ``path`` for the next run; a place we
+    cannot write to is no error."""
     if path is None:
         return
     extra = {"nodes": [asdict(n) for n in candidates.nodes], "floors": asdict(candidates.floors)}
@@ -77,7 +81,7 @@ def save(library, thresholds, candidates) -> None:
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        key=np.frombuffer(state_key(library, thresholds).encode(), np.uint8),
+        key=np.frombuffer(state.encode(), np.uint8),
         extra=np.frombuffer(json.dumps(extra).encode(), np.uint8),
         **arrays,
     )

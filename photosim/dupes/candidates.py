@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -40,6 +42,9 @@ from photosim.dupes.types import (
 )
 from photosim.media import pixels
 from photosim.search.knn import angular_index, cosine_from_angular, top_axes
+
+if TYPE_CHECKING:
+    from photosim.storage.store import Store
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
 REDUCED_DIMS = 128  # CNN vectors are searched in this many PCA dimensions
@@ -124,19 +129,18 @@ def reduce(matrix: np.ndarray, dims: int = REDUCED_DIMS, sample: int = 10_000) -
     return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
 
 
-def cnn_pairs(library, nodes: list[Node], floor: float, cancel=None):
+def cnn_pairs(store: Store, key: str | None, nodes: list[Node], floor: float, cancel=None):
     """(reduced vectors per node or None, [(a, b, exact cosine)] of CNN neighbours >= floor).
 
     Neighbours are looked up in a temporary Annoy index over PCA-reduced vectors
     (the library's own index holds full 2048-d vectors: ~1 ms a query, too slow
     for 100k queries); each candidate's cosine is then computed on the full vectors.
     """
-    key = library.current_key()
     if not key:
         return None, []
     node_of = {n.hash: i for i, n in enumerate(nodes)}
     have, vectors = [], []
-    for h, v in library.store.iter_vectors(key, only_present=False):
+    for h, v in store.iter_vectors(key, only_present=False):
         if h in node_of:
             have.append(node_of[h])
             vectors.append(v)
@@ -240,30 +244,39 @@ def check_pairs(
 
 
 def build(
-    library, thresholds: Thresholds, cancel=None, progress: Callable | None = None
+    store: Store,
+    model_key: str | None,
+    thresholds: Thresholds,
+    cache_file: Path | None = None,
+    cancel=None,
+    progress: Callable | None = None,
 ) -> Candidates:
-    """All candidate pairs of ``library`` with their CNN cosine and pixel check; kept
-    between runs beside the library (:mod:`photosim.dupes.cache`) while nothing changed.
+    """All candidate pairs of ``store``'s photos with their CNN cosine (vectors of
+    ``model_key``) and pixel check; kept between runs in ``cache_file``
+    (:mod:`photosim.dupes.cache`) while nothing changed.
 
     BLAS runs on one thread here: the products are small or medium, and measured
     on a busy 2-core machine, threads made the pixel checks 20 times slower.
     """
     from photosim.dupes import cache as dupcache
 
-    cached = dupcache.load(library, thresholds)
+    cached = dupcache.load(cache_file, dupcache.state_key(store, model_key, thresholds))
     if cached is not None:
         return cached
     with threadpool_limits(1, user_api="blas"):
-        candidates = _build(library, thresholds, cancel, progress)
-    dupcache.save(library, thresholds, candidates)
+        candidates = _build(store, model_key, thresholds, cancel, progress)
+    # the state after the build: it stored the fingerprints it had to make
+    dupcache.save(cache_file, dupcache.state_key(store, model_key, thresholds), candidates)
     return candidates
 
 
-def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
+def _build(
+    store: Store, model_key: str | None, thresholds: Thresholds, cancel, progress
+) -> Candidates:
     say = progress or (lambda _msg: None)
-    nodes = load_nodes(library.store)
+    nodes = load_nodes(store)
     say("fingerprints")
-    raw = ensure_fingerprints(library.store, nodes, cancel)
+    raw = ensure_fingerprints(store, nodes, cancel)
     fps: list[pixels.Fingerprint | None] = []
     for node in nodes:
         data = raw.get(node.hash)
@@ -276,7 +289,7 @@ def _build(library, thresholds: Thresholds, cancel, progress) -> Candidates:
         similar=max(0.0, min(thresholds.similar, thresholds.near) - SIMILAR_SPAN),
     )
     say("neighbours")
-    reduced, cnn = cnn_pairs(library, nodes, floors.similar, cancel)
+    reduced, cnn = cnn_pairs(store, model_key, nodes, floors.similar, cancel)
     say("rotations")
     rot = rotation_pairs(fps, cancel)
     edges: dict[tuple[int, int], list] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from photosim.dupes.types import (
     LANE_CLOSURE,
     LANE_PIXELS,
     SAME,
+    Candidates,
     Dismissed,
     DupGroup,
     DupKind,
@@ -41,6 +43,9 @@ from photosim.dupes.types import (
     DupResult,
     Thresholds,
 )
+
+if TYPE_CHECKING:
+    from photosim.storage.store import Store
 
 MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
 
@@ -54,7 +59,7 @@ class DuplicateFinder:
 
     def __init__(
         self,
-        candidates,
+        candidates: Candidates,
         defaults: Thresholds,
         references: Sequence[Path] = (),
         not_pairs: set[tuple[str, str]] | None = None,
@@ -336,15 +341,22 @@ def dismissed_groups(not_pairs: set[tuple[str, str]], rows: Sequence[tuple]) -> 
 _KIND_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SIMILAR: 2}
 
 
-def build_finder(library, references: Sequence[Path] = (), cancel=None, progress=None):
-    """Compute candidates and pixel checks for ``library`` (see Library.duplicate_finder)."""
+def build_finder(
+    store: Store,
+    model_key: str | None,
+    thresholds: Thresholds,
+    references: Sequence[Path] = (),
+    cache_file: Path | None = None,
+    cancel=None,
+    progress=None,
+) -> DuplicateFinder:
+    """Compute candidates and pixel checks of ``store``'s photos (see Library.duplicate_finder);
+    the finder reloads the user's decisions from ``store`` whenever they changed."""
     from photosim.dupes import candidates as dupcandidates
 
-    thresholds = library.calibration()
-    refs = list(dict.fromkeys([*library.reference_folders(), *map(Path, references)]))
-    candidates = dupcandidates.build(library, thresholds, cancel, progress)
-    finder = DuplicateFinder(candidates, thresholds, refs)
-    store, seen = library.store, dict[str, str]()
+    candidates = dupcandidates.build(store, model_key, thresholds, cache_file, cancel, progress)
+    finder = DuplicateFinder(candidates, thresholds, references)
+    seen: dict[str, str | None] = {}
 
     def reload(f: DuplicateFinder) -> None:
         version = store.get_meta("dup_decisions", "0")

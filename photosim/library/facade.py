@@ -26,6 +26,7 @@ from photosim.core.errors import (
     NotInLibrary,
     PhotosimError,
     UnknownLibrary,
+    WeightsMissing,
     shown,
 )
 from photosim.core.events import (
@@ -201,7 +202,7 @@ class Library:
     def _scan_locked(self, cancel, batch_size, workers) -> Iterator[ScanProgress]:
         from photosim.library.scan import Scan
 
-        key = self.model_key
+        key = self._scan_key()
         own = {str(self.db_path.parent), str(paths.cache_dir())}
         scan = Scan(self.store, self.roots, key, self._backbone_for_scan,
                     batch_size=batch_size, workers=workers, exclude=own,
@@ -218,11 +219,27 @@ class Library:
                 return
         if not done.model_error:  # the model and weights that made the vectors, for next time
             self._record_model(key)
+        if (running := self._backbone) is not None:  # a runtime that failed mid-scan: torch
+            self.store.set_meta(backend=f"{running.backend} {running.precision}")
         if not done.cancelled and (scan.changed or self.index.status(key) != "fresh"):
             yield ScanProgress(**{**done.__dict__, "kind": ScanKind.INDEXING})
             self.index.build(key)
         self.store.set_meta(last_scan=time.time())
         yield done
+
+    def _scan_key(self) -> str:
+        """The key a scan files vectors under. When the library's own weights file has gone
+        (moved, deleted), the key its vectors were made with: the scan still lists the photos
+        and says the weights are missing (as without any weights), instead of stopping."""
+        try:
+            return self.model_key
+        except WeightsMissing:
+            stored, made_with = self.store.get_meta("model_key"), self.store.get_meta("weights")
+            if not (stored and made_with and self.weights) or made_with != str(
+                Path(self.weights).expanduser().resolve()
+            ):
+                raise  # another file asked for (a typo in --weights): said at once
+            return stored
 
     def _backbone_for_scan(self) -> Embedder:
         backbone = self.ensure_backbone()
@@ -427,9 +444,13 @@ class Library:
         ``cancel`` (a callable or threading.Event) stops it with ``errors.Cancelled``;
         ``progress(step: str)`` hears each step (fingerprints, neighbours, rotations, pixels).
         """
+        from photosim.dupes.cache import cache_path
         from photosim.dupes.finder import build_finder
 
-        return build_finder(self, references, cancel, progress)
+        thresholds = self.calibration()  # first: calibrating may load the model, and its key
+        refs = list(dict.fromkeys([*self.reference_folders(), *map(Path, references)]))
+        return build_finder(self.store, self.current_key(), thresholds, refs,
+                            cache_path(self.db_path), cancel, progress)  # fmt: skip
 
     def duplicates(
         self,

@@ -45,6 +45,7 @@ from photosim.media.decode import (
     shrink,
 )
 from photosim.media.metadata import read_metadata
+from photosim.models.registry import model_threads_from_env
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -243,8 +244,7 @@ class Pipeline:
         device = backbone.device.type if backbone is not None else "cpu"
         planned_torch, planned_workers = plan_threads(None, device)
         self.workers = max(1, workers or planned_workers)
-        env_threads = os.environ.get("PHOTOSIM_TORCH_THREADS", "")  # for measuring splits
-        threads = torch_threads or (int(env_threads) if env_threads.isdigit() else planned_torch)
+        threads = torch_threads or model_threads_from_env() or planned_torch
         self.torch_threads = max(1, threads)
         sized = backbone.batch_size(batch_size) if backbone is not None else batch_size
         self.batch_size = max(1, sized)
@@ -365,6 +365,8 @@ class Pipeline:
 
     def _embed(self, backbone: Embedder, pixels: list[np.ndarray]) -> np.ndarray:
         vectors, size, notice = embed_resilient(backbone, pixels)
+        if said := backbone.take_notice():  # a compiled runtime fell back to torch
+            self._out.put(Notice(said))
         if notice is not None:
             self._out.put(notice)
         self.batch_size = min(self.batch_size, size)  # what fits in memory from now on

@@ -23,7 +23,11 @@ class Embedder(Protocol):
     key: str  # the model's tag: vectors of one key are comparable
     input_size: int  # the side of the square images ``prepare`` makes
     device: torch.device
-    precision: str
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the vectors are computed in (``fp32``, ``bf16``, ``fp16``)."""
+        ...
 
     @property
     def backend(self) -> str:
@@ -49,4 +53,9 @@ class Embedder(Protocol):
 
     def to_cpu(self) -> None:
         """Move to the CPU, after a GPU ran out of memory."""
+        ...
+
+    def take_notice(self) -> str | None:
+        """A sentence for people about how the model now runs (a compiled runtime that failed
+        and fell back to torch), once; None when there is none."""
         ...

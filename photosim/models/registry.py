@@ -41,6 +41,16 @@ def runtime_version(name: str = "openvino") -> str | None:
         return None
 
 
+def model_threads_from_env() -> int | None:
+    """Threads for the model from PHOTOSIM_MODEL_THREADS (or the older PHOTOSIM_TORCH_THREADS),
+    else None (the thread plan decides): for measuring plans (bench/scan.py)."""
+    for name in ("PHOTOSIM_MODEL_THREADS", "PHOTOSIM_TORCH_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def downloads_allowed() -> bool:
     """False when the user forbade downloads: ``PHOTOSIM_OFFLINE=1`` (or the older
     ``PHOTOSIM_NO_DOWNLOAD``); the CLI's ``--offline`` sets the former."""

@@ -210,7 +210,9 @@ class NeighboursPane(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=0)
         self.slider.setFixedWidth(160)
         self.slider.setToolTip("Hide matches below this similarity")
-        self.slider_label = QLabel()
+        self.slider_label = QLabel(alignment=Qt.AlignmentFlag.AlignRight)
+        widest = self.slider_label.fontMetrics().horizontalAdvance("100%")
+        self.slider_label.setFixedWidth(widest + 4)  # "5%" to "100%": the row never shifts
         self.slider.valueChanged.connect(self._on_slider)
         self.k_box = QSpinBox(minimum=1, maximum=200, value=12)
         self.k_box.setToolTip("How many similar photos to show")
