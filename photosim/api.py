@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from photosim.dupes.finder import DupGroup, DuplicateFinder, DupMember, DupResult, human_size
 from photosim.dupes.keep import regroup_marks, suggested_marks
-from photosim.dupes.trash import can_undo, move_to_trash, undo_last
+from photosim.dupes.trash import TrashRecord, UndoResult
 from photosim.dupes.types import Dismissed, Mark
 from photosim.library import Library, known_db_for
 from photosim.library.browse import Folder, Month, Year
@@ -52,9 +52,10 @@ __all__ = [
     "Mark",
     "Month",
     "PhotoRow",
+    "TrashRecord",
+    "UndoResult",
     "Year",
     "cache_size",
-    "can_undo",
     "clear_thumbnails",
     "companions_on_disk",
     "download",
@@ -64,7 +65,6 @@ __all__ = [
     "load_image",
     "load_partner",
     "load_thumbnail",
-    "move_to_trash",
     "open_filter",
     "pair_label",
     "prune_thumbnails",
@@ -72,7 +72,6 @@ __all__ = [
     "runtime_version",
     "sharpness",
     "suggested_marks",
-    "undo_last",
     "validate_weights",
     "weights_in_use",
     "weights_url",

@@ -26,7 +26,7 @@ from send2trash import send2trash
 
 from photosim.core.paths import is_under
 from photosim.media import pairs
-from photosim.storage.store import PHOTO_COLUMNS
+from photosim.storage.store import PHOTO_COLUMNS, Store
 
 JOURNAL_NAME = "trash-journal.jsonl"
 
@@ -43,9 +43,9 @@ class TrashRecord:
     companions: int = 0  # of ``moved``: files that went with their photo (sidecars, videos)
 
 
-def journal_path(library) -> Path:
-    """The journal of moves, beside the library's database."""
-    return Path(library.db_path).parent / JOURNAL_NAME
+def journal_path(db_path: Path | str) -> Path:
+    """The journal of moves, beside the library's database ``db_path``."""
+    return Path(db_path).parent / JOURNAL_NAME
 
 
 @dataclass(frozen=True)
@@ -56,28 +56,36 @@ class UndoResult:
     skipped: tuple[tuple[str, str], ...] = ()  # (the path as the journal has it, reason)
 
 
-def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
-    """Send ``paths`` to the system trash, journal the move, and remove their rows.
+def move_to_trash(
+    store: Store,
+    roots: Sequence[Path],
+    journal: Path,
+    paths: Sequence[Path],
+    references: Sequence[Path] = (),
+) -> TrashRecord:
+    """Send ``paths`` to the system trash, journal the move in ``journal``, and remove
+    their rows from ``store``.
 
-    Only photos of the library move: a path must be a row of the library and lie inside
-    one of its folders (checked again here, by name and through symlinks: a row saying
-    ``/elsewhere/x.jpg`` or ``root/../x.jpg`` is refused), never under a reference folder.
+    Only photos of the library move: a path must be a row of ``store`` and lie inside
+    one of its folders ``roots`` (checked again here, by name and through symlinks: a row
+    saying ``/elsewhere/x.jpg`` or ``root/../x.jpg`` is refused), never under one of the
+    ``references`` folders.
     Each takes its companions along (``pairs.companions_on_disk``: the JPEG of a RAW+JPEG
     pair, sidecars, a Live Photo's video), journalled beside it so an undo brings all back.
     A file that cannot move is reported in ``failed`` with the reason, the others still move.
     """
-    refs = library.reference_folders()
+    refs = list(references)
     moved, failed, entries, freed, gone_ids, companions = [], [], [], 0, [], 0
     for raw in dict.fromkeys(Path(p).expanduser().absolute() for p in paths):
         text = str(raw)
-        outside = _outside_roots(text, library.roots)
+        outside = _outside_roots(text, roots)
         if outside:
             failed.append((raw, outside))
             continue
         if is_under(text, refs):
             failed.append((raw, "in a reference folder: photosim never removes those"))
             continue
-        record = library.store.photo_record(text)
+        record = store.photo_record(text)
         if record is None:
             failed.append((raw, "not a photo of this library"))
             continue
@@ -92,7 +100,7 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
         gone_ids.append(record.pop("id"))
         entries.append({"path": text, "trash": str(where) if where else None, "row": record})
         for companion in map(Path, travelling):  # sidecars, Live Photo video, the pair's JPEG
-            if _outside_roots(str(companion), library.roots):
+            if _outside_roots(str(companion), roots):
                 continue
             try:
                 size, where = companion.stat().st_size, _send(companion)
@@ -109,11 +117,11 @@ def move_to_trash(library, paths: Sequence[Path]) -> TrashRecord:
     rec = TrashRecord(secrets.token_hex(8), time.time(), tuple(moved), tuple(failed), freed,
                       companions)  # fmt: skip
     if moved:
-        _append(library, {"action": "trash", "id": rec.id, "at": rec.at, "moved": entries,
+        _append(journal, {"action": "trash", "id": rec.id, "at": rec.at, "moved": entries,
                           "failed": [[str(p), r] for p, r in failed]})  # fmt: skip
-        with library.store.atomic():
-            library.store.delete_photos(gone_ids)
-            library.store.bump_version()
+        with store.atomic():
+            store.delete_photos(gone_ids)
+            store.bump_version()
     return rec
 
 
@@ -146,8 +154,9 @@ def _existing_ancestor(folder: str) -> str | None:
     return folder if os.path.isdir(folder) else None
 
 
-def undo_last(library) -> UndoResult:
-    """Restore the files of the last move from the trash; says what came back and what not.
+def undo_last(store: Store, roots: Sequence[Path], journal: Path) -> UndoResult:
+    """Restore the files of the last move in ``journal`` from the trash, and their rows to
+    ``store``; says what came back and what not.
 
     The journal is data, not instructions: a file is moved only from the place in the
     trash the move recorded (a file there whose ``.trashinfo`` names its old path) back to
@@ -156,31 +165,31 @@ def undo_last(library) -> UndoResult:
     malformed line, is skipped and reported. A photo's row comes back as it was, so
     nothing is embedded again.
     """
-    last, skipped = _last_undoable(library)
+    last, skipped = _last_undoable(journal)
     if last is None:
         return UndoResult(skipped=tuple(skipped))
     restored, rows = [], []
     for entry in last.get("moved") or []:
-        problem = _check_entry(entry, library.roots)
+        problem = _check_entry(entry, roots)
         if problem:
             skipped.append(_skip(entry, problem))
             continue
         try:
-            _restore(entry["trash"], entry["path"], library.roots)
+            _restore(entry["trash"], entry["path"], roots)
         except OSError as exc:
             skipped.append(_skip(entry, f"could not be moved back ({exc.strerror or exc})"))
             continue
         restored.append(Path(entry["path"]))
         if entry.get("row") is not None:  # a companion has no row of its own
             rows.append(entry["row"])
-    _append(library, {"action": "undo", "of": last["id"], "at": time.time(),
+    _append(journal, {"action": "undo", "of": last["id"], "at": time.time(),
                       "restored": [str(p) for p in restored],
                       "skipped": [list(s) for s in skipped]})  # fmt: skip
     if rows:
-        with library.store.atomic():
+        with store.atomic():
             for row in rows:
-                library.store.upsert_photo(row)
-            library.store.bump_version()
+                store.upsert_photo(row)
+            store.bump_version()
     return UndoResult(tuple(restored), tuple(skipped))
 
 
@@ -265,15 +274,15 @@ def _restore(trashed: str, original: str, roots: Sequence[Path]) -> None:
         info.unlink(missing_ok=True)
 
 
-def journal(library) -> list[dict]:
-    """Every record of the journal, oldest first (a damaged line is skipped)."""
-    return _read_journal(library)[0]
+def journal(path: Path) -> list[dict]:
+    """Every record of the journal at ``path``, oldest first (a damaged line is skipped)."""
+    return _read_journal(path)[0]
 
 
-def _read_journal(library) -> tuple[list[dict], list[tuple[str, str]]]:
+def _read_journal(path: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     """The journal's records, and the lines skipped as damaged (line number, reason)."""
     try:
-        lines = journal_path(library).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return [], []
     out, bad = [], []
@@ -289,14 +298,14 @@ def _read_journal(library) -> tuple[list[dict], list[tuple[str, str]]]:
     return out, bad
 
 
-def can_undo(library) -> bool:
-    """Whether a move to the trash can be undone now (Undo is disabled otherwise)."""
-    return _last_undoable(library)[0] is not None
+def can_undo(journal: Path) -> bool:
+    """Whether the last move in ``journal`` can be undone now (Undo is disabled otherwise)."""
+    return _last_undoable(journal)[0] is not None
 
 
-def _last_undoable(library) -> tuple[dict | None, list[tuple[str, str]]]:
+def _last_undoable(journal: Path) -> tuple[dict | None, list[tuple[str, str]]]:
     """The last move, unless undone already; and the journal lines skipped on the way."""
-    records, skipped = _read_journal(library)
+    records, skipped = _read_journal(journal)
     undone = {r.get("of") for r in records if r.get("action") == "undo"}
     for record in reversed(records):
         if record.get("action") != "trash":
@@ -308,9 +317,9 @@ def _last_undoable(library) -> tuple[dict | None, list[tuple[str, str]]]:
     return None, skipped
 
 
-def _append(library, record: dict) -> None:
-    """One JSON line appended and flushed to disk: a crash leaves whole lines only."""
-    path = journal_path(library)
+def _append(path: Path, record: dict) -> None:
+    """One JSON line appended to the journal at ``path`` and flushed to disk: a crash
+    leaves whole lines only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record) + "\n").encode("ascii")  # non-UTF-8 names stay escaped
     new = not path.exists()

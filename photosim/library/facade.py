@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
 
     from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder
+    from photosim.dupes.trash import TrashRecord, UndoResult
     from photosim.dupes.types import Dismissed, DupResult, Thresholds
     from photosim.models.embed import Backbone
     from photosim.models.embedder import Embedder
@@ -516,6 +517,34 @@ class Library:
         with self.store.atomic():
             self.store.remove_not_duplicates(hashes)
             self.store.bump_decisions()
+
+    # -- the trash (photosim.dupes.trash: journalled, undoable) -------------
+    @property
+    def trash_journal(self) -> Path:
+        """The journal of this library's moves to the trash, beside its database."""
+        from photosim.dupes.trash import journal_path
+
+        return journal_path(self.db_path)
+
+    def move_to_trash(self, paths: Sequence[Path]) -> TrashRecord:
+        """Move photos of this library (and their companions) to the system trash, never
+        one outside its folders or in a reference folder; journalled, so it can be undone."""
+        from photosim.dupes import trash
+
+        refs = self.reference_folders()
+        return trash.move_to_trash(self.store, self.roots, self.trash_journal, paths, refs)
+
+    def undo_last_move(self) -> UndoResult:
+        """Bring the photos of the last move back from the trash, with their rows."""
+        from photosim.dupes import trash
+
+        return trash.undo_last(self.store, self.roots, self.trash_journal)
+
+    def can_undo(self) -> bool:
+        """Whether the last move to the trash can be undone now."""
+        from photosim.dupes import trash
+
+        return trash.can_undo(self.trash_journal)
 
     def reference_folders(self) -> list[Path]:
         """Folders whose photos are never proposed for removal."""

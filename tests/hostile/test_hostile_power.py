@@ -131,7 +131,6 @@ def test_the_trash_journal_is_synced_with_its_folder_when_made(tmp_path, monkeyp
     also syncs its folder, or a power cut could lose the new file's name."""
     import os
     import stat
-    from types import SimpleNamespace
 
     from photosim.dupes import trash
 
@@ -143,7 +142,7 @@ def test_the_trash_journal_is_synced_with_its_folder_when_made(tmp_path, monkeyp
         return fsync(fd)
 
     monkeypatch.setattr(os, "fsync", spy)
-    library = SimpleNamespace(db_path=tmp_path / "lib" / "library.db")
-    trash._append(library, {"action": "trash", "id": "1"})
-    trash._append(library, {"action": "trash", "id": "2"})
+    journal = trash.journal_path(tmp_path / "lib" / "library.db")
+    trash._append(journal, {"action": "trash", "id": "1"})
+    trash._append(journal, {"action": "trash", "id": "2"})
     assert synced == ["file", "folder", "file"]

@@ -14,7 +14,6 @@ import pytest
 from conftest import make_tiny_backbone, write_photo
 
 from photosim.dupes import trash
-from photosim.dupes.trash import journal_path, move_to_trash, undo_last
 from photosim.library import Library
 
 
@@ -45,7 +44,7 @@ def library(tmp_path) -> Library:
 
 def edit_last(lib: Library, edit) -> None:
     """Rewrite the journal's last record through ``edit(record)`` (what a tamperer does)."""
-    path = journal_path(lib)
+    path = lib.trash_journal
     lines = path.read_text().splitlines()
     record = json.loads(lines[-1])
     edit(record)
@@ -54,7 +53,7 @@ def edit_last(lib: Library, edit) -> None:
 
 def trashed(lib: Library, names: list[str]) -> dict:
     root = lib.roots[0]
-    record = move_to_trash(lib, [root / "album" / n for n in names])
+    record = lib.move_to_trash([root / "album" / n for n in names])
     assert len(record.moved) == len(names) and not record.failed
     return {n: where for (_, where), n in zip(record.moved, names, strict=True)}
 
@@ -88,7 +87,7 @@ def test_an_edited_journal_moves_nothing_outside_the_library(library, trash_home
 
     edit_last(library, tamper)
     before = sorted(p for p in tmp_path.rglob("*") if "Trash" not in p.parts)
-    result = undo_last(library)
+    result = library.undo_last_move()
     assert result.restored == ()
     assert len(result.skipped) == 7 and all(reason for _, reason in result.skipped)
     after = sorted(p for p in tmp_path.rglob("*") if "Trash" not in p.parts)
@@ -114,10 +113,10 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
         moved.append([1, 2, 3])
 
     edit_last(library, tamper)
-    path = journal_path(library)
+    path = library.trash_journal
     text = path.read_text()
     path.write_text('[1, 2]\n42\n{"action": "trash", "moved": []}\nnot json\n' + text)
-    result = undo_last(library)
+    result = library.undo_last_move()
     assert result.restored == (root / "album" / "p0.jpg",)
     assert rows(library) == {"p0.jpg"}
     reasons = dict(result.skipped)
@@ -130,7 +129,7 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
     # A move without an id is skipped (the one before it was undone already).
     trashed(library, ["p0.jpg"])
     edit_last(library, lambda record: record.pop("id"))
-    result = undo_last(library)
+    result = library.undo_last_move()
     assert result.restored == () and "without its id" in result.skipped[-1][1]
 
     # A rename the file system refuses (another disk) is reported, never a crash.
@@ -143,7 +142,7 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
 
     monkeypatch.setattr(trash.os, "link", cross_device)
     monkeypatch.setattr(trash.os, "rename", cross_device)
-    result = undo_last(library)
+    result = library.undo_last_move()
     assert result.restored == () and "cross-device" in result.skipped[-1][1]
     assert where["p9.jpg"].exists() and "p9.jpg" not in rows(library)
 
@@ -156,7 +155,7 @@ def test_trash_acts_only_on_photos_inside_the_library(library, trash_home, tmp_p
     row = {"size": 1, "mtime_ns": 1, "hash": "x", "seen": 0}
     library.store.upsert_photo({**row, "path": str(outside)})  # a crafted library
     library.store.upsert_photo({**row, "path": sneaky})
-    record = move_to_trash(library, [outside, Path(sneaky)])
+    record = library.move_to_trash([outside, Path(sneaky)])
     assert record.moved == () and len(record.failed) == 2
     assert outside.exists() and victim.exists()
     shutil.rmtree(trash_home, ignore_errors=True)

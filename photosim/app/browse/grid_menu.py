@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QListView
 
-from photosim.api import move_to_trash
 from photosim.app import messages
 from photosim.app.browse.panes import file_url
 from photosim.app.browse.viewer import open_externally
@@ -93,7 +92,7 @@ class GridMenu(QObject):
         if not paths or library is None:
             return
         self._say(f"Moving {plural(len(paths), 'photo')} to the trash…")
-        self.runner.submit(lambda: (paths, move_to_trash(library, [Path(p) for p in paths])))
+        self.runner.submit(lambda: (paths, library.move_to_trash([Path(p) for p in paths])))
 
     def _on_trashed(self, result) -> None:
         paths, record = result

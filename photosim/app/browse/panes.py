@@ -103,7 +103,7 @@ class PreviewPane(QWidget):
         self.details.setText(self._describe(path, photo, note))
 
     def _describe(self, path: str, photo: Photo | None, note: str, size: int | None = None) -> str:
-        """Folder, pixels and bytes, date and camera: from the record, never the disk here."""
+        """Folder, pixels and bytes, date, camera and lens: from the record, never the disk here."""
         lines = [shown(Path(path).parent)]
         facts = []
         if photo and photo.width and photo.height:
@@ -119,6 +119,8 @@ class PreviewPane(QWidget):
         camera = camera_name(photo.make, photo.model) if photo else ""
         if camera:
             when.append(camera)
+        if photo and photo.lens:
+            when.append(photo.lens)
         if when:
             lines.append(" · ".join(when))
         if self._companions:

@@ -399,20 +399,16 @@ class CleanupMixin:
         library = self.library
         if library is None or not self.confirm(len(paths), size, companions):
             return
-        from photosim.api import move_to_trash
-
         self._set_busy(f"Moving {len(paths)} photos to the trash…")
-        self.trash_runner.submit(lambda: ("trashed", move_to_trash(library, paths)))
+        self.trash_runner.submit(lambda: ("trashed", library.move_to_trash(paths)))
 
     def undo_last_move(self) -> None:
         """Bring the photos of the last move back from the trash, where it allows it."""
         library = self.library
         if library is None:
             return
-        from photosim.api import undo_last
-
         self._set_busy("Bringing photos back from the trash…")
-        self.trash_runner.submit(lambda: ("restored", undo_last(library)))
+        self.trash_runner.submit(lambda: ("restored", library.undo_last_move()))
 
     def _on_trash_done(self, outcome) -> None:
         what, value = outcome

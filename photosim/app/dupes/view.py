@@ -252,9 +252,7 @@ class DuplicatesView(CleanupMixin, QWidget):
             self.undo_runner.cancel()
             self.undo_button.setEnabled(False)
             return
-        from photosim.api import can_undo
-
-        self.undo_runner.submit(lambda: can_undo(library))
+        self.undo_runner.submit(library.can_undo)
 
     def release(self) -> None:
         """Stop background work that uses the library (before it is closed), never waiting:
