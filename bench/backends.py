@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -109,6 +110,7 @@ def agreement(args) -> dict:
                        "top5_near_fifth": round(top5_near_fifth(reference, vectors), 4),
                        "worst": names[int(cos.argmin())]}  # fmt: skip
         print(label, rows[label], flush=True)
+    shutil.rmtree(root, ignore_errors=True)
     return {"network": "efficientnet-lite0 (trained)", "photos": len(names), "tie": TIE,
             "against": "torch fp32 eager", "results": rows}  # fmt: skip
 
@@ -149,6 +151,7 @@ def speed(args) -> dict:
     for label, r in rates.items():
         rows[label]["ratio_to_torch_bf16"] = round(float(np.median(np.divide(r, base))), 2)
         print(label, rows[label], flush=True)
+    shutil.rmtree(root, ignore_errors=True)
     return {"model": args.model, "batch": args.batch, "threads": args.threads, "results": rows}
 
 

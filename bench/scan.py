@@ -210,7 +210,7 @@ def work_per_photo_s(photos: list[Path], input_size: int = 224) -> float:
     return (time.process_time() - start) / len(photos)
 
 
-def model_runners(model: str, weights: Path, specs: list[str]) -> tuple[dict, dict]:
+def model_runners(model: str, weights: Path, specs: list[str], tmp: Path) -> tuple[dict, dict]:
     """The model on each ``BACKEND:PRECISION``, by what it runs on, and the seconds each
     compiled one took to convert the first time."""
     import torch
@@ -223,7 +223,7 @@ def model_runners(model: str, weights: Path, specs: list[str]) -> tuple[dict, di
     for spec in specs:
         name, _, precision = spec.partition(":")
         source = load_backbone(model, weights, device="cpu", precision=precision or "auto")
-        root = Path(tempfile.mkdtemp(prefix="photosim-bench-convert-"))
+        root = Path(tempfile.mkdtemp(prefix="convert-", dir=tmp))  # removed with the run
         start = time.perf_counter()
         runner = backends.choose(source, name, precision or "auto", root=root).backbone
         if runner.backend != "torch":
@@ -257,7 +257,7 @@ def bench_model(model: str, photos: list[Path], tmp: Path, args) -> dict:
     home = tmp / f"home-{model}"
     folder = photos[0].parent
     specs = ["torch:fp32", "torch:bf16", "openvino:fp32", "openvino:bf16"]
-    runners, conversion = model_runners(model, weights, specs)
+    runners, conversion = model_runners(model, weights, specs, tmp)
     cores = os.cpu_count() or 1
     pipelines: dict = {"naive": lambda: run_child(["--child", "naive", str(folder), "--models",
                                                    model, "--weights", str(weights)])}  # fmt: skip

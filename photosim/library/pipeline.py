@@ -214,8 +214,10 @@ def plan_threads(cores: int | None = None, device: str = "cpu") -> tuple[int, in
     gaps the model leaves (between layers, between batches) and releases the GIL. Measured
     on a quiet 2-core AMD EPYC (bench/scan.py, 12 MP JPEGs): resnet50 in bf16 18.6 photos/s
     with 2 torch threads + 2 decoders against 13.2 with the cores split 1 + 1; resnet18
-    25.8 against 23.1. With a GPU the model needs one thread to drive it and every core
-    decodes.
+    25.8 against 23.1. The compiled backend (OpenVINO, unpinned threads) shares the cores the
+    same way: 1 model thread x 2 decoders and 2 x 1 were within the noise of cores x cores on
+    a shared 2-core Xeon (README "Backends"). With a GPU the model needs one thread to drive
+    it and every core decodes.
     """
     cores = max(1, cores or os.cpu_count() or 1)
     if device != "cpu":
