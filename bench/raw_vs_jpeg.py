@@ -18,7 +18,6 @@ import argparse
 import io
 import json
 import os
-import struct
 import sys
 import tempfile
 import time
@@ -30,83 +29,13 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+from dngs import write_dng_with_preview as write_dng  # noqa: E402  (the tests' DNG writer)
+
 from bench.machine import machine  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "photos" / "camera"
 SIZE = (4000, 3000)
-
-
-# -- a minimal DNG writer (IFD0: the JPEG preview; SubIFD: the 16-bit RGGB mosaic) ---------
-def _entries(tags: list[tuple[int, int, list]], at: int) -> tuple[bytes, bytes]:
-    """One IFD at offset ``at``: (entries + next-IFD pointer, the values stored after it)."""
-    codes = {1: "B", 2: "B", 3: "H", 4: "I", 13: "I"}
-    head = struct.pack("<H", len(tags))
-    extra = b""
-    data_at = at + 2 + 12 * len(tags) + 4
-    for tag, kind, values in sorted(tags):
-        if kind in (5, 10):
-            payload = b"".join(struct.pack("<ii" if kind == 10 else "<II", *v) for v in values)
-        else:
-            payload = struct.pack(f"<{len(values)}{codes[kind]}", *values)
-        count = len(values)
-        if len(payload) <= 4:
-            head += struct.pack("<HHI", tag, kind, count) + payload.ljust(4, b"\0")
-        else:
-            head += struct.pack("<HHII", tag, kind, count, data_at + len(extra))
-            extra += payload + (b"\0" if len(payload) % 2 else b"")
-    return head + struct.pack("<I", 0), extra
-
-
-def write_dng(rgb: np.ndarray, path: Path, preview: bytes | None) -> None:
-    """``rgb`` (uint8 HxWx3) as a DNG: its 12-bit RGGB mosaic (packed), and
-    ``preview`` (JPEG bytes) in IFD0, as a camera writes it."""
-    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
-    v = rgb[:h, :w].astype(np.float32) / 255
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4) * 4095
-    mosaic = np.empty((h, w), np.uint16)
-    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = lin[0::2, 0::2, 0], lin[0::2, 1::2, 1]
-    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = lin[1::2, 0::2, 1], lin[1::2, 1::2, 2]
-    # 12-bit values packed as TIFF packs them (pidng's packer; its lossless-JPEG encoder does
-    # not load on Python 3.11): 18 MB for 12 MP, where cameras' compressed RAWs are 10-15 MB
-    from pidng.packing import pack12
-
-    raw = pack12(mosaic).tobytes()
-    xyz_to_srgb = [[32406, -15372, -4986], [-9689, 18758, 415], [557, -2040, 10570]]
-    matrix = [(v, 10000) for row in xyz_to_srgb for v in row]
-    preview = preview or b""
-
-    # layout: header | IFD0 | IFD0 values | SubIFD | SubIFD values | preview | mosaic
-    def ifd0(sub_at: int, preview_at: int, pw: int, ph: int) -> list:
-        tags = [(254, 4, [1 if preview else 0]), (271, 2, list(b"Bench\0")),
-                (272, 2, list(b"DNG 12\0")), (330, 4, [sub_at]),
-                (50706, 1, [1, 4, 0, 0]), (50708, 2, list(b"Bench DNG 12\0")),
-                (50721, 10, matrix), (50728, 5, [(1, 1)] * 3), (50778, 3, [21])]  # fmt: skip
-        if preview:
-            tags += [(256, 4, [pw]), (257, 4, [ph]), (258, 3, [8, 8, 8]), (259, 3, [7]),
-                     (262, 3, [6]), (273, 4, [preview_at]), (277, 3, [3]), (278, 4, [ph]),
-                     (279, 4, [len(preview)])]  # fmt: skip
-        else:
-            tags += [(256, 4, [1]), (257, 4, [1])]
-        return tags
-
-    def sub(raw_at: int) -> list:
-        return [(254, 4, [0]), (256, 4, [w]), (257, 4, [h]), (258, 3, [12]), (259, 3, [1]),
-                (262, 3, [32803]), (273, 4, [raw_at]), (277, 3, [1]), (278, 4, [h]),
-                (279, 4, [len(raw)]), (33421, 3, [2, 2]), (33422, 1, [0, 1, 1, 2]),
-                (50714, 4, [0]), (50717, 4, [4095])]  # fmt: skip
-
-    pw, ph = Image.open(io.BytesIO(preview)).size if preview else (0, 0)
-    # two passes: sizes first (offsets do not change the sizes), then the real offsets
-    a, b = _entries(ifd0(0, 0, pw, ph), 8)
-    sub_at = 8 + len(a) + len(b)
-    c, d = _entries(sub(0), sub_at)
-    preview_at = sub_at + len(c) + len(d)
-    raw_at = preview_at + len(preview) + (len(preview) % 2)
-    a, b = _entries(ifd0(sub_at, preview_at, pw, ph), 8)
-    c, d = _entries(sub(raw_at), sub_at)
-    with open(path, "wb") as f:
-        f.write(b"II*\0" + struct.pack("<I", 8) + a + b + c + d + preview)
-        f.write(b"\0" * (len(preview) % 2) + raw)
 
 
 # -- the measurement -----------------------------------------------------------------------
@@ -148,6 +77,57 @@ def decode_seconds(paths: list[Path], repeat: int) -> float:
     return best
 
 
+def stage_ms(path: Path, backbone) -> dict[str, float]:
+    """Milliseconds of each stage of one file's scan step, in the order the worker runs them
+    (``pipeline._process``), then the app's thumbnail. For a RAW, the decode's own parts:
+    LibRaw's open, the preview's extraction, its draft decode and turning it upright."""
+    from photosim.library.pipeline import decode_side, hash_bytes, photo_extras
+    from photosim.media import raw
+    from photosim.media.decode import decode_bytes, read_photo_bytes, shrink
+    from photosim.media.metadata import read_metadata
+    from photosim.media.thumbs import THUMB_SIDE
+
+    out: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        out[stage] = (now - clock) * 1000
+        clock = now
+
+    side = decode_side(backbone.input_size)
+    data = read_photo_bytes(path)
+    lap("open+read")
+    hash_bytes(data, path.name)
+    lap("hash")
+    read_metadata(io.BytesIO(data), path.name)
+    lap("metadata")
+    image = decode_bytes(data, path.name, max_side=side)
+    lap("decode")
+    photo_extras(image)
+    lap("fingerprint (duplicates' view)")
+    backbone.prepare(shrink(image, backbone.input_size))
+    lap("letterbox")
+    if path.suffix == ".dng":  # the decode's parts, as decode_raw runs them
+        rawpy = raw._rawpy()
+        with rawpy.imread(io.BytesIO(data)) as handle:
+            lap("  decode: LibRaw open")
+            thumb = handle.extract_thumb()
+            lap("  decode: preview extraction")
+            if thumb.format == rawpy.ThumbFormat.JPEG:
+                with Image.open(io.BytesIO(thumb.data)) as im:
+                    im.draft("RGB", (side, side))
+                    preview = im.convert("RGB")
+                lap("  decode: preview draft decode")
+                raw._upright(preview, handle.sizes.flip)
+                lap("  decode: orientation")
+    clock = time.perf_counter()
+    shrink(decode_bytes(data, path.name, max_side=THUMB_SIDE), THUMB_SIDE)
+    lap("thumbnail (app, cached after)")
+    return out
+
+
 def scan_seconds(paths: list[Path], repeat: int) -> float:
     """Seconds per photo of a whole ``Library.scan`` of the files (a random-weights resnet18,
     all cores, the model loaded beforehand), best of ``repeat`` scans into fresh libraries."""
@@ -185,6 +165,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--no-scan", action="store_true", help="skip the whole-scan runs")
     args = parser.parse_args()
 
     import torch
@@ -218,11 +199,18 @@ def main() -> None:
             kinds["raw_demosaic"].append(folder / f"p{i}-mosaic.dng")
         # interleaved, best of ``repeat`` each: a shared machine's load hits every kind alike
         seconds, decode, scan = {}, {}, {}
+        stages: dict[str, dict[str, list[float]]] = {"jpeg": {}, "raw_preview": {}}
         for _ in range(args.repeat):
             for k, v in kinds.items():
                 seconds[k] = min(seconds.get(k, 1e9), per_file(v))
                 decode[k] = min(decode.get(k, 1e9), decode_seconds(v, 1))
-                scan[k] = min(scan.get(k, 1e9), scan_seconds(v, 1))
+                if not args.no_scan:
+                    scan[k] = min(scan.get(k, 1e9), scan_seconds(v, 1))
+            for i in range(args.n):  # a JPEG, then its RAW: alternating, one thread
+                for k in stages:
+                    for stage, ms in stage_ms(kinds[k][i], backbone).items():
+                        stages[k].setdefault(stage, []).append(ms)
+        sizes = {k: round(float(np.mean([p.stat().st_size for p in v]))) for k, v in kinds.items()}
     rates = {k: round(1 / s, 2) for k, s in seconds.items()}
     scan_rates = {k: round(1 / s, 2) for k, s in scan.items()}
     result = {
@@ -234,10 +222,18 @@ def main() -> None:
         "raw_demosaic_cost_vs_jpeg": round(seconds["raw_demosaic"] / seconds["jpeg"], 2),
         "decode_only_ms": {k: round(v * 1000, 1) for k, v in decode.items()},
         "decode_raw_preview_cost_vs_jpeg": round(decode["raw_preview"] / decode["jpeg"], 2),
-        "scan_resnet18_photos_per_s": scan_rates,
-        "scan_raw_preview_cost_vs_jpeg": round(scan["raw_preview"] / scan["jpeg"], 2),
-        "scan_raw_demosaic_cost_vs_jpeg": round(scan["raw_demosaic"] / scan["jpeg"], 2),
+        "stages_median_ms": {
+            k: {stage: round(float(np.median(v)), 2) for stage, v in per.items()}
+            for k, per in stages.items()
+        },
+        "bytes_per_file": sizes,
     }
+    if scan:
+        result |= {
+            "scan_resnet18_photos_per_s": scan_rates,
+            "scan_raw_preview_cost_vs_jpeg": round(scan["raw_preview"] / scan["jpeg"], 2),
+            "scan_raw_demosaic_cost_vs_jpeg": round(scan["raw_demosaic"] / scan["jpeg"], 2),
+        }
     print(json.dumps(result, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "raw-vs-jpeg.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -61,37 +61,23 @@ def main(limit: int | None = None) -> None:
                         round(c.detail, 2),
                     )
                 )
-    # different shots of one scene
+    # different shots: of one Holidays scene, and the camera burst (one loop for both)
+    cam = sorted((SHARED / "camera").glob("*.jpg"))
+    f.update({p: feats(p.read_bytes()) for p in cam})
     neg = []
-    for ps in scenes.values():
-        for a, b in itertools.combinations(ps, 2):
+    for label, group in [*(("scene", ps) for ps in scenes.values()), ("burst", cam)]:
+        for a, b in itertools.combinations(group, 2):
             if a.read_bytes() == b.read_bytes():
                 continue
             c = verify.check(f[a], f[b])
             n_checks += 1
             neg.append(c)
+            where = (label, a.name, b.name, c.verdict.value, round(c.residual, 1), c.why,
+                     c.inliers, round(c.detail, 2), round(c.angle, 2))  # fmt: skip
             if c.verdict is verify.Verdict.SAME:
-                fails.append(
-                    ("scene", a.name, b.name, round(c.residual, 1), c.inliers, round(c.detail, 2))
-                )
+                fails.append(where)
             elif c.inliers >= verify.MIN_INLIERS:
-                print(
-                    "aligned scene pair",
-                    a.name,
-                    b.name,
-                    c.verdict.value,
-                    round(c.residual, 1),
-                    c.why,
-                    c.inliers,
-                    round(c.angle, 2),
-                )
-    cam = sorted((SHARED / "camera").glob("*.jpg"))
-    cf = {p: feats(p.read_bytes()) for p in cam}
-    for a, b in itertools.combinations(cam, 2):
-        c = verify.check(cf[a], cf[b])
-        neg.append(c)
-        if c.verdict is verify.Verdict.SAME:
-            fails.append(("burst", a.name, b.name, round(c.residual, 1)))
+                print("aligned other shot", *where)
     results["scene pairs"] = neg
     elapsed = time.perf_counter() - t0
     summary = {k: dict(Counter(c.verdict.value for c in v)) for k, v in results.items()}

@@ -233,3 +233,8 @@ def test_same_name_files_show_their_folder(qtbot):
     strip = NeighbourModel(Thumbnails())
     strip.set_matches([Match(Path(paths[0]), 0.99), Match(Path(paths[1]), 0.9)])
     assert strip.data(strip.index(0), Qt.ItemDataRole.DisplayRole) == "2016 Brittany/100002.jpg"
+    strip = NeighbourModel(Thumbnails(), among=model)  # the strip of the query paths[1]
+    strip.set_matches([Match(Path(paths[0]), 0.99), Match(Path(paths[2]), 0.9)])
+    labels = [strip.data(strip.index(r), Qt.ItemDataRole.DisplayRole) for r in range(2)]
+    assert labels == ["2016 Brittany/100002.jpg", "100003.jpg"]  # never read as the query
+    assert strip.label(paths[1]) == "Camera/100002.jpg"  # the strip's title names the query so

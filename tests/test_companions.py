@@ -225,3 +225,46 @@ def test_a_raw_outranks_a_copy_of_its_jpeg_and_its_pair_is_never_a_duplicate(
     assert len(groups) == 1 and {m.path for m in groups[0].photos} == {dng, backup}
     assert groups[0].keep == dng and "RAW" in groups[0].keep_reason
     assert all(jpg not in {m.path for m in g.photos} for g in lib.duplicates().groups)
+
+
+def test_raw_and_heic_of_one_shot_pair_by_capture_time(tmp_path, shot):
+    """A RAW+HEIC pair (cameras that write HEIF) is decided as a RAW+JPEG pair is."""
+    import pillow_heif
+
+    def heic(path: Path, taken: str) -> Path:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = taken
+        pillow_heif.from_pillow(shot).save(path, quality=50, exif=exif.tobytes())
+        return path
+
+    write_dng(shot, tmp_path / "A.DNG", taken="2024:05:01 10:00:00")
+    heic(tmp_path / "A.HEIC", "2024:05:01 10:00:01")
+    write_dng(shot, tmp_path / "B.DNG", taken="2024:05:01 10:00:00")
+    heic(tmp_path / "B.HEIC", "2024:06:01 10:00:00")  # same name, another day: another shot
+    assert pairs.pair_label(tmp_path / "A.DNG") == "RAW+HEIC"
+    assert pairs.partner_on_disk(tmp_path / "B.DNG") is None
+
+
+def test_a_rescan_reads_the_capture_times_of_unchanged_pairs_from_the_library(tmp_path, shot):
+    """A walk reads a pair's capture times once per version of its files; the library keeps
+    them, so a rescan (even in a new process) reads no EXIF for unchanged pairs."""
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    write_dng(shot, root / "IMG_0001.DNG", taken="2024:05:01 10:00:00")
+    jpg = write_jpeg(shot, root / "IMG_0001.JPG", taken="2024:05:01 10:00:00")
+    db = tmp_path / "lib.db"
+    lib = Library([root], db_path=db, backbone=make_tiny_backbone())
+    list(lib.scan())
+    assert [p.path.name for p in lib.photos()] == ["IMG_0001.DNG"]
+    lib.close()
+    st = jpg.stat()  # another date, same size and file time: only a re-read would see it
+    jpg.write_bytes(jpg.read_bytes().replace(b"2024:05:01 10:00:00", b"2023:05:01 10:00:00"))
+    os.utime(jpg, ns=(st.st_atime_ns, st.st_mtime_ns))
+    pairs._capture_time.cache_clear()  # what a new process starts with
+    lib = Library([root], db_path=db, backbone=make_tiny_backbone())
+    list(lib.scan())
+    assert [p.path.name for p in lib.photos()] == ["IMG_0001.DNG"]  # from the library
+    os.utime(jpg, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed: read again
+    list(lib.scan())
+    assert sorted(p.path.name for p in lib.photos()) == ["IMG_0001.DNG", "IMG_0001.JPG"]
+    lib.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 from pathlib import Path
@@ -181,3 +182,119 @@ def test_high_bit_depth_heic_is_upright_with_its_colours(shared_photos: Path, tm
     diff = np.abs(np.asarray(shown, np.int16) - np.asarray(upright, np.int16)).mean()
     assert diff < 4
     assert (read_metadata(path)["width"], read_metadata(path)["height"]) == (480, 640)
+
+
+# -- the lens: read, stored, filled in for libraries scanned before ------------------------
+def test_lens_is_stored_and_filled_in_for_older_libraries(tmp_path: Path, shared_photos: Path):
+    from conftest import make_tiny_backbone
+    from dngs import write_dng
+
+    from photosim.library import Library
+
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    with Image.open(shared_photos / "ukbench" / "ukbench00120.jpg") as im:
+        write_dng(im.convert("RGB"), root / "shot.dng", lens="EF 50mm f/1.8 II")
+    shutil.copy(shared_photos / "modern" / "IMG_2682.heic", root / "IMG_2682.heic")
+    shutil.copy(shared_photos / "modern" / "portrait-orientation-6.jpg", root / "plain.jpg")
+    lib = Library([root], backbone=make_tiny_backbone())
+    list(lib.scan())
+    lenses = {p.path.name: p.lens for p in lib.photos()}
+    expected = {"shot.dng": "EF 50mm f/1.8 II", "plain.jpg": None,
+                "IMG_2682.heic": "iPhone 7 back camera 3.99mm f/1.8"}  # fmt: skip
+    assert lenses == expected
+    # a library scanned before lenses were kept: its rows hold none (NULL) ...
+    with lib.store.atomic() as db:
+        db.execute("update photos set lens = null")
+    assert {p.lens for p in lib.photos()} == {None}
+    done = list(lib.scan())[-1]  # ... the next scan reads them from the EXIF headers alone
+    assert done.embedded == 0 and done.new == 0
+    assert {p.path.name: p.lens for p in lib.photos()} == expected
+    cr3 = read_metadata(shared_photos / "raw" / "CanonRaw.cr3")  # EXIF in CR3's CMT boxes
+    assert (cr3["model"], cr3["lens"], cr3["taken"]) == (
+        "Canon EOS M50", "EF-M15-45mm f/3.5-6.3 IS STM", "2018-02-21T12:08:56")  # fmt: skip
+
+
+# -- the closing note's table: what photosim does with each shared file ---------------------
+TABLE = {  # file -> how its line starts (tests/formats_table.py prints the whole table)
+    "raw/CanonRaw.cr2": "fails (not_image): a camera RAW file LibRaw cannot open",
+    "raw/CanonRaw.cr3": "fails (damaged): a camera RAW whose image data is damaged or cut short",
+    "raw/DNG.dng": "fails (damaged): a camera RAW whose image data is damaged or cut short",
+    "raw/FujiFilm.raf": "decodes from its embedded 160x120 JPEG preview (3552x3551 upright)",
+    "raw/Nikon.nef": "fails (damaged): a camera RAW whose image data is damaged or cut short",
+    "raw/Panasonic.rw2": "fails (damaged): a camera RAW whose image data is damaged or cut short",
+    "raw/XMP.xmp": "not a photo: a sidecar file",
+    "modern/10bit-HDR-P3-nclx.avif": "decodes with Pillow (AVIF; 3681x5594 upright; nclx Display P3 / PQ",
+    "modern/16bit-HDR-P3-nclx.jxl": "decodes with Pillow (JPEG XL; 5667x3685 upright; its ICC",
+    "modern/8bit-sRGB.avif": "decodes with Pillow (AVIF; 1617x1080 upright; sRGB as it is",
+    "modern/8bit-sRGB.jxl": "decodes with Pillow (JPEG XL; 1440x1080 upright; its ICC",
+    "modern/IMG_2682.heic": "decodes with Pillow (HEIF; 4032x3024 upright; its ICC",
+    "modern/portrait-orientation-6.jpg": "decodes with Pillow (JPEG; 840x700 upright; sRGB",
+    "modern/samsung-one-ui-6.heic": "decodes with Pillow (HEIF; 3000x4000 upright; sRGB",
+}  # fmt: skip
+
+
+def test_the_table_of_shared_raw_and_modern_files(shared_photos: Path):
+    from formats_table import table
+
+    got = dict(table(shared_photos))
+    assert sorted(got) == sorted(TABLE)
+    for name, start in TABLE.items():
+        assert got[name].startswith(start), (name, got[name])
+
+
+def test_the_cut_raws_hold_no_usable_preview(shared_photos: Path):
+    """The RAWs that fail were cut down to their headers: no embedded JPEG that could stand in
+    for the picture remains in their bytes (a JPEG start marker that Pillow decodes)."""
+    usable = {}
+    for name in ("CanonRaw.cr2", "CanonRaw.cr3", "DNG.dng", "Nikon.nef", "Panasonic.rw2"):
+        data = (shared_photos / "raw" / name).read_bytes()
+        sizes = []
+        at = data.find(b"\xff\xd8\xff")
+        while at >= 0:
+            with contextlib.suppress(Exception), Image.open(io.BytesIO(data[at:])) as im:
+                im.load()
+                sizes.append(max(im.size))
+            at = data.find(b"\xff\xd8\xff", at + 1)
+        usable[name] = [s for s in sizes if s >= 160]
+    assert not any(usable.values()), usable
+
+
+def test_a_raw_with_cut_sensor_data_and_an_intact_preview_decodes_from_it(tmp_path: Path):
+    """A RAW cut short after its (full-size) JPEG preview is a photo: the model and the large
+    preview use the preview; a RAW cut before or inside it fails with its reason."""
+    from dngs import write_dng_with_preview
+
+    from photosim.media import raw
+
+    rng = np.random.default_rng(3)
+    picture = np.repeat(np.repeat(rng.integers(0, 255, (30, 40, 3), np.uint8), 20, 0), 20, 1)
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "JPEG", quality=90)
+    whole = tmp_path / "whole.dng"
+    write_dng_with_preview(picture, whole, buf.getvalue())
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.dng"
+    cut.write_bytes(data[: data.find(buf.getvalue()) + len(buf.getvalue()) + 1000])
+    for side in (320, None):
+        image = load_image(cut, max_side=side)
+        assert image.size == ((320, 240) if side else (800, 600))
+        assert image.info[raw.RENDERING] == "its embedded 800x600 JPEG preview"
+    assert load_image(whole).info[raw.RENDERING] == "a full demosaic"
+    assert load_image(whole, max_side=320).info[raw.RENDERING].startswith("its embedded 800x600")
+    cut.write_bytes(data[: data.find(buf.getvalue()) + 500])  # the preview cut too
+    with pytest.raises(DecodeError) as err:
+        load_image(cut, max_side=320)
+    assert err.value.kind == FailKind.DAMAGED
+
+
+def test_a_raw_has_one_content_hash_read_whole_or_streamed(tmp_path: Path):
+    """RAWs are hashed with BLAKE3 (fast for 20-50 MB files), other photos with blake2b as
+    before: a file's hash is the same from its bytes in memory and streamed from disk."""
+    from photosim.library.pipeline import content_hash, hash_bytes
+
+    data = np.random.default_rng(1).integers(0, 255, 3 << 20, np.uint8).tobytes()
+    for name in ("a.NEF", "a.jpg"):
+        (tmp_path / name).write_bytes(data)
+        assert hash_bytes(data, name) == content_hash(str(tmp_path / name))
+    assert hash_bytes(data, "a.NEF") != hash_bytes(data, "a.jpg")

@@ -38,7 +38,10 @@ class AutoTest(QObject):
         for row in range(self.window.browser.proxy.rowCount()):
             path = self.window.browser.proxy.path_at(row)
             if os.path.basename(path) == name:
-                self.window.browser.select_path(path)
+                browser = self.window.browser
+                browser.select_path(path)
+                grid = browser.grid  # its month's header at the top, as a jump there shows it
+                grid.scrollTo(grid.currentIndex(), grid.ScrollHint.PositionAtTop)
                 return
         self._finish(error=f"{name} is not in the grid")
 

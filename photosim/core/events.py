@@ -122,6 +122,7 @@ class Photo:
     taken: str | None = None
     make: str | None = None
     model: str | None = None
+    lens: str | None = None  # the lens's model name, as the camera wrote it
     orientation: int | None = None
     lat: float | None = None
     lon: float | None = None

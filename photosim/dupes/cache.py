@@ -1,7 +1,7 @@
 """The checked candidate pairs of duplicate finding, kept beside the library between runs.
 
-Finding candidates and checking their pixels is the slow half of duplicate finding (about
-a minute at 100k photos, most of `photosim duplicates` at 100); regrouping them is fast.
+Finding candidates and checking their pixels is the slow half of duplicate finding (minutes
+at 100k photos, most of `photosim duplicates` at 100); regrouping them is fast.
 So the result is saved next to the database (``library.dupes.npz``) with what it was made
 from: the library's content (photo, vector and fingerprint counts and newest rows, its
 version), the model, the thresholds and this code's ``VERSION``. Any change to one of
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERSION = 3  # bump whenever the candidate search or the pixel check changes its answers
+VERSION = 4  # bump whenever the candidate search or the pixel check changes its answers
 ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes", "verdict", "residual")
 
 
@@ -89,3 +89,50 @@ def save(path: Path | None, state: str, candidates: Candidates) -> None:
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as exc:
         log.info("duplicates cache not written (%s)", exc)
+
+
+# -- verdicts of the geometric check, by content --------------------------------------
+def verdicts_path(cache_file: Path | None) -> Path | None:
+    """``library.verdicts.npz`` beside the candidates' ``library.dupes.npz`` (None: none)."""
+    return None if cache_file is None else cache_file.with_suffix("").with_suffix(".verdicts.npz")
+
+
+def load_verdicts(
+    path: Path | None, signature: str
+) -> dict[tuple[str, str], tuple[int, float, int]]:
+    """Earlier checks by (hash of a, hash of b) in the order they were checked: (verdict,
+    residual, quarter turns). A library that changed keeps them; a new check method
+    (``signature``) does not."""
+    if path is None:
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if bytes(data["key"]).decode() != signature:
+                return {}
+            cols = [data[name].tolist() for name in ("ha", "hb", "verdict", "residual", "turns")]
+    except (OSError, KeyError, ValueError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.info("verdicts %s unreadable (%s): checking again", path, exc)
+        return {}
+    return {(a, b): (v, r, t) for a, b, v, r, t in zip(*cols, strict=True)}
+
+
+def save_verdicts(path: Path | None, signature: str, memo: dict, hashes: set[str]) -> None:
+    """Keep the checks of pairs whose photos are still in the library (``hashes``)."""
+    if path is None:
+        return
+    items = [(k, v) for k, v in memo.items() if k[0] in hashes and k[1] in hashes]
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        key=np.frombuffer(signature.encode(), np.uint8),
+        ha=np.array([k[0] for k, _ in items], dtype=str),
+        hb=np.array([k[1] for k, _ in items], dtype=str),
+        verdict=np.array([v[0] for _, v in items], np.uint8),
+        residual=np.array([v[1] for _, v in items], np.float32),
+        turns=np.array([v[2] for _, v in items], np.int8),
+    )
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        log.info("verdicts not written (%s)", exc)

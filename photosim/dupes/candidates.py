@@ -8,10 +8,12 @@ Never all pairs. Candidates come from two proposals:
     turned 90 degrees in its pixels is found here.
 Every pair that could be ``near`` at any threshold the finder supports is then
 checked on pixels: first the cheap fingerprint agreement of every such pair, then
-the geometric check (:mod:`photosim.dupes.verify`) of those that agree at all;
-only that check can say "the same picture". Copies of one photo are checked
-pairwise (each against each), so a group never rests on a chain of links. The
-result is a table of edges that :class:`DuplicateFinder` filters in milliseconds.
+the geometric check (:mod:`photosim.dupes.verify`, run by :mod:`photosim.dupes.batch`)
+of only those whose fingerprints agree at all over some crop the check accepts: a pair
+that agrees nowhere (another take, another view) never costs a check. Only that check
+can say "the same picture". Copies of one photo are checked pairwise (each against
+each), so a group never rests on a chain of links. The result is a table of edges that
+:class:`DuplicateFinder` filters in milliseconds.
 """
 
 from __future__ import annotations
@@ -27,15 +29,13 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
+from photosim.dupes.batch import Checker, chunks
 from photosim.dupes.graph import components
 from photosim.dupes.types import (
-    DIFFERENT,
     LANE_CLOSURE,
     LANE_CNN,
     LANE_PIXELS,
     SAME,
-    UNCHECKED,
-    WEAK,
     Candidates,
     Node,
     Thresholds,
@@ -57,6 +57,7 @@ PREPARED_CACHE = 4096
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
 VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
 CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
+WIDE_CACHE = 64  # photos whose wide crop details (1.4 MB each) are kept at a time
 
 
 def load_nodes(store) -> list[Node]:
@@ -264,15 +265,24 @@ def build(
     if cached is not None:
         return cached
     with threadpool_limits(1, user_api="blas"):
-        candidates = _build(store, model_key, thresholds, cancel, progress)
+        verdicts = dupcache.verdicts_path(cache_file)
+        candidates = _build(store, model_key, thresholds, cancel, progress, verdicts)
     # the state after the build: it stored the fingerprints it had to make
     dupcache.save(cache_file, dupcache.state_key(store, model_key, thresholds), candidates)
     return candidates
 
 
 def _build(
-    store: Store, model_key: str | None, thresholds: Thresholds, cancel, progress
+    store: Store,
+    model_key: str | None,
+    thresholds: Thresholds,
+    cancel,
+    progress,
+    verdicts_file: Path | None = None,
 ) -> Candidates:
+    from photosim.dupes import cache as dupcache
+    from photosim.dupes import verify  # OpenCV: only when duplicates are searched
+
     say = progress or (lambda _msg: None)
     nodes = load_nodes(store)
     say("fingerprints")
@@ -314,61 +324,30 @@ def _build(
     order = order[np.argsort(pairs[order, 0], kind="stable")]  # reuse each prepared photo
     pix[order], turns[order] = check_pairs(pairs[order], fps, cancel)
     say("verify")
-    checker = Verifier(fps, cancel)
+    # crops beyond the fingerprint's narrow search (10% on both sides) still score high on the
+    # CNN: such a pair is checked when its fingerprints agree over every crop the check accepts
+    gate = pix >= VERIFY_GATE
+    wide = np.flatnonzero(~gate & (cos >= thresholds.near) & ~np.isnan(pix))
+    gate[wide] = wide_agreement(pairs[wide], fps, cancel) >= VERIFY_GATE
+    todo = np.flatnonzero(gate)
+    views = [fp.view if fp is not None and fp.view else None for fp in fps]
     verdict = np.zeros(len(pairs), np.uint8)
     residual = np.full(len(pairs), np.nan, np.float32)
-    # crops beyond the fingerprint's search (10% on both sides) still score high on the CNN
-    todo = np.flatnonzero((pix >= VERIFY_GATE) | (cos >= thresholds.near))
-    verdict[todo], residual[todo], turns[todo] = checker.pairs(pairs[todo])
-    pairs, cos, pix, turns, lanes, verdict, residual = _closure(
-        checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced
-    )
+    hashes = [n.hash for n in nodes]
+    memo = dupcache.load_verdicts(verdicts_file, verify.SIGNATURE)
+    with Checker(views, cancel, hashes=hashes, memo=memo) as checker:
+        verdict[todo], residual[todo], turns[todo] = checker.pairs(pairs[todo])
+        pairs, cos, pix, turns, lanes, verdict, residual = _closure(
+            checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced
+        )
+    if checker.stats["checks"]:  # something new was checked: kept for the next search
+        dupcache.save_verdicts(verdicts_file, verify.SIGNATURE, memo, set(hashes))
+    stats = {**checker.stats, "wide_gate": len(wide), "wide_passed": int(np.isin(wide, todo).sum())}
     return Candidates(nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes,
-                      floors, reduced, verdict, residual)  # fmt: skip
+                      floors, reduced, verdict, residual, stats)  # fmt: skip
 
 
-class Verifier:
-    """The geometric check of pairs of nodes, each photo's features computed once."""
-
-    def __init__(self, fps: list[pixels.Fingerprint | None], cancel=None) -> None:
-        self.fps, self.cancel = fps, cancel
-        self._features: dict[int, object] = {}
-        self.checked = 0
-
-    def _get(self, i: int):
-        from photosim.dupes import verify  # OpenCV only when checking
-
-        found = self._features.get(i)
-        if found is None:
-            if len(self._features) >= PREPARED_CACHE:
-                self._features.pop(next(iter(self._features)))
-            fp = self.fps[i]
-            found = self._features[i] = verify.features(fp) if fp is not None and fp.view else None
-        return found
-
-    def pairs(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(verdict, residual, quarter turns bringing b onto a) of each (a, b) pair."""
-        from photosim.dupes import verify
-
-        verdict = np.full(len(pairs), UNCHECKED, np.uint8)
-        residual = np.full(len(pairs), np.nan, np.float32)
-        turns = np.zeros(len(pairs), np.int8)
-        codes = {verify.Verdict.SAME: SAME, verify.Verdict.DIFFERENT: DIFFERENT,
-                 verify.Verdict.WEAK: WEAK}  # fmt: skip
-        for n, (a, b) in enumerate(pairs):
-            if n % 256 == 0:
-                check_cancel(self.cancel)
-            fa, fb = self._get(int(a)), self._get(int(b))
-            if fa is None or fb is None:
-                continue
-            result = verify.check(fa, fb)
-            self.checked += 1
-            verdict[n], turns[n] = codes[result.verdict], result.turns
-            residual[n] = result.residual if np.isfinite(result.residual) else np.nan
-        return verdict, residual, turns
-
-
-def _closure(checker: Verifier, pairs, cos, pix, turns, lanes, verdict, residual, reduced):
+def _closure(checker: Checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced):
     """Check every pair of each set of confirmed copies that was not proposed itself, so
     the finder can verify each member against whichever keeper it chooses."""
     same = verdict == SAME
@@ -404,6 +383,30 @@ def _closure(checker: Verifier, pairs, cos, pix, turns, lanes, verdict, residual
         np.concatenate([verdict, v]),
         np.concatenate([residual, r]),
     )
+
+
+def wide_agreement(pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None):
+    """Each pair's best fingerprint agreement over every crop the geometric check accepts
+    (up to 12% off each side on its own, either photo the cropped one) and quarter turns.
+
+    Pairs are taken in chunks of connected photos so each photo is prepared about once.
+    """
+    score = np.full(len(pairs), np.nan, np.float32)
+    cache: dict[int, pixels.Prepared] = {}
+    for part in chunks(pairs, WIDE_CACHE):
+        check_cancel(cancel)
+        used = set(pairs[part].ravel().tolist())
+        cache = {i: p for i, p in cache.items() if i in used}
+        for n in part:
+            a, b = int(pairs[n, 0]), int(pairs[n, 1])
+            fa, fb = fps[a], fps[b]
+            if fa is None or fb is None:
+                continue
+            for i, fp in ((a, fa), (b, fb)):
+                if i not in cache:
+                    cache[i] = pixels.prepare(fp, pixels.WIDE_MARGINS)
+            score[n] = pixels.match(cache[a], cache[b])[0]
+    return score
 
 
 def _decode(data: bytes | None) -> pixels.Fingerprint | None:

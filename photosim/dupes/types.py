@@ -129,3 +129,4 @@ class Candidates:
     reduced: np.ndarray | None = None  # (nodes, 128) unit vectors: approximate cosines
     verdict: np.ndarray | None = None  # uint8 UNCHECKED / SAME / DIFFERENT / WEAK per edge
     residual: np.ndarray | None = None  # float32 worst tile's difference (grey levels), or nan
+    stats: dict | None = None  # how the search went (bench/duplicates.py): counts and seconds

@@ -39,6 +39,12 @@ DETAIL_TILES = 0.4  # the share of compared tiles with detail that makes the evi
 DETAIL_COUNT = 12  # and at least this many tiles with detail
 
 
+# what a verdict depends on besides the two views: kept verdicts of another check are void
+SIGNATURE = repr((cv2.__version__, WORK_SIDE, MIN_INLIERS, MIN_INLIER_SHARE, CROP_LIMIT,
+                  FRAME_SLACK, TURN_SLACK_DEG, SHEAR_SLACK, GRID, RESIDUAL_MAX, DETAIL_MIN,
+                  DETAIL_TILES, DETAIL_COUNT, 600, 0.02, 0.8, 3.0, 2000, 0.995))  # fmt: skip
+
+
 class Verdict(StrEnum):
     """What the check says of a pair."""
 
@@ -83,7 +89,12 @@ def _sift():
 
 def features(fp: Fingerprint) -> Features:
     """The working image and SIFT features of a fingerprint's verification thumbnail."""
-    grey = cv2.imdecode(np.frombuffer(fp.view, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return view_features(fp.view)
+
+
+def view_features(view: bytes) -> Features:
+    """The working image and SIFT features of a verification view (``pixels.view``)."""
+    grey = cv2.imdecode(np.frombuffer(view, np.uint8), cv2.IMREAD_GRAYSCALE)
     if grey is None:  # photosim wrote this JPEG itself: unreadable means a bug or damage
         raise ValueError("the verification view is not a readable JPEG")
     h, w = grey.shape

@@ -28,6 +28,7 @@ from photosim.core.paths import is_under
 from photosim.library.pipeline import Embedded, Job, Notice, Pipeline, Work
 from photosim.media import formats, pairs
 from photosim.media.decode import sniff_image
+from photosim.media.metadata import read_lens
 from photosim.storage.store import PENDING_NEW, PENDING_UPDATE, Store
 
 if TYPE_CHECKING:
@@ -75,8 +76,15 @@ class Walk:
     be listed: a sweep must keep the rows under them (their photos may be fine).
     """
 
-    def __init__(self, roots: list[Path], exclude: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        roots: list[Path],
+        exclude: set[str] | None = None,
+        capture: pairs.CaptureTimes | None = None,
+    ) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
+        # capture times of the files deciding RAW+JPEG pairs (read once per file version)
+        self.capture = capture or pairs.CaptureTimes()
         self.exclude = {os.path.realpath(e) for e in exclude or ()}
         self.unreadable: list[str] = []
         self.others = 0  # files that are not photos nor a photo's companions (videos, documents)
@@ -147,7 +155,7 @@ class Walk:
             for e in raws:
                 partner = pairs.pair_partner(
                     e.name, shots[os.path.splitext(e.name)[0].lower()],
-                    lambda name: pairs.capture_time(os.path.join(folder, name)),
+                    lambda name: self.capture(os.path.join(folder, name)),
                 )  # fmt: skip
                 if partner:
                     out.add(partner)
@@ -327,7 +335,9 @@ class Scan:
         Nothing per file is kept beyond one chunk: the work owed is recorded in the
         store (``photos.pending``) and read back page by page by :meth:`_jobs`.
         """
+        capture = pairs.CaptureTimes(self.store.capture_times())
         listing = walk(self.roots, self.exclude)
+        listing.capture = capture  # read while iterating: pairs decided from the library's memo
         chunk: list[tuple[str, int, int]] = []
         for path, st in listing:
             chunk.append((path, st.st_size, st.st_mtime_ns))
@@ -340,6 +350,9 @@ class Scan:
         self.ev.others = getattr(listing, "others", 0)
         self.ev.companions = getattr(listing, "companions", 0)
         self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
+        # what this walk read; a complete walk's set replaces the last (gone pairs drop out)
+        if capture.used != capture.known:
+            self.store.put_capture_times(capture.used, replace=not self.unreadable)
 
     def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""
@@ -432,9 +445,20 @@ class Scan:
         if not cancelled:
             with self.store.atomic():
                 self.store.drop_orphan_vectors(self.model_key)
+            cancelled = self._read_lenses(cancel)
         if self.changed:
             self.store.bump_version()
         yield self._event(ScanKind.DONE, cancelled=cancelled)
+
+    def _read_lenses(self, cancel: CancelFlag) -> bool:
+        """Fill the lens of photos scanned before lenses were kept, from their EXIF headers
+        (about a millisecond a photo, once; a batch per transaction). True when cancelled."""
+        while rows := self.store.lens_unread(WALK_CHUNK):
+            if is_cancelled(cancel):
+                return True
+            self.store.set_lenses([(pid, read_lens(path)) for pid, path in rows])
+            self.changed = True
+        return False
 
     def _load_backbone(self, total: int) -> Generator[ScanProgress, None, Embedder | None]:
         """The model, loaded when there is work; a slow first-time preparation is a step of
@@ -524,4 +548,5 @@ class Scan:
             "hash": done.hash, "error": done.error, "seen": self.generation, "pending": None,
             "fail_kind": (done.fail_kind or FailKind.OTHER).value if done.error else None,
             **{k: meta.get(k) for k in ("width", "height", "taken", "make", "model", "orientation", "lat", "lon")},
+            "lens": meta.get("lens") or "",  # '': read, none (NULL: a row from before lenses)
         })  # fmt: skip

@@ -8,17 +8,17 @@ enough: about eight times faster than a full decode of a 12 MP photo.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
 import stat
 from typing import BinaryIO, cast
 
-from PIL import Image, UnidentifiedImageError, features
+from PIL import Image, UnidentifiedImageError
 
 from photosim.core.errors import DecodeError, FailKind, shown
 from photosim.media import budget, colour, formats, libtiff_log, pairs
+from photosim.media.openers import HEIF  # noqa: F401  (Pillow reads HEIF, JPEG XL, AVIF)
 from photosim.media.raw import decode_raw
 
 __all__ = [
@@ -37,21 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-try:  # HEIC/HEIF from phones; optional at runtime, required by pyproject.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HEIF = True
-except ImportError:  # pragma: no cover - pillow-heif is a dependency
-    HEIF = False
-
-with contextlib.suppress(ImportError):  # JPEG XL; pillow-jxl-plugin is a dependency
-    import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
-
-if not features.check("avif"):  # pragma: no cover - Pillow >= 11.3 reads AVIF itself
-    with contextlib.suppress(ImportError):
-        import pillow_avif  # noqa: F401  (an older Pillow with pillow-avif-plugin installed)
 
 # Every photo extension of the format table (photosim.media.formats).
 IMAGE_EXTENSIONS = formats.photo_extensions()

@@ -27,6 +27,7 @@ DATE_TAGS = ("EXIF DateTimeOriginal", "Image DateTimeOriginal", "EXIF DateTimeDi
 CR3_HEAD = 512 * 1024
 # A JPEG's EXIF block (APP1) is at most 64 kB, near its start.
 RAF_EXIF_BYTES = 128 * 1024
+_EPOCH = datetime(1970, 1, 1)
 _DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d")
 
 
@@ -40,12 +41,36 @@ def read_tags(f: BinaryIO) -> dict:
         if head.startswith(b"FUJIFILMCCD-RAW"):
             return _raf_tags(f)
         f.seek(0)
-        return (
-            exifread.process_file(f, details=False, extract_thumbnail=False, builtin_types=False)
-            or {}
-        )
+        try:
+            found = exifread.process_file(f, details=False, extract_thumbnail=False,
+                                          builtin_types=False)  # fmt: skip
+        except Exception:  # e.g. a HEIC whose EXIF block lacks the "Exif" prefix
+            found = {}
+        if not found and head[4:8] == b"ftyp":  # HEIF/AVIF: the block as the decoder finds it
+            return _bmff_tags(f)
+        return found or {}
     except Exception:  # exifread raises many kinds on odd files; metadata is optional
         return {}
+
+
+def _bmff_tags(f: BinaryIO) -> dict:
+    """A HEIF/AVIF's EXIF block found by its Pillow plugin (headers only, no pixels) and
+    parsed as the TIFF it is: exifread's own HEIF reader wants an "Exif" prefix that not
+    every writer puts there."""
+    from PIL import Image
+
+    import photosim.media.openers  # noqa: F401  (Pillow reads HEIF)
+
+    f.seek(0)
+    with Image.open(f) as im:
+        block = im.info.get("exif") or b""
+    at = min((i for i in (block.find(b"II*\x00"), block.find(b"MM\x00*")) if i >= 0), default=-1)
+    if at < 0:
+        return {}
+    return (
+        exifread.process_file(io.BytesIO(block[at:]), details=False, extract_thumbnail=False,
+                              builtin_types=False) or {}
+    )  # fmt: skip
 
 
 def _cr3_tags(f: BinaryIO) -> dict:
@@ -95,9 +120,11 @@ def _parse(date: str | None) -> datetime | None:
         return None
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(date[:19], fmt)
+            when = datetime.strptime(date[:19], fmt)
         except ValueError:
             continue
+        # a zero timestamp is "unknown" (LibRaw writes it into the EXIF of a RAW's preview)
+        return None if when == _EPOCH else when
     return None
 
 
@@ -123,7 +150,7 @@ def capture_time(tags: dict) -> float | None:
         if not found:
             continue
         prefix, when = found[0]
-        seconds = (when - datetime(1970, 1, 1)).total_seconds()
+        seconds = (when - _EPOCH).total_seconds()
         fraction = text(tags, f"{prefix} {sub}") or text(tags, f"EXIF {sub}")
         if fraction and fraction.isdigit():
             seconds += int(fraction) / 10 ** len(fraction)

@@ -42,6 +42,9 @@ SHARPNESS_SIDE = 256  # sharpness is measured at this longer side, comparable ac
 # Crop margins (fraction of the frame at each end of an axis) the check tries: up to 12%.
 _STEPS = (0.0, 0.03, 0.06, 0.09, 0.12)
 _MARGINS = tuple((lo, hi) for lo in _STEPS for hi in _STEPS if lo + hi <= 0.121)
+# Every crop the geometric check accepts (up to 12% off each side on its own): a wider search
+# whose agreement says whether a pair is worth that check at all (dupes.candidates).
+WIDE_MARGINS = tuple((lo, hi) for lo in _STEPS for hi in _STEPS)
 
 
 @dataclass(frozen=True)
@@ -142,18 +145,18 @@ def _sampler(lo: float, hi: float) -> np.ndarray:
 
 
 @cache
-def _operators() -> tuple[np.ndarray, np.ndarray]:
+def _operators(margins: tuple = _MARGINS) -> tuple[np.ndarray, np.ndarray]:
     """Stacked samplers (len(_MARGINS) * CMP, SIDE) of every crop, plain and blurred.
 
     Cropping, resampling and a 3x3 box blur are all linear, so the detail of every
     crop of a thumbnail T is ``R T R' - (B R) T (B R)'``: two small matrix products.
     """
-    rows = np.concatenate([_sampler(*m) for m in _MARGINS])
+    rows = np.concatenate([_sampler(*m) for m in margins])
     blur = np.zeros((CMP, CMP), np.float32)  # 1/3 (left, self, right), edges replicated
     for i in range(CMP):
         for j in (i - 1, i, i + 1):
             blur[i, min(max(j, 0), CMP - 1)] += 1 / 3
-    blurred = (blur @ rows.reshape(len(_MARGINS), CMP, SIDE)).reshape(-1, SIDE)
+    blurred = (blur @ rows.reshape(len(margins), CMP, SIDE)).reshape(-1, SIDE)
     return rows, blurred.astype(np.float32)
 
 
@@ -183,12 +186,12 @@ def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores.max(axis=1), scores.argmax(axis=1)
 
 
-def _crop_details(thumb: np.ndarray) -> np.ndarray:
-    """(len(_MARGINS)**2, CMP*CMP): the normalised detail of every crop of ``thumb``."""
-    rows, blurred = _operators()
+def _crop_details(thumb: np.ndarray, margins: tuple = _MARGINS) -> np.ndarray:
+    """(len(margins)**2, CMP*CMP): the normalised detail of every crop of ``thumb``."""
+    rows, blurred = _operators(margins)
     t = thumb.astype(np.float32)
     d = rows @ t @ rows.T - blurred @ t @ blurred.T  # (M*CMP, M*CMP)
-    n = len(_MARGINS)
+    n = len(margins)
     d = d.reshape(n, CMP, n, CMP).transpose(0, 2, 1, 3).reshape(n * n, CMP * CMP)
     return _normalise(d)
 
@@ -201,9 +204,10 @@ class Prepared:
     turned: np.ndarray  # (CMP*CMP, 4) detail of the whole frame turned by k quarter turns
 
 
-def prepare(fp: Fingerprint) -> Prepared:
-    crops = _crop_details(fp.thumb)
-    whole = _MARGINS.index((0.0, 0.0)) * (len(_MARGINS) + 1)
+def prepare(fp: Fingerprint, margins: tuple = _MARGINS) -> Prepared:
+    """The crops (``margins`` on each axis) and turned whole frame of one fingerprint."""
+    crops = _crop_details(fp.thumb, margins)
+    whole = margins.index((0.0, 0.0)) * (len(margins) + 1)
     full = crops[whole].reshape(CMP, CMP)
     turned = np.stack([np.rot90(full, k).ravel() for k in range(4)])
     return Prepared(crops, turned.T.copy())

@@ -31,6 +31,9 @@ MIN_FALLBACK_SIDE = 160
 # data needs several bits, even lossy RAW formats keep over 2; under this, the data is cut.
 MIN_BITS_PER_PIXEL = 0.5
 
+# The key of ``Image.info`` that says what a RAW's image was made from (its preview, a demosaic).
+RENDERING = "photosim_raw_rendering"
+
 # LibRaw's flip (sizes.flip) as the transposes that make the image upright.
 _FLIP = {
     3: (Image.Transpose.ROTATE_180,),
@@ -123,7 +126,9 @@ def decode_raw(f: BinaryIO, name: str, max_side: int | None) -> Image.Image:
             raise _damaged(name, exc, preview) from None
     if int(pixels.max()) == int(pixels.min()):  # sensor noise alone is never this flat
         raise _damaged(name, ValueError("the sensor data is blank"), preview)
-    return _upright(Image.fromarray(np.ascontiguousarray(pixels), "RGB"), flip)
+    image = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    image.info[RENDERING] = "a half-size demosaic" if max_side else "a full demosaic"
+    return _upright(image, flip)
 
 
 def _check_size(raw, f: BinaryIO) -> None:
@@ -148,13 +153,19 @@ def _preview(raw, max_side: int | None) -> Image.Image | None:
         thumb = raw.extract_thumb()
         if thumb.format == rawpy.ThumbFormat.JPEG:
             with Image.open(io.BytesIO(thumb.data)) as im:
+                size = im.size
                 if max_side and max(im.size) >= max_side:
                     im.draft("RGB", (max_side, max_side))
                 im.load()
-                return im.convert("RGB")
-        return Image.fromarray(np.ascontiguousarray(thumb.data)).convert("RGB")
+                image = im.convert("RGB")
+            kind = "JPEG"
+        else:
+            image = Image.fromarray(np.ascontiguousarray(thumb.data)).convert("RGB")
+            size, kind = image.size, "bitmap"
     except Exception:  # no preview, or a damaged one: the demosaic decides
         return None
+    image.info[RENDERING] = f"its embedded {size[0]}x{size[1]} {kind} preview"
+    return image
 
 
 def _upright(image: Image.Image, flip: int) -> Image.Image:

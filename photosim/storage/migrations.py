@@ -94,12 +94,30 @@ def _m005_duplicates(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE dup_calibration (model TEXT PRIMARY KEY, data TEXT)")
 
 
+def _m006_lens(conn: sqlite3.Connection) -> None:
+    """The lens a photo was taken with (EXIF LensModel). NULL: not read yet (rows from before
+    this step; the next scan fills them from the files' EXIF headers), '': none known."""
+    conn.execute("ALTER TABLE photos ADD COLUMN lens TEXT")
+    conn.execute("CREATE INDEX idx_photos_lens_unread ON photos (id) WHERE lens IS NULL")
+
+
+def _m007_capture_times(conn: sqlite3.Connection) -> None:
+    """Capture times of the files that decide RAW+JPEG pairs, by path and file version: a
+    rescan of unchanged pairs reads no EXIF (NULL taken: the file has none)."""
+    conn.execute(
+        "CREATE TABLE capture_times (path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+        "taken REAL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("001_initial", _m001_initial),
     ("002_paths_as_bytes", _m002_paths_as_bytes),
     ("003_fail_kind_and_pending", _m003_fail_kind_and_pending),
     ("004_vectors_f16", _m004_vectors_f16),
     ("005_duplicates", _m005_duplicates),
+    ("006_lens", _m006_lens),
+    ("007_capture_times", _m007_capture_times),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset({"photos", "vectors", "meta"})

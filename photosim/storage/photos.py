@@ -115,6 +115,40 @@ class PhotoQueries(Rows):
         record = dict(zip([d[0] for d in cursor.description], row, strict=True))
         return {**record, "path": _dec(record["path"])}
 
+    def lens_unread(self, limit: int) -> list[tuple[int, str]]:
+        """(id, path) of readable photos whose lens was never read (rows from before lenses)."""
+        sql = f"select id, path from photos where lens is null and error is null and {_PATH_OK}"
+        rows = self.db.execute(f"{sql} order by id limit ?", [limit]).fetchall()
+        return [(pid, _dec(path)) for pid, path in rows]
+
+    def set_lenses(self, lenses: list[tuple[int, str]]) -> None:
+        """Record (id, lens) of photos ('' when the file names none), in one transaction."""
+        with self.atomic() as db:
+            db.conn.executemany("update photos set lens = ? where id = ?",
+                                [(lens, pid) for pid, lens in lenses])  # fmt: skip
+
+    def capture_times(self) -> dict[str, tuple[int, int, float | None]]:
+        """path -> (size, mtime_ns, capture time) of the files that decided RAW+JPEG pairs."""
+        rows = self.db.execute("select path, size, mtime_ns, taken from capture_times")
+        return {
+            _dec(p): (s, m, t if isinstance(t, float) else None)
+            for p, s, m, t in rows
+            if isinstance(s, int) and isinstance(m, int)
+        }
+
+    def put_capture_times(
+        self, times: dict[str, tuple[int, int, float | None]], *, replace: bool = False
+    ) -> None:
+        """Keep ``times`` (see :meth:`capture_times`); ``replace``: forget all others."""
+        with self.atomic() as db:
+            if replace:
+                db.conn.execute("delete from capture_times")
+            db.conn.executemany(
+                "insert or replace into capture_times (path, size, mtime_ns, taken) "
+                "values (?, ?, ?, ?)",
+                [(_enc(p), s, m, t) for p, (s, m, t) in times.items()],
+            )
+
     def photo_rows(self) -> list[tuple]:
         """(path, hash, size, width, height, taken, mtime_ns, make) of readable photos."""
         sql = (
@@ -153,7 +187,7 @@ def _photo(row: dict) -> Photo:
         id=row["id"], path=Path(_dec(row["path"])), size=_int(row["size"]) or 0,
         mtime=(_int(row["mtime_ns"]) or 0) / 1e9, hash=_text(row["hash"]),
         width=_int(row["width"]), height=_int(row["height"]), taken=_text(row["taken"]),
-        make=_text(row["make"]), model=_text(row["model"]),
+        make=_text(row["make"]), model=_text(row["model"]), lens=_text(row["lens"]) or None,
         orientation=_int(row["orientation"]), lat=_float(row["lat"]), lon=_float(row["lon"]),
         error=_text(row["error"]), has_vector=bool(row["has_vector"]),
         fail_kind=_fail_kind(row["fail_kind"]) if row["error"] is not None else None,
@@ -186,6 +220,7 @@ _PHOTO_TYPES = {  # column -> the SQLite types photosim writes there (NULL aside
     "height": "'integer'", "taken": "'text'", "make": "'text'", "model": "'text'",
     "orientation": "'integer'", "lat": "'real', 'integer'", "lon": "'real', 'integer'",
     "error": "'text'", "fail_kind": "'text'", "seen": "'integer'", "pending": "'integer'",
+    "lens": "'text'",
 }  # fmt: skip
 
 

@@ -45,7 +45,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PendingJob", "PhotoRow", "Store", "e
 
 PHOTO_COLUMNS = (
     "id", "path", "size", "mtime_ns", "hash", "width", "height", "taken", "make", "model",
-    "orientation", "lat", "lon", "error", "seen", "fail_kind", "pending",
+    "orientation", "lat", "lon", "error", "seen", "fail_kind", "pending", "lens",
 )  # fmt: skip
 # What a scan still owes a photo (photos.pending): listed new, or known but changed/waiting.
 PENDING_NEW, PENDING_UPDATE = 1, 2
@@ -104,6 +104,10 @@ class Store:
         self.paths_for_hashes = q.paths_for_hashes
         self.photo_record = q.photo_record
         self.photo_rows = q.photo_rows
+        self.lens_unread = q.lens_unread
+        self.set_lenses = q.set_lenses
+        self.capture_times = q.capture_times
+        self.put_capture_times = q.put_capture_times
         self.photo_listing = q.photo_listing
         self.photo_listing_earliest = q.photo_listing_earliest
         self.vector_size = v.vector_size

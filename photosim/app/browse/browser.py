@@ -63,7 +63,7 @@ class BrowsePane(QWidget):
         self.photos = PhotoModel(thumbnails, self)
         self.proxy = PhotoProxy(self)
         self.proxy.setSourceModel(self.photos)
-        self.neighbours = NeighbourModel(thumbnails, self)
+        self.neighbours = NeighbourModel(thumbnails, self, among=self.photos)
         self.query_runner = Runner("photosim-query", self)
         self.preview_runner = Runner("photosim-preview", self)
         self.record_runner = Runner("photosim-record", self)  # the selected photo's record

@@ -106,11 +106,11 @@ class _ThumbModel(QAbstractListModel):
         """The name shown under a thumbnail: the file's name, with its folder's name when
         another photo here has the same name (``2016 Brittany/100002.jpg``)."""
         name = os.path.basename(path)
-        if self._name_counts().get(name, 0) < 2:
+        if self.name_counts().get(name, 0) < 2:
             return name
         return f"{os.path.basename(os.path.dirname(path))}/{name}"
 
-    def _name_counts(self) -> Counter:
+    def name_counts(self) -> Counter:
         """How many photos here bear each file name (recounted when the rows change)."""
         key = (id(self._rows), len(self._rows))
         if getattr(self, "_counted", None) != key:
@@ -488,10 +488,16 @@ def _bisect_rows(source_row, count: int, target: int) -> int:
 
 
 class NeighbourModel(_ThumbModel):
-    """A query's matches with their scores; those under the minimum score are hidden."""
+    """A query's matches with their scores; those under the minimum score are hidden.
 
-    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None) -> None:
+    Names are told apart across ``among`` (the grid's photos) when given: a match named
+    as the query but in another folder shows its folder, so it never reads as the query.
+    """
+
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None,
+                 among: _ThumbModel | None = None) -> None:  # fmt: skip
         super().__init__(thumbnails, parent)
+        self.among = among
         self.items: list[Item] = []
         self.matches: list[Match] = []
         self.min_score = 0.0
@@ -513,6 +519,10 @@ class NeighbourModel(_ThumbModel):
     def hidden(self) -> int:
         """How many matches the minimum score hides."""
         return len(self.matches) - len(self.items)
+
+    def name_counts(self) -> Counter:
+        own = super().name_counts()
+        return own if self.among is None else self.among.name_counts() | own
 
     def _refill(self) -> None:
         self.beginResetModel()

@@ -103,7 +103,7 @@ class PreviewPane(QWidget):
         self.details.setText(self._describe(path, photo, note))
 
     def _describe(self, path: str, photo: Photo | None, note: str, size: int | None = None) -> str:
-        """Folder, pixels and bytes, date and camera: from the record, never the disk here."""
+        """Folder, pixels and bytes, date, camera and lens: from the record, never the disk here."""
         lines = [shown(Path(path).parent)]
         facts = []
         if photo and photo.width and photo.height:
@@ -119,6 +119,8 @@ class PreviewPane(QWidget):
         camera = camera_name(photo.make, photo.model) if photo else ""
         if camera:
             when.append(camera)
+        if photo and photo.lens:
+            when.append(photo.lens)
         if when:
             lines.append(" · ".join(when))
         if self._companions:
@@ -208,7 +210,9 @@ class NeighboursPane(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=0)
         self.slider.setFixedWidth(160)
         self.slider.setToolTip("Hide matches below this similarity")
-        self.slider_label = QLabel(alignment=Qt.AlignmentFlag.AlignRight)
+        self.slider_label = QLabel(
+            alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
         widest = self.slider_label.fontMetrics().horizontalAdvance("100%")
         self.slider_label.setFixedWidth(widest + 4)  # "5%" to "100%": the row never shifts
         self.slider.valueChanged.connect(self._on_slider)
@@ -283,7 +287,8 @@ class NeighboursPane(QWidget):
 
     def show_matches(self, query: str, matches: list) -> None:
         self.progress_shown = False
-        self.title.setText(f"Similar to <b>{html.escape(shown(os.path.basename(query)))}</b>")
+        name = shown(self.model.label(query))  # with its folder when another bears its name
+        self.title.setText(f"Similar to <b>{html.escape(name)}</b>")
         self.title.setToolTip(shown(query))
         self.model.set_matches(matches)
         self._update_empty()
