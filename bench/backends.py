@@ -1,12 +1,15 @@
 """Agreement and model-alone speed of each backend and precision against torch fp32 eager.
 
     .venv/bin/python bench/backends.py agreement [--limit N]    # trained EfficientNet-Lite0
+    .venv/bin/python bench/backends.py groups                  # libraries on each backend
     .venv/bin/python bench/backends.py speed [--model resnet50] [--rounds 5] [--batch 16]
 
 ``agreement`` embeds the shared photos (../shared/photos) with the trained test network
 (tests/effnet.py) in torch fp32, torch bf16 and OpenVINO fp32/bf16, and reports the cosine
 of each to fp32 (mean / min) and how many queries keep their top-5 neighbours (a swap of
-neighbours whose fp32 scores are within 0.002 of the fifth's is a tie, not a change).
+neighbours whose fp32 scores are within 0.002 of each other is a tie, not a change: tests/agreement.py).
+``groups`` scans the same photos into one library per backend and precision and compares what
+people see: ``similar`` top-5 and the duplicate groups, against the torch fp32 library.
 ``speed`` times the model alone (random weights), alternating the runtimes round by round
 so that a busy shared machine slows them alike; the ratios are what count. Writes
 ``bench/results/backends-<what>-<machine>.json``; asserts nothing.
@@ -115,6 +118,71 @@ def agreement(args) -> dict:
             "against": "torch fp32 eager", "results": rows}  # fmt: skip
 
 
+def groups(args) -> dict:
+    """Libraries of the same photos scanned on each backend and precision: do they answer
+    ``similar`` (top 5, ties aside) and ``duplicates`` as the torch fp32 library does?"""
+    import os
+
+    from agreement import same_up_to_ties
+    from effnet import load_effnet_backbone
+
+    from photosim.library import Library
+    from photosim.models.embed import Backbone
+
+    effnet = load_effnet_backbone()
+    tmp = Path(tempfile.mkdtemp(prefix="photosim-bench-groups-"))
+    os.environ["PHOTOSIM_HOME"] = str(tmp / "home")
+    os.environ["TORCH_HOME"] = str(tmp / "torch")  # conversions of this run only
+    roots = [SHARED / f for f in FOLDERS]
+    seen, rows, thresholds, calibration = {}, {}, None, None
+    specs = ["torch:fp32", "torch:bf16", *(f"openvino:{p}" for p in args.precisions.split(","))]
+    for spec in specs:
+        backend, _, precision = spec.partition(":")
+        source = Backbone(module=effnet.module, key=effnet.key, input_size=224, mean=effnet.mean,
+                          std=effnet.std, precision=precision if backend == "torch" else "fp32")  # fmt: skip
+        t0 = time.perf_counter()
+        with Library(roots, tmp / f"{backend}-{precision}.db", backbone=source, backend=backend,
+                     precision=precision) as lib:  # fmt: skip
+            list(lib.scan())
+            ran_on = lib.info()["backend"]
+            photos = sorted(p.path for p in lib.photos() if p.has_vector)
+            vectors = np.stack([lib.vector_of(p) for p in photos])
+            top5 = {p: [m.path for m in lib.similar(p, k=5)] for p in photos}
+            # One calibration (torch fp32's) for every library: the scan stores photos in
+            # completion order, so calibrating again samples other photos and moves the
+            # thresholds by ~2e-4, enough to join a chain of similar shots.
+            key = lib.current_key()
+            if thresholds is None:
+                thresholds = lib.calibrate(sample=24)
+                calibration = lib.store.get_calibration(key)
+            else:
+                lib.store.put_calibration(key, calibration)
+            result = lib.duplicates()
+            found = {(str(g.kind), frozenset(m.path for m in g.photos)) for g in result.groups}
+        seen[spec] = (photos, vectors, top5, found)
+        print(f"{spec}: {ran_on}, {len(photos)} photos, {len(found)} groups, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
+    photos, fp32, want, want_groups = seen["torch:fp32"]
+    sims = fp32 @ fp32.T
+    index = {p: i for i, p in enumerate(photos)}
+    for spec, (got_photos, vectors, got, found) in seen.items():
+        assert got_photos == photos
+        same = [same_up_to_ties({n: sims[index[p], index[n]] for n in {*want[p], *got[p]}},
+                                want[p], got[p]) for p in photos]  # fmt: skip
+        cos = (fp32 * vectors).sum(axis=1)
+        rows[spec] = {"cosine_mean": round(float(cos.mean()), 5),
+                      "cosine_min": round(float(cos.min()), 5),
+                      "similar_top5_same": round(float(np.mean(same)), 4),
+                      "groups": len(found), "groups_same": found == want_groups,
+                      "groups_only_here": len(found - want_groups),
+                      "groups_only_in_fp32": len(want_groups - found)}  # fmt: skip
+        print(spec, rows[spec], flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"network": "efficientnet-lite0 (trained)", "photos": len(photos), "tie": TIE,
+            "against": "a library scanned on torch fp32 eager", "thresholds": str(thresholds),
+            "results": rows}  # fmt: skip
+
+
 def speed(args) -> dict:
     import torch
     import torchvision
@@ -160,7 +228,7 @@ def main() -> None:
     from machine import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("agreement", "speed"))
+    parser.add_argument("what", choices=("agreement", "groups", "speed"))
     parser.add_argument("--limit", type=int, default=None, help="first N shared photos")
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--rounds", type=int, default=5)
@@ -171,7 +239,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
-    result = agreement(args) if args.what == "agreement" else speed(args)
+    result = {"agreement": agreement, "groups": groups, "speed": speed}[args.what](args)
     result["machine"] = machine(note=NOTE)
     args.out.mkdir(parents=True, exist_ok=True)
     host = result["machine"]["host"]
