@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photosim.core.errors import DecodeError, WeightsMissing
+from photosim.core.events import Photo
 from photosim.dupes.types import Thresholds
 from photosim.models.registry import weights_from_env
 
@@ -173,7 +174,8 @@ def calibrate(store: Store, backbone: Embedder, sample: int = 48, seed: int = 0)
     from photosim.media.decode import load_image
 
     key = backbone.key
-    photos = [p for p in store.photos(key) if p.hash and not p.error]
+    # sampled in content order, so the thresholds do not depend on the order of the scan
+    photos = sorted((p for p in store.photos(key) if p.hash and not p.error), key=_content)
     if not photos:
         raise ValueError("no photos to calibrate on")
     rng = random.Random(seed)
@@ -213,6 +215,11 @@ def calibrate(store: Store, backbone: Embedder, sample: int = 48, seed: int = 0)
     with store.atomic():
         store.put_calibration(key, data)
     return Thresholds(near=near, similar=similar)
+
+
+def _content(photo: Photo) -> tuple[str, str]:
+    """A photo's place in the calibration's draw: its content hash, then its path."""
+    return (photo.hash or "", photo.path)
 
 
 def _random_pairs(

@@ -162,12 +162,16 @@ class VectorRows(Rows):
         return hashes, decode_vectors(blobs)
 
     def sample_vectors(self, model_key: str, n: int) -> list[np.ndarray]:
-        """Up to ``n`` vectors of this model, a random sample (for calibration)."""
+        """Up to ``n`` vectors of this model, a sample drawn by content (for calibration).
+
+        The first ``n`` in content-hash order: as random as a draw, but the same photos
+        give the same sample whatever order they were scanned in (reproducible thresholds).
+        """
         size = self.vector_size(model_key)
         rows = self.db.execute(  # rowids drawn first: the sort never carries the blobs
             "select vector from vectors where rowid in (select rowid from vectors where "
             "model = ? and typeof(vector) = 'blob' and length(vector) = ? "
-            "order by random() limit ?)",
+            "order by hash limit ?) order by hash",
             [model_key, size, n],
         )
         return [decode_vector(blob) for (blob,) in rows]
