@@ -151,6 +151,41 @@ def test_viewer_zooms_fits_and_shows_photos_upright(qtbot, window, folder):
     assert viewer.view.fit
 
 
+def test_double_click_opens_and_closes_the_viewer_the_wheel_zooms_and_both_sides_preload(
+    qtbot, window, folder
+):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    open_and_scan(qtbot, window, folder)
+    grid = window.browser.grid
+    order = grid_paths(window)
+    middle = order[len(order) // 2]
+    window.browser.select_path(middle)
+    at = grid.visualRect(grid.currentIndex()).center()
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=at)  # a double-click's
+    qtbot.mouseDClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=at)  # two presses
+    viewer = window.browser.viewer
+    assert window.browser.pages.currentWidget() is viewer and viewer.path == middle
+    start = order.index(middle)
+    qtbot.waitUntil(lambda: {order[start - 1], order[start + 1]} <= set(viewer.cache),
+                    timeout=10_000)  # fmt: skip
+    qtbot.waitUntil(lambda: viewer.view.image is not None, timeout=10_000)
+    before = viewer.view.scale
+    centre = QPointF(viewer.view.width() / 2, viewer.view.height() / 2)
+    wheel = QWheelEvent(centre, viewer.view.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(viewer.view, wheel)
+    assert viewer.view.scale > before and not viewer.view.fit
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    assert viewer.path == order[start - 1] and viewer.view.image is viewer.cache[viewer.path]
+    qtbot.mouseDClick(viewer.view, Qt.MouseButton.LeftButton)
+    assert window.browser.pages.currentWidget() is not viewer
+    assert window.browser.selected_path() == order[start - 1]
+
+
 def test_open_in_other_application_says_when_there_is_none(qtbot, window, folder, monkeypatch):
     open_and_scan(qtbot, window, folder)
     viewer = open_viewer(qtbot, window, "a.jpg")

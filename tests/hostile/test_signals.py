@@ -156,7 +156,7 @@ APP = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_the_app_killed_from_its_terminal_closes_as_its_window_would(folder, tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
            "QT_QPA_PLATFORM": "offscreen"}  # fmt: skip

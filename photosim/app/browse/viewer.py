@@ -178,6 +178,9 @@ class ImageView(QWidget):
         self._drag = None
         self.unsetCursor()
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        event.ignore()  # the viewer's: a double-click on the photo goes back to the grid
+
 
 class Viewer(QWidget):
     """One photo full-window (see the module docstring).
