@@ -104,6 +104,20 @@ def test_sidebar_follows_a_scan_and_forgets_a_closed_library(qtbot, window, fold
     assert sidebar.folder_item(str(folder.resolve())) is None
 
 
+def test_sidebar_counts_follow_a_scan_while_it_runs(qtbot, window, folder):
+    from photosim.core.events import ScanKind, ScanProgress
+
+    open_and_scan(qtbot, window, folder)
+    sidebar = window.browser.sidebar
+    stamp(write_photo(folder / "2023" / "new.jpg", size=(160, 120), seed=11), "2023-05-05")
+    list(window.state.library.scan())  # the photo reaches the library, no scan_finished yet
+    window.signals.scan_progress.emit(ScanProgress(ScanKind.EMBEDDED, done=1, total=2))
+    assert sidebar.folder_item(str(folder.resolve() / "2023")) is None  # not at every event
+    qtbot.waitUntil(lambda: sidebar.folder_item(str(folder.resolve() / "2023")) is not None,
+                    timeout=10_000)  # fmt: skip
+    assert sidebar.date_item("2023-05") is not None
+
+
 # -- the viewer --------------------------------------------------------------------
 def open_viewer(qtbot, win: MainWindow, name: str):
     path = next(p for p in grid_paths(win) if Path(p).name == name)

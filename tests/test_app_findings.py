@@ -81,12 +81,19 @@ def test_skipped_files_dialog_says_one_file(qtbot):
     assert any(t.startswith("1 file could not be read") for t in texts), texts
 
 
-def test_compare_sharpness_shows_two_decimals():
-    facts = {"megapixels": 1.0, "pixels": "1 × 1", "size": "1 KB", "date": "d", "path": "/a",
-             "sharpness": "0.59", "sharp": 0.585}  # fmt: skip
-    other = {**facts, "sharpness": "0.31", "sharp": 0.31}
+def test_compare_sharpness_shows_two_decimals(tmp_path):
+    from PIL import Image
+
+    from photosim.app.dupes.compare import Side, _facts
+
+    path = write_photo(tmp_path / "a.jpg", size=(64, 48))
+    with Image.open(path) as im:
+        facts = _facts(Side(path, sharpness=0.587), im.convert("RGB"))
+        other = _facts(Side(path, sharpness=0.31), im.convert("RGB"))
+    assert facts["sharpness"] == "0.59"  # it was ":.0f": "1"
     text = CompareView._facts_text(facts, other)
-    assert "Sharpness: 0.59 (sharper)" in text
+    assert f"Sharpness: {facts['sharpness']} (sharper)" in text
+    assert "Sharpness: 0.31\n" in CompareView._facts_text(other, facts) + "\n"
 
 
 def test_keys_people_expect(qtbot, window, folder):
@@ -203,3 +210,13 @@ def test_download_dialog_is_readable_and_leaves_no_empty_bar(qtbot, monkeypatch)
     assert dialog.width() > title + 100  # the title is not cut
     assert not dialog.bar.isVisible() and dialog.label.text() == dialog.error
     assert dialog.label.height() >= dialog.label.heightForWidth(dialog.label.width())
+
+
+def test_the_scan_summary_names_folders_reached_through_links():
+    from photosim.app import messages
+    from photosim.core.events import ScanKind, ScanProgress
+
+    done = ScanProgress(ScanKind.DONE, found=3, new=3, linked=("/media/phone/DCIM",))
+    text = messages.summary(done, None)
+    assert text.startswith("Up to date: 3 photos, 3 new")
+    assert "followed links to /media/phone/DCIM" in text
