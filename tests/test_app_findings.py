@@ -220,3 +220,31 @@ def test_the_scan_summary_names_folders_reached_through_links():
     text = messages.summary(done, None)
     assert text.startswith("Up to date: 3 photos, 3 new")
     assert "followed links to /media/phone/DCIM" in text
+
+
+def test_grid_menu_open_with_show_in_folder_and_similar_photos(qtbot, window, folder, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    from photosim.app.browse import viewer as viewer_module
+
+    open_and_scan(qtbot, window, folder)
+    path = str(folder / "p2.jpg")
+    window.browser.select_path(path)
+    menu = window.browser.grid_menu
+    handed: list[str] = []
+    monkeypatch.setattr(viewer_module, "desktop_open",
+                        lambda url: handed.append(url.toLocalFile()) or False)  # fmt: skip
+    with qtbot.waitSignal(window.signals.status_message, timeout=5_000) as said:
+        menu.actions["open_with"].trigger()
+    assert handed == [path] and said.args[0].startswith("No application on this desktop opens")
+    shown_folders: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        lambda url: shown_folders.append(url.toLocalFile()) or True)  # fmt: skip
+    menu.actions["folder"].trigger()
+    assert shown_folders == [str(folder)]
+    window.browser.select_path(str(folder / "p1.jpg"))
+    with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000):
+        window.browser.select_path(path)
+    with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as ready:
+        menu.actions["similar"].trigger()
+    assert ready.args[0] == path and window.browser.strip.isVisible()
