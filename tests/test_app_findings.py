@@ -248,3 +248,11 @@ def test_grid_menu_open_with_show_in_folder_and_similar_photos(qtbot, window, fo
     with qtbot.waitSignal(window.signals.neighbours_ready, timeout=10_000) as ready:
         menu.actions["similar"].trigger()
     assert ready.args[0] == path and window.browser.strip.isVisible()
+
+
+def test_the_scan_summary_counts_a_broken_file_as_skipped_not_as_a_photo():
+    from photosim.app import messages
+    from photosim.core.events import ScanKind, ScanProgress
+
+    done = ScanProgress(ScanKind.DONE, found=30, new=29, failed=1)
+    assert messages.summary(done, None) == "Up to date: 29 photos, 29 new, 1 skipped"
