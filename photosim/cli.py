@@ -372,7 +372,7 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
     if ev.embedded:
         # The model that embedded them is still loaded: no read of the (closed) library.
         print(
-            f"Embedded {plural(ev.embedded, 'photo')} with {lib.model_key} on {lib.running_backend()}."
+            f"Embedded {plural(ev.embedded, 'photo')} with {lib.model.key} on {lib.model.running_backend()}."
         )
     if ev.waiting:
         print(
@@ -490,7 +490,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 def _dismissed(args: argparse.Namespace) -> int:
     """List the dismissed groups, or restore those holding the --restore photos."""
     with _open_for_query(args, read_only=not args.restore) as lib:
-        groups = lib.dismissed_groups()
+        groups = lib.decisions.dismissed_groups()
         if args.restore:
             wanted = {p.expanduser().absolute() for p in args.restore}
             chosen = [g for g in groups if wanted & set(g.paths)]
@@ -499,7 +499,7 @@ def _dismissed(args: argparse.Namespace) -> int:
                 raise PhotosimError(f"{sorted(missing)[0]} is in no dismissed group; "
                                     "see photosim duplicates --dismissed.")  # fmt: skip
             for g in chosen:
-                lib.restore_dismissed(g.hashes)
+                lib.decisions.restore_dismissed(g.hashes)
             print(f"Restored {len(chosen)} dismissed group{'s' if len(chosen) != 1 else ''}: "
                   "they are found as duplicates again.")  # fmt: skip
             return 0

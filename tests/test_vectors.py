@@ -18,8 +18,8 @@ def test_vectors_round_trip_within_float16_tolerance(tmp_path):
     vectors = rng.normal(size=(20, 2048)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = Store(tmp_path / "lib.db")
-    store.put_vectors("m", [(f"h{i}", v) for i, v in enumerate(vectors)])
-    back = store.get_vectors([f"h{i}" for i in range(20)], "m")
+    store.vectors.put_vectors("m", [(f"h{i}", v) for i, v in enumerate(vectors)])
+    back = store.vectors.get_vectors([f"h{i}" for i in range(20)], "m")
     for i, v in enumerate(vectors):
         assert back[f"h{i}"].dtype == np.float32
         np.testing.assert_allclose(back[f"h{i}"], v, atol=2e-4)
@@ -40,7 +40,7 @@ def test_migration_converts_float32_rows(tmp_path):
     conn.commit()
     conn.close()
     store = Store(path)
-    np.testing.assert_allclose(store.get_vector("h", "m"), v, atol=1e-3)
+    np.testing.assert_allclose(store.vectors.get_vector("h", "m"), v, atol=1e-3)
 
 
 def test_rankings_on_real_photos_hold_with_float16_and_projection(

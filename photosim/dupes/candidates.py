@@ -66,7 +66,7 @@ WIDE_CACHE = 64  # photos whose wide crop details (1.4 MB each) are kept at a ti
 def load_nodes(store) -> list[Node]:
     """Readable photos grouped by content; hard links found by inode where content repeats."""
     by_hash: dict[str, Node] = {}
-    for path, h, size, width, height, taken, mtime_ns, make in store.photo_rows():
+    for path, h, size, width, height, taken, mtime_ns, make in store.photos.photo_rows():
         node = by_hash.get(h)
         if node is None:
             node = by_hash[h] = Node(h, [], size or 0, width, height, [], [], camera=bool(make))
@@ -112,7 +112,7 @@ def ensure_fingerprints(
     store, nodes: list[Node], cancel=None, workers: int = 2, progress: Progress = None
 ) -> dict[str, bytes]:
     """Fingerprints of every node: stored ones, the rest decoded now and stored."""
-    have = {h: d for h, d in store.fingerprints().items() if pixels.is_current(d)}
+    have = {h: d for h, d in store.dupes.fingerprints().items() if pixels.is_current(d)}
     missing = [n for n in nodes if n.hash not in have]
     tell = _teller(progress, DupStep.FINGERPRINTS, len(nodes))
     tell(len(nodes) - len(missing))
@@ -135,7 +135,7 @@ def ensure_fingerprints(
         for start in range(0, len(missing), 256):
             done = [r for r in pool.map(compute, missing[start : start + 256]) if r]
             with store.atomic():
-                store.put_fingerprints(done)
+                store.dupes.put_fingerprints(done)
             have.update(done)
             tell(len(nodes) - len(missing) + min(start + 256, len(missing)))
             check_cancel(cancel)
@@ -176,7 +176,7 @@ def cnn_pairs(
         return None, []
     node_of = {n.hash: i for i, n in enumerate(nodes)}
     have, vectors = [], []
-    for h, v in store.iter_vectors(key, only_present=False):
+    for h, v in store.vectors.iter_vectors(key, only_present=False):
         if h in node_of:
             have.append(node_of[h])
             vectors.append(v)

@@ -362,7 +362,7 @@ def build_finder(
         version = store.get_meta("dup_decisions", "0")
         if seen.get("v") != version:
             seen["v"] = version
-            f.set_decisions(store.not_duplicate_pairs(), store.keep_hashes())
+            f.set_decisions(store.dupes.not_duplicate_pairs(), store.dupes.keep_hashes())
 
     finder.decisions = reload
     return finder

@@ -335,7 +335,7 @@ class Scan:
         Nothing per file is kept beyond one chunk: the work owed is recorded in the
         store (``photos.pending``) and read back page by page by :meth:`_jobs`.
         """
-        capture = pairs.CaptureTimes(self.store.capture_times())
+        capture = pairs.CaptureTimes(self.store.photos.capture_times())
         listing = walk(self.roots, self.exclude)
         listing.capture = capture  # read while iterating: pairs decided from the library's memo
         chunk: list[tuple[str, int, int]] = []
@@ -352,7 +352,7 @@ class Scan:
         self.store.set_meta(other_files=self.ev.others, companion_files=self.ev.companions)
         # what this walk read; a complete walk's set replaces the last (gone pairs drop out)
         if capture.used != capture.known:
-            self.store.put_capture_times(capture.used, replace=not self.unreadable)
+            self.store.photos.put_capture_times(capture.used, replace=not self.unreadable)
 
     def _list_chunk(self, chunk: list[tuple[str, int, int]]) -> Iterator[ScanProgress]:
         """Unchanged files are only marked seen; new, changed and waiting ones owe work."""
@@ -436,7 +436,9 @@ class Scan:
         yield from removed
         self.ev.total = self.store.pending_count()
         # Content that has a vector already: needed only when there is work (not on a rescan).
-        self.have_vector = self.store.vector_hashes(self.model_key) if self.ev.total else set()
+        self.have_vector = (
+            self.store.vectors.vector_hashes(self.model_key) if self.ev.total else set()
+        )
         yield self._event(ScanKind.WALKED)
         backbone = yield from self._load_backbone(self.ev.total)
         if backbone is None and self.ev.model_error:
@@ -444,7 +446,7 @@ class Scan:
         cancelled = yield from self._embed_all(self._jobs(), self.vanished, backbone, cancel)
         if not cancelled:
             with self.store.atomic():
-                self.store.drop_orphan_vectors(self.model_key)
+                self.store.vectors.drop_orphan_vectors(self.model_key)
             cancelled = self._read_lenses(cancel)
         if self.changed:
             self.store.bump_version()
@@ -453,10 +455,10 @@ class Scan:
     def _read_lenses(self, cancel: CancelFlag) -> bool:
         """Fill the lens of photos scanned before lenses were kept, from their EXIF headers
         (about a millisecond a photo, once; a batch per transaction). True when cancelled."""
-        while rows := self.store.lens_unread(WALK_CHUNK):
+        while rows := self.store.photos.lens_unread(WALK_CHUNK):
             if is_cancelled(cancel):
                 return True
-            self.store.set_lenses([(pid, read_lens(path)) for pid, path in rows])
+            self.store.photos.set_lenses([(pid, read_lens(path)) for pid, path in rows])
             self.changed = True
         return False
 
@@ -501,8 +503,10 @@ class Scan:
         hashes = [_embedded_hash(d) for d in done]
         events = []
         with self.store.atomic():
-            self.store.put_vectors(self.model_key, list(zip(hashes, batch.vectors, strict=True)))
-            self.store.put_fingerprints(
+            self.store.vectors.put_vectors(
+                self.model_key, list(zip(hashes, batch.vectors, strict=True))
+            )
+            self.store.dupes.put_fingerprints(
                 (h, d.extras["fingerprint"])
                 for h, d in zip(hashes, done, strict=True)
                 if "fingerprint" in d.extras

@@ -165,7 +165,7 @@ class VectorIndex:
         with FileLock(str(self.lock_path)):
             self._remove_leftovers()
             version = self.store.meta_int("library_version")
-            max_rowid = self.store.max_vector_rowid()
+            max_rowid = self.store.vectors.max_vector_rowid()
             current = self._current()
             state = current[1] if current else None
             if state and (state.model, state.version, state.max_rowid) == (
@@ -200,8 +200,8 @@ class VectorIndex:
         """Few vectors added or removed since ``state`` was built (same model)."""
         if state.model != model_key:
             return False
-        added = self.store.count_vectors_after(model_key, state.max_rowid)
-        removed = max(0, state.count + added - self.store.count_vectors(model_key))
+        added = self.store.vectors.count_vectors_after(model_key, state.max_rowid)
+        removed = max(0, state.count + added - self.store.vectors.count_vectors(model_key))
         return added + removed <= min(
             REFRESH_LIMIT[1], max(REFRESH_LIMIT[0], REFRESH_LIMIT[2] * state.count)
         )
@@ -285,7 +285,7 @@ class VectorIndex:
         if self._extra is None or self._extra[:2] != (model_key, after):
             self._extra = (model_key, after, after, [], None)
         _, _, seen, hashes, matrix = self._extra
-        newest, new_hashes, new_matrix = self.store.vectors_after(model_key, seen)
+        newest, new_hashes, new_matrix = self.store.vectors.vectors_after(model_key, seen)
         if new_matrix is not None:
             hashes = hashes + new_hashes
             matrix = new_matrix if matrix is None else np.vstack([matrix, new_matrix])
@@ -342,13 +342,13 @@ def _full_vectors(
     found: list[str] = []
     matrix = np.zeros((0, 0), np.float32)
     if loaded.rowids is not None:
-        found, matrix = store.vectors_by_rowid(loaded.rowids[items].tolist(), model_key)
+        found, matrix = store.vectors.vectors_by_rowid(loaded.rowids[items].tolist(), model_key)
     wanted = set(hashes)
     if not wanted.issuperset(found):  # a rowid reused by another photo's vector
         keep = [i for i, h in enumerate(found) if h in wanted]
         found, matrix = [found[i] for i in keep], matrix[keep]
     if missing := wanted.difference(found):
-        more = store.get_vectors(missing, model_key)
+        more = store.vectors.get_vectors(missing, model_key)
         if more:
             found = found + list(more)
             rows = [matrix] if len(matrix) else []
@@ -375,17 +375,17 @@ def _write_build(
 ) -> IndexState | None:
     """Write the Annoy file, item map, projection and meta.json of one build into ``folder``."""
     started = time.perf_counter()
-    count = store.count_vectors(model_key)
+    count = store.vectors.count_vectors(model_key)
     if count == 0:
         return None
     every = max(1, count // PCA_SAMPLE)
     sample_hashes: list[str] = []
     samples = []
-    for hashes, matrix in store.vector_batches(model_key, BATCH, every=every):
+    for hashes, matrix in store.vectors.vector_batches(model_key, BATCH, every=every):
         sample_hashes += hashes
         samples.append(matrix)
     if not samples:  # rowids all skipped by `every`: take everything
-        for hashes, matrix in store.vector_batches(model_key, BATCH):
+        for hashes, matrix in store.vectors.vector_batches(model_key, BATCH):
             sample_hashes += hashes
             samples.append(matrix)
     sample = np.vstack(samples)
@@ -401,7 +401,7 @@ def _write_build(
     items: list[str] = []
     rowids: list[np.ndarray] = []
     truth = _TopK(queries, 11)
-    for ids, hashes, matrix in store.vector_rows(model_key, BATCH):
+    for ids, hashes, matrix in store.vectors.vector_rows(model_key, BATCH):
         reduced = matrix @ pca if pca is not None else matrix
         for j, row in enumerate(reduced):
             annoy.add_item(len(items) + j, row.tolist())
