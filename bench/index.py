@@ -30,7 +30,8 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 from machine import SHARED, machine
 
 from photosim.library import Library
-from photosim.search.index import CALIBRATION_QUERIES, VectorIndex, _TopK
+from photosim.search.build import CALIBRATION_QUERIES, TopK
+from photosim.search.index import VectorIndex
 from photosim.storage.store import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -89,7 +90,7 @@ def exact_neighbours(store: Store, ids: list[int]) -> list[set[str]]:
     """The exact 10 nearest (cosine, self excluded) of photos ``ids`` over the stored vectors."""
     hashes = [f"{i:032x}" for i in ids]
     got = store.vectors.get_vectors(hashes, MODEL)
-    top = _TopK(np.stack([got[h] for h in hashes]), 11)
+    top = TopK(np.stack([got[h] for h in hashes]), 11)
     names: list[str] = []
     for batch_hashes, matrix in store.vectors.vector_batches(MODEL, 8192):
         top.add(matrix, len(names))

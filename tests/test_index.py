@@ -84,10 +84,10 @@ def _exact(matrix: np.ndarray, q: int, n: int) -> list[str]:
 
 
 def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, monkeypatch):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 100)
     matrix = _clustered(2000, 64)
     store = _bulk_store(tmp_path, matrix)
     index = VectorIndex(store, tmp_path / "lib.db")
@@ -196,7 +196,7 @@ def test_new_vectors_are_read_once_not_on_every_query(tmp_path, monkeypatch):
 
 
 def test_search_k_and_trees_grow_with_the_library():
-    from photosim.search.index import plan
+    from photosim.search.build import plan
 
     small, large = plan(300, 512), plan(1_000_000, 2048)
     assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
@@ -230,10 +230,10 @@ def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
 
 # -- query speed: re-scoring by rowid, calibration, warm-up ---------------------
 def _projected_index(tmp_path, monkeypatch, matrix: np.ndarray | None = None):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 100)
     matrix = _clustered(2000, 64) if matrix is None else matrix
     store = _bulk_store(tmp_path, matrix)
     index = VectorIndex(store, tmp_path / "lib.db")
@@ -262,7 +262,8 @@ def test_vectors_by_rowid_reads_only_rows_of_the_model(tmp_path):
 
 
 def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monkeypatch):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
+    import photosim.search.lookup as lookup_module
 
     rng = np.random.default_rng(0)  # 24 dimensions of spread in 64: hard for the trees,
     spread = rng.normal(size=(3000, 24)) @ rng.normal(size=(24, 64))  # easy for the PCA
@@ -270,17 +271,17 @@ def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monke
     matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
     store, index, matrix = _projected_index(tmp_path, monkeypatch, matrix)
     state = index.state()
-    assert state.recall >= index_module.TARGET_RECALL
+    assert state.recall >= build_module.TARGET_RECALL
     loaded = index._load("m")
     picks = np.linspace(0, len(matrix) - 1, 200).astype(int)
     recall = []
     for k in (state.search_k, int(state.search_k * 0.85)):
         found = 0
         for q in picks:
-            got = {h for h, _ in index_module._search(loaded, store, "m", matrix[q], 11, k)}
+            got = {h for h, _ in lookup_module.nearest(loaded, store, "m", matrix[q], 11, k)}
             found += len(got & set(_exact(matrix, q, 11)[1:]))
         recall.append(found / (10 * len(picks)))
-    assert recall[0] >= index_module.TARGET_RECALL - 0.02
+    assert recall[0] >= build_module.TARGET_RECALL - 0.02
     assert recall[1] < recall[0]  # a smaller search_k would have cost recall
 
 

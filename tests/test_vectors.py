@@ -47,10 +47,10 @@ def test_rankings_on_real_photos_hold_with_float16_and_projection(
     tmp_path, monkeypatch, effnet_backbone, classic_photos
 ):
     """The trained network's neighbours through the library equal exact float32 search."""
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 8)  # force the projection on 30 photos
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 4)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 8)  # force the projection on 30 photos
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 4)
     lib = Library([classic_photos], tmp_path / "lib.db", backbone=effnet_backbone)
     for _ in lib.scan():
         pass
