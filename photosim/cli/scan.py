@@ -12,6 +12,8 @@ from photosim.core.errors import FolderMissing, PhotosimError, printable
 from photosim.core.text import plural
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from photosim.core.events import ScanProgress
     from photosim.library import Library
 
@@ -58,7 +60,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar():
+def _progress_bar() -> tqdm:
     from tqdm import tqdm
 
     return tqdm(
@@ -71,7 +73,7 @@ def _progress_bar():
     )
 
 
-def _show(bar, ev: ScanProgress) -> None:
+def _show(bar: tqdm, ev: ScanProgress) -> None:
     from photosim.core.events import ScanKind
 
     if ev.kind == ScanKind.WALKED:

@@ -145,7 +145,7 @@ def _jpeg(im: Image.Image, quality: int, exif_turn: bool = False) -> Image.Image
     return ImageOps.exif_transpose(Image.open(buf)).convert("RGB")
 
 
-def _enhance(name: str, factor: float):
+def _enhance(name: str, factor: float) -> Callable[[Image.Image], Image.Image]:
     """An ImageEnhance step (Brightness, Contrast) by name: PIL is imported when it runs."""
 
     def apply(im: Image.Image) -> Image.Image:

@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # torch is imported only when a photo must be embedded
     import numpy as np
+    from PIL import Image
 
     from photosim.core.cancel import CancelFlag
     from photosim.dupes.finder import DuplicateFinder
-    from photosim.dupes.types import DupResult, Thresholds
+    from photosim.dupes.types import DupProgress, DupResult, Thresholds
     from photosim.models.embed import Backbone
 
 # Queries that need no model import only what they use: numpy comes with the store, while
@@ -129,7 +130,9 @@ class Library:
             lock.release()
             self.model.release()  # a scan's model is not kept between scans
 
-    def _scan_locked(self, cancel, batch_size, workers) -> Iterator[ScanProgress]:
+    def _scan_locked(
+        self, cancel: CancelFlag, batch_size: int, workers: int | None
+    ) -> Iterator[ScanProgress]:
         from photosim.library.scan import Scan
 
         model = self.model
@@ -231,7 +234,7 @@ class Library:
                 raise ModelMismatch(stored, backbone.key)
         return self._neighbours(vector, k, exclude=path)
 
-    def _neighbours(self, vector, k: int, exclude: Path | None) -> list[Match]:
+    def _neighbours(self, vector: np.ndarray, k: int, exclude: Path | None) -> list[Match]:
         key = self.model.current_key()
         if key is None:  # nothing embedded yet: nothing to be near
             return []
@@ -305,12 +308,15 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- duplicates ------------------------------------------
     def duplicate_finder(
-        self, references: Sequence[Path] = (), cancel=None, progress=None
+        self,
+        references: Sequence[Path] = (),
+        cancel: CancelFlag = None,
+        progress: Callable[[DupProgress], None] | None = None,
     ) -> DuplicateFinder:
         """The slow part of duplicate finding (candidates + pixel checks), ready to regroup.
 
@@ -407,7 +413,7 @@ class Library:
 
         return self.vector_of_image(model_image(path, self.model.ensure_backbone().input_size))
 
-    def vector_of_image(self, image) -> np.ndarray:
+    def vector_of_image(self, image: Image.Image) -> np.ndarray:
         """The vector of a PIL image that is no file (say, dragged in from a web browser)."""
         backbone = self.model.ensure_backbone()
         return backbone.embed([backbone.prepare(image.convert("RGB"))])[0]
@@ -435,7 +441,7 @@ class Library:
         matches = self._neighbours(mean, k + len(exclude), exclude=None)
         return [m for m in matches if m.path not in exclude][:k]
 
-    def similar_to_image(self, image, k: int = 10) -> list[Match]:
+    def similar_to_image(self, image: Image.Image, k: int = 10) -> list[Match]:
         """Photos similar to a PIL image held in memory: nothing is saved or downloaded."""
         return self._neighbours(self.vector_of_image(image), k, exclude=None)
 

@@ -110,7 +110,7 @@ class Scan:
         self.unreadable: list[str] = []  # folders the walk could not list (never swept)
         self._failures: list = []  # the failures list events share until the next failure
 
-    def _event(self, kind: ScanKind, **fields) -> ScanProgress:
+    def _event(self, kind: ScanKind, **fields: object) -> ScanProgress:
         ev = self.ev
         ev.kind, ev.path, ev.reason, ev.photo_id = kind, None, None, None
         for key, value in fields.items():

@@ -12,12 +12,16 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photosim.search.knn import top_axes
 from photosim.search.lookup import IndexState, Loaded, annoy_name, nearest
 from photosim.storage.store import Store
+
+if TYPE_CHECKING:
+    from annoy import AnnoyIndex
 
 INDEX_DIM = 128  # wider vectors are indexed by their PCA projection to this many dimensions
 REDUCE_FROM = 4 * INDEX_DIM  # ... once there are enough photos to learn the projection from
@@ -186,7 +190,7 @@ def _calibrate(
     return high, round(recall, 4)
 
 
-def save_annoy(annoy, path: Path) -> None:
+def save_annoy(annoy: AnnoyIndex, path: Path) -> None:
     """``annoy.save``, its failures as an OSError with an errno (Annoy puts it in the text:
     "Unable to write: No space left on device (28)"), so a full disk is said as such."""
     try:
