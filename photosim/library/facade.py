@@ -287,14 +287,11 @@ class Library:
                          after: str | None = None, limit: int = 500) -> list[PhotoRow]:  # fmt: skip
         """A page of the photos in ``folder`` (with its subfolders), by path; ``after``: the
         last path of the previous page."""
-        rows = self.store.browse.photos_in_folder(str(folder), subfolders=subfolders, after=after,
-                                           limit=limit)  # fmt: skip
+        rows = self.store.browse.photos_in_folder(str(folder), subfolders=subfolders,
+                                                  after=after, limit=limit)  # fmt: skip
         key = self.model.current_key()
-        have = (
-            self.store.browse.hashes_with_vector([r[6] for r in rows if r[6]], key)
-            if key
-            else set()
-        )
+        hashes = [r[6] for r in rows if r[6]]
+        have = self.store.browse.hashes_with_vector(hashes, key) if key else set()
         return [PhotoRow(i, p, s or 0, m or 0, t, e, h in have) for i, p, s, m, t, e, h in rows]
 
     def failures(self) -> list[Failure]:
@@ -365,7 +362,7 @@ class Library:
 
         return calibrate(self.store, self.model.ensure_backbone(), sample=sample)
 
-    # -- folders, weights and queries of several photos ----------
+    # -- folders, and queries of several photos ----------
     def add_root(self, folder: Path | str) -> Path:
         """Make ``folder`` part of this library (its photos join at the next scan)."""
         root = Path(folder).expanduser().resolve()
