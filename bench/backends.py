@@ -151,12 +151,12 @@ def groups(args) -> dict:
             # One calibration (torch fp32's) for every library: the scan stores photos in
             # completion order, so calibrating again samples other photos and moves the
             # thresholds by ~2e-4, enough to join a chain of similar shots.
-            key = lib.current_key()
+            key = lib.model.current_key()
             if thresholds is None:
                 thresholds = lib.calibrate(sample=24)
-                calibration = lib.store.get_calibration(key)
+                calibration = lib.store.dupes.get_calibration(key)
             else:
-                lib.store.put_calibration(key, calibration)
+                lib.store.dupes.put_calibration(key, calibration)
             result = lib.duplicates()
             found = {(str(g.kind), frozenset(m.path for m in g.photos)) for g in result.groups}
         seen[spec] = (photos, vectors, top5, found)

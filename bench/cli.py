@@ -198,7 +198,7 @@ def scan_trained(photos: Path, db: Path, home: Path) -> str | None:
         for _ in lib.scan():
             pass
         lib.calibrate()
-        return lib.model_key
+        return lib.model.key
 
 
 def scan_random_resnet18(photos: Path, db: Path, work: Path, env: dict) -> None:

@@ -242,8 +242,8 @@ def generate(db: Path, n: int, dim: int, near_share: float, seed: int = 0) -> di
     hashes = [f"{i:032x}" for i in range(len(jobs))]
     store = Store(db)
     with store.atomic():
-        store.put_vectors(KEY, zip(hashes, vec, strict=True))
-        store.put_fingerprints(zip(hashes, fps, strict=True))
+        store.vectors.put_vectors(KEY, zip(hashes, vec, strict=True))
+        store.dupes.put_fingerprints(zip(hashes, fps, strict=True))
         rows = [(f"/bench/photos/{i:06d}.jpg", h, None) for i, h in enumerate(hashes)]
         for frames in p["bursts"]:
             for k, f in enumerate(frames):
@@ -256,7 +256,7 @@ def generate(db: Path, n: int, dim: int, near_share: float, seed: int = 0) -> di
             rows,
         )
         store.set_meta(model_key=KEY, roots=json.dumps(["/bench"]))
-        store.put_calibration(KEY, {"near": 0.9, "similar": 0.75})
+        store.dupes.put_calibration(KEY, {"near": 0.9, "similar": 0.75})
         store.bump_version()
     store.close()
     kind = np.array(p["kind"])

@@ -164,8 +164,8 @@ def measure(lib: Library, origin: dict[Path, str], scene_of: dict[str, str]) -> 
 
 def _vectors(lib: Library):
     photos = [p for p in lib.photos() if p.has_vector]
-    key = lib.current_key()
-    vectors = [lib.store.get_vector(p.hash, key) for p in photos]
+    key = lib.model.current_key()
+    vectors = [lib.store.vectors.get_vector(p.hash, key) for p in photos]
     vs = np.stack(vectors).astype(np.float32)
     return photos, vs / np.linalg.norm(vs, axis=1, keepdims=True)
 

@@ -30,7 +30,8 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 from machine import SHARED, machine
 
 from photosim.library import Library
-from photosim.search.index import CALIBRATION_QUERIES, VectorIndex, _TopK
+from photosim.search.build import CALIBRATION_QUERIES, TopK
+from photosim.search.index import VectorIndex
 from photosim.storage.store import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -75,7 +76,9 @@ def write_library(db: Path, n: int, dim: int) -> float:
                     {"path": f"/photos/{i // 1000:04}/IMG_{i:07}.jpg", "size": 3_000_000,
                      "mtime_ns": 1_600_000_000_000_000_000 + i, "hash": f"{i:032x}"}
                 )  # fmt: skip
-            store.put_vectors(MODEL, [(f"{first + j:032x}", v) for j, v in enumerate(vectors)])
+            store.vectors.put_vectors(
+                MODEL, [(f"{first + j:032x}", v) for j, v in enumerate(vectors)]
+            )
     with store.atomic():
         store.set_meta(model_key=MODEL, library_version=1)
     store.db.execute("pragma wal_checkpoint(truncate)")
@@ -86,10 +89,10 @@ def write_library(db: Path, n: int, dim: int) -> float:
 def exact_neighbours(store: Store, ids: list[int]) -> list[set[str]]:
     """The exact 10 nearest (cosine, self excluded) of photos ``ids`` over the stored vectors."""
     hashes = [f"{i:032x}" for i in ids]
-    got = store.get_vectors(hashes, MODEL)
-    top = _TopK(np.stack([got[h] for h in hashes]), 11)
+    got = store.vectors.get_vectors(hashes, MODEL)
+    top = TopK(np.stack([got[h] for h in hashes]), 11)
     names: list[str] = []
-    for batch_hashes, matrix in store.vector_batches(MODEL, 8192):
+    for batch_hashes, matrix in store.vectors.vector_batches(MODEL, 8192):
         top.add(matrix, len(names))
         names += batch_hashes
     return [
@@ -128,7 +131,9 @@ def run(n: int, dim: int, queries: int, keep: Path | None) -> dict:
     rng = np.random.default_rng(7)
     ids = sorted(rng.choice(n, size=min(queries, n), replace=False).tolist())
     lib = Library(db_path=db)
-    photo_ids = {p: lib.store.photo(f"/photos/{p // 1000:04}/IMG_{p:07}.jpg").id for p in ids}
+    photo_ids = {
+        p: lib.store.photos.photo(f"/photos/{p // 1000:04}/IMG_{p:07}.jpg").id for p in ids
+    }
     cold = []
     for p in ids[:5]:
         t = time.perf_counter()

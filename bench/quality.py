@@ -26,7 +26,7 @@ os.environ.setdefault("PHOTOSIM_HOME", tempfile.mkdtemp(prefix="photosim-bench-"
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-import photosim.search.index as index_module  # noqa: E402
+import photosim.search.build as build_module  # noqa: E402
 from photosim.library import Library  # noqa: E402
 from photosim.media.decode import load_image  # noqa: E402
 
@@ -35,7 +35,7 @@ COPIES = ["_hflip.jpg", "_resize.jpg", "_gray.jpg", "_rotation.jpg"]
 
 
 def measure(backbone, index_dim: int) -> dict:
-    index_module.INDEX_DIM, index_module.REDUCE_FROM = index_dim, 4
+    build_module.INDEX_DIM, build_module.REDUCE_FROM = index_dim, 4
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library([PHOTOS], Path(tmp) / "lib.db", backbone=backbone)
         for _ in lib.scan():

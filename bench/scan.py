@@ -146,7 +146,7 @@ def child_photosim(args) -> dict:
     with Library([args.child_folder], args.db, model=args.models, weights=args.weights,
                  device="cpu", precision=args.precision, backend=args.backend,
                  lock_owner="bench") as lib:  # fmt: skip
-        lib.ensure_backbone()  # loaded (and converted) before the clock starts: start-up apart
+        lib.model.ensure_backbone()  # loaded (and converted) before the clock starts: start-up apart
         begin = time.perf_counter()
         for event in lib.scan(workers=args.workers):
             if event.kind == ScanKind.EMBEDDED:

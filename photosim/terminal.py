@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 # Signals that end a command as Ctrl+C does (SIGHUP does not exist on Windows).
 SIGNALS = tuple(
@@ -40,7 +41,7 @@ class _State:
 _state = _State()
 
 
-def _on_signal(signum: int, frame) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _state.signum is not None:  # a second signal while cleaning up: leave at once
         leave(128 + _state.signum)
     _state.signum = signum

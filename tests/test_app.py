@@ -21,7 +21,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from photosim.app.browse.delegate import score_text
-from photosim.app.browse.models import ErrorRole, PhotoModel, PhotoProxy
+from photosim.app.browse.models import PhotoModel
+from photosim.app.browse.proxy import PhotoProxy
+from photosim.app.browse.roles import ErrorRole
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.main_window import MainWindow
 from photosim.core.events import Photo

@@ -220,7 +220,8 @@ def test_the_neighbours_strip_is_in_the_viewer(qtbot, window, folder):
 
 
 def test_folder_and_text_filters_combine_and_names_are_taken_literally(qtbot):
-    from photosim.app.browse.models import PhotoModel, PhotoProxy
+    from photosim.app.browse.models import PhotoModel
+    from photosim.app.browse.proxy import PhotoProxy
     from photosim.app.browse.thumbnails import Thumbnails
     from photosim.core.events import Photo
 
@@ -247,7 +248,7 @@ def test_folder_and_text_filters_combine_and_names_are_taken_literally(qtbot):
 def test_a_reordering_listing_waits_until_the_user_rests(qtbot, window, folder, monkeypatch):
     """A scan's end puts found photos in their places: never under the pointer (issue 17)."""
     from photosim.app.browse import browser as browser_module
-    from photosim.app.browse.models import listing
+    from photosim.app.browse.listing import listing
 
     open_and_scan(qtbot, window, folder)
     pane = window.browser

@@ -181,7 +181,7 @@ def test_reference_folder_photos_are_never_marked_remove(qtbot, view, library, f
     backup = folder / "backup" / "beach.jpg"
     with qtbot.waitSignal(view.regrouped, timeout=TIMEOUT):  # what the button's dialog does
         view.cleanup.set_reference_folders([folder / "backup"])
-    assert library.reference_folders() == [folder / "backup"]
+    assert library.decisions.reference_folders() == [folder / "backup"]
     assert view.reference_button.text() == "Reference folders (1)…"
     group = select(view, backup)
     assert group.keep == backup  # a reference photo is the keeper

@@ -16,7 +16,7 @@ from photosim.app.browse.panes import FailuresDialog
 from photosim.app.dupes.compare import CompareView
 from photosim.app.main_window import MainWindow
 from photosim.core.text import camera_name
-from photosim.library import Library
+from photosim.library.decisions import Decisions
 
 SCAN_TIMEOUT = 60_000
 
@@ -128,13 +128,13 @@ def test_grid_context_menu(qtbot, window, folder, monkeypatch):
     window.browser.close_viewer(str(folder / "p2.jpg"))
     trashed = []
 
-    def fake_trash(_library, paths):  # in place of Library.move_to_trash
+    def fake_trash(_decisions, paths):  # in place of Decisions.move_to_trash
         from photosim.dupes.trash import TrashRecord
 
         trashed.extend(paths)
         return TrashRecord("id", 0.0, tuple((p, None) for p in paths))
 
-    monkeypatch.setattr(Library, "move_to_trash", fake_trash)
+    monkeypatch.setattr(Decisions, "move_to_trash", fake_trash)
     with qtbot.waitSignal(window.signals.status_message, timeout=10_000,
                           check_params_cb=lambda t: t.startswith("Moved")) as blocker:  # fmt: skip
         menu.actions["trash"].trigger()
@@ -188,8 +188,8 @@ def test_undo_is_enabled_only_with_a_move_to_undo(qtbot, window, folder):
     qtbot.waitUntil(lambda: not view.cleanup.undo_runner.busy(), timeout=5_000)
     assert not view.undo_button.isEnabled()
     library = window.state.library
-    _append(library.trash_journal, {"action": "trash", "id": "m1", "at": 0, "moved": []})
-    assert library.can_undo()
+    _append(library.decisions.trash_journal, {"action": "trash", "id": "m1", "at": 0, "moved": []})
+    assert library.decisions.can_undo()
     view.cleanup.check_undo()
     qtbot.waitUntil(view.undo_button.isEnabled, timeout=5_000)
 

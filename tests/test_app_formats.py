@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtGui import QImage
 
-from photosim.app.browse.models import ErrorRole, LabelRole, ThumbRole
+from photosim.app.browse.roles import ErrorRole, LabelRole, ThumbRole
 from photosim.media.decode import load_image
 
 WAIT = 60_000

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QApplication
 
 from photosim.app.browse.delegate import PAD
 from photosim.app.browse.grid import PhotoGrid
-from photosim.app.browse.models import PhotoModel, PhotoProxy, month_title
+from photosim.app.browse.models import PhotoModel
+from photosim.app.browse.proxy import PhotoProxy, month_title
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.events import Photo
 

@@ -15,14 +15,10 @@ from conftest import make_tiny_backbone, new_window, write_photo
 
 pytest.importorskip("pytestqt")
 
-from photosim.app.browse.models import (
-    DateKeyRole,
-    NameKeyRole,
-    PhotoModel,
-    PhotoProxy,
-    listing,
-    local_iso,
-)
+from photosim.app.browse.listing import listing, local_iso
+from photosim.app.browse.models import PhotoModel
+from photosim.app.browse.proxy import PhotoProxy
+from photosim.app.browse.roles import DateKeyRole, NameKeyRole
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.events import Photo
 from photosim.library import Library

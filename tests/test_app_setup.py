@@ -92,7 +92,7 @@ def test_choosing_a_weights_file_turns_similarity_on_without_a_restart(
     again = new_window(qtbot)  # the next start: the library's model gets the chosen weights
     with qtbot.waitSignal(again.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         again.state.open_library(str(other))
-    assert again.state.library.weights == str(resnet18_weights.resolve())
+    assert again.state.library.model.weights == str(resnet18_weights.resolve())
     assert not again.state.model_error and blocker.args[0].embedded == 1
     again.close()
 
@@ -143,7 +143,9 @@ def test_a_wrong_file_chosen_in_the_weights_dialog_keeps_it_open_with_one_senten
     assert dialog.isVisible() and dialog.prompt.error.isVisibleTo(dialog)
     assert "holiday.pth" in error and "resnet18" in error and error.count(". ") == 0
     assert "--weights" not in error and win.status.status_text.text() == before
-    assert win.state.library.weights is None and not app_settings().contains("weights/resnet18")
+    assert win.state.library.model.weights is None and not app_settings().contains(
+        "weights/resnet18"
+    )
     win.close()
 
 
@@ -178,7 +180,11 @@ def test_a_wrong_weights_file_gets_one_sentence_and_changes_nothing(
     error = win.setup.weights_prompt.error.text()
     assert "resnet50.pth" in error and "resnet18" in error and error.count(". ") == 0
     assert win.setup.weights_prompt.error.isVisibleTo(win)
-    assert win.state.library.weights is None and win.state.model_error and not win.state.scanning()
+    assert (
+        win.state.library.model.weights is None
+        and win.state.model_error
+        and not win.state.scanning()
+    )
     assert not app_settings().contains("weights/resnet18")
     win.close()
 
@@ -192,8 +198,8 @@ def test_download_shows_progress_and_switches_similarity_on(
             url=QUrl.fromLocalFile(str(resnet18_weights)).toString()
         )
     assert dialog.bar.value() == dialog.bar.maximum() > 0
-    assert win.state.library.info()["embedded"] == 9 and win.state.library.weights is None
-    assert win.state.library.current_key() == "resnet18:IMAGENET1K_V1"  # from torch's cache
+    assert win.state.library.info()["embedded"] == 9 and win.state.library.model.weights is None
+    assert win.state.library.model.current_key() == "resnet18:IMAGENET1K_V1"  # from torch's cache
     win.close()
 
 
@@ -237,7 +243,11 @@ def test_cancelling_a_download_leaves_nothing_behind(qtbot, folder, slow_server)
     qtbot.waitUntil(lambda: not dialog.worker.running(), timeout=20_000)  # stops in the background
     target = expected_weights_file("resnet18")
     assert not target.exists() and not list(target.parent.glob(".*.part"))
-    assert win.state.model_error and win.state.library.weights is None and not win.state.scanning()
+    assert (
+        win.state.model_error
+        and win.state.library.model.weights is None
+        and not win.state.scanning()
+    )
     win.close()
 
 
@@ -248,7 +258,7 @@ def test_download_without_network_says_so_in_one_sentence(qtbot, folder):
     assert "could not be downloaded (no network?)" in dialog.error
     assert dialog.error.count(". ") == 0 and dialog.cancel_button.text() == "Close"
     dialog.reject()
-    assert win.state.model_error and win.state.library.weights is None
+    assert win.state.model_error and win.state.library.model.weights is None
     win.close()
 
 
@@ -299,7 +309,7 @@ def test_preferences_say_a_models_weights_are_missing_and_offer_them_before_swit
     qtbot.mouseClick(dialog.choose_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.weights_row.isVisibleTo(dialog), timeout=10_000)
     assert app_settings().value("weights/resnet18") == str(resnet18_weights.resolve())
-    assert window.state.library.model_name != "resnet18"  # nothing switched before OK
+    assert window.state.library.model.name != "resnet18"  # nothing switched before OK
     dialog.reject()
 
 
@@ -313,12 +323,12 @@ def test_changing_the_model_in_preferences_re_embeds_the_library(
     app_settings().setValue("weights/resnet34", str(resnet34))
     win = new_window(qtbot, model="resnet18", weights=str(resnet18_weights))
     open_and_scan(qtbot, win, folder)
-    assert win.state.library.current_key().startswith("resnet18:file-")
+    assert win.state.library.model.current_key().startswith("resnet18:file-")
     prefs = Preferences.read(win.settings)
     with qtbot.waitSignal(win.signals.scan_finished, timeout=SCAN_TIMEOUT) as blocker:
         win.setup.apply_preferences(Preferences(model="resnet34", device="cpu", k=prefs.k))
     assert blocker.args[0].embedded == 9 and not blocker.args[0].model_error
-    assert win.state.library.current_key().startswith("resnet34:file-")
+    assert win.state.library.model.current_key().startswith("resnet34:file-")
     assert win.state.library.info()["embedded"] == 9
     win.close()
 
@@ -350,7 +360,7 @@ def test_adding_and_removing_a_folder_in_the_app_leaves_the_files_alone(
     assert "3 photos" in status and "untouched" in status
     qtbot.waitUntil(lambda: window.browser.photos.rowCount() == 10)
     assert window.browser.current is None and str(phone) not in window.windowTitle()
-    assert window.state.library.index.status(window.state.library.current_key()) == "fresh"
+    assert window.state.library.index.status(window.state.library.model.current_key()) == "fresh"
     assert snapshot(folder) | snapshot(phone) == before  # nothing on disk changed
     window.folders.remove_menu.setEnabled(True)
     assert window.folders.remove_folder(str(folder)) == 0  # the last folder stays
@@ -485,4 +495,4 @@ def test_preferences_choose_the_backend_and_about_names_the_one_that_ran(qtbot, 
     dialog.backend_box.setCurrentText("torch")
     dialog.accept()
     assert Preferences.read(app_settings()).backend == "torch"
-    assert window.state.library.backend == "torch"  # an injected model runs as given: torch
+    assert window.state.library.model.backend == "torch"  # an injected model runs as given: torch

@@ -539,7 +539,7 @@ def test_removing_a_folder_of_10k_photos_never_stalls_the_event_loop(qtbot, tmp_
         generation = store.begin_scan()
         store.list_new_many([(str(archive / f"p{i:05}.jpg"), 1000, i) for i in range(10_000)],
                             generation)  # fmt: skip
-        ids = [row[0] for row in store.photo_listing() if str(archive) in str(row[1])]
+        ids = [row[0] for row in store.photos.photo_listing() if str(archive) in str(row[1])]
         store.mark_pending(ids, generation, 0)  # listed and settled: no work for the scan
         db = library.db_path
     archive.rmdir()  # an unplugged drive: the library keeps its rows, its scan stops

@@ -265,12 +265,12 @@ def _answers(lib, calibration: dict | None) -> tuple[list[Path], np.ndarray, dic
     photos = sorted(p.path for p in lib.photos() if p.has_vector)
     vectors = np.stack([lib.vector_of(p) for p in photos])
     top5 = {p: [m.path for m in lib.similar(p, k=5)] for p in photos}
-    key = lib.current_key()
+    key = lib.model.current_key()
     if calibration is None:
         lib.calibrate(sample=12)
-        calibration = lib.store.get_calibration(key)
+        calibration = lib.store.dupes.get_calibration(key)
     else:
-        lib.store.put_calibration(key, calibration)
+        lib.store.dupes.put_calibration(key, calibration)
     groups = {(g.kind, frozenset(m.path for m in g.photos)) for g in lib.duplicates().groups}
     return photos, vectors, top5, groups, calibration
 

@@ -442,13 +442,13 @@ def test_a_non_utf8_name_is_scanned_and_shown(tmp_path):
 
 
 def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
-    import photosim.library.scan
+    import photosim.library.walk
 
     root = tmp_path / "photos"
     keep = write_photo(root / "keep.jpg", seed=1)
     gone = write_photo(root / "gone.jpg", seed=2)
     busy = write_photo(root / "busy.jpg", seed=3)
-    real = photosim.library.scan.is_candidate
+    real = photosim.library.walk.is_candidate
 
     def after_stat(name, path):  # the walk has stat'ed the file: now others act
         if name == "gone.jpg":
@@ -457,12 +457,12 @@ def test_files_that_vanish_or_change_after_the_walk(tmp_path, monkeypatch):
             write_photo(Path(path), size=(200, 100), seed=4)
         return real(name, path)
 
-    monkeypatch.setattr(photosim.library.scan, "is_candidate", after_stat)
+    monkeypatch.setattr(photosim.library.walk, "is_candidate", after_stat)
     with Library([root], backbone=make_tiny_backbone()) as lib:
         events = list(lib.scan())
         assert events[-1].kind == "done"
         assert lib.photo(keep).has_vector
-        monkeypatch.setattr(photosim.library.scan, "is_candidate", real)
+        monkeypatch.setattr(photosim.library.walk, "is_candidate", real)
         events = list(lib.scan())  # the changed file is read again; the gone one swept
         assert events[-1].kind == "done"
         assert lib.photo(gone) is None

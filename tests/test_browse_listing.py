@@ -88,8 +88,8 @@ def test_sidebar_listings_at_100k_photos_are_fast(tmp_path):
     with store.atomic():
         store.list_new_many(rows, 1)
     start = time.perf_counter()
-    tree = folder_tree(store.folder_counts(), ["/p"])
-    years = timeline(store.month_counts())
+    tree = folder_tree(store.browse.folder_counts(), ["/p"])
+    years = timeline(store.browse.month_counts())
     elapsed = time.perf_counter() - start
     assert tree[0].total == 100_000 and len(tree[0].children) == 10
     assert sum(y.count for y in years) == 100_000

@@ -96,7 +96,9 @@ def test_duplicates_of_a_library_without_vectors_never_load_the_model(tmp_path, 
     with Library([folder], db, model="resnet18") as lib:
         assert list(lib.scan())[-1].model_error
     with Library(db_path=db, read_only=True) as lib:
-        assert lib.current_key() is None and lib.store.count() == 2  # listed, no vectors
+        assert (
+            lib.model.current_key() is None and lib.store.photos.count() == 2
+        )  # listed, no vectors
     out, modules = run_cli(["duplicates", "--db", str(db)])
     assert "exact (2 photos" in out
     assert not modules & {

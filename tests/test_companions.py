@@ -113,14 +113,14 @@ def test_raw_jpeg_pair_is_one_item_and_trash_takes_both(tmp_path, shot, trash_ho
     assert names == ["IMG_0001.DNG", "other.jpg"]  # one item for the pair: the RAW
     assert done.companions == 2 and done.failed == 0
     assert {Path(p).name for p in pairs.companions_on_disk(dng)} == {jpg.name, sidecar.name}
-    record = lib.move_to_trash([dng])
+    record = lib.decisions.move_to_trash([dng])
     assert {p.name for p, _ in record.moved} == {dng.name, jpg.name, sidecar.name}
     assert record.companions == 2 and not record.failed
     assert not dng.exists() and not jpg.exists() and not sidecar.exists()
-    entries = journal(lib.trash_journal)[-1]["moved"]
+    entries = journal(lib.decisions.trash_journal)[-1]["moved"]
     assert {Path(e["path"]).name for e in entries if e.get("companion_of")} == {
         jpg.name, sidecar.name}  # fmt: skip
-    restored = lib.undo_last_move().restored
+    restored = lib.decisions.undo_last_move().restored
     assert {p.name for p in restored} == {dng.name, jpg.name, sidecar.name}
     assert dng.exists() and jpg.exists() and sidecar.exists()
     assert sorted(p.path.name for p in lib.photos()) == names
@@ -139,10 +139,10 @@ def test_live_photo_and_sidecars_go_to_the_trash_and_come_back(tmp_path, trash_h
     lib, done = _scan(root)
     assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
     assert (done.companions, done.others) == (4, 1)
-    record = lib.move_to_trash([live])
+    record = lib.decisions.move_to_trash([live])
     assert record.companions == 4
     assert not any(p.exists() for p in (live, video, aae, xmp, takeout)) and lone.exists()
-    lib.undo_last_move()
+    lib.decisions.undo_last_move()
     assert all(p.exists() for p in (live, video, aae, xmp, takeout))
     assert [p.path.name for p in lib.photos()] == ["IMG_1234.HEIC"]
 
@@ -168,7 +168,7 @@ def test_same_name_different_shots_are_two_photos(tmp_path, shot, trash_home):
     assert pairs.pair_label(dng) is None and pairs.pair_label(card_dng) == "RAW+JPG"
     assert pairs.companions_on_disk(dng) == [] and pairs.companions_on_disk(jpg) == []
     assert pairs.companions_on_disk(card_dng) == [str(card_jpg)]
-    record = lib.move_to_trash([dng])  # the other camera's JPEG stays
+    record = lib.decisions.move_to_trash([dng])  # the other camera's JPEG stays
     assert record.companions == 0 and jpg.exists() and not dng.exists()
 
 

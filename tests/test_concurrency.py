@@ -77,7 +77,7 @@ def test_kill_9_mid_scan_loses_nothing_and_what_was_stored_answers(folder, tmp_p
     lib = Library([folder], db, backbone=make_tiny_backbone())
     done = list(lib.scan(batch_size=2))[-1]
     assert (done.embedded, done.unchanged, done.found) == (6, 4, 10)
-    assert lib.store.vector_models() == {"tiny:test": 10}
+    assert lib.store.vectors.vector_models() == {"tiny:test": 10}
     assert lib.store.integrity_ok() and all(p.has_vector for p in lib.photos())
 
 
@@ -142,7 +142,7 @@ def test_a_root_that_is_not_a_folder_now_is_not_swept(folder, tmp_path):
     store = Store(tmp_path / "lib.db")
     backbone = make_tiny_backbone()
     list(Scan(store, [folder, other], backbone.key, lambda: backbone).run())
-    assert store.count() == 11
+    assert store.photos.count() == 11
     other.rename(tmp_path / "unplugged")
     done = list(Scan(store, [folder, other], backbone.key, lambda: backbone).run())[-1]
-    assert done.removed == 0 and store.count() == 11
+    assert done.removed == 0 and store.photos.count() == 11

@@ -87,11 +87,11 @@ def test_validate_weights_accepts_the_model_and_refuses_others_in_one_sentence(
 def test_weights_set_later_embed_the_photos_that_were_waiting(folder, resnet18_weights):
     lib = Library([folder], model="resnet18")  # no weights: the photos are listed only
     done = list(lib.scan())[-1]
-    assert done.model_error and lib.store.count_embedded(lib.current_key()) == 0
+    assert done.model_error and lib.store.photos.count_embedded(lib.model.current_key()) == 0
     with pytest.raises(WeightsInvalid):
-        lib.set_weights(folder / "photo0.jpg")
-    assert lib.weights is None
-    lib.set_weights(resnet18_weights)
+        lib.model.set_weights(folder / "photo0.jpg")
+    assert lib.model.weights is None
+    lib.model.set_weights(resnet18_weights)
     done = list(lib.scan())[-1]
     assert not done.model_error and done.embedded == 6
     assert lib.similar(folder / "photo1.jpg", k=3)
@@ -122,8 +122,8 @@ def test_similar_to_many_ranks_by_the_mean_vector_and_leaves_the_picks_out(folde
     list(lib.scan())
     picks = [folder / "photo0.jpg", folder / "photo1.jpg"]
     matches = lib.similar_to_many(picks, k=3)
-    key = lib.current_key()
-    vectors = {p.path: lib.store.get_vector(p.hash, key) for p in lib.photos()}
+    key = lib.model.current_key()
+    vectors = {p.path: lib.store.vectors.get_vector(p.hash, key) for p in lib.photos()}
     mean = vectors[picks[0]] + vectors[picks[1]]
     mean /= np.linalg.norm(mean)
     expected = sorted((p for p in vectors if p not in picks), key=lambda p: -vectors[p] @ mean)

@@ -16,6 +16,7 @@ from PIL import Image
 from photosim.cli import main
 from photosim.dupes.finder import DupKind, result_to_dict
 from photosim.library import Library
+from photosim.library.model import LibraryModel
 
 
 def scan(lib: Library) -> None:
@@ -91,16 +92,16 @@ def test_reference_folder_photo_is_the_keeper_and_never_proposed(lib, folder):
     [group] = result.groups
     assert group.keep == folder / "backup" / "photo3.jpg"
     assert group.keep_reason == "in a reference folder" and group.photos[0].reference
-    lib.set_reference_folders([folder / "export"])
+    lib.decisions.set_reference_folders([folder / "export"])
     [near] = lib.duplicates(kind="near").groups
     assert near.keep.name == "photo1-small.png" and near.photos[0].reference
-    assert lib.reference_folders() == [folder / "export"]
+    assert lib.decisions.reference_folders() == [folder / "export"]
 
 
 def test_decisions_survive_rename_and_rescan(lib, folder):
     [near] = lib.duplicates(kind="near").groups
-    lib.mark_keep(folder / "export" / "photo1-small.png")
-    lib.mark_keep(folder / "backup" / "photo3.jpg")  # one of two byte-identical copies
+    lib.decisions.mark_keep(folder / "export" / "photo1-small.png")
+    lib.decisions.mark_keep(folder / "backup" / "photo3.jpg")  # one of two byte-identical copies
     [exact] = lib.duplicates(kind="exact").groups
     assert exact.keep == folder / "backup" / "photo3.jpg" and exact.keep_reason == "marked to keep"
     [near] = lib.duplicates(kind="near").groups
@@ -110,7 +111,7 @@ def test_decisions_survive_rename_and_rescan(lib, folder):
     reopened = Library(db_path=lib.db_path, backbone=make_tiny_backbone())
     [near] = reopened.duplicates(kind="near").groups
     assert near.keep == folder / "export" / "renamed.png"  # the keep mark followed the content
-    reopened.mark_not_duplicates([m.path for m in near.photos])
+    reopened.decisions.mark_not_duplicates([m.path for m in near.photos])
     assert reopened.duplicates(kind="near").groups == ()
     (folder / "turned.jpg").rename(folder / "moved.jpg")
     scan(reopened)
@@ -129,7 +130,7 @@ def test_finder_regroups_at_a_new_threshold_and_sees_new_marks(lib):
     # pixel-rotated copies are proposed by the pixels, whatever the CNN threshold
     assert any("turned.jpg" in names(g) for g in strict.groups if g.kind == DupKind.NEAR)
     exact = next(g for g in everything.groups if g.kind == DupKind.EXACT)
-    lib.mark_not_duplicates([m.path for m in exact.photos])
+    lib.decisions.mark_not_duplicates([m.path for m in exact.photos])
     assert all(g.id != exact.id for g in finder.group().groups)
 
 
@@ -156,7 +157,7 @@ def test_stored_calibration_means_no_model_is_loaded(lib, monkeypatch):
     def no_model(self):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(Library, "ensure_backbone", no_model)
+    monkeypatch.setattr(LibraryModel, "ensure_backbone", no_model)
     reopened = Library(db_path=lib.db_path)
     assert reopened.calibration() == lib.calibration()
     assert reopened.duplicates(kind="near").groups
@@ -209,7 +210,7 @@ def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(fold
     lib = Library([folder], backbone=make_tiny_backbone())
     scan(lib)
     hashes = {p.hash for p in lib.photos() if p.has_vector}
-    assert set(lib.store.fingerprints()) == hashes
+    assert set(lib.store.dupes.fingerprints()) == hashes
     lib.calibrate(sample=3)  # calibrating decodes (augmented copies); finding must not
 
     def no_decode(*_args, **_kwargs):
@@ -235,7 +236,7 @@ def test_an_unchanged_library_reuses_the_checked_candidates(lib, folder, monkeyp
     assert result_to_dict(reopened.duplicates()) == first
     # decisions and reference folders apply when grouping: the kept search still serves
     [exact] = groups_by_kind(reopened.duplicates(), DupKind.EXACT)
-    reopened.mark_not_duplicates([m.path for m in exact.photos])
+    reopened.decisions.mark_not_duplicates([m.path for m in exact.photos])
     assert not groups_by_kind(reopened.duplicates(), DupKind.EXACT)
     [near] = reopened.duplicates(kind="near", references=[folder / "export"]).groups
     assert near.keep.name == "photo1-small.png"
@@ -257,8 +258,8 @@ def test_a_changed_library_or_threshold_searches_again(lib, folder, monkeypatch)
         lib.store.delete_photos([lib.photo(folder / "photo2-copy.jpg").id])
     assert not any("photo2-copy.jpg" in names(g) for g in lib.duplicates(kind="exact").groups)
     assert len(searches) == 2
-    key = lib.current_key()  # other thresholds, other candidates
-    lib.store.put_calibration(key, {**lib.store.get_calibration(key), "near": 0.5})
+    key = lib.model.current_key()  # other thresholds, other candidates
+    lib.store.dupes.put_calibration(key, {**lib.store.dupes.get_calibration(key), "near": 0.5})
     lib.duplicates()
     assert len(searches) == 3
 

@@ -102,9 +102,9 @@ def lib(tmp_path) -> Library:
 
 def test_dismissed_groups_are_listed_and_restored(lib, capsys):
     [near] = lib.duplicates(kind="near").groups
-    lib.mark_not_duplicates([m.path for m in near.photos])
+    lib.decisions.mark_not_duplicates([m.path for m in near.photos])
     assert lib.duplicates(kind="near").groups == ()
-    [dismissed] = lib.dismissed_groups()
+    [dismissed] = lib.decisions.dismissed_groups()
     assert set(dismissed.paths) == {m.path for m in near.photos}
     db = str(lib.db_path)
     assert main(["duplicates", "--db", db, "--dismissed"]) == 0
@@ -112,17 +112,17 @@ def test_dismissed_groups_are_listed_and_restored(lib, capsys):
     assert "1 dismissed" in out and str(near.keep) in out
     assert main(["duplicates", "--db", db, "--restore", str(near.keep)]) == 0
     assert "Restored 1 dismissed group" in capsys.readouterr().out
-    assert lib.dismissed_groups() == []
+    assert lib.decisions.dismissed_groups() == []
     assert [g.id for g in lib.duplicates(kind="near").groups] == [near.id]
 
 
 def test_unmarking_a_keep_lets_the_suggestion_decide_again(lib):
     [near] = lib.duplicates(kind="near").groups
     copy = next(m.path for m in near.photos if m.path != near.keep)
-    lib.mark_keep(copy)
+    lib.decisions.mark_keep(copy)
     [marked] = lib.duplicates(kind="near").groups
     assert next(m for m in marked.photos if m.path == copy).marked_keep
-    lib.unmark_keep(copy)
+    lib.decisions.unmark_keep(copy)
     [again] = lib.duplicates(kind="near").groups
     assert not any(m.marked_keep for m in again.photos)
 

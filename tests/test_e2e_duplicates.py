@@ -178,7 +178,7 @@ def main(folder: str, out: str) -> int:
     window.duplicates.regrouped.connect(on_regrouped)
     QTimer.singleShot(300_000, lambda: finish("timed out"))
     window.signals.library_opened.connect(  # the backup is protected
-        lambda library: library.set_reference_folders([Path(folder) / "backup"])
+        lambda library: library.decisions.set_reference_folders([Path(folder) / "backup"])
     )
     window.state.open_library(folder)  # opens in a worker; library_opened follows
     app.exec()

@@ -13,7 +13,7 @@ from PIL import Image
 
 from photosim.core.errors import DecodeError, FailKind
 from photosim.dupes.keep import Candidate, keep_original
-from photosim.library.scan import is_candidate, walk
+from photosim.library.walk import is_candidate, walk
 from photosim.media import formats
 from photosim.media.decode import decode_bytes, load_image
 from photosim.media.metadata import read_metadata

@@ -28,7 +28,7 @@ def _store_with(tmp_path, vectors: dict[str, np.ndarray]) -> Store:
     store = Store(tmp_path / "lib.db")
     for i, (h, v) in enumerate(vectors.items()):
         store.upsert_photo({"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": h})
-        store.put_vectors("m", [(h, v)])
+        store.vectors.put_vectors("m", [(h, v)])
     return store
 
 
@@ -46,7 +46,7 @@ def test_query_ranks_by_cosine_and_new_vectors_are_found_before_rebuild(tmp_path
 
     near = _unit(vectors["h7"] + 0.01)
     store.upsert_photo({"path": "/p/new.jpg", "size": 1, "mtime_ns": 1, "hash": "new"})
-    store.put_vectors("m", [("new", near)])
+    store.vectors.put_vectors("m", [("new", near)])
     store.bump_version()
     assert index.status("m") == "stale"
     top = [h for h, _ in index.query(vectors["h7"], "m", 2)]
@@ -74,7 +74,7 @@ def _bulk_store(tmp_path, matrix: np.ndarray, model: str = "m") -> Store:
     with store.atomic():
         for i in range(len(matrix)):
             store.upsert_photo({"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"})
-        store.put_vectors(model, [(f"h{i}", v) for i, v in enumerate(matrix)])
+        store.vectors.put_vectors(model, [(f"h{i}", v) for i, v in enumerate(matrix)])
     return store
 
 
@@ -84,10 +84,10 @@ def _exact(matrix: np.ndarray, q: int, n: int) -> list[str]:
 
 
 def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, monkeypatch):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 100)
     matrix = _clustered(2000, 64)
     store = _bulk_store(tmp_path, matrix)
     index = VectorIndex(store, tmp_path / "lib.db")
@@ -95,7 +95,7 @@ def test_wide_vectors_are_indexed_by_projection_and_rescored_exactly(tmp_path, m
     state = index.state()
     assert (state.dim, state.index_dim) == (64, 32) and state.recall >= 0.95
     found = total = 0
-    stored = store.get_vectors([f"h{i}" for i in range(2000)], "m")
+    stored = store.vectors.get_vectors([f"h{i}" for i in range(2000)], "m")
     for q in range(0, 2000, 40):
         hits = index.query(matrix[q], "m", 10)
         found += len({h for h, _ in hits} & set(_exact(matrix, q, 10)))
@@ -150,7 +150,7 @@ def test_a_query_during_builds_sees_a_whole_index(tmp_path):
                         store.upsert_photo(
                             {"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"}
                         )
-                    store.put_vectors(
+                    store.vectors.put_vectors(
                         "m", [(f"h{i}", matrix[i]) for i in range(start, start + 500)]
                     )
                     store.bump_version()
@@ -180,23 +180,23 @@ def test_new_vectors_are_read_once_not_on_every_query(tmp_path, monkeypatch):
     index = VectorIndex(store, tmp_path / "lib.db")
     index.build("m")
     with store.atomic():
-        store.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(200, 300)])
+        store.vectors.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(200, 300)])
     read: list[int] = []
-    original = store.vectors_after
+    original = store.vectors.vectors_after
 
     def spy(model_key, rowid):
         newest, hashes, m = original(model_key, rowid)
         read.append(len(hashes))
         return newest, hashes, m
 
-    monkeypatch.setattr(store, "vectors_after", spy)
+    monkeypatch.setattr(store.vectors, "vectors_after", spy)
     assert index.query(matrix[250], "m", 1)[0][0] == "h250"
     assert index.query(matrix[260], "m", 1)[0][0] == "h260"
     assert read == [100, 0]
 
 
 def test_search_k_and_trees_grow_with_the_library():
-    from photosim.search.index import plan
+    from photosim.search.build import plan
 
     small, large = plan(300, 512), plan(1_000_000, 2048)
     assert small.trees < large.trees and small.index_dim == 512  # too few to learn a projection
@@ -215,7 +215,7 @@ def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
                 store.upsert_photo(
                     {"path": f"/p/{i}.jpg", "size": 1, "mtime_ns": 1, "hash": f"h{i}"}
                 )
-            store.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(first, last)])
+            store.vectors.put_vectors("m", [(f"h{i}", matrix[i]) for i in range(first, last)])
             store.bump_version()
 
     add(1500, 1600)
@@ -230,10 +230,10 @@ def test_a_small_change_keeps_the_trees_and_a_large_one_rebuilds(tmp_path):
 
 # -- query speed: re-scoring by rowid, calibration, warm-up ---------------------
 def _projected_index(tmp_path, monkeypatch, matrix: np.ndarray | None = None):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 32)
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 100)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 32)
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 100)
     matrix = _clustered(2000, 64) if matrix is None else matrix
     store = _bulk_store(tmp_path, matrix)
     index = VectorIndex(store, tmp_path / "lib.db")
@@ -247,8 +247,8 @@ def test_a_vector_rewritten_after_the_build_is_still_found_and_scored(tmp_path, 
     loaded = index._load("m")
     old_rowid = int(loaded.rowids[list(loaded.items).index(b"h5")])
     with store.atomic():  # "insert or replace" gives the row a new rowid
-        store.put_vectors("m", [("h5", matrix[5])])
-    assert store.vectors_by_rowid([old_rowid], "m")[0] == []  # the build's rowid: nothing
+        store.vectors.put_vectors("m", [("h5", matrix[5])])
+    assert store.vectors.vectors_by_rowid([old_rowid], "m")[0] == []  # the build's rowid: nothing
     after = index.query(matrix[5], "m", 10)
     assert after[0][0] == "h5" and after[0][1] == pytest.approx(1.0, abs=1e-3)
     assert [h for h, _ in after] == [h for h, _ in before]
@@ -256,13 +256,14 @@ def test_a_vector_rewritten_after_the_build_is_still_found_and_scored(tmp_path, 
 
 def test_vectors_by_rowid_reads_only_rows_of_the_model(tmp_path):
     store = _store_with(tmp_path, {"a": _unit([1, 0]), "b": _unit([0, 1])})
-    store.put_vectors("other", [("a", _unit([1, 1]))])
-    hashes, matrix = store.vectors_by_rowid([1, 2, 3], "m")
+    store.vectors.put_vectors("other", [("a", _unit([1, 1]))])
+    hashes, matrix = store.vectors.vectors_by_rowid([1, 2, 3], "m")
     assert hashes == ["a", "b"] and matrix[1] == pytest.approx(_unit([0, 1]), abs=1e-3)
 
 
 def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monkeypatch):
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
+    import photosim.search.lookup as lookup_module
 
     rng = np.random.default_rng(0)  # 24 dimensions of spread in 64: hard for the trees,
     spread = rng.normal(size=(3000, 24)) @ rng.normal(size=(24, 64))  # easy for the PCA
@@ -270,17 +271,17 @@ def test_search_k_is_the_smallest_that_reaches_the_target_recall(tmp_path, monke
     matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
     store, index, matrix = _projected_index(tmp_path, monkeypatch, matrix)
     state = index.state()
-    assert state.recall >= index_module.TARGET_RECALL
+    assert state.recall >= build_module.TARGET_RECALL
     loaded = index._load("m")
     picks = np.linspace(0, len(matrix) - 1, 200).astype(int)
     recall = []
     for k in (state.search_k, int(state.search_k * 0.85)):
         found = 0
         for q in picks:
-            got = {h for h, _ in index_module._search(loaded, store, "m", matrix[q], 11, k)}
+            got = {h for h, _ in lookup_module.nearest(loaded, store, "m", matrix[q], 11, k)}
             found += len(got & set(_exact(matrix, q, 11)[1:]))
         recall.append(found / (10 * len(picks)))
-    assert recall[0] >= index_module.TARGET_RECALL - 0.02
+    assert recall[0] >= build_module.TARGET_RECALL - 0.02
     assert recall[1] < recall[0]  # a smaller search_k would have cost recall
 
 
@@ -301,7 +302,7 @@ def test_similar_still_gives_k_photos_when_near_ones_left_since_the_build(tmp_pa
         store.set_meta(model_key="m", library_version=1)
     VectorIndex(store, tmp_path / "lib.db").build("m")
     nearest = _exact(matrix, 0, 12)[1:7]  # six of the query's ten nearest leave the library
-    store.delete_photos([store.photo(f"/p/{h[1:]}.jpg").id for h in nearest])
+    store.delete_photos([store.photos.photo(f"/p/{h[1:]}.jpg").id for h in nearest])
     store.close()
     with Library(db_path=tmp_path / "lib.db") as lib:
         matches = lib.similar(Path("/p/0.jpg"), k=10)

@@ -36,8 +36,8 @@ def test_scan_embeds_every_photo_with_unit_vectors(folder):
     assert (done.found, done.new, done.embedded, done.failed) == (7, 7, 7, 0)
     photos = lib.photos()
     assert len(photos) == 7 and all(p.has_vector for p in photos)
-    vec = lib.store.get_vector(photos[0].hash, lib.model_key)
-    assert vec.shape == (lib.ensure_backbone().dim,) and vec.dtype == np.float32
+    vec = lib.store.vectors.get_vector(photos[0].hash, lib.model.key)
+    assert vec.shape == (lib.model.ensure_backbone().dim,) and vec.dtype == np.float32
     assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-3)  # stored as float16
     assert lib.info()["index"] == "fresh"
 
@@ -139,8 +139,8 @@ def test_another_model_re_embeds_and_never_mixes(folder):
     lib = Library([folder], backbone=other)
     _, done = scan_all(lib)
     assert done.embedded == 7
-    assert lib.store.vector_models() == {"tiny:test": 7, "tiny:other": 7}
-    assert len(lib.store.get_vector(lib.photos()[0].hash, "tiny:other")) == 192
+    assert lib.store.vectors.vector_models() == {"tiny:test": 7, "tiny:other": 7}
+    assert len(lib.store.vectors.get_vector(lib.photos()[0].hash, "tiny:other")) == 192
 
 
 def test_similar_to_outside_file_does_not_add_it(folder, tmp_path):
@@ -160,7 +160,7 @@ def test_without_weights_photos_are_listed_and_the_reason_reported(folder):
     assert any(e.kind == "model_unavailable" for e in events)
     assert len(lib.photos()) == 7 and not any(p.has_vector for p in lib.photos())
     with pytest.raises(WeightsMissing):
-        lib.ensure_backbone()
+        lib.model.ensure_backbone()
 
 
 def test_a_photo_reached_through_a_symlinked_folder_is_the_library_photo(folder, tmp_path):

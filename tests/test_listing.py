@@ -19,10 +19,10 @@ def test_listing_holds_what_the_grid_needs_of_every_photo(tmp_path):
     store.upsert_photo({"path": odd, "size": 20, "mtime_ns": 8, "hash": "h2"})
     store.upsert_photo({"path": "/p/bad.jpg", "size": 3, "mtime_ns": 9, "error": "truncated"})
     store.list_new("/p/new.jpg", 4, 5, 1)  # listed by a scan, not read yet
-    store.put_vectors("m1", [("h1", np.ones(3, np.float32))])
-    store.put_vectors("m2", [("h2", np.ones(3, np.float32))])
+    store.vectors.put_vectors("m1", [("h1", np.ones(3, np.float32))])
+    store.vectors.put_vectors("m2", [("h2", np.ones(3, np.float32))])
 
-    rows = {row.path: row for row in store.photo_listing("m1")}
+    rows = {row.path: row for row in store.photos.photo_listing("m1")}
     assert set(rows) == {"/p/a.jpg", odd, "/p/bad.jpg", "/p/new.jpg"}
     assert rows["/p/a.jpg"] == PhotoRow(rows["/p/a.jpg"].id, "/p/a.jpg", 10, 7,
                                         "2020-01-02T03:04:05", None, True)  # fmt: skip
@@ -32,9 +32,9 @@ def test_listing_holds_what_the_grid_needs_of_every_photo(tmp_path):
     # the same facts as the full records, model by model
     for key in ("m1", "m2", None):
         full = {(p.id, str(p.path), p.size, p.taken, p.error, p.has_vector)
-                for p in store.photos(key)}  # fmt: skip
+                for p in store.photos.all(key)}  # fmt: skip
         lean = {(r.id, r.path, r.size, r.taken, r.error, r.has_vector)
-                for r in store.photo_listing(key)}  # fmt: skip
+                for r in store.photos.photo_listing(key)}  # fmt: skip
         assert lean == full
 
 
@@ -67,9 +67,9 @@ def test_listing_inside_a_transaction_leaves_it_open(tmp_path):
     store = Store(tmp_path / "lib.db")
     with store.atomic():
         store.list_new("/p/a.jpg", 1, 1, 1)
-        assert [r.path for r in store.photo_listing(None)] == ["/p/a.jpg"]
+        assert [r.path for r in store.photos.photo_listing(None)] == ["/p/a.jpg"]
         assert store.db.conn.in_transaction
-    assert Store(tmp_path / "lib.db").count() == 1
+    assert Store(tmp_path / "lib.db").photos.count() == 1
 
 
 def test_earliest_photos_by_date_taken_file_time_and_undated(tmp_path):
@@ -85,11 +85,11 @@ def test_earliest_photos_by_date_taken_file_time_and_undated(tmp_path):
         store.upsert_photo({"path": f"/p/{name}.jpg", "size": 1, "mtime_ns": mtime_ns})
     for name in ("u2", "u0", "u1"):  # neither: by path
         store.upsert_photo({"path": f"/p/{name}.jpg", "size": 1, "mtime_ns": 0})
-    store.put_vectors("m", [("h1", np.ones(3, np.float32))])
+    store.vectors.put_vectors("m", [("h1", np.ones(3, np.float32))])
 
-    rows = {r.path: r for r in store.photo_listing_earliest("m", 2)}
+    rows = {r.path: r for r in store.photos.photo_listing_earliest("m", 2)}
     assert sorted(rows) == sorted(["/p/t1.jpg", "/p/t2.jpg", "/p/m1.jpg", "/p/m2.jpg",
                                    "/p/u0.jpg", "/p/u1.jpg"])  # fmt: skip
     assert rows["/p/t1.jpg"].has_vector and not rows["/p/t2.jpg"].has_vector
-    assert set(store.photo_listing_earliest("m", 2)) <= set(store.photo_listing("m"))
-    assert store.photo_listing_earliest(None, 0) == []
+    assert set(store.photos.photo_listing_earliest("m", 2)) <= set(store.photos.photo_listing("m"))
+    assert store.photos.photo_listing_earliest(None, 0) == []

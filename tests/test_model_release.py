@@ -20,10 +20,10 @@ def test_a_scan_releases_the_model_it_loaded(tmp_path, monkeypatch):
     write_photo(tmp_path / "p" / "a.jpg", size=(64, 48))
     with Library([tmp_path / "p"], tmp_path / "db" / "lib.db") as lib:
         list(lib.scan())
-        assert loads == [1] and lib._backbone is None  # released at the end of the scan
+        assert loads == [1] and lib.model._backbone is None  # released at the end of the scan
         write_photo(tmp_path / "p" / "b.jpg", size=(64, 48), seed=2)
         list(lib.scan())
-        assert loads == [1, 1] and lib._backbone is None  # loaded again when needed
+        assert loads == [1, 1] and lib.model._backbone is None  # loaded again when needed
 
 
 def test_a_model_handed_in_is_kept(tmp_path):
@@ -31,7 +31,7 @@ def test_a_model_handed_in_is_kept(tmp_path):
     backbone = make_tiny_backbone()
     with Library([tmp_path / "p"], tmp_path / "db" / "lib.db", backbone=backbone) as lib:
         list(lib.scan())
-        assert lib._backbone is backbone and not lib.release_model()
+        assert lib.model._backbone is backbone and not lib.model.release()
 
 
 def test_the_status_says_the_model_loads_before_the_first_photo():

@@ -200,7 +200,7 @@ def test_out_of_memory_even_for_one_photo_falls_back_to_the_cpu(tmp_path, caplog
 
 
 def test_notice_reaches_the_command_line(tmp_path, capsys):
-    from photosim.cli import _show
+    from photosim.cli.scan import _show
 
     class Bar:
         def write(self, text, file=None):

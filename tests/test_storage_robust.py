@@ -80,7 +80,7 @@ def test_old_text_paths_are_migrated_to_bytes(tmp_path):
     conn.commit()
     conn.close()
     store = Store(db)
-    assert store.photo("/p/été.jpg") is not None
+    assert store.photos.photo("/p/été.jpg") is not None
     assert store.db.execute("select typeof(path) from photos").fetchone()[0] == "blob"
     assert store.db.execute("pragma user_version").fetchone()[0] == SCHEMA_VERSION
 

@@ -30,19 +30,21 @@ def test_vectors_roundtrip_float16_and_scope_by_model(tmp_path):
     store = Store(tmp_path / "lib.db")
     store.upsert_photo({"path": "/p/a.jpg", "size": 1, "mtime_ns": 1, "hash": "h"})
     v = np.arange(4, dtype=np.float32) / 10
-    store.put_vectors("m1", [("h", v)])
-    np.testing.assert_allclose(store.get_vector("h", "m1"), v, atol=1e-3)  # stored as float16
-    assert store.get_vector("h", "m2") is None
-    assert store.photos("m1")[0].has_vector and not store.photos("m2")[0].has_vector
+    store.vectors.put_vectors("m1", [("h", v)])
+    np.testing.assert_allclose(
+        store.vectors.get_vector("h", "m1"), v, atol=1e-3
+    )  # stored as float16
+    assert store.vectors.get_vector("h", "m2") is None
+    assert store.photos.all("m1")[0].has_vector and not store.photos.all("m2")[0].has_vector
 
 
 def test_vectors_of_deleted_photos_are_dropped(tmp_path):
     store = Store(tmp_path / "lib.db")
     pid = store.upsert_photo({"path": "/p/a.jpg", "size": 1, "mtime_ns": 1, "hash": "h"})
-    store.put_vectors("m", [("h", np.ones(3, np.float32))])
+    store.vectors.put_vectors("m", [("h", np.ones(3, np.float32))])
     store.delete_photos([pid])
-    assert store.drop_orphan_vectors() == 1
-    assert store.vector_models() == {}
+    assert store.vectors.drop_orphan_vectors() == 1
+    assert store.vectors.vector_models() == {}
 
 
 def test_unseen_only_looks_under_the_scanned_roots(tmp_path):
@@ -60,17 +62,17 @@ def test_atomic_writes_all_or_nothing(tmp_path):
     with store.atomic():
         store.list_new("/p/a.jpg", 1, 1, 1)
         store.list_new("/p/b.jpg", 1, 1, 1)
-    assert store.count() == 2
+    assert store.photos.count() == 2
     try:
         with store.atomic():
             store.list_new("/p/c.jpg", 1, 1, 1)
             raise RuntimeError("stop half-way")
     except RuntimeError:
         pass
-    assert store.count() == 2
+    assert store.photos.count() == 2
     with store.atomic(), store.atomic():  # nested: a savepoint inside the outer transaction
         store.list_new("/p/d.jpg", 1, 1, 1)
-    assert Store(tmp_path / "lib.db").count() == 3
+    assert Store(tmp_path / "lib.db").photos.count() == 3
 
 
 def test_paths_are_bytes_and_sweeps_match_byte_prefixes(tmp_path):
@@ -84,7 +86,7 @@ def test_paths_are_bytes_and_sweeps_match_byte_prefixes(tmp_path):
         store.db.execute("select count(*) from photos where typeof(path) = 'blob'").fetchone()[0]
         == 4
     )
-    assert store.photo(odd).path == Path(odd)
+    assert store.photos.photo(odd).path == Path(odd)
     gone = store.unseen(2, [Path("/r")], skip=["/r/locked"])
     assert [p for _, p, _ in gone] == ["/r/a.jpg"]
     assert [p for _, p, _ in store.unseen(2, [Path(os.fsdecode(b"/r\xe9"))])] == [odd]
@@ -115,11 +117,11 @@ def test_failures_come_back_typed(tmp_path):
         {"path": "/p/a.jpg", "size": 1, "mtime_ns": 1, "error": "no", "fail_kind": "too_large"}
     )
     store.upsert_photo({"path": "/p/b.jpg", "size": 1, "mtime_ns": 1, "error": "old row"})
-    assert store.failures() == [
+    assert store.photos.failures() == [
         Failure(Path("/p/a.jpg"), FailKind.TOO_LARGE, "no"),
         Failure(Path("/p/b.jpg"), FailKind.OTHER, "old row"),
     ]
-    assert store.count_failed() == 2
+    assert store.photos.count_failed() == 2
 
 
 def test_read_only_store_refuses_writes_and_missing_files(tmp_path):
@@ -131,7 +133,7 @@ def test_read_only_store_refuses_writes_and_missing_files(tmp_path):
 
     Store(tmp_path / "lib.db").upsert_photo({"path": "/p/a.jpg", "size": 1, "mtime_ns": 1})
     reader = Store(tmp_path / "lib.db", read_only=True)
-    assert reader.count() == 1
+    assert reader.photos.count() == 1
     with pytest.raises(sqlite3.OperationalError):
         reader.set_meta(x=1)
     with pytest.raises(UnknownLibrary):

@@ -45,7 +45,7 @@ def test_the_engine_tells_untrained_weights_from_trained_ones(objects, effnet_ba
         assert not trained.weights_look_untrained()
     with scanned(objects, random_effnet()) as untrained:
         assert untrained.weights_look_untrained()
-        vectors = untrained.store.sample_vectors(untrained.current_key(), 200)
+        vectors = untrained.store.vectors.sample_vectors(untrained.model.current_key(), 200)
         assert median_similarity(np.stack(vectors)) > 0.95
 
 

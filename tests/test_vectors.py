@@ -18,8 +18,8 @@ def test_vectors_round_trip_within_float16_tolerance(tmp_path):
     vectors = rng.normal(size=(20, 2048)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = Store(tmp_path / "lib.db")
-    store.put_vectors("m", [(f"h{i}", v) for i, v in enumerate(vectors)])
-    back = store.get_vectors([f"h{i}" for i in range(20)], "m")
+    store.vectors.put_vectors("m", [(f"h{i}", v) for i, v in enumerate(vectors)])
+    back = store.vectors.get_vectors([f"h{i}" for i in range(20)], "m")
     for i, v in enumerate(vectors):
         assert back[f"h{i}"].dtype == np.float32
         np.testing.assert_allclose(back[f"h{i}"], v, atol=2e-4)
@@ -40,17 +40,17 @@ def test_migration_converts_float32_rows(tmp_path):
     conn.commit()
     conn.close()
     store = Store(path)
-    np.testing.assert_allclose(store.get_vector("h", "m"), v, atol=1e-3)
+    np.testing.assert_allclose(store.vectors.get_vector("h", "m"), v, atol=1e-3)
 
 
 def test_rankings_on_real_photos_hold_with_float16_and_projection(
     tmp_path, monkeypatch, effnet_backbone, classic_photos
 ):
     """The trained network's neighbours through the library equal exact float32 search."""
-    import photosim.search.index as index_module
+    import photosim.search.build as build_module
 
-    monkeypatch.setattr(index_module, "INDEX_DIM", 8)  # force the projection on 30 photos
-    monkeypatch.setattr(index_module, "REDUCE_FROM", 4)
+    monkeypatch.setattr(build_module, "INDEX_DIM", 8)  # force the projection on 30 photos
+    monkeypatch.setattr(build_module, "REDUCE_FROM", 4)
     lib = Library([classic_photos], tmp_path / "lib.db", backbone=effnet_backbone)
     for _ in lib.scan():
         pass

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import make_tiny_backbone, write_photo
 
-from photosim.library.scan import Walk, walk
+from photosim.library.walk import Walk, walk
 
 
 class Blocked(BaseException):

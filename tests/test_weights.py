@@ -1,5 +1,5 @@
 """Weights problems carry what the app and the CLI each need to word them, and the engine
-says which weights file is in use (models/weights.py, Library.model_in_use)."""
+says which weights file is in use (models/weights.py, LibraryModel.in_use)."""
 
 from __future__ import annotations
 
@@ -62,14 +62,14 @@ def test_weights_in_use_names_the_file_and_its_size(tmp_path, resnet18_weights):
 def test_the_library_says_which_model_weights_and_device_are_in_use(tmp_path, resnet18_weights):
     write_photo(tmp_path / "p" / "a.jpg")
     with Library([tmp_path / "p"], model="resnet18", weights=resnet18_weights) as lib:
-        before = lib.model_in_use()
+        before = lib.model.in_use()
         assert before.weights == resnet18_weights and not before.loaded and before.chosen
         assert before.weights_bytes == resnet18_weights.stat().st_size
-        lib.ensure_backbone()
-        after = lib.model_in_use()
+        lib.model.ensure_backbone()
+        after = lib.model.in_use()
         assert after.loaded and after.device == "cpu" and after.key.startswith("resnet18:file-")
     with Library([tmp_path / "p"], backbone=make_tiny_backbone()) as lib:
-        facts = lib.model_in_use()
+        facts = lib.model.in_use()
         assert facts.injected and facts.weights is None and facts.key == "tiny:test"
 
 

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from photosim.core.cancel import check_cancel, is_cancelled
+from photosim.core.cancel import CancelFlag, check_cancel, is_cancelled
 from photosim.dupes.graph import components
 from photosim.dupes.types import DIFFERENT, SAME, UNCHECKED, WEAK
 
@@ -138,12 +138,12 @@ class Checker:
     def __init__(
         self,
         views: Sequence[bytes | None],
-        cancel=None,
+        cancel: CancelFlag = None,
         processes: int | None = None,
         hashes: Sequence[str] | None = None,
         memo: dict | None = None,
         on_pairs: Callable[[int, int], None] | None = None,
-    ):
+    ) -> None:
         self.views, self.cancel = views, cancel
         self.on_pairs = on_pairs  # (pairs done, pairs asked) at each call's start and chunk's end
         self._done = self._total = 0
@@ -156,7 +156,7 @@ class Checker:
     def __enter__(self) -> Checker:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -194,7 +194,9 @@ class Checker:
             self._remember(keys, v, r, t)
         return v, r, t
 
-    def _remember(self, keys: list, verdict, residual, turns) -> None:
+    def _remember(
+        self, keys: list, verdict: np.ndarray, residual: np.ndarray, turns: np.ndarray
+    ) -> None:
         for k, v, r, t in zip(
             keys, verdict.tolist(), residual.tolist(), turns.tolist(), strict=True
         ):
@@ -250,14 +252,27 @@ class Checker:
             )
         return self._pool
 
-    def _collect(self, pending: dict, verdict, residual, turns) -> None:
+    def _collect(
+        self,
+        pending: dict[Future[tuple[Result, dict]], np.ndarray],
+        verdict: np.ndarray,
+        residual: np.ndarray,
+        turns: np.ndarray,
+    ) -> None:
         done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
         if not done and is_cancelled(self.cancel):
             check_cancel(self.cancel)
         for future in done:
             self._take(pending.pop(future), future.result(), verdict, residual, turns)
 
-    def _take(self, part: np.ndarray, answer: tuple[Result, dict], verdict, residual, turns):
+    def _take(
+        self,
+        part: np.ndarray,
+        answer: tuple[Result, dict],
+        verdict: np.ndarray,
+        residual: np.ndarray,
+        turns: np.ndarray,
+    ) -> None:
         (v, r, t), stats = answer
         verdict[part], residual[part], turns[part] = v, r, t
         for key, value in stats.items():

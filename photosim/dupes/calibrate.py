@@ -55,7 +55,7 @@ class ModelAsked:
 
 def stored(store: Store, key: str | None) -> Thresholds | None:
     """The stored calibration of model ``key`` (the library's current one), if any (no torch)."""
-    data = store.get_calibration(key) if key else None
+    data = store.dupes.get_calibration(key) if key else None
     if not data or data.get("uncalibrated"):
         return None
     near, similar = data.get("near"), data.get("similar")
@@ -92,9 +92,9 @@ def stored_or_calibrate(
 def needs_model(store: Store, key: str | None, asked: ModelAsked) -> bool:
     """True when the thresholds of model ``key`` are to be calibrated now, which loads the
     model (no torch)."""
-    if stored(store, key) is not None or not key or not store.count_vectors(key):
+    if stored(store, key) is not None or not key or not store.vectors.count_vectors(key):
         return False
-    failed = store.get_calibration(key)
+    failed = store.dupes.get_calibration(key)
     if not (failed and failed.get("uncalibrated")):
         return True
     tried = failed.get("tried") or {}
@@ -123,7 +123,7 @@ def _remember_failure(store: Store, key: str, asked: ModelAsked, exc: WeightsMis
     data = {"near": DEFAULT.near, "similar": DEFAULT.similar, "uncalibrated": str(exc),
             "tried": _attempt(asked, exc.expected), "at": time.time()}  # fmt: skip
     with store.atomic():
-        store.put_calibration(key, data)
+        store.dupes.put_calibration(key, data)
 
 
 def _crop(im: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
@@ -146,7 +146,7 @@ def _jpeg(im: Image.Image, quality: int, exif_turn: bool = False) -> Image.Image
     return ImageOps.exif_transpose(Image.open(buf)).convert("RGB")
 
 
-def _enhance(name: str, factor: float):
+def _enhance(name: str, factor: float) -> Callable[[Image.Image], Image.Image]:
     """An ImageEnhance step (Brightness, Contrast) by name: PIL is imported when it runs."""
 
     def apply(im: Image.Image) -> Image.Image:
@@ -175,7 +175,7 @@ def calibrate(store: Store, backbone: Embedder, sample: int = 48, seed: int = 0)
 
     key = backbone.key
     # sampled in content order, so the thresholds do not depend on the order of the scan
-    photos = sorted((p for p in store.photos(key) if p.hash and not p.error), key=_content)
+    photos = sorted((p for p in store.photos.all(key) if p.hash and not p.error), key=_content)
     if not photos:
         raise ValueError("no photos to calibrate on")
     rng = random.Random(seed)
@@ -213,20 +213,20 @@ def calibrate(store: Store, backbone: Embedder, sample: int = 48, seed: int = 0)
         "at": time.time(),
     }  # fmt: skip
     with store.atomic():
-        store.put_calibration(key, data)
+        store.dupes.put_calibration(key, data)
     return Thresholds(near=near, similar=similar)
 
 
 def _content(photo: Photo) -> tuple[str, str]:
     """A photo's place in the calibration's draw: its content hash, then its path."""
-    return (photo.hash or "", photo.path)
+    return (photo.hash or "", str(photo.path))
 
 
 def _random_pairs(
     store: Store, key: str, originals: list[np.ndarray], rng: random.Random, n: int = 4000
 ) -> np.ndarray:
     """Cosines of random pairs of different photos, from the stored vectors (else the sample)."""
-    vectors = store.sample_vectors(key, 2000)
+    vectors = store.vectors.sample_vectors(key, 2000)
     if len(vectors) < 2:
         vectors = originals
     if len(vectors) < 2:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from photosim.core.cancel import check_cancel, is_cancelled
+from photosim.core.cancel import CancelFlag, check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
 from photosim.dupes.batch import Checker, chunks
 from photosim.dupes.graph import components
@@ -63,10 +63,10 @@ CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against
 WIDE_CACHE = 64  # photos whose wide crop details (1.4 MB each) are kept at a time
 
 
-def load_nodes(store) -> list[Node]:
+def load_nodes(store: Store) -> list[Node]:
     """Readable photos grouped by content; hard links found by inode where content repeats."""
     by_hash: dict[str, Node] = {}
-    for path, h, size, width, height, taken, mtime_ns, make in store.photo_rows():
+    for path, h, size, width, height, taken, mtime_ns, make in store.photos.photo_rows():
         node = by_hash.get(h)
         if node is None:
             node = by_hash[h] = Node(h, [], size or 0, width, height, [], [], camera=bool(make))
@@ -109,10 +109,14 @@ def _teller(progress: Progress, step: DupStep, total: int) -> Callable[[int], No
 
 
 def ensure_fingerprints(
-    store, nodes: list[Node], cancel=None, workers: int = 2, progress: Progress = None
+    store: Store,
+    nodes: list[Node],
+    cancel: CancelFlag = None,
+    workers: int = 2,
+    progress: Progress = None,
 ) -> dict[str, bytes]:
     """Fingerprints of every node: stored ones, the rest decoded now and stored."""
-    have = {h: d for h, d in store.fingerprints().items() if pixels.is_current(d)}
+    have = {h: d for h, d in store.dupes.fingerprints().items() if pixels.is_current(d)}
     missing = [n for n in nodes if n.hash not in have]
     tell = _teller(progress, DupStep.FINGERPRINTS, len(nodes))
     tell(len(nodes) - len(missing))
@@ -135,7 +139,7 @@ def ensure_fingerprints(
         for start in range(0, len(missing), 256):
             done = [r for r in pool.map(compute, missing[start : start + 256]) if r]
             with store.atomic():
-                store.put_fingerprints(done)
+                store.dupes.put_fingerprints(done)
             have.update(done)
             tell(len(nodes) - len(missing) + min(start + 256, len(missing)))
             check_cancel(cancel)
@@ -163,9 +167,9 @@ def cnn_pairs(
     key: str | None,
     nodes: list[Node],
     floor: float,
-    cancel=None,
+    cancel: CancelFlag = None,
     progress: Progress = None,
-):
+) -> tuple[np.ndarray | None, list[tuple[int, int, float]]]:
     """(reduced vectors per node or None, [(a, b, exact cosine)] of CNN neighbours >= floor).
 
     Neighbours are looked up in a temporary Annoy index over PCA-reduced vectors
@@ -176,7 +180,7 @@ def cnn_pairs(
         return None, []
     node_of = {n.hash: i for i, n in enumerate(nodes)}
     have, vectors = [], []
-    for h, v in store.iter_vectors(key, only_present=False):
+    for h, v in store.vectors.iter_vectors(key, only_present=False):
         if h in node_of:
             have.append(node_of[h])
             vectors.append(v)
@@ -216,7 +220,9 @@ def cnn_pairs(
     return per_node, [(int(a), int(b), float(c)) for a, b, c in found]
 
 
-def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None):
+def rotation_pairs(
+    fps: list[pixels.Fingerprint | None], cancel: CancelFlag = None, progress: Progress = None
+) -> list[tuple[int, int, float]]:
     """(a, b, descriptor cosine) of photos whose rotation-invariant descriptors are close."""
     present = [i for i, f in enumerate(fps) if f is not None]
     if len(present) < 2:
@@ -241,7 +247,10 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None, progress: 
 
 
 def check_pairs(
-    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None
+    pairs: np.ndarray,
+    fps: list[pixels.Fingerprint | None],
+    cancel: CancelFlag = None,
+    progress: Progress = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel agreement and quarter turns for each (a, b) pair (nan where a side has none).
 
@@ -292,7 +301,7 @@ def build(
     model_key: str | None,
     thresholds: Thresholds,
     cache_file: Path | None = None,
-    cancel=None,
+    cancel: CancelFlag = None,
     progress: Progress = None,
 ) -> Candidates:
     """All candidate pairs of ``store``'s photos with their CNN cosine (vectors of
@@ -319,7 +328,7 @@ def _build(
     store: Store,
     model_key: str | None,
     thresholds: Thresholds,
-    cancel,
+    cancel: CancelFlag,
     progress: Progress,
     verdicts_file: Path | None = None,
 ) -> Candidates:
@@ -387,7 +396,17 @@ def _build(
                       floors, reduced, verdict, residual, stats)  # fmt: skip
 
 
-def _closure(checker: Checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced):
+def _closure(
+    checker: Checker,
+    pairs: np.ndarray,
+    cos: np.ndarray,
+    pix: np.ndarray,
+    turns: np.ndarray,
+    lanes: np.ndarray,
+    verdict: np.ndarray,
+    residual: np.ndarray,
+    reduced: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Check every pair of each set of confirmed copies that was not proposed itself, so
     the finder can verify each member against whichever keeper it chooses."""
     same = verdict == SAME
@@ -425,7 +444,9 @@ def _closure(checker: Checker, pairs, cos, pix, turns, lanes, verdict, residual,
     )
 
 
-def wide_agreement(pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None):
+def wide_agreement(
+    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel: CancelFlag = None
+) -> np.ndarray:
     """Each pair's best fingerprint agreement over every crop the geometric check accepts
     (up to 12% off each side on its own, either photo the cropped one) and quarter turns.
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from photosim.core.cancel import CancelFlag
 from photosim.core.errors import printable
 from photosim.core.paths import is_under
 from photosim.core.text import plural
@@ -40,6 +41,7 @@ from photosim.dupes.types import (
     DupGroup,
     DupKind,
     DupMember,
+    DupProgress,
     DupResult,
     Thresholds,
 )
@@ -182,7 +184,13 @@ class DuplicateFinder:
                 left = [x for x in left if x not in members]
         return units
 
-    def _similar_groups(self, t, candidates, root, units) -> list[DupGroup]:
+    def _similar_groups(
+        self,
+        t: Thresholds,
+        candidates: np.ndarray,
+        root: np.ndarray,
+        units: dict[int, list[int]],
+    ) -> list[DupGroup]:
         c = self.c
         pick = candidates & (c.cos >= t.similar)
         a, b, cos = root[c.a[pick]], root[c.b[pick]], c.cos[pick]
@@ -260,7 +268,9 @@ class DuplicateFinder:
         gap = time_gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
         return DupGroup(gid, kind, keeper.path, keep_reason, tuple(photos), freed, gap)
 
-    def _evidence(self, kind: DupKind, keeper: Candidate, x: Candidate, link) -> tuple[float, str]:
+    def _evidence(
+        self, kind: DupKind, keeper: Candidate, x: Candidate, link: Path | None
+    ) -> tuple[float, str]:
         """(score, reason) of member ``x`` against the group's keeper."""
         if x.node is keeper.node:
             if link is not None:
@@ -299,7 +309,7 @@ class DuplicateFinder:
         return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
 
 
-def _same(c) -> np.ndarray:
+def _same(c: Candidates) -> np.ndarray:
     """Edges the geometric check confirmed as the same picture."""
     if c.verdict is None:
         return np.zeros(len(c.a), bool)
@@ -347,8 +357,8 @@ def build_finder(
     thresholds: Thresholds,
     references: Sequence[Path] = (),
     cache_file: Path | None = None,
-    cancel=None,
-    progress=None,
+    cancel: CancelFlag = None,
+    progress: Callable[[DupProgress], None] | None = None,
 ) -> DuplicateFinder:
     """Compute candidates and pixel checks of ``store``'s photos (see Library.duplicate_finder);
     the finder reloads the user's decisions from ``store`` whenever they changed."""
@@ -362,14 +372,14 @@ def build_finder(
         version = store.get_meta("dup_decisions", "0")
         if seen.get("v") != version:
             seen["v"] = version
-            f.set_decisions(store.not_duplicate_pairs(), store.keep_hashes())
+            f.set_decisions(store.dupes.not_duplicate_pairs(), store.dupes.keep_hashes())
 
     finder.decisions = reload
     return finder
 
 
 # -- output (CLI) ---------------------------------------------------------------
-def _plain(value):
+def _plain(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, float):
@@ -396,7 +406,7 @@ CSV_FIELDS = ("group", "kind", "keep", "path", "score", "reason", "size", "width
               "taken", "sharpness", "hardlink_of", "reference", "reclaimable")  # fmt: skip
 
 
-def write_csv(result: DupResult, out) -> None:
+def write_csv(result: DupResult, out: TextIO) -> None:
     """One row per photo, the keeper first in each group."""
     import csv
 
@@ -418,7 +428,7 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def write_text(result: DupResult, out) -> None:
+def write_text(result: DupResult, out: TextIO) -> None:
     """Groups for people: kind, what to keep and why, what the rest would free."""
     if not result.groups:
         print("No duplicates found.", file=out)

@@ -24,7 +24,9 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             parent = up
 
 
-def split_components(a, b, cos, threshold: float, largest: int) -> list[list[int]]:
+def split_components(
+    a: np.ndarray, b: np.ndarray, cos: np.ndarray, threshold: float, largest: int
+) -> list[list[int]]:
     """Components of the graph (a, b); one larger than ``largest`` is split at a higher threshold.
 
     Each oversize component is split on its own edges (sliced from the edges sorted by

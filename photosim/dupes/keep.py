@@ -46,30 +46,32 @@ class Candidate:
 KeepRule = Callable[[list[Candidate]], tuple[list[Candidate], str | None]]
 
 
-def _best(cands: list[Candidate], value, tolerance: float) -> list[Candidate]:
+def _best(
+    cands: list[Candidate], value: Callable[[Candidate], float], tolerance: float
+) -> list[Candidate]:
     values = [value(x) for x in cands]
     top = max(values)
     return [x for x, v in zip(cands, values, strict=True) if v >= top - abs(top) * tolerance]
 
 
-def keep_reference(cands):
+def keep_reference(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     refs = [x for x in cands if x.reference]
     return (refs, "in a reference folder") if refs else (cands, None)
 
 
-def keep_marked(cands):
+def keep_marked(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     marked = [x for x in cands if x.marked_keep]
     return (marked, "marked to keep") if marked else (cands, None)
 
 
-def keep_raw(cands):
+def keep_raw(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     """A camera RAW over any rendering of it (the camera's JPEG, an export): the original a
     photographer keeps, even where a demosaic looks softer or a JPEG was upscaled."""
     raws = [x for x in cands if formats.is_raw(x.path)]
     return (raws, "camera RAW original") if raws else (cands, None)
 
 
-def keep_more_pixels(cands):
+def keep_more_pixels(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     best = _best(cands, lambda x: x.pixels, 0.02)
     x = best[0]
     return best, f"most pixels ({x.node.width}x{x.node.height})"
@@ -84,21 +86,26 @@ def is_sharper(a: float, b: float) -> bool:
     return a > b + abs(b) * SHARPER_BY
 
 
-def keep_sharper(cands):
-    if any(x.node.sharpness is None for x in cands):
+def keep_sharper(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
+    sharpness = {id(x): x.node.sharpness for x in cands}
+    known = {k: v for k, v in sharpness.items() if v is not None}
+    if len(known) < len(sharpness):
         return cands, None
-    return _best(cands, lambda x: x.node.sharpness, SHARPER_BY), "sharpest"
+    return _best(cands, lambda x: known[id(x)], SHARPER_BY), "sharpest"
 
 
-def keep_exposed(cands):
+def keep_exposed(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     """Fewer blown-out or crushed pixels (a burst's best-exposed frame)."""
-    if any(x.node.exposure is None for x in cands):
+    exposures = [x.node.exposure for x in cands]
+    known = [e for e in exposures if e is not None]
+    if len(known) < len(cands):
         return cands, None
-    best = [x for x in cands if x.node.exposure <= min(y.node.exposure for y in cands) + 0.02]
+    lowest = min(known)
+    best = [x for x, e in zip(cands, known, strict=True) if e <= lowest + 0.02]
     return best, "best exposed"
 
 
-def keep_original(cands):
+def keep_original(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     """Camera RAW, then HEIC/AVIF/JXL/TIFF, then JPEG, over PNG or other exports (the format
     table's ``original`` rank); camera EXIF; a much larger file."""
     best = _best(cands, lambda x: formats.original_rank(x.path), 0.0)
@@ -111,7 +118,7 @@ def keep_original(cands):
     return _best(cands, lambda x: x.node.size, 0.33), "largest file (least re-compressed)"
 
 
-def keep_older(cands):
+def keep_older(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
     best = _best(cands, lambda x: -x.when, 0.0)
     return best, f"oldest ({datetime.fromtimestamp(best[0].when):%Y-%m-%d %H:%M})"
 

@@ -85,7 +85,7 @@ def move_to_trash(
         if is_under(text, refs):
             failed.append((raw, "in a reference folder: photosim never removes those"))
             continue
-        record = store.photo_record(text)
+        record = store.photos.photo_record(text)
         if record is None:
             failed.append((raw, "not a photo of this library"))
             continue

@@ -76,10 +76,10 @@ class Features:
     descriptors: np.ndarray | None  # (n, 128) float32
 
 
-_SIFT = None
+_SIFT: cv2.SIFT | None = None
 
 
-def _sift():
+def _sift() -> cv2.SIFT:
     global _SIFT
     if _SIFT is None:
         # OpenCV's stubs leave SIFT_create out; it is in cv2 itself since 4.4
@@ -166,7 +166,7 @@ def _quarter_turns(m: np.ndarray) -> tuple[int | None, float]:
     return (-k) % 4, off  # image y points down: a positive angle here is clockwise on screen
 
 
-def _frames_contain(m: np.ndarray, shape_a, shape_b) -> str:
+def _frames_contain(m: np.ndarray, shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> str:
     """'' when one frame holds the other, losing at most CROP_LIMIT a side; else why not."""
     ha, wa = shape_a
     hb, wb = shape_b

@@ -25,7 +25,8 @@ most :data:`JPEG_GARBAGE_MAX` bytes of junk between segments.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import BinaryIO
 
 from PIL import Image
@@ -104,7 +105,7 @@ class _Budget:
         self.cond = threading.Condition()
 
     @contextmanager
-    def reserve(self, cost: int):
+    def reserve(self, cost: int) -> Iterator[None]:
         cost = min(cost, self.total)
         if cost <= SMALL_DECODE:
             yield
@@ -123,7 +124,7 @@ class _Budget:
 _budget = _Budget(DECODE_BUDGET)
 
 
-def reserve(cost: int):
+def reserve(cost: int) -> AbstractContextManager[None]:
     """A context in which a decode of ``cost`` bytes may run (waits for others to finish)."""
     return _budget.reserve(cost)
 

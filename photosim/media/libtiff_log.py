@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from collections.abc import Callable
 
 log = logging.getLogger("photosim.libtiff")
 
@@ -22,14 +23,14 @@ _HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_voi
 _installed: list = []  # the callbacks, kept alive for as long as libtiff may call them
 
 
-def _libc():
+def _libc() -> ctypes.CDLL | None:
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or None)
     except OSError:  # pragma: no cover - no C library to format with
         return None
 
 
-def _formatter():
+def _formatter() -> Callable[[bytes | None, bytes | None, int | None], str]:
     libc = _libc()
     vsnprintf = getattr(libc, "vsnprintf", None) if libc is not None else None
     if vsnprintf is not None:
@@ -81,11 +82,11 @@ def route() -> bool:
     text = _formatter()
 
     @_HANDLER
-    def on_warning(module, fmt, args):
+    def on_warning(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
         log.info("%s", text(module, fmt, args))
 
     @_HANDLER
-    def on_error(module, fmt, args):
+    def on_error(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
         log.info("%s", text(module, fmt, args))
 
     try:

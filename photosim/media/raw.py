@@ -13,12 +13,16 @@ import contextlib
 import io
 import logging
 from dataclasses import dataclass
-from typing import BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from photosim.core.errors import DecodeError, FailKind
+
+if TYPE_CHECKING:
+    import rawpy
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ _FLIP = {
 _FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}
 
 
-def _rawpy():
+def _rawpy() -> ModuleType:
     import rawpy  # imported on first RAW: LibRaw is not loaded for a library of JPEGs
 
     return rawpy
@@ -131,7 +135,7 @@ def decode_raw(f: BinaryIO, name: str, max_side: int | None) -> Image.Image:
     return _upright(image, flip)
 
 
-def _check_size(raw, f: BinaryIO) -> None:
+def _check_size(raw: rawpy.RawPy, f: BinaryIO) -> None:
     """ValueError when the file is too small to hold its sensor data (a file cut short):
     LibRaw then fills the missing rows with whatever its buffer held, not a picture."""
     size = f.seek(0, 2)
@@ -142,7 +146,7 @@ def _check_size(raw, f: BinaryIO) -> None:
         )
 
 
-def _preview(raw, max_side: int | None) -> Image.Image | None:
+def _preview(raw: rawpy.RawPy, max_side: int | None) -> Image.Image | None:
     """The embedded preview as RGB (JPEG or bitmap), or None when there is none usable.
 
     A JPEG preview that covers ``max_side`` is decoded at reduced size (``draft``), as a
@@ -152,7 +156,8 @@ def _preview(raw, max_side: int | None) -> Image.Image | None:
     try:
         thumb = raw.extract_thumb()
         if thumb.format == rawpy.ThumbFormat.JPEG:
-            with Image.open(io.BytesIO(thumb.data)) as im:
+            data = thumb.data if isinstance(thumb.data, bytes) else thumb.data.tobytes()
+            with Image.open(io.BytesIO(data)) as im:
                 size = im.size
                 if max_side and max(im.size) >= max_side:
                     im.draft("RGB", (max_side, max_side))

@@ -22,6 +22,8 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +32,9 @@ from PIL import Image
 from photosim.core.errors import PhotosimError
 from photosim.models.embed import Backbone
 from photosim.models.registry import BACKENDS, model_threads_from_env, runtime_version
+
+if TYPE_CHECKING:
+    import openvino as ov
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +255,7 @@ def _load_or_build(backbone: Backbone, entry: _Entry, precision: str,
     return compiled
 
 
-def _convert(backbone: Backbone):
+def _convert(backbone: Backbone) -> ov.Model:
     """The backbone's module as an OpenVINO model taking (N, S, S, 3) uint8 pixels."""
     import openvino as ov
     from openvino.preprocess import PrePostProcessor
@@ -270,7 +275,9 @@ def _convert(backbone: Backbone):
     return ppp.build()
 
 
-def _compile(core, model, precision: str, threads: int | None):
+def _compile(
+    core: ov.Core, model: ov.Model, precision: str, threads: int | None
+) -> ov.CompiledModel:
     """Compile for this CPU: one stream of ``threads`` unpinned threads (the decoders share
     the cores; pinned threads would fight them), at ``precision``."""
     config = {
@@ -307,7 +314,7 @@ def _agreement(backbone: Backbone, compiled: CompiledBackbone) -> float:
     return float((reference * compiled.embed(images)).sum(axis=1).min())
 
 
-def _save(ov, model, entry: _Entry, agreement: float) -> None:
+def _save(ov: ModuleType, model: ov.Model, entry: _Entry, agreement: float) -> None:
     """Write the conversion to a private folder, then move it into place in one rename;
     older conversions of the same model (other weights, runtime) are removed."""
     entry.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -341,7 +348,7 @@ class CompiledBackbone:
     sentence for people: a scan continues, no photo is lost or embedded twice.
     """
 
-    def __init__(self, source: Backbone, compiled, precision: str) -> None:
+    def __init__(self, source: Backbone, compiled: ov.CompiledModel, precision: str) -> None:
         self.source = source
         self.key = source.key
         self.input_size = source.input_size

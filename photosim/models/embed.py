@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -172,7 +172,7 @@ class Backbone:
         staged.copy_(x)
         return staged.to(self.device, non_blocking=True)
 
-    def _autocast(self):
+    def _autocast(self) -> AbstractContextManager[object]:
         dtype = _DTYPES.get(self.precision)
         if dtype is None or self.device.type == "mps":
             return nullcontext()

@@ -17,7 +17,8 @@ from photosim.storage.rows import Rows
 class PhotoQueries(Rows):
     """What the library knows of its photos, for the API, the app and the duplicate finder."""
 
-    def photos(self, model_key: str | None = None) -> list[Photo]:
+    def all(self, model_key: str | None = None) -> list[Photo]:
+        """Every photo with a usable path, by path (``has_vector`` for ``model_key``)."""
         sql = f"{_PHOTOS_WITH_VECTOR} where {_P_PATH_OK} order by p.path"
         return [_photo(row) for row in self.db.query(sql, [model_key])]
 
@@ -226,7 +227,7 @@ _PHOTO_TYPES = {  # column -> the SQLite types photosim writes there (NULL aside
 
 # -- the grid's lean listing ------------------------------------
 class PhotoRow(NamedTuple):
-    """One photo as the grid lists it (:meth:`Store.photo_listing`): no metadata beyond."""
+    """One photo as the grid lists it (:meth:`PhotoQueries.photo_listing`): no metadata beyond."""
 
     id: int
     path: str

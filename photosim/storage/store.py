@@ -85,57 +85,12 @@ class Store:
             self._migrate_or_refuse(self.db)
 
     def _parts(self) -> None:
-        """The parts of the library's tables, each over this store's connections; their
-        methods are the store's API too (the names every caller has used)."""
-        self.photo_queries = q = PhotoQueries(self)
-        self.vectors = v = VectorRows(self)
-        self.duplicate_rows = d = DuplicateRows(self)
-        self.browse_rows = b = BrowseRows(self)
-        self.folder_counts = b.folder_counts
-        self.month_counts = b.month_counts
-        self.photos_in_folder = b.photos_in_folder
-        self.hashes_with_vector = b.hashes_with_vector
-        self.photos = q.photos
-        self.photo = q.photo
-        self.count = q.count
-        self.count_failed = q.count_failed
-        self.count_embedded = q.count_embedded
-        self.failures = q.failures
-        self.paths_for_hashes = q.paths_for_hashes
-        self.photo_record = q.photo_record
-        self.photo_rows = q.photo_rows
-        self.lens_unread = q.lens_unread
-        self.set_lenses = q.set_lenses
-        self.capture_times = q.capture_times
-        self.put_capture_times = q.put_capture_times
-        self.photo_listing = q.photo_listing
-        self.photo_listing_earliest = q.photo_listing_earliest
-        self.vector_size = v.vector_size
-        self.vector_hashes = v.vector_hashes
-        self.put_vectors = v.put_vectors
-        self.get_vector = v.get_vector
-        self.get_vectors = v.get_vectors
-        self.iter_vectors = v.iter_vectors
-        self.drop_orphan_vectors = v.drop_orphan_vectors
-        self.vector_models = v.vector_models
-        self.max_vector_rowid = v.max_vector_rowid
-        self.count_vectors = v.count_vectors
-        self.count_vectors_after = v.count_vectors_after
-        self.vector_batches = v.vector_batches
-        self.vector_rows = v.vector_rows
-        self.vectors_after = v.vectors_after
-        self.vectors_by_rowid = v.vectors_by_rowid
-        self.sample_vectors = v.sample_vectors
-        self.fingerprints = d.fingerprints
-        self.put_fingerprints = d.put_fingerprints
-        self.add_not_duplicates = d.add_not_duplicates
-        self.not_duplicate_pairs = d.not_duplicate_pairs
-        self.add_keep = d.add_keep
-        self.remove_keep = d.remove_keep
-        self.remove_not_duplicates = d.remove_not_duplicates
-        self.keep_hashes = d.keep_hashes
-        self.get_calibration = d.get_calibration
-        self.put_calibration = d.put_calibration
+        """The parts of the library's tables, each over this store's connections; callers
+        use them directly (``store.photos.count()``, ``store.vectors.get_vector(...)``)."""
+        self.photos = PhotoQueries(self)
+        self.vectors = VectorRows(self)
+        self.dupes = DuplicateRows(self)
+        self.browse = BrowseRows(self)
 
     # -- opening ------------------------------------------------------------
     def _check_file(self) -> None:

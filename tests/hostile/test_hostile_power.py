@@ -93,8 +93,8 @@ if sys.argv[-1] != "mark":
     list(lib.scan(batch_size=4, workers=1))
     lib.close()
     sys.exit(0)
-lib.mark_keep(lib.photos()[0].path)
-lib.mark_not_duplicates([p.path for p in lib.photos()[1:3]])
+lib.decisions.mark_keep(lib.photos()[0].path)
+lib.decisions.mark_not_duplicates([p.path for p in lib.photos()[1:3]])
 print("marked", flush=True)
 time.sleep(60)
 """

@@ -73,7 +73,7 @@ def test_racing_starts_on_a_new_library(tmp_path, scan):
         store = Store(db, read_only=True)
         assert store.integrity_ok() and store.get_meta("opened_by")
         if scan:
-            assert store.count_embedded("tiny:test") == 6
+            assert store.photos.count_embedded("tiny:test") == 6
         store.close()
 
 

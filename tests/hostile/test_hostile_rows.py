@@ -158,5 +158,8 @@ def test_scans_repair_what_they_skipped(library_template, tmp_path, monkeypatch,
     with Library(db_path=db, read_only=True) as lib:
         photos = lib.photos()
         assert len(photos) == 7 and all(p.has_vector and p.size for p in photos)
-        assert all(lib.store.get_vector(p.hash, lib.current_key()) is not None for p in photos)
+        assert all(
+            lib.store.vectors.get_vector(p.hash, lib.model.current_key()) is not None
+            for p in photos
+        )
         assert lib.info()["embedded"] == 7

@@ -29,7 +29,7 @@ def library(tmp_path) -> Library:
 
 def edit_last(lib: Library, edit) -> None:
     """Rewrite the journal's last record through ``edit(record)`` (what a tamperer does)."""
-    path = lib.trash_journal
+    path = lib.decisions.trash_journal
     lines = path.read_text().splitlines()
     record = json.loads(lines[-1])
     edit(record)
@@ -38,7 +38,7 @@ def edit_last(lib: Library, edit) -> None:
 
 def trashed(lib: Library, names: list[str]) -> dict:
     root = lib.roots[0]
-    record = lib.move_to_trash([root / "album" / n for n in names])
+    record = lib.decisions.move_to_trash([root / "album" / n for n in names])
     assert len(record.moved) == len(names) and not record.failed
     return {n: where for (_, where), n in zip(record.moved, names, strict=True)}
 
@@ -72,7 +72,7 @@ def test_an_edited_journal_moves_nothing_outside_the_library(library, trash_home
 
     edit_last(library, tamper)
     before = sorted(p for p in tmp_path.rglob("*") if "Trash" not in p.parts)
-    result = library.undo_last_move()
+    result = library.decisions.undo_last_move()
     assert result.restored == ()
     assert len(result.skipped) == 7 and all(reason for _, reason in result.skipped)
     after = sorted(p for p in tmp_path.rglob("*") if "Trash" not in p.parts)
@@ -98,10 +98,10 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
         moved.append([1, 2, 3])
 
     edit_last(library, tamper)
-    path = library.trash_journal
+    path = library.decisions.trash_journal
     text = path.read_text()
     path.write_text('[1, 2]\n42\n{"action": "trash", "moved": []}\nnot json\n' + text)
-    result = library.undo_last_move()
+    result = library.decisions.undo_last_move()
     assert result.restored == (root / "album" / "p0.jpg",)
     assert rows(library) == {"p0.jpg"}
     reasons = dict(result.skipped)
@@ -114,7 +114,7 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
     # A move without an id is skipped (the one before it was undone already).
     trashed(library, ["p0.jpg"])
     edit_last(library, lambda record: record.pop("id"))
-    result = library.undo_last_move()
+    result = library.decisions.undo_last_move()
     assert result.restored == () and "without its id" in result.skipped[-1][1]
 
     # A rename the file system refuses (another disk) is reported, never a crash.
@@ -127,7 +127,7 @@ def test_malformed_lines_are_skipped_and_the_rest_restored_with_rows(
 
     monkeypatch.setattr(trash.os, "link", cross_device)
     monkeypatch.setattr(trash.os, "rename", cross_device)
-    result = library.undo_last_move()
+    result = library.decisions.undo_last_move()
     assert result.restored == () and "cross-device" in result.skipped[-1][1]
     assert where["p9.jpg"].exists() and "p9.jpg" not in rows(library)
 
@@ -140,7 +140,7 @@ def test_trash_acts_only_on_photos_inside_the_library(library, trash_home, tmp_p
     row = {"size": 1, "mtime_ns": 1, "hash": "x", "seen": 0}
     library.store.upsert_photo({**row, "path": str(outside)})  # a crafted library
     library.store.upsert_photo({**row, "path": sneaky})
-    record = library.move_to_trash([outside, Path(sneaky)])
+    record = library.decisions.move_to_trash([outside, Path(sneaky)])
     assert record.moved == () and len(record.failed) == 2
     assert outside.exists() and victim.exists()
     shutil.rmtree(trash_home, ignore_errors=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import make_tiny_backbone, write_photo
 
-from photosim.cli import _summary
+from photosim.cli.scan import _summary
 from photosim.core.errors import DecodeError, FailKind
 from photosim.library import Library, pipeline
 

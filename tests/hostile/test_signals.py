@@ -123,7 +123,7 @@ def test_a_signal_at_any_stage_ends_the_scan_with_one_line(folder, tmp_path, sta
     before = stored(db) if db.exists() else 0
     with Library(db_path=db, read_only=True) as lib:
         backbone = make_tiny_backbone()  # the same network, under the key the CLI stored
-        backbone.key = lib.model_key
+        backbone.key = lib.model.key
     with Library([folder], db, backbone=backbone) as lib:
         done = list(lib.scan(batch_size=4))[-1]
     assert (done.embedded, done.found) == (24 - before, 24)

@@ -19,17 +19,13 @@ from photosim.api import Library
 from photosim.app import messages
 from photosim.app.browse.grid import PhotoGrid
 from photosim.app.browse.grid_menu import GridMenu
-from photosim.app.browse.models import (
-    DateKeyRole,
-    History,
-    Listing,
-    NeighbourModel,
-    PhotoModel,
-    PhotoProxy,
-    listing,
-)
+from photosim.app.browse.history import History
+from photosim.app.browse.listing import Listing, listing
+from photosim.app.browse.models import NeighbourModel, PhotoModel
 from photosim.app.browse.panes import BrowseBar, NeighboursPane, PreviewPane, WelcomePage
+from photosim.app.browse.proxy import PhotoProxy
 from photosim.app.browse.queries import QueryActions
+from photosim.app.browse.roles import DateKeyRole
 from photosim.app.browse.sidebar import Sidebar
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.app.browse.viewer import Viewer

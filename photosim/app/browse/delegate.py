@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photosim.app.browse.models import ErrorRole, LabelRole, ScoreRole, ThumbRole
+from photosim.app.browse.roles import ErrorRole, LabelRole, ScoreRole, ThumbRole
 
 PAD = 6
 # Score badges are the only fixed colours (the design asks for it): one for

@@ -26,7 +26,7 @@ from PySide6.QtGui import QFont, QPainter, QPalette, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
 from photosim.app.browse.delegate import PAD, ThumbDelegate
-from photosim.app.browse.models import Section
+from photosim.app.browse.proxy import Section
 
 
 class PhotoGrid(QAbstractItemView):

@@ -92,7 +92,9 @@ class GridMenu(QObject):
         if not paths or library is None:
             return
         self._say(f"Moving {plural(len(paths), 'photo')} to the trash…")
-        self.runner.submit(lambda: (paths, library.move_to_trash([Path(p) for p in paths])))
+        self.runner.submit(
+            lambda: (paths, library.decisions.move_to_trash([Path(p) for p in paths]))
+        )
 
     def _on_trashed(self, result) -> None:
         paths, record = result

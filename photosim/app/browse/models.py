@@ -1,60 +1,41 @@
-"""Qt models: the library's photos (grid), their sort/filter proxy, and a query's neighbours."""
+"""Qt models of photos with thumbnails: the library's photos (the grid, kept sorted) and a
+query's neighbours (with their scores)."""
 
 from __future__ import annotations
 
 import bisect
-import calendar
 import os
-import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QRegularExpression,
-    QSortFilterProxyModel,
-    Qt,
-)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
 from photosim.api import PhotoRow
+from photosim.app.browse.listing import (
+    Listing,
+    describes,
+    listing,
+    row_of_photo,
+    sort_key,
+    unlisted,
+)
+from photosim.app.browse.roles import (
+    SORTS,
+    DateKeyRole,
+    ErrorRole,
+    Index,
+    LabelRole,
+    PathRole,
+    PhotoRole,
+    ScoreRole,
+    ThumbRole,
+)
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.errors import shown
 from photosim.core.events import Match, Photo
 from photosim.core.text import name_in_folder
-
-PathRole = Qt.ItemDataRole.UserRole + 1  # str: absolute path
-PhotoRole = Qt.ItemDataRole.UserRole + 2  # Photo or None (found, not recorded yet)
-ThumbRole = Qt.ItemDataRole.UserRole + 3  # QPixmap or None (loading)
-ErrorRole = Qt.ItemDataRole.UserRole + 4  # str: why it cannot be shown, or None
-ScoreRole = Qt.ItemDataRole.UserRole + 5  # float in [0, 1] (neighbours only)
-LabelRole = Qt.ItemDataRole.UserRole + 9  # str: a badge such as "RAW+JPG", or None
-DateKeyRole = Qt.ItemDataRole.UserRole + 6  # str sort key: date taken, else file date
-NameKeyRole = Qt.ItemDataRole.UserRole + 7
-FolderKeyRole = Qt.ItemDataRole.UserRole + 8
-
-Index = QModelIndex | QPersistentModelIndex
-
-
-@dataclass(frozen=True)
-class Section:
-    """Photos under one grid header: rows ``first`` .. ``first + count - 1`` of a view's model."""
-
-    first: int
-    count: int
-    title: str = ""  # "": no header
-
-
-def month_title(month: str) -> str:
-    """A header for the photos of ``month`` ("2019-07": "July 2019"; "": "No date")."""
-    year, _, number = month.partition("-")
-    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
-        return f"{calendar.month_name[int(number)]} {year}"
-    return "No date"
 
 
 @dataclass
@@ -78,7 +59,7 @@ def _tooltip(item: Item, error: str | None) -> str:
     return "\n".join(lines)
 
 
-class _ThumbModel(QAbstractListModel):
+class ThumbModel(QAbstractListModel):
     """A list of items with thumbnails; repaints an item when its thumbnail arrives.
 
     Subclasses say how many rows there are (``_size``) and what one row is (``item``).
@@ -151,51 +132,7 @@ class _ThumbModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [ThumbRole, ErrorRole])
 
 
-SORTS: dict[str, int] = {"Date taken": DateKeyRole, "Name": NameKeyRole, "Folder": FolderKeyRole}
-
-
-@dataclass
-class Listing:
-    """The library's photos in the grid's order, prepared off the GUI thread (:func:`listing`)."""
-
-    rows: list[PhotoRow]
-    keys: list[str]  # each row's sort key, ascending
-    sort_role: int
-    index: dict[str, int] = field(default_factory=dict)  # path -> row
-
-
-def listing(rows: Sequence[PhotoRow], sort_role: int) -> Listing:
-    """``rows`` sorted for the grid, with their keys and rows by path: done in a worker.
-
-    A key is computed once per photo and Python sorts row numbers by it; at 100,000
-    photos this is a few hundred milliseconds, which the GUI thread never waits for.
-    """
-    keys = [_sort_key(row, sort_role) for row in rows]
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    ordered = [rows[i] for i in order]
-    return Listing(ordered, [keys[i] for i in order], sort_role,
-                   {row.path: n for n, row in enumerate(ordered)})  # fmt: skip
-
-
-def row_of_photo(photo: Photo) -> PhotoRow:
-    """A full record as the grid lists it."""
-    return PhotoRow(photo.id, str(photo.path), photo.size, int(photo.mtime * 1e9), photo.taken,
-                    photo.error, photo.has_vector)  # fmt: skip
-
-
-def _describes(photo: Photo, entry: PhotoRow) -> bool:
-    """Whether a record read earlier still holds for the listed file (mtime: a float)."""
-    facts = (photo.id, photo.size, photo.taken, photo.error, photo.has_vector)
-    listed = (entry.id, entry.size, entry.taken, entry.error, entry.has_vector)
-    return facts == listed and abs(photo.mtime * 1e9 - entry.mtime_ns) < 1e4
-
-
-def _unlisted(path: str) -> PhotoRow:
-    """A file a running scan just found: no record yet (id 0, no date)."""
-    return PhotoRow(0, path, 0, 0, None, None, False)
-
-
-class PhotoModel(_ThumbModel):
+class PhotoModel(ThumbModel):
     """Every photo of the library, kept sorted here (not in the proxy).
 
     Rows are the library's light listing (:class:`~photosim.storage.store.PhotoRow` tuples, no
@@ -253,7 +190,7 @@ class PhotoModel(_ThumbModel):
         self._records = {
             path: photo
             for path, photo in self._records.items()
-            if (row := self._rows.get(path)) is not None and _describes(photo, self._list[row])
+            if (row := self._rows.get(path)) is not None and describes(photo, self._list[row])
         }
 
     def extend_listing(self, prepared: Listing) -> bool:
@@ -297,8 +234,8 @@ class PhotoModel(_ThumbModel):
         """Photos just found by a running scan: shown at once, in order; details come later."""
         fresh = [p for p in dict.fromkeys(paths) if p not in self._rows]
         for path in fresh:
-            entry = _unlisted(path)
-            key = _sort_key(entry, self.sort_role)
+            entry = unlisted(path)
+            key = sort_key(entry, self.sort_role)
             row = bisect.bisect_right(self._keys, key)
             self.beginInsertRows(QModelIndex(), row, row)
             self._keys.insert(row, key)
@@ -365,127 +302,7 @@ class PhotoModel(_ThumbModel):
         self.endRemoveRows()
 
 
-def _sort_key(entry: PhotoRow, role: int) -> str:
-    path = entry.path
-    if role == NameKeyRole:
-        return os.path.basename(path).casefold() + "\0" + path
-    if role == FolderKeyRole:
-        return os.path.dirname(path).casefold() + "\0" + os.path.basename(path).casefold()
-    if entry.taken:
-        date = entry.taken
-    elif entry.mtime_ns:  # local time, as the camera's date taken is
-        date = local_iso(entry.mtime_ns // 1_000_000_000)
-    else:
-        date = "9999"  # not known yet: after the dated photos
-    return date + "\0" + path
-
-
-_QUARTER = 900  # seconds: UTC offsets (and their changes) fall on quarter hours since ~1970
-_MINSEC = [f"{m:02}:{s:02}" for m in range(60) for s in range(60)]
-_QUARTERS: dict[int, tuple[str, int] | None] = {}  # UTC quarter -> ("YYYY-MM-DDTHH:", second)
-
-
-def local_iso(seconds: int) -> str:
-    """``time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))``, faster.
-
-    The local time of a quarter hour's start is computed once per quarter hour: the grid
-    sorts 100,000 file dates on opening. A quarter with an odd offset (old local mean
-    times) or a change of offset inside it takes the slow way.
-    """
-    quarter, rest = divmod(seconds, _QUARTER)
-    start = _QUARTERS.get(quarter, False)
-    if start is False:
-        if len(_QUARTERS) > 100_000:
-            _QUARTERS.clear()  # a bound on memory: at most a few MB
-        local = time.localtime(quarter * _QUARTER)
-        steady = local.tm_gmtoff == time.localtime(quarter * _QUARTER + _QUARTER - 1).tm_gmtoff
-        start = _QUARTERS[quarter] = (
-            (time.strftime("%Y-%m-%dT%H:", local), local.tm_min * 60 + local.tm_sec)
-            if steady and local.tm_gmtoff % _QUARTER == 0
-            else None
-        )
-    if start is None:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
-    return start[0] + _MINSEC[start[1] + rest]
-
-
-class PhotoProxy(QSortFilterProxyModel):
-    """Filters on the path: a text (case-insensitive) and a folder (the sidebar's, with or
-    without its subfolders); the order is the source model's.
-
-    Both are one regular expression on the path, so Qt filters 100,000 rows in C++.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.setFilterRole(PathRole)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setDynamicSortFilter(False)
-        self.text, self.folder, self.subfolders = "", "", True
-
-    def set_text(self, text: str) -> None:
-        self.text = text
-        self._apply()
-
-    def set_folder(self, folder: str, subfolders: bool = True) -> None:
-        """Only the photos in ``folder`` ("" for all), with its subfolders or not."""
-        self.folder, self.subfolders = folder, subfolders
-        self._apply()
-
-    def _apply(self) -> None:
-        pattern = "^"
-        if self.text:
-            pattern += f"(?=.*{QRegularExpression.escape(self.text)})"
-        if self.folder:
-            top = QRegularExpression.escape(self.folder.rstrip(os.sep) + os.sep)
-            rest = "" if self.subfolders else f"[^{QRegularExpression.escape(os.sep)}]*$"
-            pattern += f"(?-i:{top}){rest}"
-        options = QRegularExpression.PatternOption.CaseInsensitiveOption
-        self.setFilterRegularExpression(QRegularExpression(pattern, options))
-
-    def path_at(self, row: int) -> str:
-        return self.data(self.index(row, 0), PathRole)
-
-    def sections(self) -> list[Section]:
-        """The grid's date headers: the months of the photos shown, when sorted by date.
-
-        The proxy keeps the source's order, so a month's first shown row is found by
-        bisecting the shown rows (a filter hides some) on their source rows."""
-        source: PhotoModel = self.sourceModel()
-        starts, count = source.month_starts(), self.rowCount()
-        if not starts or not count:
-            return []
-        firsts = [row for row, _month in starts]
-        if count != source.rowCount():
-            source_row = lambda row: self.mapToSource(self.index(row, 0)).row()  # noqa: E731
-            firsts = [_bisect_rows(source_row, count, row) for row in firsts]
-        ends = [*firsts[1:], count]
-        return [Section(first, end - first, month_title(month))
-                for first, end, (_row, month) in zip(firsts, ends, starts, strict=True)
-                if end > first]  # fmt: skip
-
-    def row_of(self, path: str) -> int | None:
-        source: PhotoModel = self.sourceModel()
-        row = source.row_of(path)
-        if row is None:
-            return None
-        proxy = self.mapFromSource(source.index(row))
-        return proxy.row() if proxy.isValid() else None
-
-
-def _bisect_rows(source_row, count: int, target: int) -> int:
-    """The first shown row whose source row is ``target`` or later (``count``: none)."""
-    low, high = 0, count
-    while low < high:
-        mid = (low + high) // 2
-        if source_row(mid) < target:
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
-class NeighbourModel(_ThumbModel):
+class NeighbourModel(ThumbModel):
     """A query's matches with their scores; those under the minimum score are hidden.
 
     Names are told apart across ``among`` (the grid's photos) when given: a match named
@@ -493,7 +310,7 @@ class NeighbourModel(_ThumbModel):
     """
 
     def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None,
-                 among: _ThumbModel | None = None) -> None:  # fmt: skip
+                 among: ThumbModel | None = None) -> None:  # fmt: skip
         super().__init__(thumbnails, parent)
         self.among = among
         self.items: list[Item] = []
@@ -535,36 +352,3 @@ class NeighbourModel(_ThumbModel):
 
     def paths(self) -> list[Path]:
         return [Path(i.path) for i in self.items]
-
-
-class History:
-    """The similarity walk's Back/Forward list, as in a web browser."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.pos = -1
-
-    def push(self, path: str) -> None:
-        """``path`` was selected by the user: it ends the list (forward steps are dropped)."""
-        del self.paths[self.pos + 1 :]
-        if not self.paths or self.paths[-1] != path:
-            self.paths.append(path)
-        self.pos = len(self.paths) - 1
-
-    def can_back(self) -> bool:
-        return self.pos > 0
-
-    def can_forward(self) -> bool:
-        return self.pos < len(self.paths) - 1
-
-    def back(self) -> str | None:
-        if not self.can_back():
-            return None
-        self.pos -= 1
-        return self.paths[self.pos]
-
-    def forward(self) -> str | None:
-        if not self.can_forward():
-            return None
-        self.pos += 1
-        return self.paths[self.pos]

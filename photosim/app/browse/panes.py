@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from photosim.api import human_size
 from photosim.app.browse.delegate import ThumbDelegate
-from photosim.app.browse.models import SORTS, NeighbourModel
+from photosim.app.browse.models import NeighbourModel
+from photosim.app.browse.roles import SORTS
 from photosim.core.errors import shown
 from photosim.core.events import Photo
 from photosim.core.text import camera_name, plural

@@ -16,8 +16,8 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QListView
 
 from photosim.api import open_filter
-from photosim.app.browse.models import PhotoProxy
 from photosim.app.browse.panes import NeighboursPane, PreviewPane
+from photosim.app.browse.proxy import PhotoProxy
 from photosim.app.commands import Commands
 from photosim.app.library_state import LibraryState
 from photosim.app.signals import Signals

@@ -95,7 +95,7 @@ class Cleanup(QObject):
             self.undo_runner.cancel()
             self.undo_possible.emit(False)
             return
-        self.undo_runner.submit(library.can_undo)
+        self.undo_runner.submit(library.decisions.can_undo)
 
     # -- trash and undo -----------------------------------------------------------
     def move_to_trash(self, files: Sequence[tuple[Path, int]], size: int) -> bool:
@@ -122,7 +122,7 @@ class Cleanup(QObject):
         if library is None or not self.confirm(len(paths), size, companions):
             return
         self.busy.emit(f"Moving {plural(len(paths), 'photo')} to the trash…")
-        self.trash_runner.submit(lambda: ("trashed", library.move_to_trash(paths)))
+        self.trash_runner.submit(lambda: ("trashed", library.decisions.move_to_trash(paths)))
 
     def undo_last_move(self) -> None:
         """Bring the photos of the last move back from the trash, where it allows it."""
@@ -130,7 +130,7 @@ class Cleanup(QObject):
         if library is None:
             return
         self.busy.emit("Bringing photos back from the trash…")
-        self.trash_runner.submit(lambda: ("restored", library.undo_last_move()))
+        self.trash_runner.submit(lambda: ("restored", library.decisions.undo_last_move()))
 
     def _on_trash_done(self, outcome: tuple[str, object]) -> None:
         what, value = outcome
@@ -175,12 +175,12 @@ class Cleanup(QObject):
         if library is None:
             return
         if remove:
-            self.writes.write(lambda: library.unmark_keep(Path(path)), "photosim-keep")
+            self.writes.write(lambda: library.decisions.unmark_keep(Path(path)), "photosim-keep")
             return
 
         def write() -> None:
             for keep in keeps:
-                library.mark_keep(Path(keep))
+                library.decisions.mark_keep(Path(keep))
 
         self.writes.write(write, "photosim-keep")
 
@@ -191,7 +191,9 @@ class Cleanup(QObject):
         if library is None or not self.confirm_dismiss(group):
             return False
         paths = [m.path for m in group.photos]
-        self.writes.write(lambda: library.mark_not_duplicates(paths), "photosim-not-duplicates")
+        self.writes.write(
+            lambda: library.decisions.mark_not_duplicates(paths), "photosim-not-duplicates"
+        )
         self.note.emit(f"Dismissed {plural(len(paths), 'photo')} as not duplicates; "
                        "Dismissed groups… brings them back.")  # fmt: skip
         return True
@@ -210,7 +212,9 @@ class Cleanup(QObject):
         library = self.library
         if library is None:
             return
-        worker = Worker(lambda _abort: library.dismissed_groups(), name="photosim-dismissed")
+        worker = Worker(
+            lambda _abort: library.decisions.dismissed_groups(), name="photosim-dismissed"
+        )
         worker.finished.connect(lambda groups: library is self.library
                                 and self._open_dismissed(groups))  # fmt: skip
         worker.errored.connect(self._on_failed)
@@ -230,7 +234,7 @@ class Cleanup(QObject):
 
         def write() -> None:
             for g in groups:
-                library.restore_dismissed(g.hashes)
+                library.decisions.restore_dismissed(g.hashes)
 
         self.writes.write(write, "photosim-restore")
         self.restored_groups.emit({p for g in groups for p in g.paths})
@@ -250,7 +254,7 @@ class Cleanup(QObject):
         library = self.library
         if library is None:
             return
-        worker = Worker(lambda _abort: library.set_reference_folders(folders),
+        worker = Worker(lambda _abort: library.decisions.set_reference_folders(folders),
                         name="photosim-references")  # fmt: skip
         worker.finished.connect(lambda _none: library is self.library and self.changed.emit())
         worker.errored.connect(self._on_failed)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QIcon
 
 from photosim.api import DupGroup, DupMember, Mark
-from photosim.app.browse.models import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.browse.panes import human_size
+from photosim.app.browse.roles import ErrorRole, PathRole, ScoreRole, ThumbRole
 from photosim.app.browse.thumbnails import Thumbnails
 from photosim.core.text import name_in_folder
 

@@ -109,7 +109,7 @@ class DuplicateSearch(QObject):
             for write in writes:  # marks still being written count in this search
                 write.join()
             check_cancel(cancel)
-            references = library.reference_folders()
+            references = library.decisions.reference_folders()
             finder = library.duplicate_finder(references=references, cancel=cancel,
                                               progress=progress)  # fmt: skip
             check_cancel(cancel)  # stopped once done (a quick search from the cache): stopped
@@ -123,7 +123,7 @@ class DuplicateSearch(QObject):
         if finder is None or library is None:
             return
         kinds = tuple(kinds)
-        refs = library.reference_folders
+        refs = library.decisions.reference_folders
 
         def group() -> Grouping:
             return Grouping(finder, finder.group(kinds, near=near, similar=similar), refs())

@@ -30,7 +30,7 @@ def model_facts(library: Library | None, options: dict) -> ModelInUse:
     """The model in use: the open library's, else the one the window's options name. Reads the
     disk and may import torch: run it in a worker."""
     if library is not None:
-        return library.model_in_use()
+        return library.model.in_use()
     model = options.get("model") or DEFAULT_MODEL
     injected = options.get("backbone") is not None
     weights, size = (None, None) if injected else weights_in_use(model, options.get("weights"))

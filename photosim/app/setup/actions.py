@@ -79,16 +79,16 @@ class SetupActions(QObject):
     def _prepare(self, library: Library) -> None:
         """In the opener's worker, before the first scan: a library without weights gets
         those chosen in the app for its model (if the file is still there)."""
-        if library.weights or self.state.engine_options.get("backbone") is not None:
+        if library.model.weights or self.state.engine_options.get("backbone") is not None:
             return
-        weights = self._remembered.get(library.model_name)
+        weights = self._remembered.get(library.model.name)
         if weights and os.path.isfile(weights):
             with contextlib.suppress(PhotosimError):  # changed since: the prompt offers again
-                library.set_weights(weights)
+                library.model.set_weights(weights)
 
     def _model_name(self) -> str:
         if self.state.library is not None:
-            return self.state.library.model_name
+            return self.state.library.model.name
         return self.state.engine_options.get("model") or DEFAULT_MODEL
 
     def show_weights_prompt(self, text: str, title: str = "") -> None:
@@ -198,14 +198,14 @@ class SetupActions(QObject):
         if self.state.library is None:
             switched()
             return
-        self.state.change(lambda library: library.set_weights(weights, model, check=False),
+        self.state.change(lambda library: library.model.set_weights(weights, model, check=False),
                           switched, self._on_weights_refused)  # fmt: skip
 
     def _on_scan_finished(self, final: ScanProgress | None) -> None:
         if final is not None and self.state.model_error and self.browser.current is None:
             self.show_weights_prompt(messages.describe(self.state.model_error), "Similarity is off")
         if (library := self.state.library) is not None and final is not None:
-            check = Worker(lambda _abort: (library.current_key(), library.weights_look_untrained()),
+            check = Worker(lambda _abort: (library.model.current_key(), library.weights_look_untrained()),
                            name="photosim-untrained")  # fmt: skip
             check.finished.connect(self._on_untrained_checked)
             self.untrained_answer = None
@@ -227,7 +227,7 @@ class SetupActions(QObject):
     def show_preferences(self) -> PreferencesDialog:
         prefs = Preferences.read(self.settings)
         if (library := self.state.library) is not None:
-            prefs = Preferences(library.model_name, library.device, prefs.precision,
+            prefs = Preferences(library.model.name, library.model.device, prefs.precision,
                                 self.browser.strip.k_box.value(), prefs.cache_mb,
                                 prefs.backend)  # fmt: skip
         dialog = PreferencesDialog(prefs, self.window, weights_for=self._weights_here)
@@ -243,10 +243,12 @@ class SetupActions(QObject):
         is none (the model handed in at start counts as there)."""
         library = self.state.library
         if self.state.engine_options.get("backbone") is not None and (
-            library is None or library.model_name == model
+            library is None or library.model.name == model
         ):
             return 0
-        chosen = library.weights if library is not None and library.model_name == model else None
+        chosen = (
+            library.model.weights if library is not None and library.model.name == model else None
+        )
         return weights_in_use(model, chosen or self._remembered.get(model))[1]
 
     def _choose_for(self, dialog: PreferencesDialog, model: str) -> None:
@@ -297,23 +299,23 @@ class SetupActions(QObject):
         weights = self._remembered.get(prefs.model)
 
         def configure(library: Library) -> None:
-            library.precision = prefs.precision
-            library.set_device(prefs.device)
+            library.model.precision = prefs.precision
+            library.model.set_device(prefs.device)
             if not injected:
-                library.set_backend(prefs.backend)
-            if prefs.model == library.model_name:
+                library.model.set_backend(prefs.backend)
+            if prefs.model == library.model.name:
                 return
             try:
-                library.set_weights(weights, prefs.model)
+                library.model.set_weights(weights, prefs.model)
             except PhotosimError:
-                library.set_weights(None, prefs.model)
+                library.model.set_weights(None, prefs.model)
 
         def configured(_none: object) -> None:
-            options.update(model=prefs.model, weights=library.weights)
+            options.update(model=prefs.model, weights=library.model.weights)
             self.state.model_error = None
             self._say(f"Embedding the library with {prefs.model}…")
 
-        if prefs.model == library.model_name:  # no re-embedding: the scan goes on
+        if prefs.model == library.model.name:  # no re-embedding: the scan goes on
             Worker(lambda _abort: configure(library), name="photosim-device").start()
             return
         self.state.change(configure, configured)
