@@ -175,3 +175,21 @@ def test_weights_download_plan_names_size_and_target():
     assert isinstance(plan, WeightsDownload)
     assert plan.url.startswith("https://") and plan.target.name in plan.url
     assert plan.megabytes is not None and 90 < plan.megabytes < 110
+
+
+def test_scan_and_info_count_other_files_and_companions_in_words(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("photosim.models.embed.load_backbone", tiny_load)
+    folder = tmp_path / "Pictures"
+    write_photo(folder / "a.jpg", size=(160, 120), seed=1)
+    write_photo(folder / "b.jpg", size=(160, 120), seed=2)
+    (folder / "a.jpg.xmp").write_text("<x:xmpmeta/>")  # a sidecar: travels with a.jpg
+    (folder / "holiday.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + bytes(64))  # not a photo
+    assert main(["scan", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert ": 2 photos" in out
+    assert "  1 other file (videos, documents): not photos, not listed" in out
+    assert "  1 companion file (sidecars" in out
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^others +1 other file \(videos", out, re.M), out
+    assert re.search(r"^companion +1 companion file \(sidecars", out, re.M), out

@@ -8,6 +8,7 @@ import json
 
 from photosim.cli.shared import open_for_query, warn_if_untrained
 from photosim.core.errors import PhotosimError, printable, shown
+from photosim.core.text import plural
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -61,8 +62,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         if value is None:
             continue
         print(f"{key:<10}{printable(str(value))}")
-    print(f"{'others':<10}{info['other_files']} other files (videos, documents; not photos)")
-    print(f"{'companion':<10}{info['companions']} sidecars, Live Photo videos, RAW+JPEG halves")
+    others, companions = info["other_files"], info["companions"]
+    print(f"{'others':<10}{plural(others, 'other file')} (videos, documents; not photos)")
+    print(
+        f"{'companion':<10}{plural(companions, 'companion file')} (sidecars, Live Photo videos, "
+        "RAW+JPEG halves)"
+    )
     for item in info.get("failures", []):
         print(f"  {printable(item['path'])}: {printable(item['reason'])}")
     return 0

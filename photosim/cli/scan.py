@@ -120,11 +120,10 @@ def _summary(lib: Library, ev: ScanProgress) -> None:
     for folder in ev.linked:
         print(f"  followed a link to {printable(folder)} (its photos are in the library)")
     if ev.companions:
-        print(
-            f"  {ev.companions} sidecars, Live Photo videos and RAW+JPEG halves travel with their photos"
-        )
+        what = plural(ev.companions, "companion file")
+        print(f"  {what} (sidecars, Live Photo videos, RAW+JPEG halves): kept with their photos")
     if ev.others:
-        print(f"  {ev.others} other files (videos, documents): not photos, not listed")
+        print(f"  {plural(ev.others, 'other file')} (videos, documents): not photos, not listed")
     if ev.embedded:
         # The model that embedded them is still loaded: no read of the (closed) library.
         print(
