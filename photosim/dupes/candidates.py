@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
-from photosim.dupes.batch import Checker, chunks
+from photosim.dupes.batch import Checker, chunks, workers
 from photosim.dupes.graph import components
 from photosim.dupes.types import (
     LANE_CLOSURE,
@@ -56,7 +56,8 @@ ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
 ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel check
 NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
 SIMILAR_SPAN = 0.12  # and the similar slider this far
-PREPARED_CACHE = 4096
+PREPARED_CACHE = 4096  # photos' crop details (0.5 MB each) kept, shared by the threads
+CROP_RUN = 256  # pairs a thread of the crop search takes at least
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
 VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
 CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
@@ -261,29 +262,46 @@ def check_pairs(
     ib = np.array([row.get(int(b), 0) for b in pairs[:, 1]])
     first, k = pixels.match_whole(whole[ia[ok]], whole[ib[ok]])
     score[ok], turns[ok] = first, k
-    cache: dict[int, pixels.Prepared] = {}
-
-    def prepared(i: int) -> pixels.Prepared:
-        p = cache.get(i)
-        if p is None:
-            if len(cache) >= PREPARED_CACHE:
-                cache.pop(next(iter(cache)))
-            fp = fps[i]
-            assert fp is not None  # only pairs with both fingerprints get here
-            p = cache[i] = pixels.prepare(fp)
-        return p
-
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
     tell = _teller(progress, DupStep.PIXELS, len(pairs))
     tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
-    for done, n in enumerate(crops):
-        if done % 16 == 0:  # a crop search takes a few ms
-            check_cancel(cancel)
-            tell(len(pairs) - len(crops) + done)
-        a, b = int(pairs[n, 0]), int(pairs[n, 1])
-        s, t = pixels.match(prepared(a), prepared(b))
-        if s > score[n]:
-            score[n], turns[n] = s, t
+    # the crop search on every core, in threads (numpy's products and ufuncs let go of the
+    # GIL): each thread takes a run of pairs (sorted by their first photo) and its own cache
+    parts = np.array_split(crops, max(1, min(workers(), len(crops) // CROP_RUN)))
+    done = [0] * len(parts)
+
+    def search(k: int) -> None:
+        cache: dict[int, pixels.Prepared] = {}
+
+        def prepared(i: int) -> pixels.Prepared:
+            p = cache.get(i)
+            if p is None:
+                if len(cache) >= PREPARED_CACHE // len(parts):
+                    cache.pop(next(iter(cache)))
+                fp = fps[i]
+                assert fp is not None  # only pairs with both fingerprints get here
+                p = cache[i] = pixels.prepare(fp)
+            return p
+
+        for j, n in enumerate(parts[k]):
+            if j % 16 == 0:  # a crop search takes a few ms
+                if is_cancelled(cancel):
+                    return
+                done[k] = j
+            a, b = int(pairs[n, 0]), int(pairs[n, 1])
+            s, t = pixels.match(prepared(a), prepared(b))
+            if s > score[n]:
+                score[n], turns[n] = s, t
+        done[k] = len(parts[k])
+
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="photosim-crops") as pool:
+        futures = [pool.submit(search, k) for k in range(len(parts))]
+        while not wait(futures, timeout=TELL_EVERY_S).done.issuperset(futures):
+            tell(len(pairs) - len(crops) + sum(done))
+        for future in futures:
+            future.result()
+    check_cancel(cancel)
+    tell(len(pairs))
     return score, turns
 
 
