@@ -269,3 +269,23 @@ def test_a_damaged_cache_is_searched_again_not_an_error(lib):
     expected = result_to_dict(lib.duplicates())
     dupcache.cache_path(lib.db_path).write_bytes(b"not a numpy file")
     assert result_to_dict(lib.duplicates()) == expected
+
+
+def test_two_shots_stamped_seconds_apart_are_never_one_capture():
+    """A burst frame of a still scene can pass the pixel check; its capture time says it is
+    another shot. Stamps far apart (an editor's date) or unknown say nothing."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from photosim.dupes.finder import _same
+    from photosim.dupes.types import DIFFERENT, SAME
+
+    taken = ["2024-01-01T10:00:00", "2024-01-01T10:00:02", "2024-01-01T10:00:00",
+             "2024-03-05T18:30:00", None]  # fmt: skip
+    nodes = [SimpleNamespace(taken=[t]) for t in taken]
+    a, b = np.array([0, 0, 0, 0, 1]), np.array([1, 2, 3, 4, 2])
+    verdict = np.array([SAME, SAME, SAME, SAME, DIFFERENT], np.uint8)
+    c = SimpleNamespace(nodes=nodes, a=a, b=b, verdict=verdict)
+    # 2 s apart: two shots; same stamp, months apart, unknown: the pixels decide
+    assert _same(c).tolist() == [False, True, True, True, False]

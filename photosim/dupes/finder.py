@@ -30,6 +30,7 @@ from photosim.dupes.keep import (
     differences,
     duration,
     time_gap,
+    when_taken,
 )
 from photosim.dupes.types import (
     LANE_CLOSURE,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from photosim.storage.store import Store
 
 MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
+SHOTS_APART_S = 600  # files stamped taken this close, but not at once, are two shots
 
 
 class DuplicateFinder:
@@ -300,10 +302,28 @@ class DuplicateFinder:
 
 
 def _same(c) -> np.ndarray:
-    """Edges the geometric check confirmed as the same picture."""
+    """Edges the geometric check confirmed as the same picture, less those between two shots."""
     if c.verdict is None:
         return np.zeros(len(c.a), bool)
-    return c.verdict == SAME
+    return (c.verdict == SAME) & ~_other_shots(c)
+
+
+def _other_shots(c) -> np.ndarray:
+    """Edges between files stamped taken at different moments seconds or minutes apart: two
+    frames of a burst or a retake, never one capture, however alike their pixels (a still
+    scene shot twice from where the camera stood, the moved subject where nothing shows it).
+
+    Farther apart, one stamp may be an editor's (a file without its shot's date is dated by
+    its last change), so that says nothing; an unknown or equal stamp says nothing either.
+    """
+    times = np.full(len(c.nodes), np.nan)
+    for i, node in enumerate(c.nodes):
+        known = {t for t in (when_taken(x) for x in node.taken) if t is not None}
+        if len(known) == 1:  # byte-identical files: one stamp (two: not this node's to say)
+            times[i] = known.pop()
+    gap = np.abs(times[c.a] - times[c.b])
+    with np.errstate(invalid="ignore"):
+        return (gap > 0) & (gap <= SHOTS_APART_S)
 
 
 def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMember:
