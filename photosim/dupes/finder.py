@@ -78,11 +78,11 @@ class DuplicateFinder:
         self._multi = [i for i, n in enumerate(candidates.nodes) if len(n.paths) > 1]
         self._decisions_seen: object = None
         self.set_decisions(not_pairs or set(), keep or {})
-        self._cnn_adj: dict[int, list[tuple[int, int]]] = {}
-        for e in np.flatnonzero(~np.isnan(candidates.cos)):
-            a, b = int(candidates.a[e]), int(candidates.b[e])
-            self._cnn_adj.setdefault(a, []).append((int(e), b))
-            self._cnn_adj.setdefault(b, []).append((int(e), a))
+        # each pair's CNN cosine by (lower node, higher node); the first edge of a pair wins
+        known = np.flatnonzero(~np.isnan(candidates.cos))[::-1]
+        lo = np.minimum(candidates.a[known], candidates.b[known]).tolist()
+        hi = np.maximum(candidates.a[known], candidates.b[known]).tolist()
+        self._cos = dict(zip(zip(lo, hi, strict=True), candidates.cos[known].tolist(), strict=True))
         self._same = _same(candidates)
         self._same_edge = {
             (int(candidates.a[e]), int(candidates.b[e])): int(e) for e in np.flatnonzero(self._same)
@@ -93,6 +93,7 @@ class DuplicateFinder:
         candidates = self.c
         self.keep = dict(keep)
         self._cache: dict = {}  # groups and keepers depend on the marks: computed again
+        self._reps: dict[int, tuple[int, int]] = {}  # a photo's keeper among its own files
         nodes = candidates.nodes
         self._allowed = np.ones(len(candidates.a), bool)
         involved = {h for pair in not_pairs for h in pair}
@@ -119,7 +120,7 @@ class DuplicateFinder:
         if len(self.c.a):
             self._forgotten |= empty[self.c.a] | empty[self.c.b]
         self._multi = [i for i, n in enumerate(self.c.nodes) if len(n.paths) > 1]
-        self._cache = {}
+        self._cache, self._reps = {}, {}
 
     # -- grouping ---------------------------------------------------------------
     def group(
@@ -192,9 +193,19 @@ class DuplicateFinder:
         a, b, cos = a[keep], b[keep], cos[keep]
         out = []
         for members in split_components(a, b, cos, t.similar, MAX_SIMILAR):
-            reps = [self._unit_keeper(units.get(m, [m])) for m in members]
+            reps = [
+                self._rep(m) if m not in units else self._unit_keeper(units[m]) for m in members
+            ]
             out.append(self._make(DupKind.SIMILAR, reps))
         return out
+
+    def _rep(self, node: int) -> tuple[int, int]:
+        """The keeper among one photo's own (byte-identical) files."""
+        found = self._reps.get(node)
+        if found is None:
+            one = len(self.c.nodes[node].paths) == 1
+            found = self._reps[node] = (node, 0) if one else self._unit_keeper([node])
+        return found
 
     def _unit_keeper(self, nodes: Sequence[int]) -> tuple[int, int]:
         key = ("keeper", tuple(nodes))
@@ -251,12 +262,17 @@ class DuplicateFinder:
             if inode and link is None:
                 seen_inodes[inode] = x.path
             if x is keeper:
-                score, reason = 1.0, keep_reason
-            else:
-                score, reason = self._evidence(kind, keeper, x, link)
-                if kind != DupKind.SIMILAR and not x.reference and link is None:
-                    freed += x.node.size  # similar shots are never marked: they free nothing
-            photos.append(_member(x, score, reason, link))
+                photos.append(_member(x, 1.0, keep_reason, link))
+                continue
+            if kind != DupKind.SIMILAR and not x.reference and link is None:
+                freed += x.node.size  # similar shots are never marked: they free nothing
+            # a member against its keeper reads the same in every group (a regroup makes
+            # thousands of new groups from the same pairs)
+            key = (kind, keeper.node_index, keeper.index, x.node_index, x.index, link)
+            member = self._cache.get(key)
+            if member is None:
+                member = self._cache[key] = _member(x, *self._evidence(kind, keeper, x, link), link)
+            photos.append(member)
         hashes = sorted({x.node.hash for x in cands})
         gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
         gap = time_gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
@@ -292,9 +308,9 @@ class DuplicateFinder:
 
     def _cosine(self, a: int, b: int) -> float | None:
         """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
-        for e, other in self._cnn_adj.get(a, ()):
-            if other == b:
-                return float(self.c.cos[e])
+        found = self._cos.get((a, b) if a < b else (b, a))
+        if found is not None:
+            return found
         r = self.c.reduced
         if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -55,5 +57,6 @@ def split_components(a, b, cos, threshold: float, largest: int) -> list[list[int
         keep = active[ia] & (cos >= level)
         ia, ib, cos = ia[keep], ib[keep], cos[keep]
     order = np.lexsort((np.arange(n), label))
-    cuts = np.flatnonzero(np.diff(label[order])) + 1
-    return [[int(ids[i]) for i in part] for part in np.split(order, cuts) if len(part) >= 2]
+    bounds = [0, *(np.flatnonzero(np.diff(label[order])) + 1).tolist(), n]
+    members = ids[order].tolist()
+    return [members[i:j] for i, j in itertools.pairwise(bounds) if j - i >= 2]
