@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +27,18 @@ from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.dupes.graph import components
 from photosim.dupes.types import DIFFERENT, SAME, UNCHECKED, WEAK
 
+if TYPE_CHECKING:
+    from photosim.dupes.verify import Features
+
 CHUNK_PHOTOS = 48  # photos per chunk (~1 s of work): a stop is honoured within a chunk
 POOL_MIN_PHOTOS = 150  # fewer photos to check: checked here, starting processes costs more
 MAX_WORKERS = 8
+FEATURES_KEPT = 2048  # photos' features a process keeps (~60 KB each) by their view's bytes
+
+# features by view (content, so never another photo's): a photo in two chunks (a large
+# connected set cut, or the closure's pairs after the proposed ones) is computed once
+# when the same process gets both
+_FEATURES: dict[bytes, Features] = {}
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +99,21 @@ def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Resu
     turns = np.zeros(len(pairs), np.int8)
     found: dict[int, verify.Features | None] = {}
     t_features = t_checks = 0.0
+    computed = 0
     for n, (a, b) in enumerate(pairs.tolist()):
         for i in (a, b):
             if i not in found:
-                t = time.thread_time()
                 view = views.get(i)
-                found[i] = verify.view_features(view) if view else None
-                t_features += time.thread_time() - t
+                kept = _FEATURES.get(view) if view else None
+                if view and kept is None:
+                    t = time.thread_time()
+                    kept = verify.view_features(view)
+                    t_features += time.thread_time() - t
+                    computed += 1
+                    if len(_FEATURES) >= FEATURES_KEPT:
+                        _FEATURES.pop(next(iter(_FEATURES)))
+                    _FEATURES[view] = kept
+                found[i] = kept
         fa, fb = found[a], found[b]
         if fa is None or fb is None:
             continue
@@ -104,7 +122,7 @@ def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Resu
         t_checks += time.thread_time() - t
         verdict[n], turns[n] = codes[result.verdict], result.turns
         residual[n] = result.residual if np.isfinite(result.residual) else np.nan
-    stats = {"features": sum(f is not None for f in found.values()), "checks": len(pairs),
+    stats = {"features": computed, "checks": len(pairs),
              "features_s": t_features, "checks_s": t_checks}  # fmt: skip
     return (verdict, residual, turns), stats
 

@@ -18,6 +18,7 @@ each), so a group never rests on a chain of links. The result is a table of edge
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import time
@@ -45,7 +46,7 @@ from photosim.dupes.types import (
     Thresholds,
 )
 from photosim.media import pixels
-from photosim.search.knn import angular_index, cosine_from_angular, top_axes
+from photosim.search.knn import angular_index, top_axes
 
 if TYPE_CHECKING:
     from photosim.storage.store import Store
@@ -189,17 +190,17 @@ def cnn_pairs(
     check_cancel(cancel)
     index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
-    pairs = []
     tell = _teller(progress, DupStep.NEIGHBOURS, len(have))
-    for j in range(len(have)):
-        if j % 512 == 0:
-            check_cancel(cancel)
-            tell(j)
-        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
+    found: list[list[int]] = []
+    for start in range(0, len(have), 512):
+        check_cancel(cancel)
+        tell(start)
+        found += [index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2)
+                  for j in range(start, min(start + 512, len(have)))]  # fmt: skip
     index.unload()
-    if not pairs:
+    ij = _neighbour_pairs(found)
+    if not len(ij):
         return None, []
-    ij = np.array(pairs, np.int64)
     # exact cosines, in chunks, for the pairs whose reduced cosine is anywhere close
     approx = np.einsum("ij,ij->i", reduced[ij[:, 0]], reduced[ij[:, 1]])
     ij = ij[approx >= floor - 0.05]
@@ -213,8 +214,10 @@ def cnn_pairs(
     keep = cos >= floor
     per_node = np.full((len(nodes), reduced.shape[1]), np.nan, np.float32)
     per_node[node] = reduced
-    found = zip(node[ij[keep, 0]], node[ij[keep, 1]], cos[keep], strict=True)
-    return per_node, [(int(a), int(b), float(c)) for a, b, c in found]
+    near = zip(
+        node[ij[keep, 0]].tolist(), node[ij[keep, 1]].tolist(), cos[keep].tolist(), strict=True
+    )
+    return per_node, list(near)
 
 
 def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None, progress: Progress = None):
@@ -226,19 +229,36 @@ def rotation_pairs(fps: list[pixels.Fingerprint | None], cancel=None, progress: 
     desc = pixels.rotation_descriptor(thumbs)
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
-    out = []
     tell = _teller(progress, DupStep.ROTATIONS, len(present))
-    for j in range(len(present)):
-        if j % 512 == 0:
-            check_cancel(cancel)
-            tell(j)
-        items, dists = index.get_nns_by_item(j, k, include_distances=True)
-        for other, d in zip(items, dists, strict=True):
-            c = cosine_from_angular(d)
-            if other != j and c >= ROTATION_MIN:
-                out.append((present[j], present[other], c))
+    found: list[list[int]] = []
+    dists: list[list[float]] = []
+    for start in range(0, len(present), 512):
+        check_cancel(cancel)
+        tell(start)
+        for j in range(start, min(start + 512, len(present))):
+            items, d = index.get_nns_by_item(j, k, include_distances=True)
+            found.append(items)
+            dists.append(d)
     index.unload()
-    return out
+    ij = _neighbour_pairs(found, dists)
+    if not len(ij):
+        return []
+    cos = np.clip(1 - ij[:, 2] ** 2 / 2, 0, 1)  # as cosine_from_angular: d = sqrt(2 - 2 cos)
+    keep = cos >= ROTATION_MIN
+    at = np.array(present, np.int64)
+    return list(zip(at[ij[keep, 0].astype(np.int64)].tolist(),
+                    at[ij[keep, 1].astype(np.int64)].tolist(), cos[keep].tolist(), strict=True))  # fmt: skip
+
+
+def _neighbour_pairs(found: list[list[int]], dists: list[list[float]] | None = None) -> np.ndarray:
+    """(j, other[, distance]) rows of every item's neighbours but itself, in query order."""
+    j = np.repeat(np.arange(len(found)), [len(x) for x in found])
+    other = np.fromiter(itertools.chain.from_iterable(found), np.int64, len(j))
+    keep = other != j
+    if dists is None:
+        return np.stack([j[keep], other[keep]], axis=1)
+    d = np.fromiter(itertools.chain.from_iterable(dists), np.float64, len(j))
+    return np.stack([j[keep], other[keep], d[keep]], axis=1)
 
 
 def check_pairs(
@@ -279,7 +299,7 @@ def check_pairs(
     by_photo = np.argsort(photo, kind="stable")
     bounds = np.flatnonzero(np.diff(photo[by_photo])) + 1
     best = np.full((2, len(crops), 4), -np.inf, np.float32)  # [side, pair, k]
-    work = queue.SimpleQueue()
+    work: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
     for part in np.array_split(by_photo, bounds) if len(crops) else ():
         work.put(part)
     threads = max(1, min(workers(), len(crops) // CROP_RUN))
