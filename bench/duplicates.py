@@ -6,7 +6,7 @@ The library is written straight into a database as a scan leaves it: photo rows,
 2048-d vector per content (a CNN-like spectrum) and a fingerprint per content *made by
 photosim* (``pixels.fingerprint``: the 32x32 thumbnail and the 256-px greyscale view the
 geometric check reads) from images derived from the real photos in ../shared/photos, so
-the check (SIFT + RANSAC + tile residual) does real work on every pair it sees:
+the check (ORB + RANSAC + tile residual + ECC angle) does real work on every pair it sees:
 
   - scenes: a crop (50-75% of the frame) of a real photo, turned -6..6 degrees, maybe
     mirrored, its own tone; scenes of one trip are CNN-close (cosine ~0.6-0.8);
@@ -373,10 +373,13 @@ def run(db: Path, truth: dict) -> dict:
     if stats.get("features"):
         out["per_photo_features_ms"] = round(1000 * stats["features_s"] / stats["features"], 2)
         out["per_pair_check_ms"] = round(1000 * stats["checks_s"] / stats["checks"], 2)
-        # on a quiet machine: the parent's stages one after the other, the pool's on every core
+        # on a quiet machine: the parent's stages one after the other, the pool's and the crop
+        # search's threads on every core
+        cpu = out["stages_cpu_s"]
         pool = (stats["features_s"] + stats["checks_s"]) / batch.workers()
-        serial = sum(out["stages_cpu_s"].values()) - out["stages_cpu_s"].get("geometric check", 0)
-        out["quiet_estimate_s"] = round(serial + pool + out["stages_cpu_s"]["geometric check"], 1)
+        threads = cpu.get("fingerprint agreement", 0) / batch.workers()
+        serial = sum(cpu.values()) - cpu.get("fingerprint agreement", 0)
+        out["quiet_estimate_s"] = round(serial + threads + pool, 1)
     out["groups"] = {
         k: sum(g.kind == k for g in result.groups) for k in ("exact", "near", "similar")
     }

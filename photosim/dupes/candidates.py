@@ -272,14 +272,15 @@ def check_pairs(
     """
     score = np.full(len(pairs), np.nan, np.float32)
     turns = np.zeros(len(pairs), np.int8)
-    ok = np.array([fps[a] is not None and fps[b] is not None for a, b in pairs], bool)
+    has = np.array([fp is not None for fp in fps], bool)
+    ok = has[pairs[:, 0]] & has[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
     if not ok.any():
         return score, turns
     used = np.unique(pairs[ok])
-    row = {int(n): i for i, n in enumerate(used)}
+    row = np.zeros(len(fps), np.int64)
+    row[used] = np.arange(len(used))
     whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
-    ia = np.array([row.get(int(a), 0) for a in pairs[:, 0]])
-    ib = np.array([row.get(int(b), 0) for b in pairs[:, 1]])
+    ia, ib = row[pairs[:, 0]], row[pairs[:, 1]]
     first, k = pixels.match_whole(whole[ia[ok]], whole[ib[ok]])
     score[ok], turns[ok] = first, k
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
@@ -393,17 +394,7 @@ def _build(
     )
     reduced, cnn = cnn_pairs(store, model_key, nodes, floors.similar, cancel, progress)
     rot = rotation_pairs(fps, cancel, progress)
-    edges: dict[tuple[int, int], list] = {}
-    for a, b, c in cnn:
-        key = (a, b) if a < b else (b, a)
-        edges.setdefault(key, [np.nan, 0])
-        edges[key][0], edges[key][1] = c, edges[key][1] | LANE_CNN
-    for a, b, _c in rot:
-        key = (a, b) if a < b else (b, a)
-        edges.setdefault(key, [np.nan, 0])[1] |= LANE_PIXELS
-    pairs = np.array(list(edges), np.int32).reshape(-1, 2)
-    cos = np.array([v[0] for v in edges.values()], np.float32)
-    lanes = np.array([v[1] for v in edges.values()], np.uint8)
+    pairs, cos, lanes = _merge_lanes(cnn, rot, len(nodes))
     if reduced is not None and len(pairs):  # pixel-lane pairs: an approximate CNN cosine
         todo = np.flatnonzero(np.isnan(cos))
         cos[todo] = np.einsum("ij,ij->i", reduced[pairs[todo, 0]], reduced[pairs[todo, 1]])
@@ -437,6 +428,26 @@ def _build(
     stats = {**checker.stats, "wide_gate": len(wide), "wide_passed": int(np.isin(wide, todo).sum())}
     return Candidates(nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes,
                       floors, reduced, verdict, residual, stats)  # fmt: skip
+
+
+def _merge_lanes(cnn: list, rot: list, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair once (lower node first), in the order first proposed: (pairs, CNN cosine
+    (nan when only the pixels proposed it), lanes that proposed it)."""
+    a = np.array([x[0] for x in cnn] + [x[0] for x in rot], np.int64)
+    b = np.array([x[1] for x in cnn] + [x[1] for x in rot], np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys, first, inverse = np.unique(lo * n + hi, return_index=True, return_inverse=True)
+    rank = np.empty(len(keys), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(keys))  # first proposed, first
+    at = rank[inverse]
+    pairs = np.empty((len(keys), 2), np.int32)
+    pairs[at, 0], pairs[at, 1] = lo, hi
+    cos = np.full(len(keys), np.nan, np.float32)
+    cos[at[: len(cnn)]] = np.array([x[2] for x in cnn], np.float32)  # a pair's cosine either way
+    lanes = np.zeros(len(keys), np.uint8)
+    np.bitwise_or.at(lanes, at, np.repeat(np.array([LANE_CNN, LANE_PIXELS], np.uint8),
+                                          [len(cnn), len(rot)]))  # fmt: skip
+    return pairs, cos, lanes
 
 
 def _closure(checker: Checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced):
