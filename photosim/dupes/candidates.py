@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -32,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
-from photosim.dupes.batch import Checker, chunks, workers
+from photosim.dupes.batch import Checker, workers
 from photosim.dupes.graph import components
 from photosim.dupes.types import (
     LANE_CLOSURE,
@@ -62,7 +63,6 @@ CROP_RUN = 256  # pairs a thread of the crop search takes at least
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
 VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
 CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
-WIDE_CACHE = 64  # photos whose wide crop details (1.4 MB each) are kept at a time
 
 
 def load_nodes(store) -> list[Node]:
@@ -286,28 +286,47 @@ def check_pairs(
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
     tell = _teller(progress, DupStep.PIXELS, len(pairs))
     tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
-    # the crop search, photo by photo: each photo's crops are prepared once and matched in
-    # one product against the whole frames (turned 4 ways, from the first stage) of every
-    # photo it is paired with: as the first of a pair, against b turned k; as the second,
-    # against a turned back. In the pairs' order a photo was prepared again for nearly
-    # every pair (96k times for 61k photos at 100k). On every core, in threads: numpy's
-    # products and ufuncs let go of the GIL.
-    sub = pairs[crops]
-    photo = np.concatenate([sub[:, 0], sub[:, 1]])
-    other = np.concatenate([ia[crops], ib[crops]])[np.r_[len(crops) : 2 * len(crops), : len(crops)]]
-    side = np.repeat(np.array([0, 1], np.int8), len(crops))
-    entry = np.tile(np.arange(len(crops)), 2)
+    done = [0.0]
+
+    def step(count: int) -> None:
+        done[0] += count
+
+    with_crops = _crop_search(pairs[crops], fps, whole, ia[crops], ib[crops], pixels._MARGINS,
+                              cancel, step, lambda: tell(len(pairs) - len(crops) + int(done[0])))  # fmt: skip
+    found, k = with_crops
+    better = found > score[crops]
+    score[crops[better]], turns[crops[better]] = found[better], k[better]
+    tell(len(pairs))
+    return score, turns
+
+
+def _crop_search(pairs, fps, whole, ia, ib, margins, cancel, step, tell):
+    """(best agreement, quarter turns) of each pair over the crops (``margins``) of either photo
+    against the other's whole frame turned (``whole[ia]``, ``whole[ib]``: whole_details rows).
+
+    Photo by photo: each photo's crops are prepared once and matched in one product against
+    the whole frames (turned 4 ways) of every photo it is paired with: as the first of a
+    pair, against b turned k; as the second, against a turned back. (In the pairs' order a
+    photo was prepared again for nearly every pair: 96k times for 61k photos at 100k.) On
+    every core, in threads: numpy's products and ufuncs let go of the GIL. ``step(n)`` hears
+    the pairs done (a pair counts half for each of its photos), ``tell()`` is called every
+    TELL_EVERY_S in this thread.
+    """
+    photo = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    other = np.concatenate([ib, ia])
+    side = np.repeat(np.array([0, 1], np.int8), len(pairs))
+    entry = np.tile(np.arange(len(pairs)), 2)
     by_photo = np.argsort(photo, kind="stable")
     bounds = np.flatnonzero(np.diff(photo[by_photo])) + 1
-    best = np.full((2, len(crops), 4), -np.inf, np.float32)  # [side, pair, k]
+    best = np.full((2, len(pairs), 4), -np.inf, np.float32)  # [side, pair, k]
     work: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
-    for part in np.array_split(by_photo, bounds) if len(crops) else ():
+    for part in np.array_split(by_photo, bounds) if len(pairs) else ():
         work.put(part)
-    threads = max(1, min(workers(), len(crops) // CROP_RUN))
-    done = [0] * threads
+    threads = max(1, min(workers(), len(pairs) // CROP_RUN))
     back = np.array([0, 3, 2, 1])  # b turned k against a: a turned back by k
+    lock = threading.Lock()
 
-    def search(k: int) -> None:
+    def search() -> None:
         while True:
             try:
                 part = work.get_nowait()
@@ -317,27 +336,24 @@ def check_pairs(
                 return
             fp = fps[int(photo[part[0]])]
             assert fp is not None  # only pairs with both fingerprints get here
-            p = pixels.prepare(fp)
+            p = pixels.prepare(fp, margins)
             turned = whole[other[part]]  # (m, 4, CMP*CMP)
             second = side[part] == 1
             turned[second] = turned[second][:, back]
             agree = (p.crops @ turned.reshape(-1, turned.shape[-1]).T) * p.scale[:, None]
             best[side[part], entry[part]] = agree.max(axis=0).reshape(-1, 4)
-            done[k] += len(part)
+            with lock:
+                step(len(part) / 2)
 
     with ThreadPoolExecutor(threads, thread_name_prefix="photosim-crops") as pool:
-        futures = [pool.submit(search, k) for k in range(threads)]
+        futures = [pool.submit(search) for _ in range(threads)]
         while not wait(futures, timeout=TELL_EVERY_S).done.issuperset(futures):
-            tell(len(pairs) - len(crops) + sum(done) // 2)
+            tell()
         for future in futures:
             future.result()
     check_cancel(cancel)
     agree = best.max(axis=0)  # (pair, k): the better of the two directions
-    found, k = agree.max(axis=1), agree.argmax(axis=1)
-    better = found > score[crops]
-    score[crops[better]], turns[crops[better]] = found[better], k[better]
-    tell(len(pairs))
-    return score, turns
+    return agree.max(axis=1), agree.argmax(axis=1)
 
 
 def build(
@@ -490,25 +506,19 @@ def _closure(checker: Checker, pairs, cos, pix, turns, lanes, verdict, residual,
 
 def wide_agreement(pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel=None):
     """Each pair's best fingerprint agreement over every crop the geometric check accepts
-    (up to 12% off each side on its own, either photo the cropped one) and quarter turns.
-
-    Pairs are taken in chunks of connected photos so each photo is prepared about once.
-    """
+    (up to 12% off each side on its own, either photo the cropped one) and quarter turns."""
     score = np.full(len(pairs), np.nan, np.float32)
-    cache: dict[int, pixels.Prepared] = {}
-    for part in chunks(pairs, WIDE_CACHE):
-        check_cancel(cancel)
-        used = set(pairs[part].ravel().tolist())
-        cache = {i: p for i, p in cache.items() if i in used}
-        for n in part:
-            a, b = int(pairs[n, 0]), int(pairs[n, 1])
-            fa, fb = fps[a], fps[b]
-            if fa is None or fb is None:
-                continue
-            for i, fp in ((a, fa), (b, fb)):
-                if i not in cache:
-                    cache[i] = pixels.prepare(fp, pixels.WIDE_MARGINS)
-            score[n] = pixels.match(cache[a], cache[b])[0]
+    has = np.array([fp is not None for fp in fps], bool)
+    ok = np.flatnonzero(has[pairs[:, 0]] & has[pairs[:, 1]]) if len(pairs) else np.zeros(0, int)
+    if not len(ok):
+        return score
+    used = np.unique(pairs[ok])
+    row = np.zeros(len(fps), np.int64)
+    row[used] = np.arange(len(used))
+    whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
+    found, _ = _crop_search(pairs[ok], fps, whole, row[pairs[ok, 0]], row[pairs[ok, 1]],
+                            pixels.WIDE_MARGINS, cancel, lambda _n: None, lambda: None)  # fmt: skip
+    score[ok] = found
     return score
 
 

@@ -174,10 +174,22 @@ def whole_details(thumbs: np.ndarray) -> np.ndarray:
     rows, blurred = _operators()
     whole = _MARGINS.index((0.0, 0.0))
     r, b = rows[whole * CMP : (whole + 1) * CMP], blurred[whole * CMP : (whole + 1) * CMP]
-    t = thumbs.astype(np.float32)
-    d = r @ t @ r.T - b @ t @ b.T  # (N, CMP, CMP)
-    turned = np.stack([np.rot90(d, k, axes=(1, 2)) for k in range(4)], axis=1)
-    return _normalise(turned.reshape(len(t), 4, CMP * CMP))
+    n = len(thumbs)
+    t = thumbs.astype(np.float32).reshape(n * SIDE, SIDE)
+    out = np.empty((n, 4, CMP, CMP), np.float32)
+    # two large products for all thumbnails at once (a stack of small ones took 0.1 ms each):
+    # t_i S' for every i, then S (t_i S')' = (S t_i S')' for every i
+    for sign, m in ((1, r), (-1, b)):
+        half = (t @ m.T).reshape(n, SIDE, CMP).transpose(0, 2, 1).reshape(n * CMP, SIDE)
+        d = (half @ m.T).reshape(n, CMP, CMP).transpose(0, 2, 1)  # (S t_i S') per i
+        if sign > 0:
+            out[:, 0] = d
+        else:
+            out[:, 0] -= d
+    flat = _normalise(out[:, 0].reshape(n, CMP * CMP)).reshape(n, CMP, CMP)
+    for k in range(4):  # turning keeps the mean and the norm
+        out[:, k] = np.rot90(flat, k, axes=(1, 2))
+    return out.reshape(n, 4, CMP * CMP)
 
 
 def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
