@@ -179,6 +179,7 @@ class Checker:
         self.close()
 
     def close(self) -> None:
+        _FEATURES.clear()  # what this process kept (checked here, without a pool) goes with it
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
