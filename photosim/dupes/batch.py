@@ -136,6 +136,11 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _warm() -> None:
+    """Nothing but the imports a check needs (OpenCV): done while the first chunks are cut."""
+    from photosim.dupes import verify  # noqa: F401
+
+
 def workers() -> int:
     """The cores this process may use (at most MAX_WORKERS)."""
     try:
@@ -228,8 +233,8 @@ class Checker:
         turns = np.zeros(len(pairs), np.int8)
         if len(pairs) == 0:
             return verdict, residual, turns
+        pool = self._start(len(np.unique(pairs)))  # its processes start while pairs are cut
         parts = chunks(pairs)
-        pool = self._start(len(np.unique(pairs)))
         pending: dict[Future, np.ndarray] = {}
         left = list(parts)
         try:
@@ -268,6 +273,8 @@ class Checker:
             self._pool = ProcessPoolExecutor(
                 self.processes, multiprocessing.get_context("spawn"), initializer=_init_worker
             )
+            for _ in range(self.processes):  # a pool starts its processes as work comes
+                self._pool.submit(_warm)
         return self._pool
 
     def _collect(self, pending: dict, verdict, residual, turns) -> None:
