@@ -124,7 +124,8 @@ def view_features(view: bytes) -> Features:
     # global tone normalisation before detection: tone-edited copies give the same keypoints
     eq = cv2.equalizeHist(grey)
     kps, desc = _orb().detectAndCompute(eq, None)
-    pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)
+    found = cv2.KeyPoint_convert(kps) if kps else None  # type: ignore[attr-defined]
+    pts = np.zeros((0, 2), np.float32) if found is None else found.reshape(-1, 2)
     return Features(grey, pts, desc)
 
 
@@ -132,13 +133,15 @@ def check(a: Features, b: Features) -> Check:
     """Whether ``b`` is ``a`` under a global transform (see the module docstring)."""
     if a.descriptors is None or b.descriptors is None or len(a.points) < 8 or len(b.points) < 8:
         return Check(Verdict.WEAK, why="too few features")
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(b.descriptors, a.descriptors, k=2)
-    good = [m for m, *rest in pairs if rest and m.distance < RATIO * rest[0].distance]
+    # each of b's descriptors' two nearest of a's (as BFMatcher.knnMatch, without its objects)
+    dist, nearest = cv2.batchDistance(
+        b.descriptors, a.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2
+    )
+    good = np.flatnonzero(dist[:, 0] < RATIO * dist[:, 1])
     if len(good) < MIN_INLIERS:
         return Check(Verdict.DIFFERENT, why=f"{len(good)} matches")
-    src = b.points[[m.queryIdx for m in good]]
-    dst = a.points[[m.trainIdx for m in good]]
+    src = b.points[good]
+    dst = a.points[nearest[good, 0]]
     m, inl = cv2.estimateAffine2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0, maxIters=2000, confidence=0.995
     )
