@@ -289,3 +289,34 @@ def test_two_shots_stamped_seconds_apart_are_never_one_capture():
     c = SimpleNamespace(nodes=nodes, a=a, b=b, verdict=verdict)
     # 2 s apart: two shots; same stamp, months apart, unknown: the pixels decide
     assert _same(c).tolist() == [False, True, True, True, False]
+
+
+def test_the_photo_by_photo_crop_search_scores_each_pair_as_matching_it_alone():
+    """check_pairs prepares each photo's crops once and matches them against all its
+    partners in one product: the same agreement and quarter turns as pixels.match."""
+    import numpy as np
+
+    from photosim.dupes.candidates import check_pairs, wide_agreement
+    from photosim.media import pixels
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (6, 40, 40)).astype(np.float32)
+    thumbs = []
+    for i in range(24):  # crops and turns of a few pictures, and noise
+        t = base[i % 6][rng.integers(0, 6) :][:, rng.integers(0, 6) :][:32, :32]
+        t = np.rot90(t, int(rng.integers(0, 4))) + rng.normal(0, 8, (32, 32))
+        thumbs.append(np.clip(t, 0, 255).astype(np.uint8))
+    fps = [pixels.Fingerprint(1.0, 1.0, t, b"") for t in thumbs] + [None]
+    pairs = np.array([(a, b) for a in range(25) for b in range(a + 1, 25) if (a + b) % 3], np.int32)
+    score, turns = check_pairs(pairs, fps)
+    wide = wide_agreement(pairs, fps)
+    for n, (a, b) in enumerate(pairs.tolist()):
+        if fps[a] is None or fps[b] is None:
+            assert np.isnan(score[n]) and np.isnan(wide[n])
+            continue
+        s, k = pixels.match(fps[a], fps[b])
+        if s >= 0.8:  # the whole frames agreed at once: no crop search
+            continue
+        assert abs(score[n] - s) < 1e-5 and turns[n] == k
+        assert abs(wide[n] - pixels.match(*(pixels.prepare(f, pixels.WIDE_MARGINS)
+                                            for f in (fps[a], fps[b])))[0]) < 1e-5  # fmt: skip
