@@ -270,3 +270,54 @@ def test_a_damaged_cache_is_searched_again_not_an_error(lib):
     expected = result_to_dict(lib.duplicates())
     dupcache.cache_path(lib.db_path).write_bytes(b"not a numpy file")
     assert result_to_dict(lib.duplicates()) == expected
+
+
+def test_two_shots_stamped_seconds_apart_are_never_one_capture():
+    """A burst frame of a still scene can pass the pixel check; its capture time says it is
+    another shot. Stamps far apart (an editor's date) or unknown say nothing."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from photosim.dupes.finder import _same
+    from photosim.dupes.types import DIFFERENT, SAME
+
+    taken = ["2024-01-01T10:00:00", "2024-01-01T10:00:02", "2024-01-01T10:00:00",
+             "2024-03-05T18:30:00", None]  # fmt: skip
+    nodes = [SimpleNamespace(taken=[t]) for t in taken]
+    a, b = np.array([0, 0, 0, 0, 1]), np.array([1, 2, 3, 4, 2])
+    verdict = np.array([SAME, SAME, SAME, SAME, DIFFERENT], np.uint8)
+    c = SimpleNamespace(nodes=nodes, a=a, b=b, verdict=verdict)
+    # 2 s apart: two shots; same stamp, months apart, unknown: the pixels decide
+    assert _same(c).tolist() == [False, True, True, True, False]
+
+
+def test_the_photo_by_photo_crop_search_scores_each_pair_as_matching_it_alone():
+    """check_pairs prepares each photo's crops once and matches them against all its
+    partners in one product: the same agreement and quarter turns as pixels.match."""
+    import numpy as np
+
+    from photosim.dupes.candidates import check_pairs, wide_agreement
+    from photosim.media import pixels
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (6, 40, 40)).astype(np.float32)
+    thumbs = []
+    for i in range(24):  # crops and turns of a few pictures, and noise
+        t = base[i % 6][rng.integers(0, 6) :][:, rng.integers(0, 6) :][:32, :32]
+        t = np.rot90(t, int(rng.integers(0, 4))) + rng.normal(0, 8, (32, 32))
+        thumbs.append(np.clip(t, 0, 255).astype(np.uint8))
+    fps = [pixels.Fingerprint(1.0, 1.0, t, b"") for t in thumbs] + [None]
+    pairs = np.array([(a, b) for a in range(25) for b in range(a + 1, 25) if (a + b) % 3], np.int32)
+    score, turns = check_pairs(pairs, fps)
+    wide = wide_agreement(pairs, fps)
+    for n, (a, b) in enumerate(pairs.tolist()):
+        if fps[a] is None or fps[b] is None:
+            assert np.isnan(score[n]) and np.isnan(wide[n])
+            continue
+        s, k = pixels.match(fps[a], fps[b])
+        if s >= 0.8:  # the whole frames agreed at once: no crop search
+            continue
+        assert abs(score[n] - s) < 1e-5 and turns[n] == k
+        assert abs(wide[n] - pixels.match(*(pixels.prepare(f, pixels.WIDE_MARGINS)
+                                            for f in (fps[a], fps[b])))[0]) < 1e-5  # fmt: skip

@@ -1,12 +1,13 @@
 """The geometric check of many candidate pairs: each photo's features once, on every core.
 
-A check needs both photos' SIFT features (~17 ms a photo from its 256-px view) and then
-~4 ms a pair, so at 100k photos the features are most of the work. Pairs are cut into
-chunks of connected photos (the copies of one picture, a burst): a chunk computes each of
-its photos' features once and checks all its pairs. Chunks run in a pool of worker
+A check needs both photos' ORB features (~1.5 ms a photo from its 256-px view), then ~1 ms
+a pair that does not align (~7 ms one that passes: residual and fine alignment). Pairs are
+cut into chunks of connected photos (the copies of one picture, a burst): a chunk computes
+each of its photos' features once (a process keeps the last ones it computed) and checks
+all its pairs. Chunks run in a pool of worker
 processes (spawned, so safe beside Qt and threads; each on one OpenCV thread) when there
 are enough photos to pay for starting them, in this process otherwise. A verdict does not
-depend on where its pair was checked: SIFT and the fit are deterministic.
+depend on where its pair was checked: ORB, the fits and ECC are deterministic.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +28,18 @@ from photosim.core.cancel import CancelFlag, check_cancel, is_cancelled
 from photosim.dupes.graph import components
 from photosim.dupes.types import DIFFERENT, SAME, UNCHECKED, WEAK
 
+if TYPE_CHECKING:
+    from photosim.dupes.verify import Features
+
 CHUNK_PHOTOS = 48  # photos per chunk (~1 s of work): a stop is honoured within a chunk
 POOL_MIN_PHOTOS = 150  # fewer photos to check: checked here, starting processes costs more
 MAX_WORKERS = 8
+FEATURES_KEPT = 2048  # photos' features a process keeps (~60 KB each) by their view's bytes
+
+# features by view (content, so never another photo's): a photo in two chunks (a large
+# connected set cut, or the closure's pairs after the proposed ones) is computed once
+# when the same process gets both
+_FEATURES: dict[bytes, Features] = {}
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +100,21 @@ def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Resu
     turns = np.zeros(len(pairs), np.int8)
     found: dict[int, verify.Features | None] = {}
     t_features = t_checks = 0.0
+    computed = 0
     for n, (a, b) in enumerate(pairs.tolist()):
         for i in (a, b):
             if i not in found:
-                t = time.thread_time()
                 view = views.get(i)
-                found[i] = verify.view_features(view) if view else None
-                t_features += time.thread_time() - t
+                kept = _FEATURES.get(view) if view else None
+                if view and kept is None:
+                    t = time.thread_time()
+                    kept = verify.view_features(view)
+                    t_features += time.thread_time() - t
+                    computed += 1
+                    if len(_FEATURES) >= FEATURES_KEPT:
+                        _FEATURES.pop(next(iter(_FEATURES)))
+                    _FEATURES[view] = kept
+                found[i] = kept
         fa, fb = found[a], found[b]
         if fa is None or fb is None:
             continue
@@ -104,7 +123,7 @@ def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Resu
         t_checks += time.thread_time() - t
         verdict[n], turns[n] = codes[result.verdict], result.turns
         residual[n] = result.residual if np.isfinite(result.residual) else np.nan
-    stats = {"features": sum(f is not None for f in found.values()), "checks": len(pairs),
+    stats = {"features": computed, "checks": len(pairs),
              "features_s": t_features, "checks_s": t_checks}  # fmt: skip
     return (verdict, residual, turns), stats
 
@@ -115,6 +134,11 @@ def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _warm() -> None:
+    """Nothing but the imports a check needs (OpenCV): done while the first chunks are cut."""
+    from photosim.dupes import verify  # noqa: F401
 
 
 def workers() -> int:
@@ -160,6 +184,7 @@ class Checker:
         self.close()
 
     def close(self) -> None:
+        _FEATURES.clear()  # what this process kept (checked here, without a pool) goes with it
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -210,8 +235,8 @@ class Checker:
         turns = np.zeros(len(pairs), np.int8)
         if len(pairs) == 0:
             return verdict, residual, turns
+        pool = self._start(len(np.unique(pairs)))  # its processes start while pairs are cut
         parts = chunks(pairs)
-        pool = self._start(len(np.unique(pairs)))
         pending: dict[Future, np.ndarray] = {}
         left = list(parts)
         try:
@@ -250,6 +275,8 @@ class Checker:
             self._pool = ProcessPoolExecutor(
                 self.processes, multiprocessing.get_context("spawn"), initializer=_init_worker
             )
+            for _ in range(self.processes):  # a pool starts its processes as work comes
+                self._pool.submit(_warm)
         return self._pool
 
     def _collect(

@@ -18,10 +18,13 @@ each), so a group never rests on a chain of links. The result is a table of edge
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from photosim.core.cancel import CancelFlag, check_cancel, is_cancelled
 from photosim.core.errors import DecodeError
-from photosim.dupes.batch import Checker, chunks
+from photosim.dupes.batch import Checker, workers
 from photosim.dupes.graph import components
 from photosim.dupes.types import (
     LANE_CLOSURE,
@@ -44,7 +47,7 @@ from photosim.dupes.types import (
     Thresholds,
 )
 from photosim.media import pixels
-from photosim.search.knn import angular_index, cosine_from_angular, top_axes
+from photosim.search.knn import angular_index, top_axes
 
 if TYPE_CHECKING:
     from photosim.storage.store import Store
@@ -56,11 +59,10 @@ ROTATION_NEIGHBOURS = 6  # descriptor neighbours asked per photo
 ROTATION_MIN = 0.95  # descriptor cosine that proposes a pair for the pixel check
 NEAR_SPAN = 0.12  # the near slider reaches this far below the calibrated threshold
 SIMILAR_SPAN = 0.12  # and the similar slider this far
-PREPARED_CACHE = 4096
+CROP_RUN = 256  # pairs a thread of the crop search takes at least
 WHOLE_ACCEPT = 0.8  # whole frames agreeing this well need no crop search
 VERIFY_GATE = 0.4  # fingerprint agreement that sends a pair to the geometric check (copies >= 0.8)
 CLOSURE_MAX = 24  # copies of one photo up to this many are checked each against each
-WIDE_CACHE = 64  # photos whose wide crop details (1.4 MB each) are kept at a time
 
 
 def load_nodes(store: Store) -> list[Node]:
@@ -192,17 +194,17 @@ def cnn_pairs(
     check_cancel(cancel)
     index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
-    pairs = []
     tell = _teller(progress, DupStep.NEIGHBOURS, len(have))
-    for j in range(len(have)):
-        if j % 512 == 0:
-            check_cancel(cancel)
-            tell(j)
-        pairs += [(j, o) for o in index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2) if o != j]
+    found: list[list[int]] = []
+    for start in range(0, len(have), 512):
+        check_cancel(cancel)
+        tell(start)
+        found += [index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2)
+                  for j in range(start, min(start + 512, len(have)))]  # fmt: skip
     index.unload()
-    if not pairs:
+    ij = _neighbour_pairs(found)
+    if not len(ij):
         return None, []
-    ij = np.array(pairs, np.int64)
     # exact cosines, in chunks, for the pairs whose reduced cosine is anywhere close
     approx = np.einsum("ij,ij->i", reduced[ij[:, 0]], reduced[ij[:, 1]])
     ij = ij[approx >= floor - 0.05]
@@ -216,8 +218,10 @@ def cnn_pairs(
     keep = cos >= floor
     per_node = np.full((len(nodes), reduced.shape[1]), np.nan, np.float32)
     per_node[node] = reduced
-    found = zip(node[ij[keep, 0]], node[ij[keep, 1]], cos[keep], strict=True)
-    return per_node, [(int(a), int(b), float(c)) for a, b, c in found]
+    near = zip(
+        node[ij[keep, 0]].tolist(), node[ij[keep, 1]].tolist(), cos[keep].tolist(), strict=True
+    )
+    return per_node, list(near)
 
 
 def rotation_pairs(
@@ -231,19 +235,36 @@ def rotation_pairs(
     desc = pixels.rotation_descriptor(thumbs)
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
-    out = []
     tell = _teller(progress, DupStep.ROTATIONS, len(present))
-    for j in range(len(present)):
-        if j % 512 == 0:
-            check_cancel(cancel)
-            tell(j)
-        items, dists = index.get_nns_by_item(j, k, include_distances=True)
-        for other, d in zip(items, dists, strict=True):
-            c = cosine_from_angular(d)
-            if other != j and c >= ROTATION_MIN:
-                out.append((present[j], present[other], c))
+    found: list[list[int]] = []
+    dists: list[list[float]] = []
+    for start in range(0, len(present), 512):
+        check_cancel(cancel)
+        tell(start)
+        for j in range(start, min(start + 512, len(present))):
+            items, d = index.get_nns_by_item(j, k, include_distances=True)
+            found.append(items)
+            dists.append(d)
     index.unload()
-    return out
+    ij = _neighbour_pairs(found, dists)
+    if not len(ij):
+        return []
+    cos = np.clip(1 - ij[:, 2] ** 2 / 2, 0, 1)  # as cosine_from_angular: d = sqrt(2 - 2 cos)
+    keep = cos >= ROTATION_MIN
+    at = np.array(present, np.int64)
+    return list(zip(at[ij[keep, 0].astype(np.int64)].tolist(),
+                    at[ij[keep, 1].astype(np.int64)].tolist(), cos[keep].tolist(), strict=True))  # fmt: skip
+
+
+def _neighbour_pairs(found: list[list[int]], dists: list[list[float]] | None = None) -> np.ndarray:
+    """(j, other[, distance]) rows of every item's neighbours but itself, in query order."""
+    j = np.repeat(np.arange(len(found)), [len(x) for x in found])
+    other = np.fromiter(itertools.chain.from_iterable(found), np.int64, len(j))
+    keep = other != j
+    if dists is None:
+        return np.stack([j[keep], other[keep]], axis=1)
+    d = np.fromiter(itertools.chain.from_iterable(dists), np.float64, len(j))
+    return np.stack([j[keep], other[keep], d[keep]], axis=1)
 
 
 def check_pairs(
@@ -260,40 +281,98 @@ def check_pairs(
     """
     score = np.full(len(pairs), np.nan, np.float32)
     turns = np.zeros(len(pairs), np.int8)
-    ok = np.array([fps[a] is not None and fps[b] is not None for a, b in pairs], bool)
+    has = np.array([fp is not None for fp in fps], bool)
+    ok = has[pairs[:, 0]] & has[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
     if not ok.any():
         return score, turns
     used = np.unique(pairs[ok])
-    row = {int(n): i for i, n in enumerate(used)}
+    row = np.zeros(len(fps), np.int64)
+    row[used] = np.arange(len(used))
     whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
-    ia = np.array([row.get(int(a), 0) for a in pairs[:, 0]])
-    ib = np.array([row.get(int(b), 0) for b in pairs[:, 1]])
+    ia, ib = row[pairs[:, 0]], row[pairs[:, 1]]
     first, k = pixels.match_whole(whole[ia[ok]], whole[ib[ok]])
     score[ok], turns[ok] = first, k
-    cache: dict[int, pixels.Prepared] = {}
-
-    def prepared(i: int) -> pixels.Prepared:
-        p = cache.get(i)
-        if p is None:
-            if len(cache) >= PREPARED_CACHE:
-                cache.pop(next(iter(cache)))
-            fp = fps[i]
-            assert fp is not None  # only pairs with both fingerprints get here
-            p = cache[i] = pixels.prepare(fp)
-        return p
-
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
     tell = _teller(progress, DupStep.PIXELS, len(pairs))
     tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
-    for done, n in enumerate(crops):
-        if done % 16 == 0:  # a crop search takes a few ms
-            check_cancel(cancel)
-            tell(len(pairs) - len(crops) + done)
-        a, b = int(pairs[n, 0]), int(pairs[n, 1])
-        s, t = pixels.match(prepared(a), prepared(b))
-        if s > score[n]:
-            score[n], turns[n] = s, t
+    done = [0.0]
+
+    def step(count: float) -> None:
+        done[0] += count
+
+    with_crops = _crop_search(pairs[crops], fps, whole, ia[crops], ib[crops], pixels._MARGINS,
+                              cancel, step, lambda: tell(len(pairs) - len(crops) + int(done[0])))  # fmt: skip
+    found, k = with_crops
+    better = found > score[crops]
+    score[crops[better]], turns[crops[better]] = found[better], k[better]
+    tell(len(pairs))
     return score, turns
+
+
+def _crop_search(
+    pairs: np.ndarray,
+    fps: list[pixels.Fingerprint | None],
+    whole: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    margins: tuple[tuple[float, float], ...],
+    cancel: CancelFlag,
+    step: Callable[[float], None],
+    tell: Callable[[], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(best agreement, quarter turns) of each pair over the crops (``margins``) of either photo
+    against the other's whole frame turned (``whole[ia]``, ``whole[ib]``: whole_details rows).
+
+    Photo by photo: each photo's crops are prepared once and matched in one product against
+    the whole frames (turned 4 ways) of every photo it is paired with: as the first of a
+    pair, against b turned k; as the second, against a turned back. (In the pairs' order a
+    photo was prepared again for nearly every pair: 96k times for 61k photos at 100k.) On
+    every core, in threads: numpy's products and ufuncs let go of the GIL. ``step(n)`` hears
+    the pairs done (a pair counts half for each of its photos), ``tell()`` is called every
+    TELL_EVERY_S in this thread.
+    """
+    photo = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    other = np.concatenate([ib, ia])
+    side = np.repeat(np.array([0, 1], np.int8), len(pairs))
+    entry = np.tile(np.arange(len(pairs)), 2)
+    by_photo = np.argsort(photo, kind="stable")
+    bounds = np.flatnonzero(np.diff(photo[by_photo])) + 1
+    best = np.full((2, len(pairs), 4), -np.inf, np.float32)  # [side, pair, k]
+    work: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+    for part in np.array_split(by_photo, bounds) if len(pairs) else ():
+        work.put(part)
+    threads = max(1, min(workers(), len(pairs) // CROP_RUN))
+    back = np.array([0, 3, 2, 1])  # b turned k against a: a turned back by k
+    lock = threading.Lock()
+
+    def search() -> None:
+        while True:
+            try:
+                part = work.get_nowait()
+            except queue.Empty:
+                return
+            if is_cancelled(cancel):
+                return
+            fp = fps[int(photo[part[0]])]
+            assert fp is not None  # only pairs with both fingerprints get here
+            p = pixels.prepare(fp, margins)
+            turned = whole[other[part]]  # (m, 4, CMP*CMP)
+            second = side[part] == 1
+            turned[second] = turned[second][:, back]
+            agree = (p.crops @ turned.reshape(-1, turned.shape[-1]).T) * p.scale[:, None]
+            best[side[part], entry[part]] = agree.max(axis=0).reshape(-1, 4)
+            with lock:
+                step(len(part) / 2)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="photosim-crops") as pool:
+        futures = [pool.submit(search) for _ in range(threads)]
+        while not wait(futures, timeout=TELL_EVERY_S).done.issuperset(futures):
+            tell()
+        for future in futures:
+            future.result()
+    check_cancel(cancel)
+    agree = best.max(axis=0)  # (pair, k): the better of the two directions
+    return agree.max(axis=1), agree.argmax(axis=1)
 
 
 def build(
@@ -350,17 +429,7 @@ def _build(
     )
     reduced, cnn = cnn_pairs(store, model_key, nodes, floors.similar, cancel, progress)
     rot = rotation_pairs(fps, cancel, progress)
-    edges: dict[tuple[int, int], list] = {}
-    for a, b, c in cnn:
-        key = (a, b) if a < b else (b, a)
-        edges.setdefault(key, [np.nan, 0])
-        edges[key][0], edges[key][1] = c, edges[key][1] | LANE_CNN
-    for a, b, _c in rot:
-        key = (a, b) if a < b else (b, a)
-        edges.setdefault(key, [np.nan, 0])[1] |= LANE_PIXELS
-    pairs = np.array(list(edges), np.int32).reshape(-1, 2)
-    cos = np.array([v[0] for v in edges.values()], np.float32)
-    lanes = np.array([v[1] for v in edges.values()], np.uint8)
+    pairs, cos, lanes = _merge_lanes(cnn, rot, len(nodes))
     if reduced is not None and len(pairs):  # pixel-lane pairs: an approximate CNN cosine
         todo = np.flatnonzero(np.isnan(cos))
         cos[todo] = np.einsum("ij,ij->i", reduced[pairs[todo, 0]], reduced[pairs[todo, 1]])
@@ -394,6 +463,28 @@ def _build(
     stats = {**checker.stats, "wide_gate": len(wide), "wide_passed": int(np.isin(wide, todo).sum())}
     return Candidates(nodes, pairs[:, 0].copy(), pairs[:, 1].copy(), cos, pix, turns, lanes,
                       floors, reduced, verdict, residual, stats)  # fmt: skip
+
+
+def _merge_lanes(
+    cnn: list[tuple[int, int, float]], rot: list[tuple[int, int, float]], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair once (lower node first), in the order first proposed: (pairs, CNN cosine
+    (nan when only the pixels proposed it), lanes that proposed it)."""
+    a = np.array([x[0] for x in cnn] + [x[0] for x in rot], np.int64)
+    b = np.array([x[1] for x in cnn] + [x[1] for x in rot], np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys, first, inverse = np.unique(lo * n + hi, return_index=True, return_inverse=True)
+    rank = np.empty(len(keys), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(keys))  # first proposed, first
+    at = rank[inverse]
+    pairs = np.empty((len(keys), 2), np.int32)
+    pairs[at, 0], pairs[at, 1] = lo, hi
+    cos = np.full(len(keys), np.nan, np.float32)
+    cos[at[: len(cnn)]] = np.array([x[2] for x in cnn], np.float32)  # a pair's cosine either way
+    lanes = np.zeros(len(keys), np.uint8)
+    np.bitwise_or.at(lanes, at, np.repeat(np.array([LANE_CNN, LANE_PIXELS], np.uint8),
+                                          [len(cnn), len(rot)]))  # fmt: skip
+    return pairs, cos, lanes
 
 
 def _closure(
@@ -448,25 +539,19 @@ def wide_agreement(
     pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel: CancelFlag = None
 ) -> np.ndarray:
     """Each pair's best fingerprint agreement over every crop the geometric check accepts
-    (up to 12% off each side on its own, either photo the cropped one) and quarter turns.
-
-    Pairs are taken in chunks of connected photos so each photo is prepared about once.
-    """
+    (up to 12% off each side on its own, either photo the cropped one) and quarter turns."""
     score = np.full(len(pairs), np.nan, np.float32)
-    cache: dict[int, pixels.Prepared] = {}
-    for part in chunks(pairs, WIDE_CACHE):
-        check_cancel(cancel)
-        used = set(pairs[part].ravel().tolist())
-        cache = {i: p for i, p in cache.items() if i in used}
-        for n in part:
-            a, b = int(pairs[n, 0]), int(pairs[n, 1])
-            fa, fb = fps[a], fps[b]
-            if fa is None or fb is None:
-                continue
-            for i, fp in ((a, fa), (b, fb)):
-                if i not in cache:
-                    cache[i] = pixels.prepare(fp, pixels.WIDE_MARGINS)
-            score[n] = pixels.match(cache[a], cache[b])[0]
+    has = np.array([fp is not None for fp in fps], bool)
+    ok = np.flatnonzero(has[pairs[:, 0]] & has[pairs[:, 1]]) if len(pairs) else np.zeros(0, int)
+    if not len(ok):
+        return score
+    used = np.unique(pairs[ok])
+    row = np.zeros(len(fps), np.int64)
+    row[used] = np.arange(len(used))
+    whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
+    found, _ = _crop_search(pairs[ok], fps, whole, row[pairs[ok, 0]], row[pairs[ok, 1]],
+                            pixels.WIDE_MARGINS, cancel, lambda _n: None, lambda: None)  # fmt: skip
+    score[ok] = found
     return score
 
 

@@ -10,8 +10,10 @@ thresholds, so the app's slider can move live. Qt-free and torch-free.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -31,6 +33,7 @@ from photosim.dupes.keep import (
     differences,
     duration,
     time_gap,
+    when_taken,
 )
 from photosim.dupes.types import (
     LANE_CLOSURE,
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from photosim.storage.store import Store
 
 MAX_SIMILAR = 24  # a similar group larger than this is split at a higher threshold
+SHOTS_APART_S = 600  # files stamped taken this close, but not at once, are two shots
 
 
 class DuplicateFinder:
@@ -78,11 +82,11 @@ class DuplicateFinder:
         self._multi = [i for i, n in enumerate(candidates.nodes) if len(n.paths) > 1]
         self._decisions_seen: object = None
         self.set_decisions(not_pairs or set(), keep or {})
-        self._cnn_adj: dict[int, list[tuple[int, int]]] = {}
-        for e in np.flatnonzero(~np.isnan(candidates.cos)):
-            a, b = int(candidates.a[e]), int(candidates.b[e])
-            self._cnn_adj.setdefault(a, []).append((int(e), b))
-            self._cnn_adj.setdefault(b, []).append((int(e), a))
+        # each pair's CNN cosine by (lower node, higher node); the first edge of a pair wins
+        known = np.flatnonzero(~np.isnan(candidates.cos))[::-1]
+        lo = np.minimum(candidates.a[known], candidates.b[known]).tolist()
+        hi = np.maximum(candidates.a[known], candidates.b[known]).tolist()
+        self._cos = dict(zip(zip(lo, hi, strict=True), candidates.cos[known].tolist(), strict=True))
         self._same = _same(candidates)
         self._same_edge = {
             (int(candidates.a[e]), int(candidates.b[e])): int(e) for e in np.flatnonzero(self._same)
@@ -93,6 +97,7 @@ class DuplicateFinder:
         candidates = self.c
         self.keep = dict(keep)
         self._cache: dict = {}  # groups and keepers depend on the marks: computed again
+        self._reps: dict[int, tuple[int, int]] = {}  # a photo's keeper among its own files
         nodes = candidates.nodes
         self._allowed = np.ones(len(candidates.a), bool)
         involved = {h for pair in not_pairs for h in pair}
@@ -119,7 +124,7 @@ class DuplicateFinder:
         if len(self.c.a):
             self._forgotten |= empty[self.c.a] | empty[self.c.b]
         self._multi = [i for i, n in enumerate(self.c.nodes) if len(n.paths) > 1]
-        self._cache = {}
+        self._cache, self._reps = {}, {}
 
     # -- grouping ---------------------------------------------------------------
     def group(
@@ -129,6 +134,10 @@ class DuplicateFinder:
         similar: float | None = None,
     ) -> DupResult:
         """Groups of the given kinds at these cosine thresholds (None: the calibrated ones)."""
+        with _gc_paused():
+            return self._group(kinds, near, similar)
+
+    def _group(self, kinds: Sequence[str], near: float | None, similar: float | None) -> DupResult:
         t = Thresholds(
             near=self.defaults.near if near is None else float(near),
             similar=self.defaults.similar if similar is None else float(similar),
@@ -198,9 +207,19 @@ class DuplicateFinder:
         a, b, cos = a[keep], b[keep], cos[keep]
         out = []
         for members in split_components(a, b, cos, t.similar, MAX_SIMILAR):
-            reps = [self._unit_keeper(units.get(m, [m])) for m in members]
+            reps = [
+                self._rep(m) if m not in units else self._unit_keeper(units[m]) for m in members
+            ]
             out.append(self._make(DupKind.SIMILAR, reps))
         return out
+
+    def _rep(self, node: int) -> tuple[int, int]:
+        """The keeper among one photo's own (byte-identical) files."""
+        found = self._reps.get(node)
+        if found is None:
+            one = len(self.c.nodes[node].paths) == 1
+            found = self._reps[node] = (node, 0) if one else self._unit_keeper([node])
+        return found
 
     def _unit_keeper(self, nodes: Sequence[int]) -> tuple[int, int]:
         key = ("keeper", tuple(nodes))
@@ -257,12 +276,17 @@ class DuplicateFinder:
             if inode and link is None:
                 seen_inodes[inode] = x.path
             if x is keeper:
-                score, reason = 1.0, keep_reason
-            else:
-                score, reason = self._evidence(kind, keeper, x, link)
-                if kind != DupKind.SIMILAR and not x.reference and link is None:
-                    freed += x.node.size  # similar shots are never marked: they free nothing
-            photos.append(_member(x, score, reason, link))
+                photos.append(_member(x, 1.0, keep_reason, link))
+                continue
+            if kind != DupKind.SIMILAR and not x.reference and link is None:
+                freed += x.node.size  # similar shots are never marked: they free nothing
+            # a member against its keeper reads the same in every group (a regroup makes
+            # thousands of new groups from the same pairs)
+            key = (kind, keeper.node_index, keeper.index, x.node_index, x.index, link)
+            member = self._cache.get(key)
+            if member is None:
+                member = self._cache[key] = _member(x, *self._evidence(kind, keeper, x, link), link)
+            photos.append(member)
         hashes = sorted({x.node.hash for x in cands})
         gid = hashlib.sha1(f"{kind}:{','.join(hashes)}".encode()).hexdigest()[:16]
         gap = time_gap([x.node.taken[x.index] for x in cands]) if kind == DupKind.SIMILAR else None
@@ -300,20 +324,52 @@ class DuplicateFinder:
 
     def _cosine(self, a: int, b: int) -> float | None:
         """The CNN cosine of two nodes: exact from their edge, else from the reduced vectors."""
-        for e, other in self._cnn_adj.get(a, ()):
-            if other == b:
-                return float(self.c.cos[e])
+        found = self._cos.get((a, b) if a < b else (b, a))
+        if found is not None:
+            return found
         r = self.c.reduced
         if r is None or np.isnan(r[a, 0]) or np.isnan(r[b, 0]):
             return None
         return float(max(0.0, min(1.0, float(r[a] @ r[b]))))
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic collector paused while groups are built: a regroup at 100k photos makes
+    thousands of small objects (no cycles among them), and the full collections they set off
+    walked every node and edge the finder holds (0.25 s of a 1.0 s regroup)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _same(c: Candidates) -> np.ndarray:
-    """Edges the geometric check confirmed as the same picture."""
+    """Edges the geometric check confirmed as the same picture, less those between two shots."""
     if c.verdict is None:
         return np.zeros(len(c.a), bool)
-    return c.verdict == SAME
+    return (c.verdict == SAME) & ~_other_shots(c)
+
+
+def _other_shots(c: Candidates) -> np.ndarray:
+    """Edges between files stamped taken at different moments seconds or minutes apart: two
+    frames of a burst or a retake, never one capture, however alike their pixels (a still
+    scene shot twice from where the camera stood, the moved subject where nothing shows it).
+
+    Farther apart, one stamp may be an editor's (a file without its shot's date is dated by
+    its last change), so that says nothing; an unknown or equal stamp says nothing either.
+    """
+    times = np.full(len(c.nodes), np.nan)
+    for i, node in enumerate(c.nodes):
+        known = {t for t in (when_taken(x) for x in node.taken) if t is not None}
+        if len(known) == 1:  # byte-identical files: one stamp (two: not this node's to say)
+            times[i] = known.pop()
+    gap = np.abs(times[c.a] - times[c.b])
+    with np.errstate(invalid="ignore"):
+        return (gap > 0) & (gap <= SHOTS_APART_S)
 
 
 def _member(x: Candidate, score: float, reason: str, link: Path | None) -> DupMember:

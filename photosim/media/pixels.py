@@ -174,10 +174,22 @@ def whole_details(thumbs: np.ndarray) -> np.ndarray:
     rows, blurred = _operators()
     whole = _MARGINS.index((0.0, 0.0))
     r, b = rows[whole * CMP : (whole + 1) * CMP], blurred[whole * CMP : (whole + 1) * CMP]
-    t = thumbs.astype(np.float32)
-    d = r @ t @ r.T - b @ t @ b.T  # (N, CMP, CMP)
-    turned = np.stack([np.rot90(d, k, axes=(1, 2)) for k in range(4)], axis=1)
-    return _normalise(turned.reshape(len(t), 4, CMP * CMP))
+    n = len(thumbs)
+    t = thumbs.astype(np.float32).reshape(n * SIDE, SIDE)
+    out = np.empty((n, 4, CMP, CMP), np.float32)
+    # two large products for all thumbnails at once (a stack of small ones took 0.1 ms each):
+    # t_i S' for every i, then S (t_i S')' = (S t_i S')' for every i
+    for sign, m in ((1, r), (-1, b)):
+        half = (t @ m.T).reshape(n, SIDE, CMP).transpose(0, 2, 1).reshape(n * CMP, SIDE)
+        d = (half @ m.T).reshape(n, CMP, CMP).transpose(0, 2, 1)  # (S t_i S') per i
+        if sign > 0:
+            out[:, 0] = d
+        else:
+            out[:, 0] -= d
+    flat = _normalise(out[:, 0].reshape(n, CMP * CMP)).reshape(n, CMP, CMP)
+    for k in range(4):  # turning keeps the mean and the norm
+        out[:, k] = np.rot90(flat, k, axes=(1, 2))
+    return out.reshape(n, 4, CMP * CMP)
 
 
 def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,31 +198,40 @@ def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores.max(axis=1), scores.argmax(axis=1)
 
 
-def _crop_details(thumb: np.ndarray, margins: tuple = _MARGINS) -> np.ndarray:
-    """(len(margins)**2, CMP*CMP): the normalised detail of every crop of ``thumb``."""
+def _crop_details(thumb: np.ndarray, margins: tuple = _MARGINS) -> tuple[np.ndarray, np.ndarray]:
+    """(len(margins)**2, CMP*CMP) detail of every crop of ``thumb``, and the inverse norm of
+    each crop's detail less its mean: normalised, a crop is ``(d - mean) * inverse``."""
     rows, blurred = _operators(margins)
     t = thumb.astype(np.float32)
     d = rows @ t @ rows.T - blurred @ t @ blurred.T  # (M*CMP, M*CMP)
     n = len(margins)
     d = d.reshape(n, CMP, n, CMP).transpose(0, 2, 1, 3).reshape(n * n, CMP * CMP)
-    return _normalise(d)
+    mean = d.mean(axis=1)
+    square = np.einsum("ij,ij->i", d, d) - CMP * CMP * mean * mean
+    return d, 1 / np.maximum(np.sqrt(np.maximum(square, 0)), 1e-6)
 
 
 @dataclass(frozen=True)
 class Prepared:
     """What the check needs of one photo, computed once per photo and reused across pairs."""
 
-    crops: np.ndarray  # (C, CMP*CMP) detail of every crop, upright
-    turned: np.ndarray  # (CMP*CMP, 4) detail of the whole frame turned by k quarter turns
+    crops: np.ndarray  # (C, CMP*CMP) detail of every crop, upright (not normalised: see scale)
+    scale: np.ndarray  # (C,) each crop's inverse norm (its detail less its mean)
+    turned: np.ndarray  # (CMP*CMP, 4) normalised detail of the whole frame turned k quarter turns
 
 
 def prepare(fp: Fingerprint, margins: tuple = _MARGINS) -> Prepared:
-    """The crops (``margins`` on each axis) and turned whole frame of one fingerprint."""
-    crops = _crop_details(fp.thumb, margins)
+    """The crops (``margins`` on each axis) and turned whole frame of one fingerprint.
+
+    The crops are left unnormalised: a crop's correlation with a normalised (zero-mean)
+    detail is its product times its scale, so normalising 225 crops a photo (as long as
+    the products themselves) is left out.
+    """
+    crops, scale = _crop_details(fp.thumb, margins)
     whole = margins.index((0.0, 0.0)) * (len(margins) + 1)
-    full = crops[whole].reshape(CMP, CMP)
+    full = _normalise(crops[whole]).reshape(CMP, CMP)
     turned = np.stack([np.rot90(full, k).ravel() for k in range(4)])
-    return Prepared(crops, turned.T.copy())
+    return Prepared(crops, scale, turned.T.copy())
 
 
 def match(a: Fingerprint | Prepared, b: Fingerprint | Prepared) -> tuple[float, int]:
@@ -223,9 +244,10 @@ def match(a: Fingerprint | Prepared, b: Fingerprint | Prepared) -> tuple[float, 
     """
     pa = a if isinstance(a, Prepared) else prepare(a)
     pb = b if isinstance(b, Prepared) else prepare(b)
-    one = (pa.crops @ pb.turned).max(axis=0)  # crop of a vs b turned k
+    # the turned details have zero mean: a crop's mean drops out of its product
+    one = ((pa.crops @ pb.turned) * pa.scale[:, None]).max(axis=0)  # crop of a vs b turned k
     # crop of b vs a turned -k, i.e. b turned k vs a (turning both keeps the correlation)
-    two = (pb.crops @ pa.turned[:, [0, 3, 2, 1]]).max(axis=0)
+    two = ((pb.crops @ pa.turned[:, [0, 3, 2, 1]]) * pb.scale[:, None]).max(axis=0)
     scores = np.maximum(one, two)
     k = int(scores.argmax())
     return float(scores[k]), k
