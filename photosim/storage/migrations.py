@@ -22,6 +22,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,8 +253,28 @@ def read_only_media(path: Path) -> bool:
     return not os.access(folder, os.W_OK)
 
 
+OTHER_DATABASE = "is another program's database"
+SETTLE_S, SETTLE_TRIES = 0.05, 3  # an SQLite file not ours is looked at again this often
+
+
 def inspect(path: Path) -> FileState:
-    """Look at a library file without writing to it (or creating anything beside it)."""
+    """Look at a library file without writing to it (or creating anything beside it).
+
+    An SQLite file that is not ours is looked at again a few times first: the immutable read
+    takes no lock, so while another photosim process writes a new library's pages into it
+    (a checkpoint of its first transaction) it can see tables without our mark. A file that
+    is really another program's stays so, at a cost of 0.15 s.
+    """
+    state = _inspect_once(path)
+    for _ in range(SETTLE_TRIES):
+        if state.kind != "foreign" or state.reason != OTHER_DATABASE:
+            break
+        time.sleep(SETTLE_S)
+        state = _inspect_once(path)
+    return state
+
+
+def _inspect_once(path: Path) -> FileState:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -324,13 +345,13 @@ def _header(path: Path) -> bytes | None:
 def _inspect_open(conn: sqlite3.Connection) -> FileState:
     app_id = int(conn.execute("pragma application_id").fetchone()[0])
     if app_id not in (0, APPLICATION_ID):
-        return FileState("foreign", reason="is another program's database")
+        return FileState("foreign", reason=OTHER_DATABASE)
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     legacy = LEGACY_TABLE in tables and "photos" in tables
     if app_id == 0 and not tables:
         return FileState("empty")  # SQLite with nothing in it: a library being made
     if app_id == 0 and not legacy:
-        return FileState("foreign", reason="is another program's database")
+        return FileState("foreign", reason=OTHER_DATABASE)
     try:
         names = _applied_names(conn, tables)
         version = _user_version(conn)

@@ -89,3 +89,19 @@ def test_a_new_library_is_ours_from_its_first_commit(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("pragma application_id").fetchone()[0] == migrations.APPLICATION_ID
     conn.close()
+
+
+def test_a_library_caught_half_written_is_looked_at_again_not_refused(tmp_path, monkeypatch):
+    """The lock-free first look can catch another photosim process writing a new library's
+    pages (tables there, our mark not yet): the verdict "another program's" is checked
+    again before the file is refused; a file that stays foreign is still refused."""
+    from photosim.storage import migrations
+
+    seen = iter([migrations.FileState("foreign", reason=migrations.OTHER_DATABASE),
+                 migrations.FileState("ours", 7)])  # fmt: skip
+    monkeypatch.setattr(migrations, "SETTLE_S", 0.0)
+    monkeypatch.setattr(migrations, "_inspect_once", lambda _path: next(seen))
+    assert migrations.inspect(tmp_path / "library.db").kind == "ours"
+    monkeypatch.setattr(migrations, "_inspect_once", lambda _path: migrations.FileState(
+        "foreign", reason=migrations.OTHER_DATABASE))  # fmt: skip
+    assert migrations.inspect(tmp_path / "library.db").reason == migrations.OTHER_DATABASE
