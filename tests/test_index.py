@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from photosim.search.index import VectorIndex
-from photosim.search.knn import cosine_from_angular
+from photosim.search.knn import cosines_from_angular
 from photosim.storage.store import Store
 
 
@@ -21,7 +21,7 @@ def _unit(v):
 @pytest.mark.parametrize("angle", [0.0, 0.3, 1.0, math.pi / 2, math.pi])
 def test_angular_distance_converts_to_clamped_cosine(angle):
     d = math.sqrt(2 - 2 * math.cos(angle))
-    assert cosine_from_angular(d) == pytest.approx(max(0.0, math.cos(angle)), abs=1e-6)
+    assert cosines_from_angular([d])[0] == pytest.approx(max(0.0, math.cos(angle)), abs=1e-6)
 
 
 def _store_with(tmp_path, vectors: dict[str, np.ndarray]) -> Store:

@@ -47,7 +47,7 @@ from photosim.dupes.types import (
     Thresholds,
 )
 from photosim.media import pixels
-from photosim.search.knn import angular_index, top_axes
+from photosim.search.knn import angular_index, cosines_from_angular, top_axes
 
 if TYPE_CHECKING:
     from photosim.storage.store import Store
@@ -249,7 +249,7 @@ def rotation_pairs(
     ij = _neighbour_pairs(found, dists)
     if not len(ij):
         return []
-    cos = np.clip(1 - ij[:, 2] ** 2 / 2, 0, 1)  # as cosine_from_angular: d = sqrt(2 - 2 cos)
+    cos = cosines_from_angular(ij[:, 2])
     keep = cos >= ROTATION_MIN
     at = np.array(present, np.int64)
     return list(zip(at[ij[keep, 0].astype(np.int64)].tolist(),

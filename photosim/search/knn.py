@@ -5,6 +5,7 @@ distance as a cosine. Written once here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,9 +14,10 @@ if TYPE_CHECKING:
     from annoy import AnnoyIndex
 
 
-def cosine_from_angular(distance: float) -> float:
-    """Annoy's angular distance d = sqrt(2 - 2 cos): cos = 1 - d^2 / 2, clamped to [0, 1]."""
-    return float(min(1.0, max(0.0, 1.0 - distance * distance / 2.0)))
+def cosines_from_angular(distances: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Annoy's angular distances d = sqrt(2 - 2 cos): cos = 1 - d^2 / 2, clamped to [0, 1]."""
+    d = np.asarray(distances, np.float64)
+    return np.clip(1.0 - d * d / 2.0, 0.0, 1.0)
 
 
 def top_axes(sample: np.ndarray, index_dim: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.search.knn import cosine_from_angular
+from photosim.search.knn import cosines_from_angular
 from photosim.storage.store import Store
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def nearest(
     )
     hashes = [loaded.items[i].decode() for i in items]
     if loaded.pca is None:
-        return [(h, cosine_from_angular(d)) for h, d in zip(hashes, distances, strict=True)]
+        return list(zip(hashes, cosines_from_angular(distances).tolist(), strict=True))
     found, matrix = full_vectors(loaded, store, model_key, items, hashes)
     if not found:
         return []
