@@ -14,6 +14,7 @@ from conftest import make_tiny_backbone, write_photo
 from PIL import Image
 
 from photosim.cli import main
+from photosim.dupes import verify
 from photosim.dupes.finder import DupKind, result_to_dict
 from photosim.library import Library
 from photosim.library.model import LibraryModel
@@ -181,7 +182,6 @@ def test_the_search_counts_each_step_and_a_cancel_stops_it_at_the_next_pair(lib,
     """The app's "Checking pairs 3 of 12" and its Cancel (issue 17): counts per step, in order,
     and a stop asked for while pairs are checked is heard before the next chunk of pairs."""
     from photosim.core.errors import Cancelled
-    from photosim.dupes import verify
     from photosim.dupes.cache import cache_path, verdicts_path
     from photosim.dupes.types import DupStep
 
@@ -204,20 +204,28 @@ def test_the_search_counts_each_step_and_a_cancel_stops_it_at_the_next_pair(lib,
 
 
 def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(folder, monkeypatch):
-    """The decode the model needs also gives the pixel fingerprint: no second decode later."""
+    """The decode the model needs also gives the pixel fingerprint and the geometric check's
+    features: no second decode later, and no features computed by the search."""
     from photosim.media import decode
 
     lib = Library([folder], backbone=make_tiny_backbone())
     scan(lib)
     hashes = {p.hash for p in lib.photos() if p.has_vector}
     assert set(lib.store.dupes.fingerprints()) == hashes
+    kept = lib.store.dupes.check_features(hashes)
+    assert set(kept) == hashes and all(verify.unpack(d, None) is not None for d in kept.values())
     lib.calibrate(sample=3)  # calibrating decodes (augmented copies); finding must not
 
     def no_decode(*_args, **_kwargs):
         raise AssertionError("the duplicate finder decoded a photo the scan had fingerprinted")
 
+    def no_features(*_args, **_kwargs):
+        raise AssertionError("the duplicate finder computed features the scan had kept")
+
     monkeypatch.setattr(decode, "load_image", no_decode)
+    monkeypatch.setattr(verify, "view_features", no_features)
     assert groups_by_kind(lib.duplicates(), "exact")
+    assert groups_by_kind(lib.duplicates(), "near")  # pairs were checked, on kept features
 
 
 # -- the checked candidates are kept between runs (photosim.dupes.cache) -------------

@@ -91,3 +91,34 @@ def test_kept_verdicts_are_reused_and_only_new_pairs_checked(views, tmp_path):
     assert dupcache.load_verdicts(db, verify.SIGNATURE + "x") == {}
     db.write_bytes(b"not a numpy file")
     assert dupcache.load_verdicts(db, verify.SIGNATURE) == {}
+
+
+def test_features_kept_by_the_scan_give_the_same_verdicts_and_none_is_computed(views):
+    found, pairs = views
+    expected = batch.Checker(found, processes=1).pairs(pairs)
+    packed: list[bytes | None] = [verify.pack(verify.view_features(v)) for v in found]
+    batch._FEATURES.clear()
+    with batch.Checker(found, kept=packed, processes=1) as checker:
+        got = checker.pairs(pairs)
+        assert checker.stats["features"] == 0  # every photo's features came packed
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # features of another version of the check, or damaged ones: computed again, same verdicts
+    packed[0] = b"\x01XXXX" + packed[0][5:]  # another tag
+    packed[1] = packed[1][:-7]  # cut short
+    packed[2] = None  # a photo scanned before features were kept
+    with batch.Checker(found, kept=packed, processes=1) as checker:
+        again = checker.pairs(pairs)
+        assert checker.stats["features"] == 3
+    for a, b in zip(expected, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_packed_features_are_exact_and_their_image_is_decoded_only_when_needed(views):
+    view = views[0][0]
+    fresh = verify.view_features(view)
+    back = verify.unpack(verify.pack(fresh), view)
+    assert back is not None and back._grey is None and back.shape == fresh.shape
+    np.testing.assert_array_equal(back.points, fresh.points)
+    np.testing.assert_array_equal(back.descriptors, fresh.descriptors)
+    np.testing.assert_array_equal(back.grey, fresh.grey)  # decoded from the view on use

@@ -1,10 +1,10 @@
 """The geometric check of many candidate pairs: each photo's features once, on every core.
 
-A check needs both photos' ORB features (~1.5 ms a photo from its 256-px view), then ~1 ms
-a pair that does not align (~7 ms one that passes: residual and fine alignment). Pairs are
-cut into chunks of connected photos (the copies of one picture, a burst): a chunk computes
-each of its photos' features once (a process keeps the last ones it computed) and checks
-all its pairs. Chunks run in a pool of worker
+A check needs both photos' ORB features (kept by the scan; else ~1.5 ms a photo from its
+256-px view), then ~1 ms a pair that does not align (~7 ms one that passes: residual and
+fine alignment). Pairs are cut into chunks of connected photos (the copies of one picture,
+a burst): a chunk unpacks or computes each of its photos' features once (a process keeps
+the last ones it computed) and checks all its pairs. Chunks run in a pool of worker
 processes (spawned, so safe beside Qt and threads; each on one OpenCV thread) when there
 are enough photos to pay for starting them, in this process otherwise. A verdict does not
 depend on where its pair was checked: ORB, the fits and ECC are deterministic.
@@ -86,8 +86,11 @@ def chunks(pairs: np.ndarray, limit: int = CHUNK_PHOTOS) -> list[np.ndarray]:
     return out
 
 
-def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Result, dict]:
-    """Check ``pairs`` of photos (their views by node): each photo's features once.
+def check_chunk(
+    views: dict[int, bytes | None], pairs: np.ndarray, kept: dict[int, bytes] | None = None
+) -> tuple[Result, dict]:
+    """Check ``pairs`` of photos (their views by node): each photo's features once, taken
+    from ``kept`` (packed by the scan, :func:`verify.pack`) where they are there.
 
     Returns the verdicts and how the time went: features computed, CPU seconds on each.
     """
@@ -105,16 +108,19 @@ def check_chunk(views: dict[int, bytes | None], pairs: np.ndarray) -> tuple[Resu
         for i in (a, b):
             if i not in found:
                 view = views.get(i)
-                kept = _FEATURES.get(view) if view else None
-                if view and kept is None:
-                    t = time.thread_time()
-                    kept = verify.view_features(view)
-                    t_features += time.thread_time() - t
-                    computed += 1
-                    if len(_FEATURES) >= FEATURES_KEPT:
-                        _FEATURES.pop(next(iter(_FEATURES)))
-                    _FEATURES[view] = kept
-                found[i] = kept
+                packed = kept.get(i) if kept else None
+                feats = verify.unpack(packed, view) if packed and view else None
+                if feats is None and view:
+                    feats = _FEATURES.get(view)
+                    if feats is None:
+                        t = time.thread_time()
+                        feats = verify.view_features(view)
+                        t_features += time.thread_time() - t
+                        computed += 1
+                        if len(_FEATURES) >= FEATURES_KEPT:
+                            _FEATURES.pop(next(iter(_FEATURES)))
+                        _FEATURES[view] = feats
+                found[i] = feats
         fa, fb = found[a], found[b]
         if fa is None or fb is None:
             continue
@@ -153,7 +159,9 @@ def workers() -> int:
 class Checker:
     """Checks pairs of nodes given each node's view (``None``: none, never checked).
 
-    Use as a context manager: the worker processes, if any were started, end with it.
+    ``kept``: each node's features as the scan packed them, where it did (a check then
+    computes none). Use as a context manager: the worker processes, if any were started,
+    end with it.
     ``stats`` adds up the work: photos whose features were computed, pairs checked, and
     the CPU seconds each took (summed over the workers), and the verdicts ``kept`` from
     ``memo`` (earlier searches: a library that grew re-checks only its new pairs).
@@ -163,12 +171,14 @@ class Checker:
         self,
         views: Sequence[bytes | None],
         cancel: CancelFlag = None,
+        kept: Sequence[bytes | None] | None = None,
         processes: int | None = None,
         hashes: Sequence[str] | None = None,
         memo: dict | None = None,
         on_pairs: Callable[[int, int], None] | None = None,
     ) -> None:
         self.views, self.cancel = views, cancel
+        self.kept = kept  # each node's features as the scan packed them (None: computed here)
         self.on_pairs = on_pairs  # (pairs done, pairs asked) at each call's start and chunk's end
         self._done = self._total = 0
         self.hashes = hashes  # with ``memo``: verdicts by (hash a, hash b), reused and added to
@@ -244,14 +254,16 @@ class Checker:
                 part = left.pop(0)
                 check_cancel(self.cancel)
                 sub = pairs[part]
-                views = {int(i): self.views[int(i)] for i in np.unique(sub)}
+                photos = np.unique(sub).tolist()
+                views = {i: self.views[i] for i in photos}
+                kept = {i: f for i in photos if (f := self.kept[i])} if self.kept else None
                 if pool is None:
-                    self._take(part, check_chunk(views, sub), verdict, residual, turns)
+                    self._take(part, check_chunk(views, sub, kept), verdict, residual, turns)
                     continue
                 try:
                     while len(pending) >= 2 * self.processes:  # a few queued: a stop is quick
                         self._collect(pending, verdict, residual, turns)
-                    pending[pool.submit(check_chunk, views, sub)] = part
+                    pending[pool.submit(check_chunk, views, sub, kept)] = part
                     if not left:
                         while pending:
                             self._collect(pending, verdict, residual, turns)

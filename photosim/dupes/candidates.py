@@ -453,7 +453,10 @@ def _build(
     on_pairs = None
     if progress is not None:  # the checker counts pairs as its chunks end (~1 s each)
         on_pairs = lambda done, total: progress(DupProgress(DupStep.VERIFY, done, total))  # noqa: E731
-    with Checker(views, cancel, hashes=hashes, memo=memo, on_pairs=on_pairs) as checker:
+    # the features the scan kept: a check computes only those of photos scanned before it kept them
+    found = store.dupes.check_features(hashes[i] for i in np.unique(pairs[todo]).tolist())
+    kept = [found.get(h) for h in hashes]
+    with Checker(views, cancel, kept, hashes=hashes, memo=memo, on_pairs=on_pairs) as checker:
         verdict[todo], residual[todo], turns[todo] = checker.pairs(pairs[todo])
         pairs, cos, pix, turns, lanes, verdict, residual = _closure(
             checker, pairs, cos, pix, turns, lanes, verdict, residual, reduced

@@ -20,7 +20,9 @@ frames) are never confirmed: weak evidence is ``similar``.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,13 +83,35 @@ class Check:
     angle: float = 0.0  # degrees the fit is off a quarter turn (a camera turned, not an edit)
 
 
-@dataclass
 class Features:
-    """One photo prepared for checks (computed once per photo and reused across pairs)."""
+    """One photo prepared for checks: ORB points and descriptors of its verification view,
+    and the working image, decoded from the view only when a check gets that far (most
+    pairs end at the feature fit, and features kept from the scan need no decode at all)."""
 
-    grey: np.ndarray  # uint8, longer side WORK_SIDE
-    points: np.ndarray  # (n, 2) float32 keypoint positions
-    descriptors: np.ndarray | None  # (n, 32) uint8: ORB's binary descriptors
+    __slots__ = ("_grey", "descriptors", "points", "shape", "view")
+
+    def __init__(
+        self,
+        points: np.ndarray,
+        descriptors: np.ndarray | None,
+        shape: tuple[int, int],
+        view: bytes | None = None,
+        grey: np.ndarray | None = None,
+    ) -> None:
+        self.points = points  # (n, 2) float32 keypoint positions in the working image
+        self.descriptors = descriptors  # (n, 32) uint8: ORB's binary descriptors
+        self.shape = shape  # the working image's (height, width)
+        self.view = view
+        self._grey = grey
+
+    @property
+    def grey(self) -> np.ndarray:
+        """The working image (uint8, longer side WORK_SIDE)."""
+        if self._grey is None:
+            if self.view is None:
+                raise ValueError("these features were kept without their view")
+            self._grey = _working_image(self.view)
+        return self._grey
 
 
 _ORB: cv2.ORB | None = None
@@ -111,6 +135,16 @@ def features(fp: Fingerprint) -> Features:
 
 def view_features(view: bytes) -> Features:
     """The working image and ORB features of a verification view (``pixels.view``)."""
+    grey = _working_image(view)
+    # global tone normalisation before detection: tone-edited copies give the same keypoints
+    eq = cv2.equalizeHist(grey)
+    kps, desc = _orb().detectAndCompute(eq, None)
+    found = cv2.KeyPoint_convert(kps) if kps else None  # type: ignore[attr-defined]
+    pts = np.zeros((0, 2), np.float32) if found is None else found.reshape(-1, 2)
+    return Features(pts, desc, (grey.shape[0], grey.shape[1]), view, grey)
+
+
+def _working_image(view: bytes) -> np.ndarray:
     grey = cv2.imdecode(np.frombuffer(view, np.uint8), cv2.IMREAD_GRAYSCALE)
     if grey is None:  # photosim wrote this JPEG itself: unreadable means a bug or damage
         raise ValueError("the verification view is not a readable JPEG")
@@ -121,12 +155,43 @@ def view_features(view: bytes) -> Features:
         grey = cv2.resize(
             grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         )
-    # global tone normalisation before detection: tone-edited copies give the same keypoints
-    eq = cv2.equalizeHist(grey)
-    kps, desc = _orb().detectAndCompute(eq, None)
-    found = cv2.KeyPoint_convert(kps) if kps else None  # type: ignore[attr-defined]
-    pts = np.zeros((0, 2), np.float32) if found is None else found.reshape(-1, 2)
-    return Features(grey, pts, desc)
+    return grey
+
+
+# -- features kept with the library ---------------------------------------------------
+# The scan computes each photo's features from the view it makes anyway (~1.4 ms a photo)
+# and keeps them (~40 bytes a point, <= ORB_FEATURES points); a search then checks pairs
+# without computing any. Packed exactly (float32 points, raw descriptors): a verdict is the
+# same whether its features were kept or computed. The tag names what they depend on.
+_PACKED = struct.Struct("<B4sHHH")  # format, tag, height, width, points
+FEATURE_TAG = hashlib.blake2s(
+    repr((cv2.__version__, WORK_SIDE, ORB_FEATURES, ORB_SCALE, ORB_LEVELS, ORB_PATCH)).encode(),
+    digest_size=4,
+).digest()
+
+
+def pack(f: Features) -> bytes:
+    """``f``'s points and descriptors (not its image) as bytes to keep."""
+    n = 0 if f.descriptors is None else len(f.descriptors)
+    head = _PACKED.pack(1, FEATURE_TAG, f.shape[0], f.shape[1], n)
+    if n == 0:
+        return head
+    assert f.descriptors is not None
+    return head + f.points[:n].astype("<f4").tobytes() + f.descriptors.astype(np.uint8).tobytes()
+
+
+def unpack(data: bytes, view: bytes | None) -> Features | None:
+    """Kept features (:func:`pack`) with the view their image comes from; None when they
+    were made by another version of the check or are damaged (computed again then)."""
+    if len(data) < _PACKED.size:
+        return None
+    version, tag, h, w, n = _PACKED.unpack_from(data)
+    if version != 1 or tag != FEATURE_TAG or len(data) != _PACKED.size + 40 * n:
+        return None
+    at = _PACKED.size
+    points = np.frombuffer(data, "<f4", 2 * n, at).reshape(n, 2).astype(np.float32)
+    descriptors = np.frombuffer(data, np.uint8, 32 * n, at + 8 * n).reshape(n, 32) if n else None
+    return Features(points, descriptors, (h, w), view)
 
 
 def check(a: Features, b: Features) -> Check:
@@ -156,7 +221,7 @@ def check(a: Features, b: Features) -> Check:
         return Check(
             Verdict.DIFFERENT, inliers=inliers, why="not a quarter turn and scale", angle=off
         )
-    frame = _frames_contain(m, a.grey.shape, b.grey.shape)
+    frame = _frames_contain(m, a.shape, b.shape)
     if frame:
         return Check(Verdict.DIFFERENT, turns, inliers=inliers, why=frame)
     residual, detail = _residual(a.grey, b.grey, m)

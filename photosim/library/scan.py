@@ -305,6 +305,11 @@ class Scan:
                 for h, d in zip(hashes, done, strict=True)
                 if "fingerprint" in d.extras
             )
+            self.store.dupes.put_check_features(
+                (h, d.extras["check_features"])
+                for h, d in zip(hashes, done, strict=True)
+                if "check_features" in d.extras
+            )
             for h, d in zip(hashes, done, strict=True):
                 self.have_vector.add(h)
                 pid = self._write_row(d)

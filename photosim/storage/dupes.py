@@ -1,6 +1,6 @@
 """The duplicate-finding rows of the library (a part of :class:`photosim.storage.store.Store`):
-pixel fingerprints, the user's decisions (not duplicates, keep) by content hash, and the
-calibrated thresholds."""
+pixel fingerprints and the geometric check's features, the user's decisions (not
+duplicates, keep) by content hash, and the calibrated thresholds."""
 
 from __future__ import annotations
 
@@ -18,22 +18,37 @@ class DuplicateRows(Rows):
     # -- fingerprints, decisions, calibration --------------------------------
     def fingerprints(self, hashes: Iterable[str] | None = None) -> dict[str, bytes]:
         """Pixel fingerprints by content hash (all of them, or only ``hashes``)."""
+        return self._blobs("fingerprints", hashes)
+
+    def put_fingerprints(self, items: Iterable[tuple[str, bytes]]) -> None:
+        self._put_blobs("fingerprints", items)
+
+    def check_features(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        """The geometric check's features the scan kept, by content hash (of ``hashes``)."""
+        return self._blobs("check_features", hashes)
+
+    def put_check_features(self, items: Iterable[tuple[str, bytes]]) -> None:
+        self._put_blobs("check_features", items)
+
+    def _blobs(self, table: str, hashes: Iterable[str] | None) -> dict[str, bytes]:
         if hashes is None:
-            sql = "select hash, data from fingerprints where typeof(data) = 'blob'"
+            sql = f"select hash, data from {table} where typeof(data) = 'blob'"
             return dict(self.db.execute(sql).fetchall())
         hashes = list(set(hashes))
         out: dict[str, bytes] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"select hash, data from fingerprints where hash in ({marks}) and typeof(data) = 'blob'"
+            sql = (
+                f"select hash, data from {table} where hash in ({marks}) and typeof(data) = 'blob'"
+            )
             out.update(self.db.execute(sql, chunk).fetchall())
         return out
 
-    def put_fingerprints(self, items: Iterable[tuple[str, bytes]]) -> None:
+    def _put_blobs(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
         with self.atomic():
             self.db.conn.executemany(
-                "insert or replace into fingerprints (hash, data) values (?, ?)", list(items)
+                f"insert or replace into {table} (hash, data) values (?, ?)", list(items)
             )
 
     def add_not_duplicates(self, hashes: Iterable[str]) -> None:

@@ -111,6 +111,12 @@ def _m007_capture_times(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m008_check_features(conn: sqlite3.Connection) -> None:
+    """Each photo's features for the duplicates' geometric check, made by the scan from the
+    view it keeps in its fingerprint (a search then computes none)."""
+    conn.execute("CREATE TABLE check_features (hash TEXT PRIMARY KEY, data BLOB)")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("001_initial", _m001_initial),
     ("002_paths_as_bytes", _m002_paths_as_bytes),
@@ -119,6 +125,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("005_duplicates", _m005_duplicates),
     ("006_lens", _m006_lens),
     ("007_capture_times", _m007_capture_times),
+    ("008_check_features", _m008_check_features),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset({"photos", "vectors", "meta"})

@@ -117,8 +117,8 @@ def test_registry_on_a_full_disk_leaves_no_temp_file_and_the_scan_works(tmp_path
 
 @pytest.mark.skipif(not can_mount(), reason="needs root and unshare for a small tmpfs")
 def test_a_real_full_disk(tmp_path):
-    """The library on a 2 MB tmpfs: full mid-scan, full before the scan, then freed; and
-    PHOTOSIM_HOME on a full tmpfs while the library's disk has room."""
+    """The library on an 8 MB tmpfs (~30 KB a photo): full mid-scan, full before the scan,
+    then freed; and PHOTOSIM_HOME on a full tmpfs while the library's disk has room."""
     root = _photos(tmp_path / "photos", 6)
     more = _photos(tmp_path / "more", 120, start=6)
     disk, home = tmp_path / "disk", tmp_path / "fullhome"
@@ -127,7 +127,7 @@ def test_a_real_full_disk(tmp_path):
     script = f"""
 disk, home, root, more = {str(disk)!r}, {str(home)!r}, {str(root)!r}, {str(more)!r}
 db = disk + "/lib/library.db"
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk], check=True)
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk], check=True)
 r = {{"setup": run(["scan", root, "--db", db])}}
 filler = open(disk + "/filler", "wb", buffering=0)
 try:
