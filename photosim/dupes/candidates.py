@@ -50,6 +50,8 @@ from photosim.media import pixels
 from photosim.search.knn import angular_index, cosines_from_angular, top_axes
 
 if TYPE_CHECKING:
+    from annoy import AnnoyIndex
+
     from photosim.storage.store import Store
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
@@ -181,26 +183,22 @@ def cnn_pairs(
     if not key:
         return None, []
     node_of = {n.hash: i for i, n in enumerate(nodes)}
-    have, vectors = [], []
-    for h, v in store.vectors.iter_vectors(key, only_present=False):
-        if h in node_of:
-            have.append(node_of[h])
-            vectors.append(v)
-    if len(vectors) < 2:
+    have: list[int] = []
+    parts = []
+    for hashes, matrix in store.vectors.vector_batches(key, only_present=False):
+        rows = [j for j, h in enumerate(hashes) if h in node_of]
+        have += [node_of[hashes[j]] for j in rows]
+        parts.append(matrix if len(rows) == len(hashes) else matrix[rows])
+    if len(have) < 2:
         return None, []
-    full = np.stack(vectors)
-    del vectors
+    full = np.concatenate(parts)
+    del parts
     reduced = reduce(full)
     check_cancel(cancel)
     index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
     tell = _teller(progress, DupStep.NEIGHBOURS, len(have))
-    found: list[list[int]] = []
-    for start in range(0, len(have), 512):
-        check_cancel(cancel)
-        tell(start)
-        found += [index.get_nns_by_item(j, k, search_k=k * CNN_TREES * 2)
-                  for j in range(start, min(start + 512, len(have)))]  # fmt: skip
+    found, _ = _query(index, len(have), k, k * CNN_TREES * 2, cancel, tell)
     index.unload()
     ij = _neighbour_pairs(found)
     if not len(ij):
@@ -236,15 +234,7 @@ def rotation_pairs(
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
     tell = _teller(progress, DupStep.ROTATIONS, len(present))
-    found: list[list[int]] = []
-    dists: list[list[float]] = []
-    for start in range(0, len(present), 512):
-        check_cancel(cancel)
-        tell(start)
-        for j in range(start, min(start + 512, len(present))):
-            items, d = index.get_nns_by_item(j, k, include_distances=True)
-            found.append(items)
-            dists.append(d)
+    found, dists = _query(index, len(present), k, -1, cancel, tell)
     index.unload()
     ij = _neighbour_pairs(found, dists)
     if not len(ij):
@@ -254,6 +244,38 @@ def rotation_pairs(
     at = np.array(present, np.int64)
     return list(zip(at[ij[keep, 0].astype(np.int64)].tolist(),
                     at[ij[keep, 1].astype(np.int64)].tolist(), cos[keep].tolist(), strict=True))  # fmt: skip
+
+
+def _query(
+    index: AnnoyIndex,
+    n: int,
+    k: int,
+    search_k: int,
+    cancel: CancelFlag,
+    tell: Callable[[int], None],
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Each item's ``k`` nearest (itself among them) and their distances, on every core: Annoy
+    lets go of the GIL while it searches. A stop is heard between blocks of 512 items."""
+
+    def block(start: int) -> tuple[list[list[int]], list[list[float]]]:
+        if is_cancelled(cancel):
+            return [], []
+        got = [
+            index.get_nns_by_item(j, k, search_k, True) for j in range(start, min(start + 512, n))
+        ]
+        return [g[0] for g in got], [g[1] for g in got]
+
+    found: list[list[int]] = []
+    dists: list[list[float]] = []
+    with ThreadPoolExecutor(workers(), thread_name_prefix="photosim-neighbours") as pool:
+        for start, (items, d) in zip(
+            range(0, n, 512), pool.map(block, range(0, n, 512)), strict=True
+        ):
+            tell(start)
+            found += items
+            dists += d
+    check_cancel(cancel)
+    return found, dists
 
 
 def _neighbour_pairs(found: list[list[int]], dists: list[list[float]] | None = None) -> np.ndarray:
@@ -290,8 +312,9 @@ def check_pairs(
     row[used] = np.arange(len(used))
     whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
     ia, ib = row[pairs[:, 0]], row[pairs[:, 1]]
-    first, k = pixels.match_whole(whole[ia[ok]], whole[ib[ok]])
-    score[ok], turns[ok] = first, k
+    for part in np.array_split(np.flatnonzero(ok), 1 + int(ok.sum()) // 16_384):
+        # in parts: gathered at once, the two sides' rows took 2.5 GB each at 100k photos
+        score[part], turns[part] = pixels.match_whole(whole[ia[part]], whole[ib[part]])
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
     tell = _teller(progress, DupStep.PIXELS, len(pairs))
     tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
