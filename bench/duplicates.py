@@ -18,6 +18,10 @@ the check (ORB + RANSAC + tile residual + ECC angle) does real work on every pai
     in the pixels (their CNN cosine then drops to 0.55-0.85: the pixel lane finds them);
   - exact copies (5%): more files with the bytes of another photo.
 
+The geometric check's features are made as the scan makes them (``pipeline.photo_extras``,
+timed per photo) before the search; ``--without-kept-features`` makes the search compute
+them, as for a library scanned before the scan kept them.
+
 Timed: ``Library.duplicate_finder()`` stage by stage (its progress steps), the first
 ``group()``, then regrouping at other thresholds (the app's slider), and the same
 finder again from ``library.dupes.npz``. Also counted: pairs proposed, checked and
@@ -335,12 +339,42 @@ def _iso_dates(db: Path) -> None:
     con.close()
 
 
-def run(db: Path, truth: dict) -> dict:
+def _scan_features(data: bytes) -> bytes:
+    from photosim.dupes import verify
+
+    return verify.pack(verify.view_features(pixels.decode(data).view))
+
+
+def add_scan_features(db: Path) -> dict:
+    """The geometric check's features of every photo, as the scan makes them beside each
+    fingerprint (``pipeline.photo_extras``); a library generated before they were kept gets
+    them here. Returns their cost per photo (one core) and their size."""
+    store = Store(db)
+    have = set(store.dupes.check_features(store.dupes.fingerprints()))
+    todo = [(h, d) for h, d in store.dupes.fingerprints().items() if h not in have]
+    if todo:
+        t = time.perf_counter()
+        with get_context("fork").Pool(2) as pool:
+            packed = pool.map(_scan_features, [d for _, d in todo], chunksize=256)
+        spent = time.perf_counter() - t
+        store.dupes.put_check_features(zip([h for h, _ in todo], packed, strict=True))
+        store.set_meta(scan_features_ms=str(round(1000 * spent * 2 / len(todo), 3)))
+    sizes = store.db.execute("select avg(length(data)), count(*) from check_features").fetchone()
+    out = {"ms_per_photo_one_core": float(store.get_meta("scan_features_ms") or "nan"),
+           "bytes_per_photo": round(sizes[0]), "photos": sizes[1]}  # fmt: skip
+    store.close()
+    return out
+
+
+def run(db: Path, truth: dict, kept_features: bool = True) -> dict:
     from photosim.dupes import batch
     from photosim.dupes import cache as dupcache
+    from photosim.storage.dupes import DuplicateRows
 
     out: dict = {}
     _iso_dates(db)
+    if not kept_features:  # as a library scanned before the scan kept them: computed in the search
+        DuplicateRows.check_features = lambda self, hashes: {}  # type: ignore[method-assign]
     for kept in (dupcache.cache_path(db), dupcache.verdicts_path(dupcache.cache_path(db))):
         if kept is not None:
             kept.unlink(missing_ok=True)
@@ -413,6 +447,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the generated library here, reuse it next time")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument("--without-kept-features", action="store_true",
+                    help="the search computes the check's features (a library scanned before "
+                         "the scan kept them)")  # fmt: skip
     args = ap.parse_args()
     out: dict = {"machine": machine(note=NOTE, load_average=os.getloadavg()), "dim": args.dim}
     with tempfile.TemporaryDirectory() as tmp:
@@ -432,7 +469,8 @@ def main() -> None:
         if args.generate_only:
             return
         out["library"] = made["summary"]
-        out.update(run(db, made["truth"]))
+        out["scan_features"] = add_scan_features(db)
+        out.update(run(db, made["truth"], kept_features=not args.without_kept_features))
     out["load_average_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
