@@ -87,6 +87,23 @@ def test_near_groups_are_stars_around_the_keeper_not_chains():
     assert [[m.path.name for m in g.photos] for g in result.groups] == [["a.jpg", "b.jpg"]]
 
 
+def test_a_confirmed_copy_turned_in_its_pixels_is_near_whatever_its_cnn_cosine():
+    """The CNN is not rotation-invariant: a pair the check confirmed at a quarter turn is near
+    even when the CNN alone proposed it below the near threshold; an upright one is not."""
+    from photosim.dupes.types import LANE_CNN
+
+    nodes = [Node(h, [f"/p/{h}.jpg"], 10, 100, 100, [None], [0.0]) for h in "abcd"]
+    a, b = np.array([0, 2], np.int32), np.array([1, 3], np.int32)
+    cands = Candidates(
+        nodes, a, b, cos=np.full(2, 0.7, np.float32), pix=np.full(2, 0.9, np.float32),
+        turns=np.array([1, 0], np.int8), lanes=np.full(2, LANE_CNN, np.uint8),
+        floors=Thresholds(0.5, 0.4), verdict=np.array([SAME, SAME], np.uint8),
+        residual=np.zeros(2, np.float32),
+    )  # fmt: skip
+    result = DuplicateFinder(cands, Thresholds(0.8, 0.6)).group(kinds=("near",))
+    assert [sorted(m.path.name for m in g.photos) for g in result.groups] == [["a.jpg", "b.jpg"]]
+
+
 @pytest.fixture
 def lib(tmp_path) -> Library:
     root = tmp_path / "Pictures"

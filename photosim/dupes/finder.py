@@ -147,7 +147,9 @@ class DuplicateFinder:
         wanted = {DupKind(k) for k in kinds}
         c, n = self.c, len(self.c.nodes)
         allowed = self._allowed & ~self._forgotten
-        lanes = (c.lanes & (LANE_PIXELS | LANE_CLOSURE)) > 0
+        # pixel-proposed pairs, and copies turned in their pixels, whose CNN cosine means
+        # nothing (the CNN is not rotation-invariant), are near when the check confirmed them
+        lanes = ((c.lanes & (LANE_PIXELS | LANE_CLOSURE)) > 0) | (c.turns != 0)
         is_near = allowed & self._same & (lanes | (c.cos >= t.near))
         units = self._star_groups(n, is_near)
         root = np.arange(n)
