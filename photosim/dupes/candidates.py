@@ -289,11 +289,35 @@ def _neighbour_pairs(found: list[list[int]], dists: list[list[float]] | None = N
     return np.stack([j[keep], other[keep], d[keep]], axis=1)
 
 
+class Wholes:
+    """Every fingerprinted photo's whole-frame detail turned 0/90/180/270 degrees
+    (:func:`pixels.whole_details`), made once for all the pixel stages of a search."""
+
+    def __init__(self, fps: list[pixels.Fingerprint | None]) -> None:
+        self.has = np.array([fp is not None for fp in fps], bool)
+        self.row = np.cumsum(self.has) - 1  # a photo's row in ``details``
+        thumbs = [fp.thumb for fp in fps if fp is not None]
+        self.details = pixels.whole_details(np.stack(thumbs)) if thumbs else np.zeros((0, 4, 1))
+
+    def agreement(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pairs where both have a fingerprint, best whole-frame agreement, quarter turns)."""
+        score = np.full(len(pairs), np.nan, np.float32)
+        turns = np.zeros(len(pairs), np.int8)
+        ok = self.has[pairs[:, 0]] & self.has[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+        ia, ib = self.row[pairs[:, 0]], self.row[pairs[:, 1]]
+        for part in np.array_split(np.flatnonzero(ok), 1 + int(ok.sum()) // 16_384):
+            # in parts: gathered at once, the two sides' rows took 2.5 GB each at 100k photos
+            score[part], turns[part] = pixels.match_whole(self.details[ia[part]],
+                                                          self.details[ib[part]])  # fmt: skip
+        return ok, score, turns
+
+
 def check_pairs(
     pairs: np.ndarray,
     fps: list[pixels.Fingerprint | None],
     cancel: CancelFlag = None,
     progress: Progress = None,
+    wholes: Wholes | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel agreement and quarter turns for each (a, b) pair (nan where a side has none).
 
@@ -301,20 +325,11 @@ def check_pairs(
     resized, recoloured and turned copies pass here); then, for the pairs that did
     not pass, the search over crops.
     """
-    score = np.full(len(pairs), np.nan, np.float32)
-    turns = np.zeros(len(pairs), np.int8)
-    has = np.array([fp is not None for fp in fps], bool)
-    ok = has[pairs[:, 0]] & has[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    wholes = wholes or Wholes(fps)
+    ok, score, turns = wholes.agreement(pairs)
     if not ok.any():
         return score, turns
-    used = np.unique(pairs[ok])
-    row = np.zeros(len(fps), np.int64)
-    row[used] = np.arange(len(used))
-    whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
-    ia, ib = row[pairs[:, 0]], row[pairs[:, 1]]
-    for part in np.array_split(np.flatnonzero(ok), 1 + int(ok.sum()) // 16_384):
-        # in parts: gathered at once, the two sides' rows took 2.5 GB each at 100k photos
-        score[part], turns[part] = pixels.match_whole(whole[ia[part]], whole[ib[part]])
+    whole, ia, ib = wholes.details, wholes.row[pairs[:, 0]], wholes.row[pairs[:, 1]]
     crops = np.flatnonzero(ok & (score < WHOLE_ACCEPT))
     tell = _teller(progress, DupStep.PIXELS, len(pairs))
     tell(len(pairs) - len(crops))  # the whole-frame stage checked the others at once
@@ -457,16 +472,22 @@ def _build(
         todo = np.flatnonzero(np.isnan(cos))
         cos[todo] = np.einsum("ij,ij->i", reduced[pairs[todo, 0]], reduced[pairs[todo, 1]])
     need = ((lanes & LANE_PIXELS) > 0) | (cos >= floors.near)
+    # the CNN is not rotation-invariant: its cosine says nothing against a copy turned in its
+    # pixels. A pair whose whole frames agree best turned is checked, whatever the CNN says
+    wholes = Wholes(fps)
+    rest = np.flatnonzero(~need)
+    _, agree, quarter = wholes.agreement(pairs[rest])
+    need[rest[(quarter != 0) & (agree >= VERIFY_GATE)]] = True
     pix = np.full(len(pairs), np.nan, np.float32)
     turns = np.zeros(len(pairs), np.int8)
     order = np.flatnonzero(need)
     order = order[np.argsort(pairs[order, 0], kind="stable")]  # reuse each prepared photo
-    pix[order], turns[order] = check_pairs(pairs[order], fps, cancel, progress)
+    pix[order], turns[order] = check_pairs(pairs[order], fps, cancel, progress, wholes)
     # crops beyond the fingerprint's narrow search (10% on both sides) still score high on the
     # CNN: such a pair is checked when its fingerprints agree over every crop the check accepts
     gate = pix >= VERIFY_GATE
     wide = np.flatnonzero(~gate & (cos >= thresholds.near) & ~np.isnan(pix))
-    gate[wide] = wide_agreement(pairs[wide], fps, cancel) >= VERIFY_GATE
+    gate[wide] = wide_agreement(pairs[wide], fps, cancel, wholes) >= VERIFY_GATE
     todo = np.flatnonzero(gate)
     views = [fp.view if fp is not None and fp.view else None for fp in fps]
     verdict = np.zeros(len(pairs), np.uint8)
@@ -562,7 +583,10 @@ def _closure(
 
 
 def wide_agreement(
-    pairs: np.ndarray, fps: list[pixels.Fingerprint | None], cancel: CancelFlag = None
+    pairs: np.ndarray,
+    fps: list[pixels.Fingerprint | None],
+    cancel: CancelFlag = None,
+    wholes: Wholes | None = None,
 ) -> np.ndarray:
     """Each pair's best fingerprint agreement over every crop the geometric check accepts
     (up to 12% off each side on its own, either photo the cropped one) and quarter turns."""
@@ -571,11 +595,9 @@ def wide_agreement(
     ok = np.flatnonzero(has[pairs[:, 0]] & has[pairs[:, 1]]) if len(pairs) else np.zeros(0, int)
     if not len(ok):
         return score
-    used = np.unique(pairs[ok])
-    row = np.zeros(len(fps), np.int64)
-    row[used] = np.arange(len(used))
-    whole = pixels.whole_details(np.stack([fps[n].thumb for n in used]))
-    found, _ = _crop_search(pairs[ok], fps, whole, row[pairs[ok, 0]], row[pairs[ok, 1]],
+    wholes = wholes or Wholes(fps)
+    row = wholes.row
+    found, _ = _crop_search(pairs[ok], fps, wholes.details, row[pairs[ok, 0]], row[pairs[ok, 1]],
                             pixels.WIDE_MARGINS, cancel, lambda _n: None, lambda: None)  # fmt: skip
     score[ok] = found
     return score
