@@ -305,7 +305,7 @@ def test_the_photo_by_photo_crop_search_scores_each_pair_as_matching_it_alone():
     partners in one product: the same agreement and quarter turns as pixels.match."""
     import numpy as np
 
-    from photosim.dupes.candidates import check_pairs, wide_agreement
+    from photosim.dupes.agreement import check_pairs, wide_agreement
     from photosim.media import pixels
 
     rng = np.random.default_rng(3)

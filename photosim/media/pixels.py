@@ -203,7 +203,7 @@ def match_whole(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores.max(axis=1), scores.argmax(axis=1)
 
 
-def _crop_details(thumb: np.ndarray, margins: tuple = _MARGINS) -> tuple[np.ndarray, np.ndarray]:
+def crop_details(thumb: np.ndarray, margins: tuple = _MARGINS) -> tuple[np.ndarray, np.ndarray]:
     """(len(margins)**2, CMP*CMP) detail of every crop of ``thumb``, and the inverse norm of
     each crop's detail less its mean: normalised, a crop is ``(d - mean) * inverse``."""
     both = _stacked(margins)
@@ -235,7 +235,7 @@ def prepare(fp: Fingerprint, margins: tuple = _MARGINS) -> Prepared:
     detail is its product times its scale, so normalising 225 crops a photo (as long as
     the products themselves) is left out.
     """
-    crops, scale = _crop_details(fp.thumb, margins)
+    crops, scale = crop_details(fp.thumb, margins)
     whole = margins.index((0.0, 0.0)) * (len(margins) + 1)
     full = _normalise(crops[whole]).reshape(CMP, CMP)
     turned = np.stack([np.rot90(full, k).ravel() for k in range(4)])
