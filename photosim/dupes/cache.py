@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERSION = 5  # bump whenever the candidate search or the pixel check changes its answers
+VERSION = 6  # bump whenever the candidate search or the pixel check changes its answers
 ARRAYS = ("a", "b", "cos", "pix", "turns", "lanes", "verdict", "residual")
 
 
