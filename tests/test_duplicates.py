@@ -228,6 +228,27 @@ def test_the_scan_stores_fingerprints_so_finding_duplicates_decodes_nothing(fold
     assert groups_by_kind(lib.duplicates(), "near")  # pairs were checked, on kept features
 
 
+def test_a_photo_whose_check_features_fail_is_still_scanned(folder, monkeypatch):
+    """The features are photosim's own work on its own view: if OpenCV fails on them, the
+    photo is embedded and fingerprinted all the same, and a search computes them."""
+    import cv2
+
+    real = verify.view_features
+
+    def failing(view):
+        raise cv2.error("simulated")
+
+    monkeypatch.setattr(verify, "view_features", failing)
+    lib = Library([folder], backbone=make_tiny_backbone())
+    scan(lib)
+    hashes = {p.hash for p in lib.photos() if p.has_vector}
+    assert hashes and not any(p.error for p in lib.photos())
+    assert set(lib.store.dupes.fingerprints()) == hashes
+    assert lib.store.dupes.check_features(hashes) == {}
+    monkeypatch.setattr(verify, "view_features", real)
+    assert groups_by_kind(lib.duplicates(), "near")
+
+
 # -- the checked candidates are kept between runs (photosim.dupes.cache) -------------
 def _no_search(*_args, **_kwargs):
     raise AssertionError("searched again")

@@ -203,9 +203,13 @@ def _build(
     on_pairs = None
     if progress is not None:  # the checker counts pairs as its chunks end (~1 s each)
         on_pairs = lambda done, total: progress(DupProgress(DupStep.VERIFY, done, total))  # noqa: E731
-    # the features the scan kept: a check computes only those of photos scanned before it kept them
-    found = store.dupes.check_features(hashes[i] for i in np.unique(pairs[todo]).tolist())
-    kept = [found.get(h) for h in hashes]
+
+    def kept(photos: list[int]) -> dict[int, bytes]:
+        """The features the scan kept of a chunk's photos (those scanned before it kept
+        them have none: the check computes theirs)."""
+        found = store.dupes.check_features(hashes[i] for i in photos)
+        return {i: found[hashes[i]] for i in photos if hashes[i] in found}
+
     with Checker(views, cancel, kept, hashes=hashes, memo=memo, on_pairs=on_pairs) as checker:
         verdict[todo], residual[todo], turns[todo] = checker.pairs(pairs[todo])
         pairs, cos, pix, turns, lanes, verdict, residual = _closure(

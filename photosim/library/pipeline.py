@@ -156,13 +156,18 @@ def photo_extras(image: Image.Image) -> dict[str, Any]:
     anyway, so finding duplicates never decodes a photo a second time; and the geometric
     check's features from the fingerprint's view (~1.4 ms), so a search computes none.
     """
-    from photosim.dupes import verify  # OpenCV: loaded once per scan
+    import cv2  # OpenCV, as the check's features need it: loaded once per scan
+
+    from photosim.dupes import verify
 
     fingerprint = pixels.fingerprint(image)
     view = pixels.decode(fingerprint).view
     extras: dict[str, Any] = {"fingerprint": fingerprint}
-    if view:
-        extras["check_features"] = verify.pack(verify.view_features(view))
+    try:
+        if view:
+            extras["check_features"] = verify.pack(verify.view_features(view))
+    except (ValueError, cv2.error):  # never the photo's fault: a search computes them
+        log.warning("no check features for a photo's view", exc_info=True)
     return extras
 
 
