@@ -29,8 +29,6 @@ from photosim.media import pixels
 from photosim.search.knn import angular_index, cosines_from_angular, top_axes
 
 if TYPE_CHECKING:
-    from annoy import AnnoyIndex
-
     from photosim.storage.store import Store
 
 NEIGHBOURS = 8  # CNN neighbours asked per photo
@@ -91,7 +89,8 @@ def cnn_pairs(
     index = angular_index(reduced, CNN_TREES)
     k = min(NEIGHBOURS + 1, len(have))
     tell = teller(progress, DupStep.NEIGHBOURS, len(have))
-    found, _ = _query(index, len(have), k, k * CNN_TREES * 2, cancel, tell)
+    found, _ = _query(lambda j: index.get_nns_by_item(j, k, k * CNN_TREES * 2, True),
+                      len(have), cancel, tell)  # fmt: skip
     index.unload()
     ij = _neighbour_pairs(found)
     if not len(ij):
@@ -127,7 +126,8 @@ def rotation_pairs(
     index = angular_index(desc, 8)
     k = min(ROTATION_NEIGHBOURS + 1, len(present))
     tell = teller(progress, DupStep.ROTATIONS, len(present))
-    found, dists = _query(index, len(present), k, -1, cancel, tell)
+    found, dists = _query(lambda j: index.get_nns_by_item(j, k, -1, True), len(present),
+                          cancel, tell)  # fmt: skip
     index.unload()
     ij = _neighbour_pairs(found, dists)
     if not len(ij):
@@ -140,33 +140,26 @@ def rotation_pairs(
 
 
 def _query(
-    index: AnnoyIndex,
+    lookup: Callable[[int], tuple[list[int], list[float]]],
     n: int,
-    k: int,
-    search_k: int,
     cancel: CancelFlag,
-    tell: Callable[[int], None],
+    tell: Callable[[int], None] = lambda _done: None,
 ) -> tuple[list[list[int]], list[list[float]]]:
-    """Each item's ``k`` nearest (itself among them) and their distances, on every core: Annoy
-    lets go of the GIL while it searches. A stop is heard between blocks of 512 items."""
+    """``lookup(j)`` (an Annoy query: neighbours and distances) of items 0..n-1, on every core:
+    Annoy lets go of the GIL while it searches. A stop is heard between blocks of 512 items."""
 
-    def block(start: int) -> tuple[list[list[int]], list[list[float]]]:
+    def block(start: int) -> list[tuple[list[int], list[float]]]:
         if is_cancelled(cancel):
-            return [], []
-        got = [
-            index.get_nns_by_item(j, k, search_k, True) for j in range(start, min(start + 512, n))
-        ]
-        return [g[0] for g in got], [g[1] for g in got]
+            return []
+        return [lookup(j) for j in range(start, min(start + 512, n))]
 
     found: list[list[int]] = []
     dists: list[list[float]] = []
     with ThreadPoolExecutor(workers(), thread_name_prefix="photosim-neighbours") as pool:
-        for start, (items, d) in zip(
-            range(0, n, 512), pool.map(block, range(0, n, 512)), strict=True
-        ):
+        for start, got in zip(range(0, n, 512), pool.map(block, range(0, n, 512)), strict=True):
             tell(start)
-            found += items
-            dists += d
+            found += [g[0] for g in got]
+            dists += [g[1] for g in got]
     check_cancel(cancel)
     return found, dists
 
@@ -201,17 +194,9 @@ def turned_pairs(
     # trees apart: the same index for the same photos on the same machine)
     index = angular_index(turns.reshape(-1, turns.shape[-1]), 8, n_jobs=workers())
     check_cancel(cancel)
-
-    def block(start: int) -> list[list[int]]:
-        if is_cancelled(cancel):
-            return []
-        stop = min(start + 512, len(present))
-        return [index.get_nns_by_vector(turns[j, 0], TURNED_NEIGHBOURS) for j in range(start, stop)]
-
-    with ThreadPoolExecutor(workers(), thread_name_prefix="photosim-turned") as pool:
-        found = [x for part in pool.map(block, range(0, len(present), 512)) for x in part]
+    found, _ = _query(lambda j: index.get_nns_by_vector(turns[j, 0], TURNED_NEIGHBOURS, -1, True),
+                      len(present), cancel)  # fmt: skip
     index.unload()
-    check_cancel(cancel)
     j = np.repeat(np.arange(len(found)), [len(x) for x in found])
     item = np.fromiter(itertools.chain.from_iterable(found), np.int64, len(j))
     other, k = item // 4, item % 4
