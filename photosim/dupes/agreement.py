@@ -159,12 +159,13 @@ def wide_agreement(
     """Each pair's best fingerprint agreement over every crop the geometric check accepts
     (up to 12% off each side on its own, either photo the cropped one) and quarter turns."""
     score = np.full(len(pairs), np.nan, np.float32)
-    has = np.array([fp is not None for fp in fps], bool)
-    ok = np.flatnonzero(has[pairs[:, 0]] & has[pairs[:, 1]]) if len(pairs) else np.zeros(0, int)
-    if not len(ok):
+    if not len(pairs):
         return score
     wholes = wholes or Wholes(fps)
     row = wholes.row
+    ok = np.flatnonzero(wholes.has[pairs[:, 0]] & wholes.has[pairs[:, 1]])
+    if not len(ok):
+        return score
     found, _ = _crop_search(pairs[ok], fps, wholes.details, row[pairs[ok, 0]], row[pairs[ok, 1]],
                             pixels.WIDE_MARGINS, cancel, lambda _n: None, lambda: None)  # fmt: skip
     score[ok] = found
