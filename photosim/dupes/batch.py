@@ -159,10 +159,10 @@ def workers() -> int:
 class Checker:
     """Checks pairs of nodes given each node's view (``None``: none, never checked).
 
-    ``kept``: each node's features as the scan packed them, where it did (a check then
-    computes none), by node or as a function giving those of a list of nodes (a chunk's:
-    at 100k the features of every photo checked would hold ~600 MB at once). Use as a context manager: the worker processes, if any were started,
-    end with it.
+    ``kept`` gives the features the scan packed of a list of nodes (those it has: a check
+    computes the others); it is asked a chunk at a time, as at 100k the features of every
+    photo checked would hold ~600 MB at once. Use as a context manager: the worker
+    processes, if any were started, end with it.
     ``stats`` adds up the work: photos whose features were computed, pairs checked, and
     the CPU seconds each took (summed over the workers), and the verdicts ``kept`` from
     ``memo`` (earlier searches: a library that grew re-checks only its new pairs).
@@ -172,14 +172,14 @@ class Checker:
         self,
         views: Sequence[bytes | None],
         cancel: CancelFlag = None,
-        kept: Sequence[bytes | None] | Callable[[list[int]], dict[int, bytes]] | None = None,
+        kept: Callable[[list[int]], dict[int, bytes]] | None = None,
         processes: int | None = None,
         hashes: Sequence[str] | None = None,
         memo: dict | None = None,
         on_pairs: Callable[[int, int], None] | None = None,
     ) -> None:
         self.views, self.cancel = views, cancel
-        self.kept = kept  # nodes' features as the scan packed them (None: computed here)
+        self.kept = kept  # nodes -> their features as the scan packed them (None: computed)
         self.on_pairs = on_pairs  # (pairs done, pairs asked) at each call's start and chunk's end
         self._done = self._total = 0
         self.hashes = hashes  # with ``memo``: verdicts by (hash a, hash b), reused and added to
@@ -257,7 +257,7 @@ class Checker:
                 sub = pairs[part]
                 photos = np.unique(sub).tolist()
                 views = {i: self.views[i] for i in photos}
-                kept = self._kept(photos)
+                kept = self.kept(photos) if self.kept else None  # a chunk's: read when sent
                 if pool is None:
                     self._take(part, check_chunk(views, sub, kept), verdict, residual, turns)
                     continue
@@ -280,13 +280,6 @@ class Checker:
             self.close()
             raise
         return verdict, residual, turns
-
-    def _kept(self, photos: list[int]) -> dict[int, bytes] | None:
-        if self.kept is None:
-            return None
-        if callable(self.kept):  # read a chunk's worth when it is sent, not all at once
-            return self.kept(photos)
-        return {i: f for i in photos if (f := self.kept[i])}
 
     def _start(self, photos: int) -> ProcessPoolExecutor | None:
         if self.processes < 2 or photos < POOL_MIN_PHOTOS:
