@@ -87,11 +87,9 @@ def is_sharper(a: float, b: float) -> bool:
 
 
 def keep_sharper(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:
-    sharpness = {id(x): x.node.sharpness for x in cands}
-    known = {k: v for k, v in sharpness.items() if v is not None}
-    if len(known) < len(sharpness):
+    if any(x.node.sharpness is None for x in cands):
         return cands, None
-    return _best(cands, lambda x: known[id(x)], SHARPER_BY), "sharpest"
+    return _best(cands, lambda x: x.node.sharpness or 0.0, SHARPER_BY), "sharpest"
 
 
 def keep_exposed(cands: list[Candidate]) -> tuple[list[Candidate], str | None]:

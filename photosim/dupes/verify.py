@@ -159,7 +159,7 @@ def _working_image(view: bytes) -> np.ndarray:
 
 
 # -- features kept with the library ---------------------------------------------------
-# The scan computes each photo's features from the view it makes anyway (~1.4 ms a photo)
+# The scan computes each photo's features from the view it makes anyway (~1.6 ms a photo)
 # and keeps them (~40 bytes a point, <= ORB_FEATURES points); a search then checks pairs
 # without computing any. Packed exactly (float32 points, raw descriptors): a verdict is the
 # same whether its features were kept or computed. The tag names what they depend on.

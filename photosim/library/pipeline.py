@@ -154,7 +154,7 @@ def photo_extras(image: Image.Image) -> dict[str, Any]:
 
     The duplicates' pixel fingerprint is made here, from the decode the model needs
     anyway, so finding duplicates never decodes a photo a second time; and the geometric
-    check's features from the fingerprint's view (~1.4 ms), so a search computes none.
+    check's features from the fingerprint's view (~1.6 ms), so a search computes none.
     """
     import cv2  # OpenCV, as the check's features need it: loaded once per scan
 
